@@ -1,0 +1,141 @@
+// The contract between our prompts and any LLM (real or the emulator's oracle): task kinds,
+// answer schemas, and the machine-readable item block every prompt carries.
+import { z } from 'zod';
+
+export const LABELS = [
+  'MERCHANT_NAME',
+  'ADDRESS_LINE',
+  'PHONE_NUMBER',
+  'DATE',
+  'TIME',
+  'PRODUCT_NAME',
+  'QUANTITY',
+  'UNIT_PRICE',
+  'LINE_TOTAL',
+  'SUBTOTAL',
+  'TAX',
+  'GRAND_TOTAL',
+  'PAYMENT_METHOD',
+  'OTHER',
+] as const;
+export const labelSchema = z.enum(LABELS);
+export type Label = z.infer<typeof labelSchema>;
+
+export const TASK_KINDS = ['label_review', 'label_outlier', 'place_enrichment', 'test_quality'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+/** Answer to a label-review prompt: one review per issue id sent. */
+export const labelReviewAnswerSchema = z.object({
+  reviews: z.array(
+    z.object({
+      id: z.string(),
+      decision: z.enum(['VALID', 'INVALID', 'NEEDS_REVIEW']),
+      suggestedLabel: labelSchema.nullable(),
+      reason: z.string(),
+    }),
+  ),
+});
+export type LabelReviewAnswer = z.infer<typeof labelReviewAnswerSchema>;
+
+/** Answer to a harmonizer prompt: is each word an outlier among its label at its merchant? */
+export const labelOutlierAnswerSchema = z.object({
+  decisions: z.array(
+    z.object({
+      id: z.string(),
+      outlier: z.boolean(),
+      suggestedLabel: labelSchema.nullable(),
+      reason: z.string(),
+    }),
+  ),
+});
+export type LabelOutlierAnswer = z.infer<typeof labelOutlierAnswerSchema>;
+
+/** Answer to the one combined enrichment prompt of a place. */
+export const placeEnrichmentAnswerSchema = z.object({
+  id: z.string(),
+  description: z.string(),
+  amenities: z.array(z.string()).max(10),
+  hasWomenOnlyHours: z.boolean(),
+  hoursFrench: z.string(),
+});
+export type PlaceEnrichmentAnswer = z.infer<typeof placeEnrichmentAnswerSchema>;
+
+export const QUALITY_ISSUE_KINDS = [
+  'NO_ASSERTION',
+  'WEAK_ASSERTION',
+  'SLEEP_IN_TEST',
+  'SKIPPED_TEST',
+  'TOO_LONG',
+  'DUPLICATE_NAME',
+  'FLAKY_PATTERN',
+  'OVER_MOCKED',
+  'UNCLEAR_NAME',
+] as const;
+
+/** Answer to the combined quality prompt of one uncertain test function. */
+export const testQualityAnswerSchema = z.object({
+  id: z.string(),
+  hasIssue: z.boolean(),
+  issues: z.array(z.object({ kind: z.enum(QUALITY_ISSUE_KINDS), message: z.string() })),
+});
+export type TestQualityAnswer = z.infer<typeof testQualityAnswerSchema>;
+
+export const answerSchemas = {
+  label_review: labelReviewAnswerSchema,
+  label_outlier: labelOutlierAnswerSchema,
+  place_enrichment: placeEnrichmentAnswerSchema,
+  test_quality: testQualityAnswerSchema,
+} as const satisfies Record<TaskKind, z.ZodType>;
+
+/** JSON schema sent to the provider (OpenAI `response_format.json_schema`, Ollama `format`). */
+export function answerJsonSchema(task: TaskKind): Record<string, unknown> {
+  const schema = z.toJSONSchema(answerSchemas[task], { target: 'draft-7' }) as Record<string, unknown>;
+  delete schema.$schema;
+  return { title: task, ...schema };
+}
+
+/**
+ * Every prompt ends with one fenced block `ITEMS` holding `{task, items:[{id, ...}]}` so that
+ * answers are per stable item id: the emulator's oracle reads it, and so could a human.
+ */
+export interface PromptEnvelope {
+  task: TaskKind;
+  items: Array<{ id: string } & Record<string, unknown>>;
+}
+
+const ENVELOPE_RE = /```items\n([\s\S]*?)\n```/;
+
+export function renderEnvelope(envelope: PromptEnvelope): string {
+  return '```items\n' + JSON.stringify(envelope) + '\n```';
+}
+
+/** Finds the item envelope in a prompt; undefined when the prompt carries none. */
+export function parseEnvelope(prompt: string): PromptEnvelope | undefined {
+  const m = ENVELOPE_RE.exec(prompt);
+  if (!m?.[1]) return undefined;
+  try {
+    const v = JSON.parse(m[1]) as PromptEnvelope;
+    if (!TASK_KINDS.includes(v.task) || !Array.isArray(v.items)) return undefined;
+    return v;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ground truth written by `seed` (DATA_DIR/truth.json) for the emulator's oracle and for scoring.
+ * Keys are stable item ids.
+ */
+export interface Truth {
+  seed: number;
+  /** wordId -> the label the word really has (its stored label may be a planted error). */
+  words: Record<string, { label: Label }>;
+  /** placeId -> the enrichment a perfect model would return. */
+  places: Record<string, Omit<PlaceEnrichmentAnswer, 'id'>>;
+  /** functionId -> the quality verdict a perfect model would return. */
+  functions: Record<string, Omit<TestQualityAnswer, 'id'>>;
+}
+
+export function emptyTruth(seed = 0): Truth {
+  return { seed, words: {}, places: {}, functions: {} };
+}
