@@ -39,6 +39,17 @@ export const envSchema = z.object({
   /** Port of the LLM provider emulator started by `stack up`. */
   EMULATOR_PORT: port.default(11435),
 
+  /** Path of the `temporal` CLI; default: the project venv, then `.tools/bin`, then PATH. */
+  TEMPORAL_CLI: z.string().optional(),
+  /** Path of the Python `chroma` server CLI; default: the project venv (npm's `chroma` does not run here). */
+  CHROMA_CLI: z.string().optional(),
+  /** Web UI of an external Temporal (shown by `stack status`); the embedded UI is on TEMPORAL_UI_PORT. */
+  TEMPORAL_UI_URL: optionalUrl,
+  /** How long `stack up` waits for one service to answer its health check. */
+  STACK_START_TIMEOUT_MS: z.coerce.number().int().min(1000).default(90_000),
+  /** How long `stack down` waits after SIGTERM before it SIGKILLs a service's process group. */
+  STACK_STOP_GRACE_MS: z.coerce.number().int().min(0).default(5_000),
+
   /** Which provider adapter the `llm` worker uses; defaults to openai when OPENAI_API_KEY is set. */
   LLM_PROVIDER: z.enum(['ollama', 'openai']).optional(),
   /** Real Ollama server; when unset the emulator's Ollama API is used. */

@@ -134,6 +134,8 @@ export interface Truth {
   places: Record<string, Omit<PlaceEnrichmentAnswer, 'id'>>;
   /** functionId -> the quality verdict a perfect model would return. */
   functions: Record<string, Omit<TestQualityAnswer, 'id'>>;
+  /** wordId -> the wrong label `seed --error-rate` planted on it (for scoring recall). */
+  planted?: Record<string, Label>;
 }
 
 export function emptyTruth(seed = 0): Truth {

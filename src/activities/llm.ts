@@ -1,0 +1,63 @@
+// `llm`-queue activities: every LLM call of every pipeline, through the shared LlmClient.
+import { Context } from '@temporalio/activity';
+import { labelReviewAnswerSchema, answerJsonSchema } from '../domain/llm-tasks';
+import { labelReviewMessages } from '../domain/prompts';
+import type { LabelIssue } from '../domain/receipt';
+import { toActivityFailure } from '../llm/errors';
+import type { LlmClient } from '../llm/llm-client';
+import type { ReviewedWord } from './evaluation';
+
+export interface ReviewLabelIssuesInput {
+  runId: string;
+  receiptId: string;
+  merchantId: string;
+  merchantName: string;
+  chunkIndex: number;
+  issues: LabelIssue[];
+  noCache?: boolean;
+}
+
+/** Id of this activity attempt: call records are written once per attempt. */
+function callIdOf(): string {
+  const info = Context.current().info;
+  return `${info.workflowExecution?.workflowId ?? "standalone"}/${info.activityId}#${info.attempt}`;
+}
+
+export function createLlmActivities({ llm }: { llm: LlmClient }) {
+  return {
+    /** Reviews one chunk of label issues of a receipt with one structured LLM call. */
+    async reviewLabelIssues(input: ReviewLabelIssuesInput): Promise<ReviewedWord[]> {
+      const ctx = Context.current();
+      const ids = new Set(input.issues.map((i) => i.wordId));
+      // An answer must decide every issue sent, and nothing else; otherwise it is repaired.
+      const schema = labelReviewAnswerSchema.refine(
+        (a) => a.reviews.length === ids.size && a.reviews.every((r) => ids.has(r.id)),
+        { message: `reviews must cover exactly the ${ids.size} item ids sent` },
+      );
+      try {
+        const { value } = await llm.structured({
+          runId: input.runId,
+          callId: callIdOf(),
+          task: 'label_review',
+          messages: labelReviewMessages(input.merchantName, input.issues),
+          schema,
+          jsonSchema: answerJsonSchema('label_review'),
+          noCache: input.noCache,
+          fairnessKey: input.merchantId,
+          signal: ctx.cancellationSignal,
+          heartbeat: () => ctx.heartbeat(),
+        });
+        const byId = new Map(input.issues.map((i) => [i.wordId, i]));
+        return value.reviews.map((r) => ({
+          wordId: r.id,
+          label: byId.get(r.id)?.label ?? 'OTHER',
+          decision: r.decision,
+          suggestedLabel: r.suggestedLabel,
+          reason: r.reason,
+        }));
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+    },
+  };
+}

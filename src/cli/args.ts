@@ -1,0 +1,71 @@
+// Minimal flag parsing for the CLI: --flag value, --flag=value, boolean flags, repeated flags.
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface ParsedArgs {
+  positional: string[];
+  flags: Map<string, string[]>;
+}
+
+export function parseArgs(argv: string[], booleanFlags: readonly string[] = []): ParsedArgs {
+  const positional: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+    let value: string;
+    if (eq >= 0) value = a.slice(eq + 1);
+    else if (booleanFlags.includes(name)) value = 'true';
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+      value = next;
+      i++;
+    }
+    flags.set(name, [...(flags.get(name) ?? []), value]);
+  }
+  return { positional, flags };
+}
+
+export function flag(args: ParsedArgs, name: string): string | undefined {
+  return args.flags.get(name)?.at(-1);
+}
+
+export function boolFlag(args: ParsedArgs, name: string): boolean {
+  return flag(args, name) === 'true';
+}
+
+/** Values of a repeatable flag, also split on commas: --merchant a --merchant b,c */
+export function listFlag(args: ParsedArgs, name: string): string[] | undefined {
+  const v = args.flags.get(name);
+  return v ? v.flatMap((x) => x.split(',')).filter(Boolean) : undefined;
+}
+
+export function numberFlag(args: ParsedArgs, name: string, opts: { min?: number; max?: number; int?: boolean } = {}) {
+  const raw = flag(args, name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  const bad =
+    !Number.isFinite(n) ||
+    (opts.int && !Number.isInteger(n)) ||
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max);
+  if (bad) {
+    const range = `${opts.min ?? '-inf'}..${opts.max ?? 'inf'}`;
+    throw new UsageError(`--${name} must be ${opts.int ? 'an integer' : 'a number'} in ${range}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** Rejects flags a command does not know, so a typo never passes silently. */
+export function assertKnownFlags(args: ParsedArgs, known: readonly string[]): void {
+  for (const name of args.flags.keys()) {
+    if (!known.includes(name)) throw new UsageError(`unknown flag --${name} (known: ${known.map((k) => '--' + k).join(' ')})`);
+  }
+}

@@ -1,0 +1,81 @@
+// Starting pipeline runs, waiting on them with a progress bar, and printing their reports.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { AppConfig } from '../config';
+import { createStores } from '../deps';
+import { PIPELINE_QUEUE, PipelineKey, RunIdKey } from '../workflows/shared';
+import type { RunProgress } from '../workflows/evaluation';
+import { ProgressBar } from './progress';
+
+export function newRunId(pipeline: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  return `${pipeline}-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export interface StartRunOptions<A> {
+  pipeline: string;
+  workflowType: string;
+  args: A;
+  runId?: string;
+}
+
+export async function startRun<A>(client: Client, opts: StartRunOptions<A>): Promise<string> {
+  const runId = opts.runId ?? newRunId(opts.pipeline);
+  await client.workflow.start(opts.workflowType, {
+    taskQueue: PIPELINE_QUEUE,
+    workflowId: runId,
+    args: [{ ...opts.args, runId }],
+    typedSearchAttributes: [
+      { key: RunIdKey, value: runId },
+      { key: PipelineKey, value: opts.pipeline },
+    ],
+    memo: { pipeline: opts.pipeline },
+  });
+  return runId;
+}
+
+/** Waits for a run to finish, polling its progress query for the bar. */
+export async function waitForRun<R>(client: Client, runId: string, showProgress = true): Promise<R> {
+  const handle = client.workflow.getHandle(runId);
+  const bar = new ProgressBar();
+  let finished = false;
+  const poll = (async () => {
+    while (!finished && showProgress) {
+      try {
+        const p = await handle.query<RunProgress>('progress');
+        bar.update(p.done, p.failed, p.total, `${runId} `);
+      } catch {
+        // not started yet or already closed
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    return (await handle.result()) as R;
+  } finally {
+    finished = true;
+    await poll;
+    bar.finish();
+  }
+}
+
+/** The status and report of a run: from Temporal while it runs, from DynamoDB once done. */
+export async function runReport(cfg: AppConfig, client: Client, runId: string): Promise<Record<string, unknown>> {
+  const { runs } = createStores(cfg);
+  const meta = await runs.getRun(runId);
+  let temporalStatus: string | undefined;
+  let progress: RunProgress | undefined;
+  try {
+    const handle = client.workflow.getHandle(runId);
+    temporalStatus = (await handle.describe()).status.name;
+    if (temporalStatus === 'RUNNING') progress = await handle.query<RunProgress>('progress');
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  if (!meta && !temporalStatus) throw new Error(`No run ${runId}: neither Temporal nor DynamoDB knows it`);
+  return {
+    runId,
+    status: temporalStatus ?? meta?.status,
+    ...(progress ? { progress } : {}),
+    ...(meta?.report ?? {}),
+  };
+}

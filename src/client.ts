@@ -1,0 +1,135 @@
+// The CLI: `npm run cli -- <command>`. Stack control, the emulator, seeding, pipeline runs, reports.
+import { type AppConfig, ConfigError, loadConfig } from './config';
+import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, listFlag, numberFlag, parseArgs } from './cli/args';
+import { runReport, startRun, waitForRun } from './cli/runs';
+import { seedCommand } from './cli/seed';
+import { connectClient } from './temporal';
+import type { EvaluationReport } from './activities/evaluation';
+import type { EvaluateLabelsInput } from './workflows/evaluation';
+
+const HELP = `Usage: npm run cli -- <command> [flags]
+
+  stack up [--fresh] | down | status [--json]   the embedded stack (Temporal + UI, Chroma, dynalite, s3rver, emulator)
+  emulator [flags]                              run the LLM provider emulator in the foreground (--help for flags)
+  seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F   write a dataset
+  evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
+           [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
+  report <runId> [--json]                       status and report of a run
+  harmonize | embed | enrich | analyze          pipelines of later issues (not built yet)
+`;
+
+const BOOLEAN_FLAGS = ['json', 'wait', 'fresh', 'skip-llm-review', 'revalidate', 'no-cache', 'help'];
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    process.stdout.write(HELP);
+    return command ? 0 : 2;
+  }
+  // Stack and emulator parse their own flags.
+  if (command === 'stack') return (await import('./stack/cli')).runStackCommand(rest);
+  if (command === 'emulator') {
+    await (await import('./emulator/cli')).runEmulatorCommand(rest);
+    return 0;
+  }
+  const args = parseArgs(rest, BOOLEAN_FLAGS);
+  const cfg = loadConfig();
+  switch (command) {
+    case 'seed': {
+      const summary = await seedCommand(cfg, args);
+      console.log(
+        `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
+          (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
+      );
+      for (const r of summary.rejected.slice(0, 20)) console.log(`  rejected #${r.index} ${r.receiptId ?? ''}: ${r.reasons.join('; ')}`);
+      if (boolFlag(args, 'json')) console.log(JSON.stringify(summary));
+      return 0;
+    }
+    case 'evaluate':
+      return evaluateCommand(cfg, args);
+    case 'report': {
+      assertKnownFlags(args, ['json']);
+      const runId = args.positional[0];
+      if (!runId) throw new UsageError('report needs a run id: npm run cli -- report <runId>');
+      const client = await connectClient(cfg);
+      const report = await runReport(cfg, client, runId);
+      printReport(report, boolFlag(args, 'json'));
+      return 0;
+    }
+    case 'harmonize':
+    case 'embed':
+    case 'enrich':
+    case 'analyze':
+      console.error(`'${command}' is not built yet; see the open issues.`);
+      return 2;
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+  }
+}
+
+async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number> {
+  assertKnownFlags(args, ['merchant', 'batch-size', 'skip-llm-review', 'revalidate', 'no-cache', 'priority', 'wait', 'json', 'run-id', 'chunk-size']);
+  const priority = args.flags.get('priority')?.at(-1);
+  if (priority && !['interactive', 'normal', 'backfill'].includes(priority)) {
+    throw new UsageError(`--priority must be interactive, normal or backfill, got "${priority}"`);
+  }
+  const input: EvaluateLabelsInput = {
+    merchantIds: listFlag(args, 'merchant'),
+    batchSize: numberFlag(args, 'batch-size', { min: 1, max: 1000, int: true }),
+    reviewChunkSize: numberFlag(args, 'chunk-size', { min: 1, max: 200, int: true }) ?? cfg.REVIEW_CHUNK_SIZE,
+    skipLlmReview: boolFlag(args, 'skip-llm-review'),
+    revalidate: boolFlag(args, 'revalidate'),
+    noCache: boolFlag(args, 'no-cache'),
+    ...(priority ? { priority: priority as EvaluateLabelsInput['priority'] } : {}),
+  };
+  const client = await connectClient(cfg);
+  const runId = await startRun(client, {
+    pipeline: 'evaluate',
+    workflowType: 'evaluateLabels',
+    args: input,
+    runId: args.flags.get('run-id')?.at(-1),
+  });
+  const json = boolFlag(args, 'json');
+  if (!boolFlag(args, 'wait')) {
+    console.log(json ? JSON.stringify({ runId }) : `started ${runId}; follow it with: npm run cli -- report ${runId}`);
+    return 0;
+  }
+  console.error(`run ${runId} started; Temporal UI: http://127.0.0.1:${cfg.TEMPORAL_UI_PORT}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows/${runId}`);
+  const report = await waitForRun<EvaluationReport>(client, runId);
+  printReport(report as unknown as Record<string, unknown>, json);
+  return report.failed > 0 ? 0 : 0;
+}
+
+export function printReport(report: Record<string, unknown>, json: boolean): void {
+  const r = report as Partial<EvaluationReport> & Record<string, unknown>;
+  const lines = [
+    `run ${String(r.runId)}: ${String(r.status)}`,
+    `  items: ${r.succeeded ?? 0} succeeded, ${r.failed ?? 0} failed of ${r.total ?? 0}`,
+  ];
+  if (r.issuesFound !== undefined) lines.push(`  issues found: ${r.issuesFound}; decisions: ${JSON.stringify(r.decisions)}`);
+  if (r.scores) lines.push(`  scores vs truth: precision ${r.scores.precision}, recall ${r.scores.recall} (${r.scores.planted} planted)`);
+  if (r.llm) {
+    const l = r.llm;
+    lines.push(
+      `  llm: ${l.calls} calls, ${l.rateLimited} rate-limited, ${l.cacheHits} cache hits, ${l.promptTokens}+${l.completionTokens} tokens, $${l.costUsd}`,
+      `       latency p50/p95/p99 ${l.latencyMs.p50}/${l.latencyMs.p95}/${l.latencyMs.p99} ms`,
+    );
+  }
+  if (r.makespanMs !== undefined) lines.push(`  makespan: ${(r.makespanMs / 1000).toFixed(1)} s`);
+  for (const f of r.failures ?? []) lines.push(`  failed ${f.itemId}: ${f.reason}`);
+  console.log(lines.join('\n'));
+  if (json) console.log(JSON.stringify(report));
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2))
+    .then((code) => process.exit(code))
+    .catch((err: unknown) => {
+      if (err instanceof UsageError || err instanceof ConfigError) {
+        console.error(`error: ${err.message}`);
+        process.exit(2);
+      }
+      console.error(err);
+      process.exit(1);
+    });
+}

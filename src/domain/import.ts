@@ -1,0 +1,94 @@
+// Import of receipts from a JSON file (documented in docs/DATA_MODEL.md): each record validated,
+// bad records rejected with reasons, the good ones turned into Receipts with stable ids.
+import { z } from 'zod';
+import { VALIDATION_STATUSES, lineIdOf, wordIdOf, type Merchant, type Receipt } from './receipt';
+import { labelSchema } from './llm-tasks';
+import { validateReceiptShape } from './rules';
+
+const importWordSchema = z.object({
+  text: z.string().min(1),
+  label: labelSchema.optional(),
+  validationStatus: z.enum(VALIDATION_STATUSES).optional(),
+});
+
+const importReceiptSchema = z.object({
+  receiptId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'receiptId: 1-100 chars of A-Z a-z 0-9 _ . : -'),
+  merchantId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/),
+  merchantName: z.string().min(1),
+  purchasedAt: z.string().min(1),
+  lines: z.array(z.object({ words: z.array(importWordSchema) })),
+});
+
+const importFileSchema = z.object({
+  merchants: z
+    .array(z.object({ merchantId: z.string().min(1), name: z.string().min(1), address: z.string().default(''), phone: z.string().default('') }))
+    .default([]),
+  receipts: z.array(z.unknown()),
+});
+
+export interface ImportResult {
+  merchants: Merchant[];
+  receipts: Receipt[];
+  rejected: Array<{ index: number; receiptId?: string; reasons: string[] }>;
+}
+
+export function parseImportFile(text: string): ImportResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Import file is not valid JSON: ${(err as Error).message}`);
+  }
+  const file = importFileSchema.safeParse(json);
+  if (!file.success) throw new Error(`Import file must be {"merchants"?: [...], "receipts": [...]}: ${file.error.message}`);
+  const merchants = new Map(file.data.merchants.map((m) => [m.merchantId, m]));
+  const receipts: Receipt[] = [];
+  const rejected: ImportResult['rejected'] = [];
+  const seen = new Set<string>();
+  file.data.receipts.forEach((raw, index) => {
+    const parsed = importReceiptSchema.safeParse(raw);
+    const receiptId = (raw as { receiptId?: unknown })?.receiptId;
+    if (!parsed.success) {
+      rejected.push({
+        index,
+        ...(typeof receiptId === 'string' ? { receiptId } : {}),
+        reasons: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      });
+      return;
+    }
+    const r = parsed.data;
+    if (seen.has(r.receiptId)) {
+      rejected.push({ index, receiptId: r.receiptId, reasons: [`duplicated receiptId ${r.receiptId}`] });
+      return;
+    }
+    const receipt: Receipt = {
+      receiptId: r.receiptId,
+      merchantId: r.merchantId,
+      merchantName: r.merchantName,
+      purchasedAt: r.purchasedAt,
+      lines: r.lines.map((l, lineIndex) => ({
+        lineId: lineIdOf(r.receiptId, lineIndex),
+        lineIndex,
+        text: l.words.map((w) => w.text).join(' '),
+        words: l.words.map((w, wordIndex) => ({
+          wordId: wordIdOf(r.receiptId, lineIndex, wordIndex),
+          lineIndex,
+          wordIndex,
+          text: w.text,
+          ...(w.label ? { label: { label: w.label, validationStatus: w.validationStatus ?? 'PENDING', source: 'import' } } : {}),
+        })),
+      })),
+    };
+    const problems = validateReceiptShape(receipt);
+    if (problems.length) {
+      rejected.push({ index, receiptId: r.receiptId, reasons: problems });
+      return;
+    }
+    seen.add(r.receiptId);
+    receipts.push(receipt);
+    if (!merchants.has(r.merchantId)) {
+      merchants.set(r.merchantId, { merchantId: r.merchantId, name: r.merchantName, address: '', phone: '' });
+    }
+  });
+  return { merchants: [...merchants.values()], receipts, rejected };
+}

@@ -1,0 +1,173 @@
+// Counters and the in-flight time series behind GET /_emulator/metrics.
+
+/** Counters kept per endpoint (route pattern such as `/v1/chat/completions` or `/v1/batches/{id}`). */
+export interface EndpointMetrics {
+  requests: number;
+  rateLimited: number;
+  /** Injected 5xx faults (`errorRate`). */
+  errors: number;
+  malformed: number;
+  timeouts: number;
+  /** Answered 4xx because the request itself was wrong (bad JSON, missing field, unknown id). */
+  badRequests: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** In-flight count at the end of a time bucket (`t` = bucket start, ms since reset) and its peak within it. */
+export interface SeriesPoint {
+  t: number;
+  inFlight: number;
+  max: number;
+}
+
+export interface EmulatorMetrics extends EndpointMetrics {
+  /** Inference requests admitted and not yet answered (refused ones never count). */
+  inFlight: number;
+  /** Peak of `inFlight` since the last reset. */
+  inFlightMax: number;
+  /** Milliseconds since the last reset (or start). */
+  uptimeMs: number;
+  byEndpoint: Record<string, EndpointMetrics>;
+  /** Width of a series bucket; starts at 1 ms and doubles whenever the series would exceed its bound. */
+  seriesBucketMs: number;
+  /** One point per bucket in which `inFlight` changed, oldest first: plot it as a step function. */
+  series: SeriesPoint[];
+}
+
+export type CounterName = Exclude<keyof EndpointMetrics, 'promptTokens' | 'completionTokens'>;
+
+/** Most points the series keeps; past this the bucket width doubles so the whole run stays plotted. */
+export const SERIES_MAX_POINTS = 20_000;
+
+function zeroCounters(): EndpointMetrics {
+  return { requests: 0, rateLimited: 0, errors: 0, malformed: 0, timeouts: 0, badRequests: 0, promptTokens: 0, completionTokens: 0 };
+}
+
+export class MetricsRecorder {
+  private totals = zeroCounters();
+  private byEndpoint = new Map<string, EndpointMetrics>();
+  private inFlightNow = 0;
+  private inFlightPeak = 0;
+  private resetAt: number;
+  private bucketMs = 1;
+  private ts: number[] = [];
+  private values: number[] = [];
+  private peaks: number[] = [];
+
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    private readonly maxPoints = SERIES_MAX_POINTS,
+  ) {
+    this.resetAt = now();
+    this.sample();
+  }
+
+  get inFlight(): number {
+    return this.inFlightNow;
+  }
+
+  private endpoint(name: string): EndpointMetrics {
+    let m = this.byEndpoint.get(name);
+    if (!m) {
+      m = zeroCounters();
+      this.byEndpoint.set(name, m);
+    }
+    return m;
+  }
+
+  count(endpoint: string, counter: CounterName): void {
+    this.totals[counter]++;
+    this.endpoint(endpoint)[counter]++;
+  }
+
+  addTokens(endpoint: string, promptTokens: number, completionTokens: number): void {
+    this.totals.promptTokens += promptTokens;
+    this.totals.completionTokens += completionTokens;
+    const m = this.endpoint(endpoint);
+    m.promptTokens += promptTokens;
+    m.completionTokens += completionTokens;
+  }
+
+  enter(): void {
+    this.inFlightNow++;
+    if (this.inFlightNow > this.inFlightPeak) this.inFlightPeak = this.inFlightNow;
+    this.sample();
+  }
+
+  leave(): void {
+    this.inFlightNow--;
+    this.sample();
+  }
+
+  /** Zeroes every counter; the peak restarts from what is in flight now, the series from now. */
+  reset(): void {
+    this.totals = zeroCounters();
+    this.byEndpoint.clear();
+    this.inFlightPeak = this.inFlightNow;
+    this.resetAt = this.now();
+    this.bucketMs = 1;
+    this.ts = [];
+    this.values = [];
+    this.peaks = [];
+    this.sample();
+  }
+
+  private sample(): void {
+    const t = this.now() - this.resetAt;
+    const bucket = Math.floor(t / this.bucketMs) * this.bucketMs;
+    const last = this.ts.length - 1;
+    if (last >= 0 && this.ts[last] === bucket) {
+      this.values[last] = this.inFlightNow;
+      if (this.inFlightNow > (this.peaks[last] as number)) this.peaks[last] = this.inFlightNow;
+      return;
+    }
+    // The value carried into this bucket held until now, so it belongs to the bucket's peak too.
+    const carried = last >= 0 ? (this.values[last] as number) : this.inFlightNow;
+    this.ts.push(bucket);
+    this.values.push(this.inFlightNow);
+    this.peaks.push(Math.max(carried, this.inFlightNow));
+    if (this.ts.length > this.maxPoints) this.coarsen();
+  }
+
+  /** Doubles the bucket width (until the series fits in half its bound), merging points that now share a bucket. */
+  private coarsen(): void {
+    while (this.ts.length > this.maxPoints / 2) {
+      this.bucketMs *= 2;
+      const ts: number[] = [];
+      const values: number[] = [];
+      const peaks: number[] = [];
+      for (let i = 0; i < this.ts.length; i++) {
+        const bucket = Math.floor((this.ts[i] as number) / this.bucketMs) * this.bucketMs;
+        const j = ts.length - 1;
+        if (j >= 0 && ts[j] === bucket) {
+          values[j] = this.values[i] as number;
+          peaks[j] = Math.max(peaks[j] as number, this.peaks[i] as number);
+        } else {
+          ts.push(bucket);
+          values.push(this.values[i] as number);
+          peaks.push(this.peaks[i] as number);
+        }
+      }
+      this.ts = ts;
+      this.values = values;
+      this.peaks = peaks;
+    }
+  }
+
+  snapshot(): EmulatorMetrics {
+    const series: SeriesPoint[] = new Array<SeriesPoint>(this.ts.length);
+    for (let i = 0; i < this.ts.length; i++) {
+      series[i] = { t: this.ts[i] as number, inFlight: this.values[i] as number, max: this.peaks[i] as number };
+    }
+    return {
+      ...this.totals,
+      inFlight: this.inFlightNow,
+      inFlightMax: this.inFlightPeak,
+      uptimeMs: Math.round(this.now() - this.resetAt),
+      byEndpoint: Object.fromEntries([...this.byEndpoint].map(([k, v]) => [k, { ...v }])),
+      seriesBucketMs: this.bucketMs,
+      series,
+    };
+  }
+}

@@ -1,0 +1,197 @@
+// Settings of the LLM provider emulator: one interface, one zod schema, one function applying defaults.
+import { z } from 'zod';
+
+/** Everything that shapes how the emulator behaves; all can be changed live (PUT /_emulator/config). */
+export interface EmulatorSettings {
+  /**
+   * Most inference requests (chat, embeddings) served at once; one more is refused with
+   * `rateLimitStatus` and `Retry-After`.
+   * @default 64
+   */
+  maxConcurrency: number;
+  /**
+   * Inference requests admitted per sliding 60 s window; 0 means unlimited. Admissions are only
+   * recorded while a limit is set, so turning it on live starts with an empty window.
+   * @default 0
+   */
+  rpm: number;
+  /**
+   * Base service time of a chat or embeddings request (files and batches answer at once).
+   * @default 200
+   */
+  latencyMs: number;
+  /**
+   * Seeded uniform jitter added to `latencyMs`, in [-jitterMs, +jitterMs]; the sum is never negative.
+   * @default 50
+   */
+  jitterMs: number;
+  /**
+   * Fraction of admitted inference requests answered with a 500, 502 or 503 error (and, in batches,
+   * fraction of request lines that fail with a 500).
+   * @default 0
+   */
+  errorRate: number;
+  /**
+   * Fraction of chat answers that are 200 but whose content is not valid for the requested schema
+   * (truncated JSON or a renamed field); applies to batch chat lines too.
+   * @default 0
+   */
+  malformedRate: number;
+  /**
+   * Fraction of admitted inference requests that hang `timeoutMs` and then lose their socket.
+   * @default 0
+   */
+  timeoutRate: number;
+  /**
+   * How long a timed-out request hangs before its socket is destroyed.
+   * @default 30000
+   */
+  timeoutMs: number;
+  /**
+   * Probability that the oracle answers an item with known truth correctly (decided per item by a
+   * hash of seed, task and item id, so the same seed gives the same answers).
+   * @default 1
+   */
+  accuracy: number;
+  /**
+   * HTTP status of a request refused by `maxConcurrency` or `rpm`: 429 (OpenAI) or 503 (a full
+   * Ollama queue). Applies to both APIs.
+   * @default 429
+   */
+  rateLimitStatus: 429 | 503;
+  /**
+   * Value of `Retry-After` (seconds, rounded up) and `retry-after-ms` on a refused request.
+   * @default 1
+   */
+  retryAfterS: number;
+  /**
+   * Seconds from a batch's creation until it is completed (or expired); statuses in between are
+   * derived from the clock, so no timers run.
+   * @default 5
+   */
+  batchCompleteAfterS: number;
+  /**
+   * Fraction of batches that expire instead of completing (decided per batch id and seed).
+   * @default 0
+   */
+  batchExpireRate: number;
+  /**
+   * Fraction of an expired batch's requests that still have output; the rest are `batch_expired`
+   * lines in the error file.
+   * @default 0.5
+   */
+  batchPartialRate: number;
+  /**
+   * Seed of every random choice: jitter, faults, oracle mistakes, batch fates, output order, ids.
+   * @default 42
+   */
+  seed: number;
+  /**
+   * Length of embedding vectors unless the request asks for `dimensions`.
+   * @default 256
+   */
+  embeddingDim: number;
+  /**
+   * Path of the JSON `Truth` the oracle answers from; re-read when its mtime changes (checked at
+   * most once per second). Unset (or missing file): every item gets the "nothing known" answer.
+   * @default undefined
+   */
+  truthFile: string | undefined;
+}
+
+const rate = z.number().min(0).max(1);
+
+/** Zod schema of a settings patch: camelCase keys, unknown keys refused (a typo must not pass silently). */
+export const emulatorSettingsPatchSchema = z
+  .object({
+    maxConcurrency: z.number().int().min(1),
+    rpm: z.number().int().min(0),
+    latencyMs: z.number().min(0),
+    jitterMs: z.number().min(0),
+    errorRate: rate,
+    malformedRate: rate,
+    timeoutRate: rate,
+    timeoutMs: z.number().min(0),
+    accuracy: rate,
+    rateLimitStatus: z.union([z.literal(429), z.literal(503)]),
+    retryAfterS: z.number().min(0),
+    batchCompleteAfterS: z.number().min(0),
+    batchExpireRate: rate,
+    batchPartialRate: rate,
+    seed: z.number().int(),
+    embeddingDim: z.number().int().min(1).max(8192),
+    /** null (JSON has no undefined) unsets the truth file. */
+    truthFile: z
+      .string()
+      .min(1)
+      .nullable()
+      .transform((v) => v ?? undefined),
+  })
+  .partial()
+  .strict();
+
+export type EmulatorSettingsPatch = z.input<typeof emulatorSettingsPatchSchema>;
+
+export const DEFAULT_EMULATOR_SETTINGS: Readonly<EmulatorSettings> = Object.freeze({
+  maxConcurrency: 64,
+  rpm: 0,
+  latencyMs: 200,
+  jitterMs: 50,
+  errorRate: 0,
+  malformedRate: 0,
+  timeoutRate: 0,
+  timeoutMs: 30_000,
+  accuracy: 1,
+  rateLimitStatus: 429,
+  retryAfterS: 1,
+  batchCompleteAfterS: 5,
+  batchExpireRate: 0,
+  batchPartialRate: 0.5,
+  seed: 42,
+  embeddingDim: 256,
+  truthFile: undefined,
+});
+
+/** Thrown for settings that do not validate; the message names every bad field. */
+export class EmulatorSettingsError extends Error {
+  override name = 'EmulatorSettingsError';
+  constructor(
+    message: string,
+    /** Offending setting names, in the order zod reported them. */
+    readonly fields: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Validates a patch; throws EmulatorSettingsError naming each bad field and why. */
+export function parseSettingsPatch(patch: unknown): Partial<EmulatorSettings> {
+  const parsed = emulatorSettingsPatchSchema.safeParse(patch);
+  if (parsed.success) {
+    const out: Partial<EmulatorSettings> = {};
+    // `truthFile: undefined` is meaningful (unset), other undefined values are "not given".
+    for (const [k, v] of Object.entries(parsed.data)) {
+      if (v !== undefined || k === 'truthFile') (out as Record<string, unknown>)[k] = v;
+    }
+    return out;
+  }
+  const fields: string[] = [];
+  const lines = parsed.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      fields.push(...issue.keys);
+      return `unknown setting(s) ${issue.keys.join(', ')}; known: ${Object.keys(DEFAULT_EMULATOR_SETTINGS).join(', ')}`;
+    }
+    const field = issue.path.join('.') || '(body)';
+    fields.push(field);
+    return `${field}: ${issue.message}`;
+  });
+  throw new EmulatorSettingsError(`Invalid emulator settings: ${lines.join('; ')}`, fields);
+}
+
+/** Applies defaults to a (validated) partial; the one place defaults live. */
+export function resolveEmulatorSettings(
+  partial: unknown = {},
+  base: Readonly<EmulatorSettings> = DEFAULT_EMULATOR_SETTINGS,
+): EmulatorSettings {
+  return { ...base, ...parseSettingsPatch(partial) };
+}

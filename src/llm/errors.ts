@@ -1,0 +1,98 @@
+// Named errors for each way a provider call can fail, and how each maps to Temporal retries.
+import { ApplicationFailure } from '@temporalio/common';
+
+/** 429, or 503 from a full Ollama queue: retry after the provider's Retry-After. */
+export class LlmRateLimitedError extends Error {
+  override name = 'LlmRateLimitedError';
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** 5xx, timeouts, connection resets: retryable with Temporal's backoff. */
+export class LlmTransientError extends Error {
+  override name = 'LlmTransientError';
+  constructor(
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** 400/401/403/404 (bad request, bad key, unknown model): retrying cannot help. */
+export class LlmFatalError extends Error {
+  override name = 'LlmFatalError';
+  constructor(
+    readonly status: number | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The model answered, but not with valid JSON for the schema, even after repair attempts. */
+export class LlmInvalidAnswerError extends Error {
+  override name = 'LlmInvalidAnswerError';
+}
+
+/** Token budget of the current minute is spent: come back when the next window opens. */
+export class LlmBudgetExhaustedError extends Error {
+  override name = 'LlmBudgetExhaustedError';
+  constructor(readonly retryAfterMs: number) {
+    super(`LLM token budget for this minute is spent; retry in ${retryAfterMs} ms`);
+  }
+}
+
+/** Classifies an HTTP status from a provider into one of the errors above. */
+export function errorForStatus(status: number, retryAfterMs: number | undefined, message: string): Error {
+  if (status === 429 || status === 503) return new LlmRateLimitedError(status, retryAfterMs, message);
+  if (status === 408 || status === 409 || status >= 500) return new LlmTransientError(status, message);
+  return new LlmFatalError(status, message);
+}
+
+/** Parses Retry-After (seconds or HTTP date) and OpenAI's retry-after-ms into milliseconds. */
+export function parseRetryAfter(headers: { get(name: string): string | null } | undefined, now = Date.now()) {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const ra = headers.get('retry-after');
+  if (!ra) return undefined;
+  if (Number.isFinite(Number(ra))) return Math.max(0, Number(ra) * 1000);
+  const date = Date.parse(ra);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+/**
+ * Turns any error of an LLM call into the ApplicationFailure Temporal should see. Temporal is the
+ * only retry layer: rate limits carry `nextRetryDelay` from Retry-After, fatal ones are non-retryable.
+ */
+export function toActivityFailure(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof LlmRateLimitedError) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: 'LlmRateLimited',
+      nextRetryDelay: err.retryAfterMs ?? 1000,
+      details: [{ status: err.status }],
+    });
+  }
+  if (err instanceof LlmBudgetExhaustedError) {
+    return ApplicationFailure.create({ message: err.message, type: 'LlmBudgetExhausted', nextRetryDelay: err.retryAfterMs });
+  }
+  if (err instanceof LlmFatalError) {
+    return ApplicationFailure.nonRetryable(err.message, 'LlmFatal', { status: err.status });
+  }
+  if (err instanceof LlmInvalidAnswerError) {
+    return ApplicationFailure.nonRetryable(err.message, 'LlmInvalidAnswer');
+  }
+  if (err instanceof LlmTransientError) {
+    return ApplicationFailure.retryable(err.message, 'LlmTransient', { status: err.status });
+  }
+  const e = err as Error;
+  return ApplicationFailure.retryable(e?.message ?? String(err), e?.name ?? 'Error');
+}

@@ -1,0 +1,249 @@
+// The shared LLM layer every pipeline calls: cache -> token budget -> global permit -> provider
+// -> schema validation with bounded repair -> accounting. Errors come out typed (errors.ts).
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { z } from 'zod';
+import { type CallRecord, type CallStatus, type LlmMetrics, type PriceTable, costOf } from './accounting';
+import { type LlmCache, cacheKey } from './cache';
+import { LlmInvalidAnswerError, LlmRateLimitedError, LlmFatalError, LlmBudgetExhaustedError } from './errors';
+import type { GlobalLimiter, Permit } from './limiter';
+import type { ChatMessage, LlmProvider } from './types';
+
+export interface LlmClientDeps {
+  provider: LlmProvider;
+  limiter: GlobalLimiter;
+  cache: LlmCache;
+  metrics: LlmMetrics;
+  prices: PriceTable;
+  ddb: DynamoDBDocumentClient;
+  table: string;
+  model: string;
+  embeddingModel: string;
+  repairAttempts: number;
+}
+
+export interface StructuredCallInput<T> {
+  runId: string;
+  /** Unique per activity attempt (activityId + attempt) so a record is written once per attempt. */
+  callId: string;
+  task: string;
+  messages: ChatMessage[];
+  schema: z.ZodType<T>;
+  jsonSchema: Record<string, unknown>;
+  noCache?: boolean;
+  fairnessKey?: string;
+  signal?: AbortSignal;
+  /** Called while waiting for a permit and during the call: the activity heartbeats here. */
+  heartbeat?: () => void;
+}
+
+export interface StructuredCallResult<T> {
+  value: T;
+  record: CallRecord;
+}
+
+/** Roughly 4 characters a token: only the budget's up-front estimate; usage reconciles it. */
+export function estimateTokens(messages: ChatMessage[]): number {
+  return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4) + 200;
+}
+
+export class LlmClient {
+  constructor(private readonly deps: LlmClientDeps) {}
+
+  async structured<T>(input: StructuredCallInput<T>): Promise<StructuredCallResult<T>> {
+    const { deps } = this;
+    const key = cacheKey({
+      provider: deps.provider.name,
+      model: deps.model,
+      messages: input.messages,
+      schema: input.jsonSchema,
+      params: { temperature: 0 },
+    });
+    const started = Date.now();
+    if (!input.noCache) {
+      const hit = await deps.cache.get(key);
+      const parsed = hit && safeParseJson(hit.content, input.schema);
+      if (parsed && parsed.ok) {
+        const record = this.record(input, 'cache_hit', started, 0, 0, 0, hit.model);
+        await this.saveRecord(record);
+        return { value: parsed.value, record };
+      }
+    }
+    const run = () => this.callProvider(input, key, started);
+    // Coalescing shares one provider call between identical concurrent requests in this process.
+    const { promise, shared } = input.noCache ? { promise: run(), shared: false } : deps.cache.coalesce(key, run);
+    const result = await promise;
+    if (!shared) return result;
+    const record = this.record(input, 'cache_hit', started, 0, 0, 0, result.record.model);
+    await this.saveRecord(record);
+    return { value: result.value, record };
+  }
+
+  private async callProvider<T>(input: StructuredCallInput<T>, key: string, started: number): Promise<StructuredCallResult<T>> {
+    const { deps } = this;
+    const estimate = estimateTokens(input.messages);
+    let minute: number | undefined;
+    try {
+      minute = await deps.limiter.reserveTokens(estimate);
+    } catch (err) {
+      if (err instanceof LlmBudgetExhaustedError) await this.saveRecord(this.record(input, 'rate_limited', started, 0, 0, 0, deps.model));
+      throw err;
+    }
+    const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
+    const renewal = setInterval(() => {
+      input.heartbeat?.();
+      void deps.limiter.renew(permit).catch(() => undefined);
+    }, Math.max(1000, deps.limiter.opts.leaseMs / 3));
+    deps.metrics.inFlight++;
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      clearInterval(renewal);
+      deps.metrics.inFlight--;
+      await deps.limiter.release(permit);
+    };
+    let promptTokens = 0;
+    let completionTokens = 0;
+    let requests = 0;
+    let model = deps.model;
+    const callStarted = Date.now();
+    try {
+      const messages = [...input.messages];
+      for (let attempt = 0; ; attempt++) {
+        requests++;
+        const res = await deps.provider.chat(
+          { model: deps.model, messages, jsonSchema: input.jsonSchema, schemaName: input.task },
+          input.signal,
+        );
+        promptTokens += res.promptTokens;
+        completionTokens += res.completionTokens;
+        model = res.model || model;
+        const parsed = safeParseJson(res.content, input.schema);
+        if (parsed.ok) {
+          const latency = Date.now() - callStarted;
+          await release();
+          await deps.limiter.recordSuccess(permit);
+          await deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate);
+          if (!input.noCache) await deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model });
+          const record = this.record(input, 'ok', started, promptTokens, completionTokens, requests, model, latency);
+          await this.saveRecord(record);
+          return { value: parsed.value, record };
+        }
+        if (attempt >= deps.repairAttempts) {
+          throw new LlmInvalidAnswerError(
+            `LLM answer for ${input.task} is not valid for its schema after ${attempt + 1} attempts: ${parsed.error}`,
+          );
+        }
+        // Repair: show the model its answer and what was wrong with it.
+        messages.push(
+          { role: 'assistant', content: res.content.slice(0, 4000) },
+          {
+            role: 'user',
+            content: `That answer is invalid (${parsed.error.slice(0, 500)}). Answer again with only JSON valid for the schema.`,
+          },
+        );
+      }
+    } catch (err) {
+      await release();
+      await deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate).catch(() => undefined);
+      const status: CallStatus =
+        err instanceof LlmRateLimitedError
+          ? 'rate_limited'
+          : err instanceof LlmInvalidAnswerError
+            ? 'invalid_answer'
+            : err instanceof LlmFatalError
+              ? 'fatal'
+              : 'error';
+      if (status === 'rate_limited') await deps.limiter.recordRateLimited();
+      await this.saveRecord(
+        this.record(input, status, started, promptTokens, completionTokens, Math.max(requests, 1), model, Date.now() - callStarted),
+      );
+      throw err;
+    } finally {
+      await release();
+    }
+  }
+
+  /** Embeds texts through the same permit and accounting path (used by harmonizer/embedding). */
+  async embed(input: { runId: string; callId: string; texts: string[]; signal?: AbortSignal; heartbeat?: () => void }) {
+    const { deps } = this;
+    const started = Date.now();
+    const permit: Permit = await deps.limiter.acquire(input.signal, input.heartbeat);
+    try {
+      const res = await deps.provider.embed(deps.embeddingModel, input.texts, input.signal);
+      await deps.limiter.release(permit);
+      await deps.limiter.recordSuccess(permit);
+      const record: CallRecord = {
+        runId: input.runId,
+        callId: input.callId,
+        task: 'embed',
+        status: 'ok',
+        providerRequests: 1,
+        latencyMs: Date.now() - started,
+        promptTokens: res.promptTokens,
+        completionTokens: 0,
+        costUsd: costOf(deps.prices, res.model, res.promptTokens, 0),
+        model: res.model,
+        at: started,
+      };
+      await this.saveRecord(record);
+      return res.vectors;
+    } catch (err) {
+      await deps.limiter.release(permit);
+      if (err instanceof LlmRateLimitedError) await deps.limiter.recordRateLimited();
+      throw err;
+    }
+  }
+
+  private record(
+    input: Pick<StructuredCallInput<unknown>, 'runId' | 'callId' | 'task' | 'fairnessKey'>,
+    status: CallStatus,
+    started: number,
+    promptTokens: number,
+    completionTokens: number,
+    providerRequests: number,
+    model: string,
+    latencyMs = Date.now() - started,
+  ): CallRecord {
+    return {
+      runId: input.runId,
+      callId: input.callId,
+      task: input.task,
+      ...(input.fairnessKey ? { fairnessKey: input.fairnessKey } : {}),
+      status,
+      providerRequests,
+      latencyMs,
+      promptTokens,
+      completionTokens,
+      costUsd: costOf(this.deps.prices, model, promptTokens, completionTokens),
+      model,
+      at: started,
+    };
+  }
+
+  /** One record per call attempt, in the run's partition (overwrites the same attempt's record). */
+  private async saveRecord(record: CallRecord): Promise<void> {
+    this.deps.metrics.observe(record);
+    await this.deps.ddb.send(
+      new PutCommand({
+        TableName: this.deps.table,
+        Item: { PK: `RUN#${record.runId}`, SK: `CALL#${record.callId}`, ...record },
+      }),
+    );
+  }
+}
+
+export function safeParseJson<T>(
+  content: string,
+  schema: z.ZodType<T>,
+): { ok: true; value: T } | { ok: false; error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(content);
+  } catch (err) {
+    return { ok: false, error: `not JSON: ${(err as Error).message}` };
+  }
+  const r = schema.safeParse(json);
+  if (r.success) return { ok: true, value: r.data };
+  return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+}

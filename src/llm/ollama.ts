@@ -1,0 +1,61 @@
+// Ollama adapter (official `ollama` SDK): chat with a `format` schema, embeddings.
+import { Ollama } from 'ollama';
+import { LlmTransientError, errorForStatus, parseRetryAfter } from './errors';
+import type { ChatRequest, ChatResult, EmbedResult, LlmProvider } from './types';
+
+export class OllamaProvider implements LlmProvider {
+  readonly name = 'ollama' as const;
+  constructor(
+    private readonly host: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * A client per call: the SDK has no per-request abort signal, so we hand it a fetch bound to
+   * this call's signal; the same fetch turns non-2xx answers into our typed errors, keeping the
+   * Retry-After header that the SDK's own ResponseError would drop.
+   */
+  private client(signal?: AbortSignal): Ollama {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const boundFetch: typeof fetch = async (input, init) => {
+      let res: Response;
+      try {
+        res = await fetch(input, { ...init, signal: combined });
+      } catch (err) {
+        throw new LlmTransientError(undefined, `Ollama request failed: ${(err as Error).message}`);
+      }
+      if (!res.ok) {
+        const body = await res.text().catch(() => '');
+        throw errorForStatus(
+          res.status,
+          parseRetryAfter(res.headers),
+          `Ollama answered ${res.status}: ${body.slice(0, 300)}`,
+        );
+      }
+      return res;
+    };
+    return new Ollama({ host: this.host, fetch: boundFetch });
+  }
+
+  async chat(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
+    const res = await this.client(signal).chat({
+      model: req.model,
+      messages: req.messages,
+      stream: false,
+      format: req.jsonSchema ?? undefined,
+      options: { temperature: req.temperature ?? 0 },
+    });
+    return {
+      content: res.message.content,
+      promptTokens: res.prompt_eval_count ?? 0,
+      completionTokens: res.eval_count ?? 0,
+      model: res.model,
+    };
+  }
+
+  async embed(model: string, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    const res = await this.client(signal).embed({ model, input: inputs });
+    return { vectors: res.embeddings, promptTokens: res.prompt_eval_count ?? 0, model: res.model };
+  }
+}

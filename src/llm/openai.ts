@@ -1,0 +1,64 @@
+// OpenAI adapter (official `openai` SDK): chat completions with json_schema, embeddings.
+import OpenAI from 'openai';
+import { LlmTransientError, errorForStatus, parseRetryAfter } from './errors';
+import type { ChatRequest, ChatResult, EmbedResult, LlmProvider } from './types';
+
+export class OpenAiProvider implements LlmProvider {
+  readonly name = 'openai' as const;
+  /** The SDK's own retries are off: Temporal is the one retry layer. */
+  readonly client: OpenAI;
+
+  constructor(baseURL: string, apiKey: string, timeoutMs: number) {
+    this.client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: timeoutMs });
+  }
+
+  async chat(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
+    try {
+      const res = await this.client.chat.completions.create(
+        {
+          model: req.model,
+          messages: req.messages,
+          temperature: req.temperature ?? 0,
+          ...(req.jsonSchema
+            ? {
+                response_format: {
+                  type: 'json_schema' as const,
+                  json_schema: { name: req.schemaName ?? 'answer', schema: req.jsonSchema, strict: true },
+                },
+              }
+            : {}),
+        },
+        { signal },
+      );
+      return {
+        content: res.choices[0]?.message.content ?? '',
+        promptTokens: res.usage?.prompt_tokens ?? 0,
+        completionTokens: res.usage?.completion_tokens ?? 0,
+        model: res.model,
+      };
+    } catch (err) {
+      throw mapOpenAiError(err);
+    }
+  }
+
+  async embed(model: string, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    try {
+      const res = await this.client.embeddings.create({ model, input: inputs }, { signal });
+      return {
+        vectors: res.data.sort((a, b) => a.index - b.index).map((d) => d.embedding),
+        promptTokens: res.usage?.prompt_tokens ?? 0,
+        model: res.model,
+      };
+    } catch (err) {
+      throw mapOpenAiError(err);
+    }
+  }
+}
+
+export function mapOpenAiError(err: unknown): Error {
+  if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
+    return errorForStatus(err.status, parseRetryAfter(err.headers), `OpenAI answered ${err.status}: ${err.message}`);
+  }
+  if (err instanceof OpenAI.APIError) return new LlmTransientError(undefined, `OpenAI request failed: ${err.message}`);
+  return err as Error;
+}

@@ -1,0 +1,33 @@
+// The one provider interface every pipeline's LLM call goes through.
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  /** JSON schema the answer must follow (structured output). */
+  jsonSchema?: Record<string, unknown>;
+  schemaName?: string;
+  temperature?: number;
+}
+
+export interface ChatResult {
+  content: string;
+  promptTokens: number;
+  completionTokens: number;
+  model: string;
+}
+
+export interface EmbedResult {
+  vectors: number[][];
+  promptTokens: number;
+  model: string;
+}
+
+export interface LlmProvider {
+  readonly name: 'ollama' | 'openai';
+  chat(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult>;
+  embed(model: string, inputs: string[], signal?: AbortSignal): Promise<EmbedResult>;
+}

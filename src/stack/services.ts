@@ -1,0 +1,250 @@
+// What each service of the embedded stack is: how it starts, where it listens, how its health is probed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { envSchema, type AppConfig, type Env } from '../config';
+import { probeAnyHttp, probeDynamo, probeHttp, probeTemporal, type Health } from './health';
+import type { LaunchSpec } from './process';
+import { requireTool } from './tools';
+
+/** Services that run as processes (or are external). */
+export const SERVICE_NAMES = ['temporal', 'chroma', 'dynamodb', 's3', 'emulator'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Entries of `stack status`: the services plus the Temporal Web UI (served by the temporal process). */
+export const STATUS_NAMES = ['temporal', 'temporalUi', 'chroma', 'dynamodb', 's3', 'emulator'] as const;
+export type StatusName = (typeof STATUS_NAMES)[number];
+
+export function isServiceName(name: string): name is ServiceName {
+  return (SERVICE_NAMES as readonly string[]).includes(name);
+}
+
+/** Root of the repository (src/stack/ is two levels below it). */
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+/** Entry point of the LLM provider emulator (written separately; the stack skips it while absent). */
+export const EMULATOR_ENTRY = path.join(PROJECT_ROOT, 'src', 'emulator', 'main.ts');
+
+/**
+ * Custom search attributes the pipelines set, so the Temporal UI can filter runs.
+ * `RunId` is NOT usable: it is a Temporal system attribute and the server rejects workflows that set it
+ * ("RunId attribute can't be set in SearchAttributes"), hence `PipelineRunId`.
+ */
+export const TEMPORAL_SEARCH_ATTRIBUTES = {
+  PipelineRunId: 'Keyword',
+  Pipeline: 'Keyword',
+  Merchant: 'Keyword',
+  RunStatus: 'Keyword',
+} as const;
+
+/**
+ * Dynamic config of the embedded dev server (keys from temporalio/temporal common/dynamicconfig/constants.go,
+ * present in Server 1.32; values are JSON).
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: Readonly<Record<string, string>> = {
+  // Priority-aware matcher; required for priority keys on tasks.
+  'matching.useNewMatcher': 'true',
+  // Fairness keys/weights (e.g. per merchant) on the task queues; implies the new matcher.
+  'matching.enableFairness': 'true',
+  // One partition per task queue: priority, fairness and maxTaskQueueActivitiesPerSecond are enforced
+  // per partition, so on a one-machine server a single partition makes them exact instead of approximate.
+  'matching.numTaskqueueReadPartitions': '1',
+  'matching.numTaskqueueWritePartitions': '1',
+  // Search attributes added at run time (see temporal-setup.ts) are visible to the very next call.
+  'system.forceSearchAttributesCacheRefreshOnRead': 'true',
+};
+
+/** One port a service listens on, with the variable that moves it. */
+export interface ServicePort {
+  port: number;
+  envVar: keyof Env;
+}
+
+/** Everything the stack needs to know about one service under a given config. */
+export interface ServiceDef {
+  name: ServiceName;
+  /** URL clients use (`host:port` for Temporal gRPC). */
+  url: string;
+  /** True when configured as external: never started, only probed. */
+  external: boolean;
+  /** Variable that names the external endpoint (or made the service external). */
+  externalVar: string;
+  /** Ports of the embedded process; the first is the one `url` names. */
+  ports: ServicePort[];
+  /** Set when the embedded service cannot run because its code is not there (status `not installed`). */
+  notInstalled?: string;
+  /** Command line of the embedded process; throws ToolMissingError when its binary is not installed. */
+  launch(): LaunchSpec;
+  /** Directories the process writes its data to (created before start). */
+  dataDirs: string[];
+  probe(): Promise<Health>;
+}
+
+/** The five services under `cfg`. */
+export function describeServices(
+  cfg: AppConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<ServiceName, ServiceDef> {
+  const nodeEnv = { ...env, ...configEnv(cfg) };
+  const tsxNode = (entry: string, args: string[]): LaunchSpec => ({
+    command: process.execPath,
+    args: ['--import', 'tsx', entry, ...args],
+    // `--import tsx` resolves from the working directory: the project's node_modules.
+    cwd: PROJECT_ROOT,
+    env: nodeEnv,
+  });
+
+  const temporalDb = path.join(cfg.dataDir, 'temporal.db');
+  const temporal: ServiceDef = {
+    name: 'temporal',
+    url: cfg.temporalAddress,
+    external: cfg.external.temporal,
+    externalVar: 'TEMPORAL_ADDRESS',
+    ports: [
+      { port: cfg.TEMPORAL_PORT, envVar: 'TEMPORAL_PORT' },
+      { port: cfg.TEMPORAL_UI_PORT, envVar: 'TEMPORAL_UI_PORT' },
+    ],
+    dataDirs: [cfg.dataDir],
+    launch: () => ({
+      command: requireTool(cfg, 'temporal', env),
+      args: [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(cfg.TEMPORAL_PORT),
+        '--ui-port',
+        String(cfg.TEMPORAL_UI_PORT),
+        '--db-filename',
+        temporalDb,
+        '--namespace',
+        cfg.TEMPORAL_NAMESPACE,
+        '--log-level',
+        'warn',
+        ...Object.entries(TEMPORAL_SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
+        ...Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
+      ],
+      cwd: cfg.dataDir,
+      env,
+    }),
+    probe: async () => {
+      const grpc = await probeTemporal(cfg.temporalAddress, cfg.TEMPORAL_NAMESPACE);
+      if (!grpc.ok || cfg.external.temporal) return grpc;
+      // The embedded process also serves the Web UI; `up` is done only when both answer.
+      return probeHttp(temporalUiUrl(cfg) ?? '');
+    },
+  };
+
+  const chromaDir = path.join(cfg.dataDir, 'chroma');
+  const chroma: ServiceDef = {
+    name: 'chroma',
+    url: cfg.chromaUrl,
+    external: cfg.external.chroma,
+    externalVar: 'CHROMA_URL',
+    ports: [{ port: cfg.CHROMA_PORT, envVar: 'CHROMA_PORT' }],
+    dataDirs: [chromaDir],
+    launch: () => ({
+      command: requireTool(cfg, 'chroma', env),
+      args: ['run', '--path', chromaDir, '--host', '127.0.0.1', '--port', String(cfg.CHROMA_PORT)],
+      cwd: cfg.dataDir,
+      env: { ...env, ANONYMIZED_TELEMETRY: 'False' },
+    }),
+    probe: () => probeHttp(`${trimSlash(cfg.chromaUrl)}/api/v2/heartbeat`),
+  };
+
+  const dynamoDir = path.join(cfg.dataDir, 'dynamodb');
+  const dynamodb: ServiceDef = {
+    name: 'dynamodb',
+    url: cfg.dynamodbEndpoint,
+    external: cfg.external.dynamodb,
+    externalVar: 'DYNAMODB_ENDPOINT',
+    ports: [{ port: cfg.DYNAMODB_PORT, envVar: 'DYNAMODB_PORT' }],
+    dataDirs: [dynamoDir],
+    launch: () =>
+      tsxNode(path.join(__dirname, 'dynalite-main.ts'), [
+        '--port',
+        String(cfg.DYNAMODB_PORT),
+        '--host',
+        '127.0.0.1',
+        '--path',
+        dynamoDir,
+      ]),
+    probe: () => probeDynamo(cfg.dynamodbEndpoint, cfg.AWS_REGION, cfg.external.dynamodb),
+  };
+
+  const s3Dir = path.join(cfg.dataDir, 's3');
+  const s3: ServiceDef = {
+    name: 's3',
+    url: cfg.s3Endpoint,
+    external: cfg.external.s3,
+    externalVar: 'S3_ENDPOINT',
+    ports: [{ port: cfg.S3_PORT, envVar: 'S3_PORT' }],
+    dataDirs: [s3Dir],
+    launch: () =>
+      tsxNode(path.join(__dirname, 's3rver-main.ts'), [
+        '--port',
+        String(cfg.S3_PORT),
+        '--host',
+        '127.0.0.1',
+        '--directory',
+        s3Dir,
+      ]),
+    // Any HTTP answer counts: S3 answers an anonymous GET / with 403 (AWS) or a bucket list (s3rver).
+    probe: () => probeHttp(`${trimSlash(cfg.s3Endpoint)}/`, (status) => status > 0 && status < 500),
+  };
+
+  const llmVar = cfg.OLLAMA_HOST ? 'OLLAMA_HOST' : cfg.OPENAI_BASE_URL ? 'OPENAI_BASE_URL' : 'OPENAI_API_KEY';
+  const emulator: ServiceDef = {
+    name: 'emulator',
+    url: cfg.external.llm ? cfg.llmBaseUrl : cfg.emulatorUrl,
+    external: cfg.external.llm,
+    externalVar: llmVar,
+    ports: [{ port: cfg.EMULATOR_PORT, envVar: 'EMULATOR_PORT' }],
+    dataDirs: [],
+    ...(fs.existsSync(EMULATOR_ENTRY)
+      ? {}
+      : { notInstalled: `${path.relative(PROJECT_ROOT, EMULATOR_ENTRY)} does not exist yet` }),
+    launch: () => tsxNode(EMULATOR_ENTRY, ['--port', String(cfg.EMULATOR_PORT), '--host', '127.0.0.1']),
+    probe: () => probeLlm(cfg),
+  };
+
+  return { temporal, chroma, dynamodb, s3, emulator };
+}
+
+/** URL of the Temporal Web UI, or null for an external Temporal without TEMPORAL_UI_URL. */
+export function temporalUiUrl(cfg: AppConfig): string | null {
+  if (cfg.external.temporal) return cfg.TEMPORAL_UI_URL ?? null;
+  return `http://127.0.0.1:${cfg.TEMPORAL_UI_PORT}`;
+}
+
+/** Emulator or real provider: an endpoint that costs nothing (model list). */
+function probeLlm(cfg: AppConfig): Promise<Health> {
+  if (!cfg.external.llm) {
+    return probeAnyHttp([`${cfg.emulatorUrl}/healthz`, `${cfg.emulatorUrl}/api/tags`]);
+  }
+  if (cfg.llmProvider === 'ollama') return probeHttp(`${trimSlash(cfg.llmBaseUrl)}/api/tags`);
+  const headers: Record<string, string> = cfg.OPENAI_API_KEY
+    ? { authorization: `Bearer ${cfg.OPENAI_API_KEY}` }
+    : {};
+  return probeHttp(`${trimSlash(cfg.llmBaseUrl)}/models`, undefined, headers);
+}
+
+/**
+ * The config as environment variables for child processes (absolute DATA_DIR/TOOLS_DIR), so a child
+ * that calls loadConfig() sees the same settings as the parent, even when the parent's config came from
+ * an env object other than process.env (tests).
+ */
+export function configEnv(cfg: AppConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape) as (keyof Env)[]) {
+    const value = cfg[key];
+    if (value !== undefined) out[key] = String(value);
+  }
+  out.DATA_DIR = cfg.dataDir;
+  out.TOOLS_DIR = cfg.toolsDir;
+  return out;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}

@@ -1,0 +1,278 @@
+// DynamoDB single-table access for merchants, receipts, lines, words and their labels
+// (key design and access patterns: docs/DATA_MODEL.md).
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { Label } from '../domain/llm-tasks';
+import type { Line, Merchant, Receipt, ValidationStatus, Word } from '../domain/receipt';
+import { lineIdOf } from '../domain/receipt';
+
+export const keys = {
+  merchant: (merchantId: string) => ({ PK: `MERCHANT#${merchantId}`, SK: 'META' }),
+  receipt: (receiptId: string) => ({ PK: `RECEIPT#${receiptId}`, SK: 'META' }),
+  line: (receiptId: string, lineIndex: number) => ({ PK: `RECEIPT#${receiptId}`, SK: `LINE#${pad(lineIndex)}` }),
+  word: (receiptId: string, lineIndex: number, wordIndex: number) => ({
+    PK: `RECEIPT#${receiptId}`,
+    SK: `LINE#${pad(lineIndex)}#WORD#${pad(wordIndex)}`,
+  }),
+};
+
+function pad(n: number): string {
+  return String(n).padStart(3, '0');
+}
+
+/** Parses `${receiptId}#L012#W003` back into its parts. */
+export function parseWordId(wordId: string): { receiptId: string; lineIndex: number; wordIndex: number } {
+  const m = /^(.*)#L(\d+)#W(\d+)$/.exec(wordId);
+  if (!m) throw new Error(`Malformed word id ${JSON.stringify(wordId)}`);
+  return { receiptId: m[1]!, lineIndex: Number(m[2]), wordIndex: Number(m[3]) };
+}
+
+export interface LabelUpdate {
+  wordId: string;
+  validationStatus: ValidationStatus;
+  reason: string;
+  source: string;
+  suggestedLabel?: Label | null;
+}
+
+export class ReceiptStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async putMerchants(merchants: Merchant[]): Promise<void> {
+    await this.batchPut(
+      merchants.map((m) => ({
+        ...keys.merchant(m.merchantId),
+        type: 'MERCHANT',
+        GSI1PK: 'MERCHANTS',
+        GSI1SK: m.merchantId,
+        ...m,
+      })),
+    );
+  }
+
+  /** Writes receipts with their lines and words (overwrites: seeding is a reset of that data). */
+  async putReceipts(receipts: Receipt[]): Promise<void> {
+    const items: Record<string, unknown>[] = [];
+    for (const r of receipts) {
+      const wordCount = r.lines.reduce((n, l) => n + l.words.length, 0);
+      items.push({
+        ...keys.receipt(r.receiptId),
+        type: 'RECEIPT',
+        GSI1PK: `MERCHANT#${r.merchantId}`,
+        GSI1SK: `RECEIPT#${r.receiptId}`,
+        receiptId: r.receiptId,
+        merchantId: r.merchantId,
+        merchantName: r.merchantName,
+        purchasedAt: r.purchasedAt,
+        lineCount: r.lines.length,
+        wordCount,
+      });
+      for (const line of r.lines) {
+        items.push({
+          ...keys.line(r.receiptId, line.lineIndex),
+          type: 'LINE',
+          lineId: line.lineId,
+          lineIndex: line.lineIndex,
+          text: line.text,
+          merchantId: r.merchantId,
+          embeddingStatus: 'NOT_EMBEDDED',
+          GSI2PK: 'EMBED#LINE#NOT_EMBEDDED',
+          GSI2SK: line.lineId,
+        });
+        for (const w of line.words) {
+          items.push({
+            ...keys.word(r.receiptId, w.lineIndex, w.wordIndex),
+            type: 'WORD',
+            wordId: w.wordId,
+            lineIndex: w.lineIndex,
+            wordIndex: w.wordIndex,
+            text: w.text,
+            merchantId: r.merchantId,
+            ...(w.label
+              ? {
+                  label: w.label.label,
+                  validationStatus: w.label.validationStatus,
+                  labelSource: w.label.source,
+                  labelReason: w.label.reason,
+                  suggestedLabel: w.label.suggestedLabel,
+                }
+              : {}),
+            embeddingStatus: 'NOT_EMBEDDED',
+            GSI2PK: 'EMBED#WORD#NOT_EMBEDDED',
+            GSI2SK: w.wordId,
+          });
+        }
+      }
+    }
+    await this.batchPut(items);
+  }
+
+  async listMerchants(): Promise<Merchant[]> {
+    const items = await this.queryAll({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': 'MERCHANTS' },
+    });
+    return items.map((i) => ({
+      merchantId: String(i.merchantId),
+      name: String(i.name),
+      address: String(i.address),
+      phone: String(i.phone),
+    }));
+  }
+
+  /** Receipt ids of a merchant, in id order (GSI1, paginated). */
+  async listReceiptIds(merchantId: string): Promise<string[]> {
+    const items = await this.queryAll({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :r)',
+      ExpressionAttributeValues: { ':pk': `MERCHANT#${merchantId}`, ':r': 'RECEIPT#' },
+      ProjectionExpression: 'receiptId',
+    });
+    return items.map((i) => String(i.receiptId));
+  }
+
+  /** One Query reads the whole receipt: its META item, lines and words share the partition. */
+  async getReceipt(receiptId: string): Promise<Receipt | undefined> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': `RECEIPT#${receiptId}` },
+    });
+    const meta = items.find((i) => i.SK === 'META');
+    if (!meta) return undefined;
+    const lines = new Map<number, Line>();
+    for (const i of items) {
+      if (i.type === 'LINE') {
+        const lineIndex = Number(i.lineIndex);
+        lines.set(lineIndex, { lineId: lineIdOf(receiptId, lineIndex), lineIndex, text: String(i.text), words: [] });
+      }
+    }
+    for (const i of items) {
+      if (i.type !== 'WORD') continue;
+      const line = lines.get(Number(i.lineIndex));
+      if (!line) continue;
+      const word: Word = {
+        wordId: String(i.wordId),
+        lineIndex: Number(i.lineIndex),
+        wordIndex: Number(i.wordIndex),
+        text: String(i.text),
+      };
+      if (i.label !== undefined) {
+        word.label = {
+          label: i.label as Label,
+          validationStatus: (i.validationStatus as ValidationStatus) ?? 'NONE',
+          source: String(i.labelSource ?? 'unknown'),
+          ...(i.labelReason ? { reason: String(i.labelReason) } : {}),
+          ...(i.suggestedLabel ? { suggestedLabel: i.suggestedLabel as Label } : {}),
+        };
+      }
+      line.words.push(word);
+    }
+    const sorted = [...lines.values()].sort((a, b) => a.lineIndex - b.lineIndex);
+    for (const l of sorted) l.words.sort((a, b) => a.wordIndex - b.wordIndex);
+    return {
+      receiptId,
+      merchantId: String(meta.merchantId),
+      merchantName: String(meta.merchantName),
+      purchasedAt: String(meta.purchasedAt),
+      lines: sorted,
+    };
+  }
+
+  /**
+   * Applies review decisions to word labels. Idempotent per run: a word already updated by this
+   * run is left alone, so a retried activity never rewrites or regresses a label.
+   */
+  async applyLabelUpdates(runId: string, updates: LabelUpdate[]): Promise<number> {
+    let applied = 0;
+    for (const u of updates) {
+      const { receiptId, lineIndex, wordIndex } = parseWordId(u.wordId);
+      try {
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: keys.word(receiptId, lineIndex, wordIndex),
+            UpdateExpression:
+              'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
+            ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+            ExpressionAttributeValues: {
+              ':s': u.validationStatus,
+              ':r': u.reason,
+              ':src': u.source,
+              ':sl': u.suggestedLabel ?? null,
+              ':run': runId,
+            },
+          }),
+        );
+        applied++;
+      } catch (err) {
+        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      }
+    }
+    return applied;
+  }
+
+  async get(key: { PK: string; SK: string }): Promise<Record<string, unknown> | undefined> {
+    const r = await this.ddb.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+    return r.Item;
+  }
+
+  /** Puts an item only if absent; returns false when it already existed (idempotent create). */
+  async putIfAbsent(item: Record<string, unknown> & { PK: string; SK: string }): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(PK)' }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+
+  async put(item: Record<string, unknown> & { PK: string; SK: string }): Promise<void> {
+    await this.ddb.send(new PutCommand({ TableName: this.table, Item: item }));
+  }
+
+  /** All items of a partition whose sort key starts with a prefix (paginated). */
+  async queryPrefix(pk: string, skPrefix: string): Promise<Record<string, unknown>[]> {
+    return this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
+      ExpressionAttributeValues: { ':pk': pk, ':sk': skPrefix },
+    });
+  }
+
+  async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
+    const out: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.ddb.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey }));
+      out.push(...(r.Items ?? []));
+      ExclusiveStartKey = r.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return out;
+  }
+
+  async batchPut(items: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        const r = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (r.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+        if (requests.length > 0) {
+          if (attempt > 8) throw new Error(`DynamoDB left ${requests.length} items unprocessed after retries`);
+          await new Promise((res) => setTimeout(res, 50 * 2 ** attempt));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+// Starts the `pipeline` worker (workflows + I/O activities) and/or the `llm` worker (LLM calls
+// only, whose slots and shared permits are the global cap). `npm run worker -- --queues pipeline,llm`
+import { Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type AppConfig, ConfigError, loadConfig } from './config';
+import { createLlmQueueActivities, createPipelineActivities } from './activities';
+import { createLlmLayer, createStores } from './deps';
+import { connectWorker } from './temporal';
+import { LLM_QUEUE, PIPELINE_QUEUE } from './workflows/shared';
+
+export type QueueName = 'pipeline' | 'llm';
+
+export interface StartWorkersOptions {
+  queues: QueueName[];
+  /** Prebuilt workflow bundle (tests share one to save the bundling time). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Resolves when every worker has stopped. */
+  run: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): Promise<Worker[]> {
+  const { connection, namespace } = await connectWorker(cfg);
+  const stores = createStores(cfg);
+  const workers: Worker[] = [];
+  if (opts.queues.includes('pipeline')) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: PIPELINE_QUEUE,
+        ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+        activities: createPipelineActivities({ receipts: stores.receipts, runs: stores.runs, dataDir: cfg.dataDir }),
+        maxConcurrentActivityTaskExecutions: cfg.PIPELINE_MAX_CONCURRENT_ACTIVITIES,
+        shutdownGraceTime: '10 seconds',
+      }),
+    );
+  }
+  if (opts.queues.includes('llm')) {
+    const layer = createLlmLayer(cfg, stores.ddb);
+    if (cfg.METRICS_PORT) layer.metrics.serve(cfg.METRICS_PORT);
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: LLM_QUEUE,
+        activities: createLlmQueueActivities({ llm: layer.llm }),
+        // Local slots never exceed the global cap; the shared permits hold it across processes.
+        maxConcurrentActivityTaskExecutions: cfg.LLM_MAX_CONCURRENT_CALLS,
+        ...(cfg.LLM_MAX_CALLS_PER_SECOND ? { maxTaskQueueActivitiesPerSecond: cfg.LLM_MAX_CALLS_PER_SECOND } : {}),
+        shutdownGraceTime: '10 seconds',
+      }),
+    );
+  }
+  return workers;
+}
+
+export async function startWorkers(cfg: AppConfig, opts: StartWorkersOptions): Promise<RunningWorkers> {
+  const workers = await createWorkers(cfg, opts);
+  const run = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  return {
+    workers,
+    run,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await run;
+    },
+  };
+}
+
+export function parseQueues(argv: string[]): QueueName[] {
+  const i = argv.indexOf('--queues');
+  const raw = i >= 0 ? argv[i + 1] : 'pipeline,llm';
+  const queues = (raw ?? '').split(',').filter(Boolean);
+  for (const q of queues) {
+    if (q !== 'pipeline' && q !== 'llm') throw new ConfigError(`--queues takes pipeline and/or llm, got "${q}"`);
+  }
+  return queues as QueueName[];
+}
+
+async function main(): Promise<void> {
+  const cfg = loadConfig();
+  const queues = parseQueues(process.argv.slice(2));
+  if (cfg.METRICS_PORT) {
+    // Temporal's own runtime metrics next to ours, on the following port.
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${cfg.METRICS_PORT + 1}` } } },
+    });
+  }
+  const running = await startWorkers(cfg, { queues });
+  console.log(
+    `worker running: queues=${queues.join(',')} temporal=${cfg.temporalAddress} llm=${cfg.llmProvider}@${cfg.external.llm ? 'external' : 'emulator'} cap=${cfg.LLM_MAX_CONCURRENT_CALLS}`,
+  );
+  // The SDK's Runtime shuts workers down gracefully on SIGINT/SIGTERM.
+  await running.run;
+  console.log('worker stopped');
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,301 @@
+// Label evaluation (seed 000) as child workflows: evaluateLabels -> evaluateMerchant ->
+// evaluateBatch -> evaluateReceipt. Fan-out widths bound orchestration; the LLM pressure is bounded
+// only by the `llm` queue's global cap, however deep the fan-out.
+import {
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  executeChild,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  ActivityFailure,
+  ApplicationFailure,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { EvaluationReport, ReviewedWord } from '../activities/evaluation';
+import { chunk } from '../domain/chunk';
+import {
+  MerchantKey,
+  PipelineKey,
+  RunIdKey,
+  RunStatusKey,
+  errorMessage,
+  llmActivityOptions,
+  pipelineActivityOptions,
+  slidingWindow,
+  type RunPriority,
+} from './shared';
+
+const io = proxyActivities<Activities>(pipelineActivityOptions);
+
+export interface FanOutWidths {
+  /** Merchants evaluated at once. @default 3 */
+  merchants: number;
+  /** Batches of one merchant at once. @default 10 */
+  batches: number;
+  /** Receipts of one batch at once. @default 5 */
+  receipts: number;
+}
+
+export interface EvaluateLabelsInput {
+  /** Defaults to the workflow id. */
+  runId?: string;
+  /** Only these merchants (default: all). */
+  merchantIds?: string[];
+  /** Receipts per batch child. @default 10 */
+  batchSize?: number;
+  /** Rules only, no LLM review (orchestration benchmark). @default false */
+  skipLlmReview?: boolean;
+  /** Bypass the LLM cache for this run. @default false */
+  noCache?: boolean;
+  /** Review again the labels an earlier LLM review already decided. @default false */
+  revalidate?: boolean;
+  widths?: Partial<FanOutWidths>;
+  /** Issues per LLM call. @default 20 */
+  reviewChunkSize?: number;
+  /** Priority of this run's LLM calls against other runs. @default 'normal' */
+  priority?: RunPriority;
+  /** Continue-as-new a merchant workflow after this many batches (tests set it low). @default 500 */
+  continueAsNewAfterBatches?: number;
+}
+
+export interface RunProgress {
+  total: number;
+  done: number;
+  failed: number;
+  merchantsDone: number;
+  merchantsTotal: number;
+}
+
+type Settings = Required<Omit<EvaluateLabelsInput, 'merchantIds' | 'widths'>> & { widths: FanOutWidths };
+
+export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: string): Settings {
+  return {
+    runId: input.runId ?? workflowId,
+    batchSize: input.batchSize ?? 10,
+    skipLlmReview: input.skipLlmReview ?? false,
+    noCache: input.noCache ?? false,
+    revalidate: input.revalidate ?? false,
+    widths: { merchants: 3, batches: 10, receipts: 5, ...input.widths },
+    reviewChunkSize: input.reviewChunkSize ?? 20,
+    priority: input.priority ?? 'normal',
+    continueAsNewAfterBatches: input.continueAsNewAfterBatches ?? 500,
+  };
+}
+
+export const progressQuery = defineQuery<RunProgress>('progress');
+/** Sent by merchant workflows to the root: receipts planned, then done/failed per batch. */
+export const receiptsPlannedSignal = defineSignal<[{ merchantId: string; count: number }]>('receiptsPlanned');
+export const receiptsDoneSignal = defineSignal<[{ done: number; failed: number }]>('receiptsDone');
+
+/** Root workflow: one run of the label evaluation over the selected merchants. */
+export async function evaluateLabels(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
+  const info = workflowInfo();
+  const s = applyEvaluationDefaults(input, info.workflowId);
+  const startedAt = Date.now(); // workflow time: deterministic
+  const progress: RunProgress = { total: 0, done: 0, failed: 0, merchantsDone: 0, merchantsTotal: 0 };
+  const planned = new Set<string>();
+  setHandler(progressQuery, () => progress);
+  setHandler(receiptsPlannedSignal, ({ merchantId, count }) => {
+    if (planned.has(merchantId)) return; // a continued-as-new merchant re-announces itself
+    planned.add(merchantId);
+    progress.total += count;
+  });
+  setHandler(receiptsDoneSignal, ({ done, failed }) => {
+    progress.done += done;
+    progress.failed += failed;
+  });
+  upsertSearchAttributes([
+    { key: RunIdKey, value: s.runId },
+    { key: PipelineKey, value: 'evaluate' },
+    { key: RunStatusKey, value: 'RUNNING' },
+  ]);
+
+  await io.startRun({ runId: s.runId, pipeline: 'evaluate', params: { ...input }, startedAt });
+  const merchantIds = await io.listMerchantIds({ merchantIds: input.merchantIds });
+  progress.merchantsTotal = merchantIds.length;
+
+  await slidingWindow(merchantIds, s.widths.merchants, async (merchantId) => {
+    try {
+      await executeChild(evaluateMerchant, {
+        workflowId: `${info.workflowId}/${merchantId}`,
+        args: [{ settings: s, merchantId, rootWorkflowId: info.workflowId }],
+        typedSearchAttributes: [
+          { key: RunIdKey, value: s.runId },
+          { key: PipelineKey, value: 'evaluate' },
+          { key: MerchantKey, value: merchantId },
+        ],
+        memo: { runId: s.runId, merchantId },
+      });
+    } catch (err) {
+      // A merchant that fails as a whole (e.g. its receipts cannot be listed) is recorded, not fatal.
+      await io.recordItemFailure({ runId: s.runId, itemId: `merchant:${merchantId}`, reason: errorMessage(err), merchantId });
+    }
+    progress.merchantsDone++;
+  });
+
+  // Let the last receiptsDone signals land before the report is built.
+  await condition(() => progress.done + progress.failed >= progress.total, '5 seconds');
+  const report = await io.buildEvaluationReport({ runId: s.runId, status: 'COMPLETED', makespanMs: Date.now() - startedAt });
+  upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
+  return report;
+}
+
+export interface EvaluateMerchantInput {
+  settings: Settings;
+  merchantId: string;
+  rootWorkflowId: string;
+  /** Index of the first batch not yet started (set when continuing as new). */
+  nextBatch?: number;
+  totals?: { done: number; failed: number };
+}
+
+/** One merchant: its receipts in batches of `batchSize`, `widths.batches` batches at a time. */
+export async function evaluateMerchant(input: EvaluateMerchantInput): Promise<{ done: number; failed: number }> {
+  const { settings: s, merchantId } = input;
+  const info = workflowInfo();
+  const totals = input.totals ?? { done: 0, failed: 0 };
+  const receiptIds = await io.listReceiptIds({ merchantId });
+  const batches = chunk(receiptIds, s.batchSize);
+  const total = receiptIds.length;
+  const root = getExternalWorkflowHandle(input.rootWorkflowId);
+  const first = input.nextBatch ?? 0;
+  if (first === 0) await root.signal(receiptsPlannedSignal, { merchantId, count: total });
+  setHandler(progressQuery, () => ({ total, done: totals.done, failed: totals.failed, merchantsDone: 0, merchantsTotal: 1 }));
+
+  let started = 0;
+  const stop = () => started >= s.continueAsNewAfterBatches || info.continueAsNewSuggested;
+  const remaining = batches.slice(first);
+  const nextIndex = await slidingWindow(
+    remaining,
+    s.widths.batches,
+    async (receiptBatch, i) => {
+      started++;
+      const batchIndex = first + i;
+      const r = await executeChild(evaluateBatch, {
+        workflowId: `${info.workflowId}/b${String(batchIndex).padStart(5, '0')}`,
+        args: [{ settings: s, merchantId, receiptIds: receiptBatch }],
+        typedSearchAttributes: [
+          { key: RunIdKey, value: s.runId },
+          { key: PipelineKey, value: 'evaluate' },
+          { key: MerchantKey, value: merchantId },
+        ],
+      });
+      totals.done += r.done;
+      totals.failed += r.failed;
+      await root.signal(receiptsDoneSignal, r);
+    },
+    stop,
+  );
+  const next = first + nextIndex;
+  if (next < batches.length) {
+    // History stays small however many batches a merchant has.
+    await continueAsNew<typeof evaluateMerchant>({ ...input, nextBatch: next, totals });
+  }
+  return totals;
+}
+
+export interface EvaluateBatchInput {
+  settings: Settings;
+  merchantId: string;
+  receiptIds: string[];
+}
+
+/** One batch: `widths.receipts` receipt children at a time. Never throws for one bad receipt. */
+export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: number; failed: number }> {
+  const { settings: s } = input;
+  const info = workflowInfo();
+  const out = { done: 0, failed: 0 };
+  setHandler(progressQuery, () => ({ total: input.receiptIds.length, ...out, merchantsDone: 0, merchantsTotal: 1 }));
+  await slidingWindow(input.receiptIds, s.widths.receipts, async (receiptId) => {
+    try {
+      const r = await executeChild(evaluateReceipt, {
+        workflowId: `${info.workflowId}/${receiptId}`,
+        args: [{ settings: s, merchantId: input.merchantId, receiptId }],
+      });
+      if (r.status === 'SUCCEEDED') out.done++;
+      else out.failed++;
+    } catch (err) {
+      out.failed++;
+      await io.recordItemFailure({ runId: s.runId, itemId: receiptId, reason: errorMessage(err), merchantId: input.merchantId });
+    }
+  });
+  return out;
+}
+
+export interface EvaluateReceiptInput {
+  settings: Settings;
+  merchantId: string;
+  receiptId: string;
+}
+
+export interface ReceiptOutcome {
+  receiptId: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  issues: number;
+  reason?: string;
+}
+
+/** One receipt: fetch -> rules -> LLM review in chunks (parallel, globally capped) -> save. */
+export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<ReceiptOutcome> {
+  const { settings: s, merchantId, receiptId } = input;
+  let receipt;
+  try {
+    receipt = await io.fetchReceiptData({ receiptId });
+  } catch (err) {
+    const reason = errorMessage(err);
+    if (isNonRetryable(err)) {
+      await io.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
+      return { receiptId, status: 'FAILED', issues: 0, reason };
+    }
+    throw err;
+  }
+  const issues = await io.evaluateLabels({ receipt, revalidate: s.revalidate });
+  const reviews: ReviewedWord[] = [];
+  const failedChunks: Array<{ chunkIndex: number; reason: string }> = [];
+  if (!s.skipLlmReview && issues.length > 0) {
+    const llm = proxyActivities<Activities>(llmActivityOptions(merchantId, s.priority));
+    const chunks = chunk(issues, s.reviewChunkSize);
+    await Promise.all(
+      chunks.map(async (issuesChunk, chunkIndex) => {
+        try {
+          reviews.push(
+            ...(await llm.reviewLabelIssues({
+              runId: s.runId,
+              receiptId,
+              merchantId,
+              merchantName: receipt.merchantName,
+              chunkIndex,
+              issues: issuesChunk,
+              noCache: s.noCache,
+            })),
+          );
+        } catch (err) {
+          // An invalid answer after repairs, a 400/401, or retries exhausted: recorded for this chunk.
+          failedChunks.push({ chunkIndex, reason: errorMessage(err) });
+        }
+      }),
+    );
+  }
+  reviews.sort((a, b) => (a.wordId < b.wordId ? -1 : a.wordId > b.wordId ? 1 : 0));
+  await io.saveReviewResults({
+    runId: s.runId,
+    receiptId,
+    merchantId,
+    issues,
+    reviews,
+    failedChunks,
+    skippedLlmReview: s.skipLlmReview,
+  });
+  return failedChunks.length
+    ? { receiptId, status: 'FAILED', issues: issues.length, reason: failedChunks.map((c) => c.reason).join('; ') }
+    : { receiptId, status: 'SUCCEEDED', issues: issues.length };
+}
+
+function isNonRetryable(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true;
+}

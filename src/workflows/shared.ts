@@ -1,0 +1,83 @@
+// Workflow-side helpers shared by the pipelines: search attribute keys, the sliding window,
+// priorities and the activity option sets (timeouts and retry policy next to each proxy).
+import { defineSearchAttributeKey, SearchAttributeType, type ActivityOptions } from '@temporalio/common';
+
+export const RunIdKey = defineSearchAttributeKey('RunId', SearchAttributeType.KEYWORD);
+export const PipelineKey = defineSearchAttributeKey('Pipeline', SearchAttributeType.KEYWORD);
+export const MerchantKey = defineSearchAttributeKey('Merchant', SearchAttributeType.KEYWORD);
+export const RunStatusKey = defineSearchAttributeKey('RunStatus', SearchAttributeType.KEYWORD);
+
+export const PIPELINE_QUEUE = 'pipeline';
+export const LLM_QUEUE = 'llm';
+
+export type RunPriority = 'interactive' | 'normal' | 'backfill';
+/** Temporal priority keys: lower runs first (server default range 1..5). */
+export const PRIORITY_KEYS: Record<RunPriority, number> = { interactive: 1, normal: 3, backfill: 5 };
+
+/** I/O activities (DynamoDB, S3, Chroma): short, retried with backoff, bad input not retried. */
+export const pipelineActivityOptions: ActivityOptions = {
+  taskQueue: PIPELINE_QUEUE,
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: ['InvalidReceipt', 'ReceiptNotFound', 'UnknownMerchant', 'InvalidInput'],
+  },
+};
+
+/**
+ * LLM activities: the one retry layer for provider calls. A 429/503 comes back with
+ * nextRetryDelay = Retry-After (set by the activity), which overrides the backoff below. The
+ * timeout covers waiting for a global permit; heartbeats keep a waiting/calling attempt alive.
+ */
+export function llmActivityOptions(fairnessKey: string, priority: RunPriority = 'normal'): ActivityOptions {
+  return {
+    taskQueue: LLM_QUEUE,
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '30 seconds',
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 15,
+      nonRetryableErrorTypes: ['LlmFatal', 'LlmInvalidAnswer'],
+    },
+    priority: { fairnessKey, priorityKey: PRIORITY_KEYS[priority] },
+  };
+}
+
+/**
+ * Runs `run` over items with at most `width` in flight (Temporal-safe: deterministic order).
+ * Stops starting new items once `shouldStop()` says so, waits for those in flight, and returns
+ * the index of the first item not started. `run` must not throw.
+ */
+export async function slidingWindow<T>(
+  items: readonly T[],
+  width: number,
+  run: (item: T, index: number) => Promise<void>,
+  shouldStop: () => boolean = () => false,
+): Promise<number> {
+  const inFlight = new Set<Promise<void>>();
+  let next = 0;
+  for (;;) {
+    while (inFlight.size < width && next < items.length && !shouldStop()) {
+      const index = next++;
+      const p: Promise<void> = run(items[index]!, index).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    if (inFlight.size === 0) return next;
+    await Promise.race(inFlight);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  const parts: string[] = [];
+  while (e && parts.length < 4) {
+    if (e.message) parts.push(e.message);
+    e = e.cause as typeof e;
+  }
+  return parts.join(': ') || String(err);
+}
