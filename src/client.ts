@@ -3,6 +3,8 @@ import { type AppConfig, ConfigError, loadConfig } from './config';
 import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, listFlag, numberFlag, parseArgs } from './cli/args';
 import { runReport, startRun, waitForRun } from './cli/runs';
 import { seedCommand } from './cli/seed';
+import { runEmulatorCommand } from './emulator/cli';
+import { runStackCommand } from './stack/cli';
 import { connectClient } from './temporal';
 import type { EvaluationReport } from './activities/evaluation';
 import type { EvaluateLabelsInput } from './workflows/evaluation';
@@ -27,9 +29,9 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   // Stack and emulator parse their own flags.
-  if (command === 'stack') return (await import('./stack/cli')).runStackCommand(rest);
+  if (command === 'stack') return runStackCommand(rest);
   if (command === 'emulator') {
-    await (await import('./emulator/cli')).runEmulatorCommand(rest);
+    await runEmulatorCommand(rest);
     return 0;
   }
   const args = parseArgs(rest, BOOLEAN_FLAGS);
@@ -83,7 +85,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     ...(priority ? { priority: priority as EvaluateLabelsInput['priority'] } : {}),
   };
   const client = await connectClient(cfg);
-  const runId = await startRun(client, {
+  const runId = await startRun(cfg, client, {
     pipeline: 'evaluate',
     workflowType: 'evaluateLabels',
     args: input,

@@ -36,10 +36,17 @@ export const envSchema = z.object({
   S3_BUCKET: z.string().min(3).default('receipt-pipelines'),
   AWS_REGION: z.string().default('us-east-1'),
 
+  /** Task queue of workflows and I/O activities. */
+  TASK_QUEUE_PIPELINE: z.string().min(1).default('pipeline'),
+  /** Task queue of LLM activities (the globally capped one). */
+  TASK_QUEUE_LLM: z.string().min(1).default('llm'),
+  /** Ground truth of the seeded dataset (oracle, scoring). Default: DATA_DIR/truth.json. */
+  TRUTH_FILE: z.string().optional(),
+
   /** Port of the LLM provider emulator started by `stack up`. */
   EMULATOR_PORT: port.default(11435),
 
-  /** Path of the `temporal` CLI; default: the project venv, then `.tools/bin`, then PATH. */
+  /** Path of the `temporal` CLI; default: `temporal` on PATH, else the project venv, else `.tools/bin`. */
   TEMPORAL_CLI: z.string().optional(),
   /** Path of the Python `chroma` server CLI; default: the project venv (npm's `chroma` does not run here). */
   CHROMA_CLI: z.string().optional(),
@@ -71,7 +78,11 @@ export const envSchema = z.object({
   /** Adapt the shared concurrency limit to 429/503 answers (AIMD below the cap). */
   LLM_ADAPTIVE: bool.default(true),
   LLM_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
-  LLM_CACHE_TTL_S: z.coerce.number().int().min(0).default(7 * 24 * 3600),
+  LLM_CACHE_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 24 * 3600),
   /** Attempts at repairing an LLM answer that fails its schema before the chunk is a recorded failure. */
   LLM_REPAIR_ATTEMPTS: z.coerce.number().int().min(0).max(5).default(2),
   /** JSON price table: {"model": {"inputPerMTok": 0.15, "outputPerMTok": 0.6}}. */
@@ -91,6 +102,7 @@ export type Env = z.infer<typeof envSchema>;
 export interface AppConfig extends Env {
   dataDir: string;
   toolsDir: string;
+  truthFile: string;
   temporalAddress: string;
   chromaUrl: string;
   dynamodbEndpoint: string;
@@ -124,11 +136,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const emulatorUrl = `http://127.0.0.1:${e.EMULATOR_PORT}`;
   const llmProvider = e.LLM_PROVIDER ?? (e.OPENAI_API_KEY ? 'openai' : 'ollama');
   const llmBaseUrl =
-    llmProvider === 'openai' ? (e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? 'https://api.openai.com/v1' : `${emulatorUrl}/v1`)) : (e.OLLAMA_HOST ?? emulatorUrl);
+    llmProvider === 'openai'
+      ? (e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? 'https://api.openai.com/v1' : `${emulatorUrl}/v1`))
+      : (e.OLLAMA_HOST ?? emulatorUrl);
   return {
     ...e,
     dataDir: path.resolve(cwd, e.DATA_DIR),
     toolsDir: path.resolve(cwd, e.TOOLS_DIR),
+    truthFile: path.resolve(cwd, e.TRUTH_FILE ?? path.join(e.DATA_DIR, 'truth.json')),
     temporalAddress: e.TEMPORAL_ADDRESS ?? `127.0.0.1:${e.TEMPORAL_PORT}`,
     chromaUrl: e.CHROMA_URL ?? `http://127.0.0.1:${e.CHROMA_PORT}`,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT ?? `http://127.0.0.1:${e.DYNAMODB_PORT}`,
@@ -137,7 +152,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     llmProvider,
     llmBaseUrl,
     llmModel: e.LLM_MODEL ?? (llmProvider === 'openai' ? 'gpt-4o-mini' : 'llama3.1:8b'),
-    embeddingModel: e.EMBEDDING_MODEL ?? (llmProvider === 'openai' ? 'text-embedding-3-small' : 'nomic-embed-text'),
+    embeddingModel:
+      e.EMBEDDING_MODEL ?? (llmProvider === 'openai' ? 'text-embedding-3-small' : 'nomic-embed-text'),
     external: {
       temporal: Boolean(e.TEMPORAL_ADDRESS),
       chroma: Boolean(e.CHROMA_URL),

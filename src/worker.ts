@@ -5,7 +5,6 @@ import { type AppConfig, ConfigError, loadConfig } from './config';
 import { createLlmQueueActivities, createPipelineActivities } from './activities';
 import { createLlmLayer, createStores } from './deps';
 import { connectWorker } from './temporal';
-import { LLM_QUEUE, PIPELINE_QUEUE } from './workflows/shared';
 
 export type QueueName = 'pipeline' | 'llm';
 
@@ -31,9 +30,9 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
       await Worker.create({
         connection,
         namespace,
-        taskQueue: PIPELINE_QUEUE,
+        taskQueue: cfg.TASK_QUEUE_PIPELINE,
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-        activities: createPipelineActivities({ receipts: stores.receipts, runs: stores.runs, dataDir: cfg.dataDir }),
+        activities: createPipelineActivities({ receipts: stores.receipts, runs: stores.runs, truthFile: cfg.truthFile }),
         maxConcurrentActivityTaskExecutions: cfg.PIPELINE_MAX_CONCURRENT_ACTIVITIES,
         shutdownGraceTime: '10 seconds',
       }),
@@ -46,7 +45,7 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
       await Worker.create({
         connection,
         namespace,
-        taskQueue: LLM_QUEUE,
+        taskQueue: cfg.TASK_QUEUE_LLM,
         activities: createLlmQueueActivities({ llm: layer.llm }),
         // Local slots never exceed the global cap; the shared permits hold it across processes.
         maxConcurrentActivityTaskExecutions: cfg.LLM_MAX_CONCURRENT_CALLS,

@@ -12,7 +12,7 @@ import { readTruth } from '../stores/truth';
 export interface EvaluationDeps {
   receipts: ReceiptStore;
   runs: RunStore;
-  dataDir: string;
+  truthFile: string;
 }
 
 export interface ReviewedWord {
@@ -50,7 +50,7 @@ export interface EvaluationReport {
   makespanMs: number;
 }
 
-export function createEvaluationActivities({ receipts, runs, dataDir }: EvaluationDeps) {
+export function createEvaluationActivities({ receipts, runs, truthFile }: EvaluationDeps) {
   return {
     async startRun(input: { runId: string; pipeline: string; params: Record<string, unknown>; startedAt: number }) {
       await runs.startRun({ runId: input.runId, pipeline: input.pipeline, status: 'RUNNING', startedAt: input.startedAt, params: input.params });
@@ -127,7 +127,7 @@ export function createEvaluationActivities({ receipts, runs, dataDir }: Evaluati
 
     /** Aggregates results and LLM call records of a run; scores against the truth when known. */
     async buildEvaluationReport(input: { runId: string; status: string; makespanMs: number }): Promise<EvaluationReport> {
-      const [results, calls, truth] = await Promise.all([runs.listResults(input.runId), runs.listCalls(input.runId), readTruth(dataDir)]);
+      const [results, calls, truth] = await Promise.all([runs.listResults(input.runId), runs.listCalls(input.runId), readTruth(truthFile)]);
       const decisions: Record<string, number> = { VALID: 0, INVALID: 0, NEEDS_REVIEW: 0 };
       let issuesFound = 0;
       let failedChunks = 0;

@@ -2,7 +2,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import { createStores } from '../deps';
-import { PIPELINE_QUEUE, PipelineKey, RunIdKey } from '../workflows/shared';
+import { PipelineKey, RunIdKey } from '../workflows/shared';
 import type { RunProgress } from '../workflows/evaluation';
 import { ProgressBar } from './progress';
 
@@ -18,12 +18,12 @@ export interface StartRunOptions<A> {
   runId?: string;
 }
 
-export async function startRun<A>(client: Client, opts: StartRunOptions<A>): Promise<string> {
+export async function startRun<A>(cfg: AppConfig, client: Client, opts: StartRunOptions<A>): Promise<string> {
   const runId = opts.runId ?? newRunId(opts.pipeline);
   await client.workflow.start(opts.workflowType, {
-    taskQueue: PIPELINE_QUEUE,
+    taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
-    args: [{ ...opts.args, runId }],
+    args: [{ ...opts.args, runId, llmTaskQueue: cfg.TASK_QUEUE_LLM }],
     typedSearchAttributes: [
       { key: RunIdKey, value: runId },
       { key: PipelineKey, value: opts.pipeline },

@@ -1,7 +1,7 @@
 // `seed`: writes a synthetic dataset (or an imported file) to DynamoDB and its truth to DATA_DIR.
 import fs from 'node:fs/promises';
 import type { AppConfig } from '../config';
-import { generateDataset } from '../domain/generator';
+import { generateDataset, type Dataset } from '../domain/generator';
 import { parseImportFile } from '../domain/import';
 import { createStores } from '../deps';
 import { mergeTruth } from '../stores/truth';
@@ -41,10 +41,16 @@ export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<See
     ...(errorRate !== undefined ? { errorRate } : {}),
     ...(pendingRate !== undefined ? { pendingRate } : {}),
   });
+  return writeDataset(cfg, ds);
+}
+
+/** Writes a generated dataset to DynamoDB and its truth to TRUTH_FILE. */
+export async function writeDataset(cfg: AppConfig, ds: Dataset): Promise<SeedSummary> {
+  const { receipts: store } = createStores(cfg);
   await store.putMerchants(ds.merchants);
   await store.putReceipts(ds.receipts);
-  await mergeTruth(cfg.dataDir, {
-    seed,
+  await mergeTruth(cfg.truthFile, {
+    seed: ds.truth.seed,
     words: ds.truth.words,
     planted: Object.fromEntries(ds.planted.map((p) => [p.wordId, p.plantedLabel])),
   });

@@ -289,12 +289,28 @@ export const CITIES: ReadonlyArray<{ city: string; state: string; areaCodes: rea
 export const CARD_PAYMENTS = ['VISA', 'MASTERCARD', 'AMEX', 'DISCOVER', 'DEBIT', 'APPLE PAY'] as const;
 export const CASH_PAYMENT = 'CASH';
 
-export const CASHIER_NAMES = ['ANNA', 'JOSE', 'MIKE', 'PRIYA', 'DEREK', 'LUCY', 'TOM', 'AISHA', 'KEVIN', 'MEI'] as const;
+export const CASHIER_NAMES = [
+  'ANNA',
+  'JOSE',
+  'MIKE',
+  'PRIYA',
+  'DEREK',
+  'LUCY',
+  'TOM',
+  'AISHA',
+  'KEVIN',
+  'MEI',
+] as const;
 
 export const SUBTOTAL_KEYWORDS = ['SUBTOTAL', 'SUB TOTAL', 'SUB-TOTAL'] as const;
 export const TAX_KEYWORDS = ['TAX', 'SALES TAX'] as const;
 export const TOTAL_KEYWORDS = ['TOTAL', 'GRAND TOTAL', 'BALANCE DUE', 'AMOUNT DUE'] as const;
-export const CLOSINGS = ['THANK YOU', 'THANK YOU FOR SHOPPING', 'THANK YOU PLEASE COME AGAIN', 'HAVE A NICE DAY'] as const;
+export const CLOSINGS = [
+  'THANK YOU',
+  'THANK YOU FOR SHOPPING',
+  'THANK YOU PLEASE COME AGAIN',
+  'HAVE A NICE DAY',
+] as const;
 
 /** Sales tax rates in basis points (0 to 10%). */
 export const TAX_RATES_BP = [0, 250, 400, 500, 600, 625, 700, 725, 750, 800, 825, 875, 950, 1000] as const;

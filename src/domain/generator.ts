@@ -20,7 +20,15 @@ import {
 } from './generator-vocabulary';
 import { emptyTruth, type Label, type Truth } from './llm-tasks';
 import { formatMoney } from './money';
-import { lineIdOf, wordIdOf, type Line, type Merchant, type Receipt, type Word, type WordLabel } from './receipt';
+import {
+  lineIdOf,
+  wordIdOf,
+  type Line,
+  type Merchant,
+  type Receipt,
+  type Word,
+  type WordLabel,
+} from './receipt';
 import { seededFor, type Rng } from './random';
 
 export interface GenerateOptions {
@@ -265,13 +273,28 @@ function lineItems(rng: Rng, profile: MerchantProfile, opts: ResolvedGenerateOpt
 }
 
 function itemLine(item: LineItem, profile: MerchantProfile, money: (cents: number) => string): Segment[] {
-  if (item.quantity === 1) return [[item.name, 'PRODUCT_NAME'], [money(item.totalCents), 'LINE_TOTAL']];
+  if (item.quantity === 1)
+    return [
+      [item.name, 'PRODUCT_NAME'],
+      [money(item.totalCents), 'LINE_TOTAL'],
+    ];
   const quantity = `${item.quantity}${profile.quantitySuffix}`;
   const unit = money(item.unitCents);
   const total = money(item.totalCents);
   return profile.itemStyle === 'qty-first'
-    ? [[quantity, 'QUANTITY'], [item.name, 'PRODUCT_NAME'], [unit, 'UNIT_PRICE'], [total, 'LINE_TOTAL']]
-    : [[item.name, 'PRODUCT_NAME'], [String(item.quantity), 'QUANTITY'], ['@'], [unit, 'UNIT_PRICE'], [total, 'LINE_TOTAL']];
+    ? [
+        [quantity, 'QUANTITY'],
+        [item.name, 'PRODUCT_NAME'],
+        [unit, 'UNIT_PRICE'],
+        [total, 'LINE_TOTAL'],
+      ]
+    : [
+        [item.name, 'PRODUCT_NAME'],
+        [String(item.quantity), 'QUANTITY'],
+        ['@'],
+        [unit, 'UNIT_PRICE'],
+        [total, 'LINE_TOTAL'],
+      ];
 }
 
 function taxRateText(bp: number): string {
@@ -299,7 +322,10 @@ function receiptLayout(
   const lines: Segment[][] = [[[merchant.name, 'MERCHANT_NAME']]];
   if (profile.storeNumber) lines.push([[`STORE #${profile.storeNumber}`]]);
   lines.push([[profile.street, 'ADDRESS_LINE']], [[profile.cityLine, 'ADDRESS_LINE']]);
-  lines.push([...(profile.phonePrefix ? [[profile.phonePrefix] as const] : []), [merchant.phone, 'PHONE_NUMBER']]);
+  lines.push([
+    ...(profile.phonePrefix ? [[profile.phonePrefix] as const] : []),
+    [merchant.phone, 'PHONE_NUMBER'],
+  ]);
   if (profile.dateTimeAtTop) lines.push(dateTime);
   if (profile.showCashier) lines.push([['CASHIER'], [rng.pick(CASHIER_NAMES), 'OTHER']]);
 
@@ -341,7 +367,12 @@ function toLines(receiptId: string, layout: readonly Segment[][]): Line[] {
         });
       }
     }
-    return { lineId: lineIdOf(receiptId, lineIndex), lineIndex, text: words.map((w) => w.text).join(' '), words };
+    return {
+      lineId: lineIdOf(receiptId, lineIndex),
+      lineIndex,
+      text: words.map((w) => w.text).join(' '),
+      words,
+    };
   });
 }
 

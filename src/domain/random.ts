@@ -74,7 +74,8 @@ export class Rng {
 
   /** `count` distinct elements in random order (all of them when count >= length). */
   sample<T>(items: readonly T[], count: number): T[] {
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`sample count ${count} must be an integer >= 0`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`sample count ${count} must be an integer >= 0`);
     return this.shuffle(items).slice(0, count);
   }
 }

@@ -93,7 +93,13 @@ export interface RuleFinding {
 
 export type LabelRule = (receipt: Receipt, opts: RuleOptions) => RuleFinding[];
 
-const MONEY_LABELS: ReadonlySet<Label> = new Set(['UNIT_PRICE', 'LINE_TOTAL', 'SUBTOTAL', 'TAX', 'GRAND_TOTAL']);
+const MONEY_LABELS: ReadonlySet<Label> = new Set([
+  'UNIT_PRICE',
+  'LINE_TOTAL',
+  'SUBTOTAL',
+  'TAX',
+  'GRAND_TOTAL',
+]);
 const HEADER_LABELS: ReadonlySet<Label> = new Set(['ADDRESS_LINE', 'PHONE_NUMBER']);
 const FOOTER_LABELS: ReadonlySet<Label> = new Set(['SUBTOTAL', 'TAX', 'GRAND_TOTAL', 'PAYMENT_METHOD']);
 const ITEM_LABELS: ReadonlySet<Label> = new Set(['PRODUCT_NAME', 'QUANTITY', 'UNIT_PRICE', 'LINE_TOTAL']);
@@ -111,8 +117,16 @@ function labelledWords(receipt: Receipt, label: Label): Word[] {
   return receipt.lines.flatMap((line) => line.words.filter((w) => labelOf(w) === label));
 }
 
-function findings(rule: RuleName, words: readonly Word[], message: string | ((w: Word) => string)): RuleFinding[] {
-  return words.map((w) => ({ rule, wordId: w.wordId, message: typeof message === 'string' ? message : message(w) }));
+function findings(
+  rule: RuleName,
+  words: readonly Word[],
+  message: string | ((w: Word) => string),
+): RuleFinding[] {
+  return words.map((w) => ({
+    rule,
+    wordId: w.wordId,
+    message: typeof message === 'string' ? message : message(w),
+  }));
 }
 
 /** Sum of the amounts; undefined when any word is not money (MONEY_FORMAT reports those). */
@@ -144,7 +158,8 @@ export const subtotalPlusTaxEqualsTotal: LabelRule = (receipt, opts) => {
     return findings(
       rule,
       present,
-      (w) => `${describe(w)} cannot be checked against the totals: no word is labelled ${missing.join(' or ')}`,
+      (w) =>
+        `${describe(w)} cannot be checked against the totals: no word is labelled ${missing.join(' or ')}`,
     );
   }
   const subtotal = sumMoney(groups.SUBTOTAL);
@@ -166,10 +181,12 @@ export const subtotalPlusTaxEqualsTotal: LabelRule = (receipt, opts) => {
 export const moneyFormat: LabelRule = (receipt) =>
   findings(
     'MONEY_FORMAT',
-    receipt.lines.flatMap((l) => l.words).filter((w) => {
-      const label = labelOf(w);
-      return label !== undefined && MONEY_LABELS.has(label) && parseMoney(w.text) === undefined;
-    }),
+    receipt.lines
+      .flatMap((l) => l.words)
+      .filter((w) => {
+        const label = labelOf(w);
+        return label !== undefined && MONEY_LABELS.has(label) && parseMoney(w.text) === undefined;
+      }),
     (w) => `${describe(w)} is not a money amount (expected like 12.34, $1,234.56 or -3.00)`,
   );
 
@@ -178,7 +195,11 @@ export const dateFormat: LabelRule = (receipt, opts) =>
   labelledWords(receipt, 'DATE').flatMap((w) => {
     const date = parseDate(w.text);
     if (!date) {
-      return findings('DATE_FORMAT', [w], `${describe(w)} is not a valid date (expected MM/DD/YYYY or YYYY-MM-DD)`);
+      return findings(
+        'DATE_FORMAT',
+        [w],
+        `${describe(w)} is not a valid date (expected MM/DD/YYYY or YYYY-MM-DD)`,
+      );
     }
     if (date.year < opts.minYear || date.year > opts.maxYear) {
       return findings(
@@ -276,28 +297,59 @@ export const lineItemArithmetic: LabelRule = (receipt, opts) =>
     }
     // QUANTITY and LINE_TOTAL without a unit price cannot be checked; a lone LINE_TOTAL is fine.
     if (!u) return [];
-    const qty = q ? parseQuantity(q.text) : 1;
     const unitCents = parseMoney(u.text);
     const totalCents = parseMoney(t.text);
-    if (qty === undefined || unitCents === undefined || totalCents === undefined) return [];
-    const expected = qty * unitCents;
-    if (Math.abs(totalCents - expected) <= opts.lineItemToleranceCents) return [];
-    const factors = q ? `QUANTITY ${qty} x UNIT_PRICE ${money(unitCents)}` : `UNIT_PRICE ${money(unitCents)} (no QUANTITY)`;
-    return findings(
-      rule,
-      [q, u, t].filter((w): w is Word => w !== undefined),
-      `LINE_TOTAL ${money(totalCents)} != ${factors} = ${money(expected)} (diff ${money(totalCents - expected)})`,
+    if (unitCents === undefined || totalCents === undefined) return [];
+    const explains = (qty: number): boolean =>
+      Math.abs(totalCents - qty * unitCents) <= opts.lineItemToleranceCents;
+    // An unreadable QUANTITY is QUANTITY_FORMAT's finding; only look for a better quantity then.
+    const qty = q ? parseQuantity(q.text) : 1;
+    if (qty !== undefined && explains(qty)) return [];
+    const out: RuleFinding[] = [];
+    if (qty !== undefined) {
+      const expected = qty * unitCents;
+      const factors = q
+        ? `QUANTITY ${qty} x UNIT_PRICE ${money(unitCents)}`
+        : `UNIT_PRICE ${money(unitCents)} (no QUANTITY)`;
+      out.push(
+        ...findings(
+          rule,
+          [q, u, t].filter((w): w is Word => w !== undefined),
+          `LINE_TOTAL ${money(totalCents)} != ${factors} = ${money(expected)} (diff ${money(totalCents - expected)})`,
+        ),
+      );
+    }
+    // A count under another label that makes the line add up is probably the real QUANTITY.
+    const lookalikes = line.words.filter((w) => {
+      const label = labelOf(w);
+      if (!label || label === 'QUANTITY' || ITEM_PRICE_LABELS.has(label)) return false;
+      const n = parseQuantity(w.text);
+      return n !== undefined && n >= 1 && explains(n);
+    });
+    out.push(
+      ...findings(
+        rule,
+        lookalikes,
+        (w) =>
+          `${describe(w)} looks like the QUANTITY: ${w.text} x UNIT_PRICE ${money(unitCents)} = LINE_TOTAL ${money(totalCents)}`,
+      ),
     );
+    return out;
   });
 
 /**
- * An item line has >= 2 labelled words, at least half of them item labels, one of them a price.
- * Requiring a price keeps a two-word merchant name with one mislabelled word from counting.
+ * An item line has >= 2 labelled words, at least half of them item labels, and a money amount.
+ * Reading the amount from the text, not its label, keeps a price mislabelled TAX from moving the
+ * item region, and a two-word merchant name with one word mislabelled from joining it.
  */
 function isItemLine(line: Line): boolean {
   const labels = line.words.map(labelOf).filter((l): l is Label => l !== undefined);
   const items = labels.filter((l) => ITEM_LABELS.has(l));
-  return labels.length >= 2 && items.length * 2 >= labels.length && items.some((l) => ITEM_PRICE_LABELS.has(l));
+  return (
+    labels.length >= 2 &&
+    items.length * 2 >= labels.length &&
+    line.words.some((w) => parseMoney(w.text) !== undefined)
+  );
 }
 
 /**
@@ -326,13 +378,26 @@ export const positionSanity: LabelRule = (receipt, opts) => {
         flag(`but merchant names are printed in the top ${opts.merchantNameTopLines} lines`);
       } else if (HEADER_LABELS.has(label)) {
         if (first !== undefined ? at >= first : relative > opts.headerMaxFraction) {
-          flag(first !== undefined ? `at or below the first item line ${first + 1}` : 'in the lower part of the receipt');
+          flag(
+            first !== undefined
+              ? `at or below the first item line ${first + 1}`
+              : 'in the lower part of the receipt',
+          );
         }
       } else if (FOOTER_LABELS.has(label)) {
         if (last !== undefined ? at <= last : relative < opts.footerMinFraction) {
-          flag(last !== undefined ? `at or above the last item line ${last + 1}` : 'in the upper part of the receipt');
+          flag(
+            last !== undefined
+              ? `at or above the last item line ${last + 1}`
+              : 'in the upper part of the receipt',
+          );
         }
-      } else if (ITEM_LABELS.has(label) && first !== undefined && last !== undefined && (at < first || at > last)) {
+      } else if (
+        ITEM_LABELS.has(label) &&
+        first !== undefined &&
+        last !== undefined &&
+        (at < first || at > last)
+      ) {
         flag(`outside the item lines ${first + 1}..${last + 1}`);
       }
     }
@@ -344,9 +409,14 @@ export const positionSanity: LabelRule = (receipt, opts) => {
 export const quantityFormat: LabelRule = (receipt, opts) =>
   labelledWords(receipt, 'QUANTITY').flatMap((w) => {
     const qty = parseQuantity(w.text);
-    if (qty === undefined) return findings('QUANTITY_FORMAT', [w], `${describe(w)} is not a count like 2 or 2x`);
+    if (qty === undefined)
+      return findings('QUANTITY_FORMAT', [w], `${describe(w)} is not a count like 2 or 2x`);
     if (qty < 1 || qty > opts.maxQuantity) {
-      return findings('QUANTITY_FORMAT', [w], `${describe(w)} is outside the plausible 1..${opts.maxQuantity}`);
+      return findings(
+        'QUANTITY_FORMAT',
+        [w],
+        `${describe(w)} is outside the plausible 1..${opts.maxQuantity}`,
+      );
     }
     return [];
   });
@@ -422,9 +492,11 @@ export function validateReceiptShape(receipt: Receipt, options: Partial<RuleOpti
   const opts = resolveRuleOptions(options);
   const id = receipt.receiptId || '(no receiptId)';
   const lines: Line[] = Array.isArray(receipt.lines) ? receipt.lines : [];
-  if (lines.length === 0) return [`receipt ${id} has no lines; it needs at least one line of words to evaluate`];
+  if (lines.length === 0)
+    return [`receipt ${id} has no lines; it needs at least one line of words to evaluate`];
   const words = lines.flatMap((l) => (Array.isArray(l.words) ? l.words : []));
-  if (words.length === 0) return [`receipt ${id} has ${lines.length} line(s) but no words; re-import its OCR`];
+  if (words.length === 0)
+    return [`receipt ${id} has ${lines.length} line(s) but no words; re-import its OCR`];
 
   const problems: string[] = [];
   if (words.length > opts.maxWordsPerReceipt) {

@@ -23,7 +23,10 @@ export interface DecisionScore {
  * NEEDS_REVIEW counts as a negative. When a word has several decisions the last one counts
  * (a retried chunk supersedes the earlier answer).
  */
-export function scoreDecisions(decisions: readonly ScoredDecision[], planted: ReadonlySet<string>): DecisionScore {
+export function scoreDecisions(
+  decisions: readonly ScoredDecision[],
+  planted: ReadonlySet<string>,
+): DecisionScore {
   const last = new Map<string, ReviewDecision>();
   for (const d of decisions) last.set(d.wordId, d.decision);
   let truePositives = 0;

@@ -16,14 +16,20 @@ export class AdmissionControl {
    * is recorded in the window (only while an rpm limit is set); the caller then counts it in flight.
    */
   tryAdmit(inFlight: number, maxConcurrency: number, rpm: number): Refusal | undefined {
-    if (inFlight + 1 > maxConcurrency) return { reason: 'concurrency', limit: maxConcurrency, remaining: 0, resetMs: 0 };
+    if (inFlight + 1 > maxConcurrency)
+      return { reason: 'concurrency', limit: maxConcurrency, remaining: 0, resetMs: 0 };
     if (rpm > 0) {
       const now = this.now();
       this.expire(now);
       const inWindow = this.admitted.length - this.head;
       if (inWindow + 1 > rpm) {
         const oldest = this.admitted[this.head] ?? now;
-        return { reason: 'rpm', limit: rpm, remaining: 0, resetMs: Math.max(0, oldest + RPM_WINDOW_MS - now) };
+        return {
+          reason: 'rpm',
+          limit: rpm,
+          remaining: 0,
+          resetMs: Math.max(0, oldest + RPM_WINDOW_MS - now),
+        };
       }
       this.admitted.push(now);
     }
@@ -42,7 +48,8 @@ export class AdmissionControl {
   }
 
   private expire(now: number): void {
-    while (this.head < this.admitted.length && (this.admitted[this.head] as number) <= now - RPM_WINDOW_MS) this.head++;
+    while (this.head < this.admitted.length && (this.admitted[this.head] as number) <= now - RPM_WINDOW_MS)
+      this.head++;
     // Compact now and then so the array does not grow without bound.
     if (this.head > 1024 && this.head * 2 > this.admitted.length) {
       this.admitted = this.admitted.slice(this.head);

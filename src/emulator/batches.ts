@@ -31,7 +31,15 @@ const COMPLETION_WINDOW_S = 24 * 3600;
 /** Metrics key under which batch work (tokens, malformed lines) is counted. */
 export const BATCH_METRICS_KEY = '/v1/batches';
 
-export const FILE_PURPOSES = ['batch', 'batch_output', 'fine-tune', 'assistants', 'user_data', 'evals', 'vision'] as const;
+export const FILE_PURPOSES = [
+  'batch',
+  'batch_output',
+  'fine-tune',
+  'assistants',
+  'user_data',
+  'evals',
+  'vision',
+] as const;
 
 export interface StoredFile {
   id: string;
@@ -46,7 +54,15 @@ export interface StoredFile {
   content: Buffer;
 }
 
-export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
 
 export interface BatchError {
   code: string;
@@ -143,7 +159,12 @@ export class BatchStore {
 
   createFile(content: Buffer, filename: string, purpose: string): StoredFile {
     if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
-      throw new BadRequestError(`Invalid purpose '${purpose}'. Expected one of: ${FILE_PURPOSES.join(', ')}.`, 400, 'purpose', 'invalid_value');
+      throw new BadRequestError(
+        `Invalid purpose '${purpose}'. Expected one of: ${FILE_PURPOSES.join(', ')}.`,
+        400,
+        'purpose',
+        'invalid_value',
+      );
     }
     const file: StoredFile = {
       id: this.ids.next('file-'),
@@ -181,7 +202,13 @@ export class BatchStore {
 
   createBatch(body: Record<string, unknown>) {
     const { input_file_id: inputFileId, endpoint, completion_window: window, metadata } = body;
-    if (typeof inputFileId !== 'string') throw new BadRequestError("Missing required parameter: 'input_file_id'.", 400, 'input_file_id', 'missing_required_parameter');
+    if (typeof inputFileId !== 'string')
+      throw new BadRequestError(
+        "Missing required parameter: 'input_file_id'.",
+        400,
+        'input_file_id',
+        'missing_required_parameter',
+      );
     if (typeof endpoint !== 'string' || !(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)) {
       throw new BadRequestError(
         `Invalid 'endpoint': ${JSON.stringify(endpoint)}. The emulator runs batches for ${BATCH_ENDPOINTS.join(' and ')}.`,
@@ -190,13 +217,33 @@ export class BatchStore {
         'invalid_value',
       );
     }
-    if (window !== '24h') throw new BadRequestError("Invalid 'completion_window': only '24h' is supported.", 400, 'completion_window', 'invalid_value');
-    if (metadata !== undefined && metadata !== null && (!isRecord(metadata) || Object.values(metadata).some((v) => typeof v !== 'string'))) {
-      throw new BadRequestError("Invalid 'metadata': expected an object of string values.", 400, 'metadata', 'invalid_value');
+    if (window !== '24h')
+      throw new BadRequestError(
+        "Invalid 'completion_window': only '24h' is supported.",
+        400,
+        'completion_window',
+        'invalid_value',
+      );
+    if (
+      metadata !== undefined &&
+      metadata !== null &&
+      (!isRecord(metadata) || Object.values(metadata).some((v) => typeof v !== 'string'))
+    ) {
+      throw new BadRequestError(
+        "Invalid 'metadata': expected an object of string values.",
+        400,
+        'metadata',
+        'invalid_value',
+      );
     }
     const file = this.getFile(inputFileId);
     if (file.purpose !== 'batch') {
-      throw new BadRequestError(`File ${inputFileId} has purpose '${file.purpose}'; a batch input file needs purpose 'batch'.`, 400, 'input_file_id', 'invalid_value');
+      throw new BadRequestError(
+        `File ${inputFileId} has purpose '${file.purpose}'; a batch input file needs purpose 'batch'.`,
+        400,
+        'input_file_id',
+        'invalid_value',
+      );
     }
     const s = this.deps.settings();
     const id = this.ids.next('batch_');
@@ -235,7 +282,8 @@ export class BatchStore {
     let start = 0;
     if (after !== undefined) {
       const i = all.findIndex((b) => b.id === after);
-      if (i < 0) throw new BadRequestError(`No such Batch object to list after: ${after}`, 404, 'after', null);
+      if (i < 0)
+        throw new BadRequestError(`No such Batch object to list after: ${after}`, 404, 'after', null);
       start = i + 1;
     }
     const page = all.slice(start, start + limit).map((b) => this.view(b));
@@ -254,7 +302,12 @@ export class BatchStore {
     if (status === 'cancelling' || status === 'cancelled') return this.view(b);
     if (status === 'completed' || status === 'failed' || status === 'expired') {
       this.view(b); // finalize, so the outputs stay what they were
-      throw new BadRequestError(`Cannot cancel a batch with status '${status}'.`, 409, null, 'batch_not_cancellable');
+      throw new BadRequestError(
+        `Cannot cancel a batch with status '${status}'.`,
+        409,
+        null,
+        'batch_not_cancellable',
+      );
     }
     b.cancellingAtMs = this.now();
     return this.view(b);
@@ -285,12 +338,37 @@ export class BatchStore {
       }
       if (!isRecord(value)) return fail(lineNo, 'invalid_json_line', 'Each line must be a JSON object.');
       const { custom_id: customId, method, url, body } = value;
-      if (typeof customId !== 'string' || customId === '') return fail(lineNo, 'missing_required_parameter', "Missing required parameter: 'custom_id'.", 'custom_id');
-      if (seen.has(customId)) return fail(lineNo, 'duplicate_custom_id', `The custom_id '${customId}' is used more than once; custom_id values must be unique.`, 'custom_id');
+      if (typeof customId !== 'string' || customId === '')
+        return fail(
+          lineNo,
+          'missing_required_parameter',
+          "Missing required parameter: 'custom_id'.",
+          'custom_id',
+        );
+      if (seen.has(customId))
+        return fail(
+          lineNo,
+          'duplicate_custom_id',
+          `The custom_id '${customId}' is used more than once; custom_id values must be unique.`,
+          'custom_id',
+        );
       seen.add(customId);
-      if (method !== 'POST') return fail(lineNo, 'invalid_method', "Only method 'POST' is supported.", 'method');
-      if (url !== endpoint) return fail(lineNo, 'mismatched_url', `The url '${String(url)}' does not match the batch endpoint '${endpoint}'.`, 'url');
-      if (!isRecord(body)) return fail(lineNo, 'missing_required_parameter', "Missing required parameter: 'body' (an object).", 'body');
+      if (method !== 'POST')
+        return fail(lineNo, 'invalid_method', "Only method 'POST' is supported.", 'method');
+      if (url !== endpoint)
+        return fail(
+          lineNo,
+          'mismatched_url',
+          `The url '${String(url)}' does not match the batch endpoint '${endpoint}'.`,
+          'url',
+        );
+      if (!isRecord(body))
+        return fail(
+          lineNo,
+          'missing_required_parameter',
+          "Missing required parameter: 'body' (an object).",
+          'body',
+        );
       const draw = new SeededRandom(hashParts(s.seed, batchId, customId));
       const serverError = draw.next() < s.errorRate;
       const malformed = draw.next() < s.malformedRate;
@@ -303,8 +381,14 @@ export class BatchStore {
         malformChoice: malformed && endpoint === '/v1/chat/completions' ? malformChoice : undefined,
       });
     });
-    if (errors.length === 0 && lines.length === 0) fail(null, 'empty_file', 'The input file holds no requests.');
-    if (lines.length > MAX_BATCH_REQUESTS) fail(null, 'too_many_requests', `The input file holds ${lines.length} requests; at most ${MAX_BATCH_REQUESTS} are allowed.`);
+    if (errors.length === 0 && lines.length === 0)
+      fail(null, 'empty_file', 'The input file holds no requests.');
+    if (lines.length > MAX_BATCH_REQUESTS)
+      fail(
+        null,
+        'too_many_requests',
+        `The input file holds ${lines.length} requests; at most ${MAX_BATCH_REQUESTS} are allowed.`,
+      );
     return { lines, errors: errors.slice(0, MAX_LISTED_ERRORS) };
   }
 
@@ -325,7 +409,8 @@ export class BatchStore {
     const t = now - b.createdAtMs;
     const T = b.completeAfterMs;
     if (b.validationErrors.length > 0) return t < T * VALIDATING_END ? 'validating' : 'failed';
-    if (b.cancellingAtMs !== undefined) return now < b.cancellingAtMs + T * CANCELLING_FRACTION ? 'cancelling' : 'cancelled';
+    if (b.cancellingAtMs !== undefined)
+      return now < b.cancellingAtMs + T * CANCELLING_FRACTION ? 'cancelling' : 'cancelled';
     if (t < T * VALIDATING_END) return 'validating';
     if (b.willExpire) return t < T ? 'in_progress' : 'expired';
     if (t < T * FINALIZING_START) return 'in_progress';
@@ -364,9 +449,21 @@ export class BatchStore {
           ? (b.cancellingAtMs as number) + T * CANCELLING_FRACTION
           : b.createdAtMs + T;
     if (status === 'failed') {
-      return { status, atMs, outputFileId: null, errorFileId: null, counts: { total: 0, completed: 0, failed: 0 }, usage: { input_tokens: 0, output_tokens: 0 } };
+      return {
+        status,
+        atMs,
+        outputFileId: null,
+        errorFileId: null,
+        counts: { total: 0, completed: 0, failed: 0 },
+        usage: { input_tokens: 0, output_tokens: 0 },
+      };
     }
-    const processed = status === 'completed' ? b.lines.length : status === 'expired' ? b.expiringProcessed : this.processedAt(b, b.cancellingAtMs as number);
+    const processed =
+      status === 'completed'
+        ? b.lines.length
+        : status === 'expired'
+          ? b.expiringProcessed
+          : this.processedAt(b, b.cancellingAtMs as number);
     const outputs: string[] = [];
     const errors: string[] = [];
     let inputTokens = 0;
@@ -380,7 +477,9 @@ export class BatchStore {
           status === 'expired'
             ? 'This request could not be executed before the completion window expired.'
             : 'This request was not executed because the batch was cancelled.';
-        errors.push(JSON.stringify({ id, custom_id: line.customId, response: null, error: { code, message } }));
+        errors.push(
+          JSON.stringify({ id, custom_id: line.customId, response: null, error: { code, message } }),
+        );
         return;
       }
       const requestId = this.ids.next('req_');
@@ -393,11 +492,13 @@ export class BatchStore {
         response: { status_code: result.status, request_id: requestId, body: result.body },
         error: null,
       });
-      (result.status === 200 ? outputs : errors).push(entry);
+      outputs.push(entry);
     });
     this.deps.metrics.addTokens(BATCH_METRICS_KEY, inputTokens, outputTokens);
     const toFile = (lines: string[], kind: string) =>
-      lines.length === 0 ? null : this.createFile(Buffer.from(lines.join('\n') + '\n'), `${b.id}_${kind}.jsonl`, 'batch_output').id;
+      lines.length === 0
+        ? null
+        : this.createFile(Buffer.from(lines.join('\n') + '\n'), `${b.id}_${kind}.jsonl`, 'batch_output').id;
     return {
       status,
       atMs,
@@ -408,29 +509,50 @@ export class BatchStore {
     };
   }
 
-  private runLine(b: BatchRecord, line: BatchLine): { status: number; body: unknown; promptTokens: number; completionTokens: number } {
+  private runLine(
+    b: BatchRecord,
+    line: BatchLine,
+  ): { status: number; body: unknown; promptTokens: number; completionTokens: number } {
     const fate = line.fate;
-    if (fate === 'server_error') return { status: 500, body: serverErrorBody(500), promptTokens: 0, completionTokens: 0 };
+    if (fate === 'server_error')
+      return { status: 500, body: serverErrorBody(500), promptTokens: 0, completionTokens: 0 };
     if (fate !== 'ok') {
-      return { status: 400, body: openAiError(fate.message, 'invalid_request_error', fate.param, fate.code), promptTokens: 0, completionTokens: 0 };
+      return {
+        status: 400,
+        body: openAiError(fate.message, 'invalid_request_error', fate.param, fate.code),
+        promptTokens: 0,
+        completionTokens: 0,
+      };
     }
     const created = sec(this.now());
     if (b.endpoint === '/v1/chat/completions') {
       const req = parseChatCompletionRequest(line.body);
       const out = this.deps.engine.chat(req, line.malformChoice);
       if (out.malformed) this.deps.metrics.count(BATCH_METRICS_KEY, 'malformed');
-      return { status: 200, body: chatCompletionBody(out, req.model, this.ids.next('chatcmpl-'), created), ...out };
+      return {
+        status: 200,
+        body: chatCompletionBody(out, req.model, this.ids.next('chatcmpl-'), created),
+        ...out,
+      };
     }
     const req = parseEmbeddingsRequest(line.body);
     const out = this.deps.engine.embed(req.texts, req.dimensions);
-    return { status: 200, body: embeddingsBody(out, req.model, req.encoding), promptTokens: out.promptTokens, completionTokens: 0 };
+    return {
+      status: 200,
+      body: embeddingsBody(out, req.model, req.encoding),
+      promptTokens: out.promptTokens,
+      completionTokens: 0,
+    };
   }
 
   /** The public Batch object at this moment (finalizing the batch if it just reached a final state). */
   private view(b: BatchRecord) {
     const now = this.now();
     const status = this.statusAt(b, now);
-    if (!b.final && (status === 'completed' || status === 'failed' || status === 'expired' || status === 'cancelled')) {
+    if (
+      !b.final &&
+      (status === 'completed' || status === 'failed' || status === 'expired' || status === 'cancelled')
+    ) {
       b.final = this.finalize(b, status);
     }
     const T = b.completeAfterMs;

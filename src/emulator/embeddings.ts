@@ -12,7 +12,8 @@ export const MAX_NGRAM = 4;
  * adds ±1 to one bucket (bucket and sign from its FNV-1a hash).
  */
 export function embedText(text: string, dim: number): Float32Array {
-  if (!Number.isInteger(dim) || dim < 1) throw new RangeError(`embedding dimension must be a positive integer, got ${dim}`);
+  if (!Number.isInteger(dim) || dim < 1)
+    throw new RangeError(`embedding dimension must be a positive integer, got ${dim}`);
   const padded = ` ${text.toLowerCase()} `;
   const acc = new Float64Array(dim);
   const n = padded.length;
@@ -24,9 +25,15 @@ export function embedText(text: string, dim: number): Float32Array {
       h ^= padded.charCodeAt(i);
       h = Math.imul(h, FNV_PRIME);
       if (i - start + 1 >= MIN_NGRAM) {
-        const u = h >>> 0;
-        // Low bits pick the bucket, the top bit the sign: the two are independent.
-        acc[u % dim] += u & 0x80000000 ? -1 : 1;
+        // FNV's low bits depend only on the low bits of the input: avalanche before using them.
+        let u = h ^ (h >>> 16);
+        u = Math.imul(u, 0x85ebca6b);
+        u ^= u >>> 13;
+        u = Math.imul(u, 0xc2b2ae35);
+        u = (u ^ (u >>> 16)) >>> 0;
+        const bucket = u % dim;
+        // The bucket comes from the value modulo dim, the sign from the top bit.
+        acc[bucket] = (acc[bucket] as number) + (u & 0x80000000 ? -1 : 1);
       }
     }
   }

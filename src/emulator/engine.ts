@@ -2,7 +2,7 @@
 import { embedText } from './embeddings';
 import { type JsonSchema } from './json-schema';
 import { answerPrompt, malformAnswer } from './oracle';
-import { SeededRandom } from './random';
+import { type SeededRandom } from './random';
 import { type EmulatorSettings } from './settings';
 import { countChatPromptTokens, countTextTokens } from './tokens';
 import { type TruthSource } from './truth-source';
@@ -69,7 +69,10 @@ export class InferenceEngine {
   /** Prompt = every message's content; the oracle finds the item envelope in it. */
   chat(input: ChatInput, malformChoice?: number): ChatOutput {
     const s = this.settings();
-    const prompt = input.messages.length === 1 ? (input.messages[0]?.content ?? '') : input.messages.map((m) => m.content).join('\n\n');
+    const prompt =
+      input.messages.length === 1
+        ? (input.messages[0]?.content ?? '')
+        : input.messages.map((m) => m.content).join('\n\n');
     const answer = answerPrompt({
       prompt,
       truth: this.truth.get(),
@@ -78,7 +81,10 @@ export class InferenceEngine {
       jsonSchema: input.jsonSchema,
       jsonMode: input.jsonMode,
     });
-    const content = malformChoice === undefined ? answer.content : malformAnswer(answer.content, malformChoice, input.jsonSchema);
+    const content =
+      malformChoice === undefined
+        ? answer.content
+        : malformAnswer(answer.content, malformChoice, input.jsonSchema);
     return {
       content,
       promptTokens: countChatPromptTokens(input.messages),

@@ -54,7 +54,12 @@ export async function readJsonObject(req: http.IncomingMessage): Promise<Record<
 
 export type Headers = Record<string, string | number>;
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Headers = {}): void {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Headers = {},
+): void {
   if (res.destroyed || res.headersSent) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -65,7 +70,13 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-export function sendText(res: http.ServerResponse, status: number, text: string | Buffer, contentType: string, headers: Headers = {}): void {
+export function sendText(
+  res: http.ServerResponse,
+  status: number,
+  text: string | Buffer,
+  contentType: string,
+  headers: Headers = {},
+): void {
   if (res.destroyed || res.headersSent) return;
   res.writeHead(status, {
     'content-type': contentType,

@@ -62,10 +62,16 @@ function mergeAllOf(s: SchemaObject, root: JsonSchema): SchemaObject {
 }
 
 /** A deterministic instance valid for `schema` (given the same rng state). */
-export function generateInstance(schema: JsonSchema, rng: SeededRandom, root: JsonSchema = schema, depth = 0): unknown {
+export function generateInstance(
+  schema: JsonSchema,
+  rng: SeededRandom,
+  root: JsonSchema = schema,
+  depth = 0,
+): unknown {
   if (schema === true) return generateString({}, rng);
   if (schema === false || !isObject(schema)) return null;
-  if (typeof schema.$ref === 'string') return generateInstance(resolveRef(schema.$ref, root), rng, root, depth + 1);
+  if (typeof schema.$ref === 'string')
+    return generateInstance(resolveRef(schema.$ref, root), rng, root, depth + 1);
   if ('const' in schema) return schema.const;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return rng.pick(schema.enum as unknown[]);
   if (Array.isArray(schema.allOf)) return generateInstance(mergeAllOf(schema, root), rng, root, depth + 1);
@@ -96,7 +102,12 @@ export function generateInstance(schema: JsonSchema, rng: SeededRandom, root: Js
   }
 }
 
-function generateObject(s: SchemaObject, rng: SeededRandom, root: JsonSchema, depth: number): Record<string, unknown> {
+function generateObject(
+  s: SchemaObject,
+  rng: SeededRandom,
+  root: JsonSchema,
+  depth: number,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const properties = isObject(s.properties) ? s.properties : {};
   const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
@@ -114,8 +125,14 @@ function generateArray(s: SchemaObject, rng: SeededRandom, root: JsonSchema, dep
   const max = num(s.maxItems) ?? Number.POSITIVE_INFINITY;
   const extra = depth >= MAX_DEPTH ? 0 : rng.int(MAX_EXTRA_ITEMS + 1);
   const length = Math.max(min, Math.min(max, min + extra));
-  const prefix = Array.isArray(s.prefixItems) ? (s.prefixItems as JsonSchema[]) : Array.isArray(s.items) ? (s.items as JsonSchema[]) : [];
-  const itemSchema: JsonSchema = Array.isArray(s.items) ? ((s.additionalItems as JsonSchema) ?? true) : ((s.items as JsonSchema) ?? true);
+  const prefix = Array.isArray(s.prefixItems)
+    ? (s.prefixItems as JsonSchema[])
+    : Array.isArray(s.items)
+      ? (s.items as JsonSchema[])
+      : [];
+  const itemSchema: JsonSchema = Array.isArray(s.items)
+    ? ((s.additionalItems as JsonSchema) ?? true)
+    : ((s.items as JsonSchema) ?? true);
   const out: unknown[] = [];
   const seen = new Set<string>();
   for (let i = 0, attempts = 0; out.length < length && attempts < length * 10 + 10; attempts++, i++) {
@@ -197,8 +214,10 @@ export function findSchemaViolation(
   if (schema === true) return undefined;
   if (schema === false) return `${path}: no value is allowed here`;
   if (!isObject(schema)) return undefined;
-  if (typeof schema.$ref === 'string') return findSchemaViolation(resolveRef(schema.$ref, root), value, root, path);
-  if ('const' in schema && !deepEqual(schema.const, value)) return `${path}: must equal ${JSON.stringify(schema.const)}`;
+  if (typeof schema.$ref === 'string')
+    return findSchemaViolation(resolveRef(schema.$ref, root), value, root, path);
+  if ('const' in schema && !deepEqual(schema.const, value))
+    return `${path}: must equal ${JSON.stringify(schema.const)}`;
   if (Array.isArray(schema.enum) && !schema.enum.some((e) => deepEqual(e, value)))
     return `${path}: must be one of ${JSON.stringify(schema.enum)}`;
   if (Array.isArray(schema.allOf)) {
@@ -207,17 +226,28 @@ export function findSchemaViolation(
       if (v) return v;
     }
   }
-  if (Array.isArray(schema.anyOf) && !schema.anyOf.some((sub) => !findSchemaViolation(sub as JsonSchema, value, root, path)))
+  if (
+    Array.isArray(schema.anyOf) &&
+    !schema.anyOf.some((sub) => !findSchemaViolation(sub as JsonSchema, value, root, path))
+  )
     return `${path}: matches no anyOf branch`;
   if (Array.isArray(schema.oneOf)) {
-    const matches = schema.oneOf.filter((sub) => !findSchemaViolation(sub as JsonSchema, value, root, path)).length;
+    const matches = schema.oneOf.filter(
+      (sub) => !findSchemaViolation(sub as JsonSchema, value, root, path),
+    ).length;
     if (matches !== 1) return `${path}: matches ${matches} oneOf branches, expected exactly 1`;
   }
   if (schema.not !== undefined && !findSchemaViolation(schema.not as JsonSchema, value, root, path))
     return `${path}: must not match the "not" schema`;
 
-  const types = typeof schema.type === 'string' ? [schema.type] : Array.isArray(schema.type) ? (schema.type as string[]) : [];
-  if (types.length > 0 && !types.some((t) => hasType(value, t))) return `${path}: must be ${types.join(' or ')}`;
+  const types =
+    typeof schema.type === 'string'
+      ? [schema.type]
+      : Array.isArray(schema.type)
+        ? (schema.type as string[])
+        : [];
+  if (types.length > 0 && !types.some((t) => hasType(value, t)))
+    return `${path}: must be ${types.join(' or ')}`;
 
   if (typeof value === 'string') {
     const length = [...value].length;
@@ -225,24 +255,32 @@ export function findSchemaViolation(
     const max = num(schema.maxLength);
     if (min !== undefined && length < min) return `${path}: shorter than ${min}`;
     if (max !== undefined && length > max) return `${path}: longer than ${max}`;
-    if (typeof schema.pattern === 'string' && !safeRegExp(schema.pattern)?.test(value)) return `${path}: does not match ${schema.pattern}`;
+    if (typeof schema.pattern === 'string' && !safeRegExp(schema.pattern)?.test(value))
+      return `${path}: does not match ${schema.pattern}`;
   } else if (typeof value === 'number') {
     const min = num(schema.minimum);
     const max = num(schema.maximum);
-    if (min !== undefined && (value < min || (schema.exclusiveMinimum === true && value === min))) return `${path}: below minimum`;
-    if (max !== undefined && (value > max || (schema.exclusiveMaximum === true && value === max))) return `${path}: above maximum`;
+    if (min !== undefined && (value < min || (schema.exclusiveMinimum === true && value === min)))
+      return `${path}: below minimum`;
+    if (max !== undefined && (value > max || (schema.exclusiveMaximum === true && value === max)))
+      return `${path}: above maximum`;
     const exMin = num(schema.exclusiveMinimum);
     const exMax = num(schema.exclusiveMaximum);
     if (exMin !== undefined && value <= exMin) return `${path}: must be > ${exMin}`;
     if (exMax !== undefined && value >= exMax) return `${path}: must be < ${exMax}`;
     const step = num(schema.multipleOf);
-    if (step !== undefined && Math.abs(value / step - Math.round(value / step)) > 1e-9) return `${path}: not a multiple of ${step}`;
+    if (step !== undefined && Math.abs(value / step - Math.round(value / step)) > 1e-9)
+      return `${path}: not a multiple of ${step}`;
   } else if (Array.isArray(value)) {
     const min = num(schema.minItems);
     const max = num(schema.maxItems);
     if (min !== undefined && value.length < min) return `${path}: fewer than ${min} items`;
     if (max !== undefined && value.length > max) return `${path}: more than ${max} items`;
-    const prefix = Array.isArray(schema.prefixItems) ? schema.prefixItems : Array.isArray(schema.items) ? schema.items : [];
+    const prefix = Array.isArray(schema.prefixItems)
+      ? schema.prefixItems
+      : Array.isArray(schema.items)
+        ? schema.items
+        : [];
     const rest = Array.isArray(schema.items) ? schema.additionalItems : schema.items;
     for (let i = 0; i < value.length; i++) {
       const sub = (i < prefix.length ? prefix[i] : rest) as JsonSchema | undefined;

@@ -41,7 +41,16 @@ export type CounterName = Exclude<keyof EndpointMetrics, 'promptTokens' | 'compl
 export const SERIES_MAX_POINTS = 20_000;
 
 function zeroCounters(): EndpointMetrics {
-  return { requests: 0, rateLimited: 0, errors: 0, malformed: 0, timeouts: 0, badRequests: 0, promptTokens: 0, completionTokens: 0 };
+  return {
+    requests: 0,
+    rateLimited: 0,
+    errors: 0,
+    malformed: 0,
+    timeouts: 0,
+    badRequests: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+  };
 }
 
 export class MetricsRecorder {
@@ -158,7 +167,11 @@ export class MetricsRecorder {
   snapshot(): EmulatorMetrics {
     const series: SeriesPoint[] = new Array<SeriesPoint>(this.ts.length);
     for (let i = 0; i < this.ts.length; i++) {
-      series[i] = { t: this.ts[i] as number, inFlight: this.values[i] as number, max: this.peaks[i] as number };
+      series[i] = {
+        t: this.ts[i] as number,
+        inFlight: this.values[i] as number,
+        max: this.peaks[i] as number,
+      };
     }
     return {
       ...this.totals,

@@ -15,8 +15,10 @@ export function parseOllamaChatRequest(body: Record<string, unknown>): OllamaCha
   const rawMessages = body.messages ?? [];
   if (!Array.isArray(rawMessages)) throw new BadRequestError('messages must be an array');
   const messages = rawMessages.map((m, i) => {
-    if (!isRecord(m) || typeof m.role !== 'string') throw new BadRequestError(`messages[${i}] needs a string role`);
-    if (m.content !== undefined && typeof m.content !== 'string') throw new BadRequestError(`messages[${i}].content must be a string`);
+    if (!isRecord(m) || typeof m.role !== 'string')
+      throw new BadRequestError(`messages[${i}] needs a string role`);
+    if (m.content !== undefined && typeof m.content !== 'string')
+      throw new BadRequestError(`messages[${i}].content must be a string`);
     return { role: m.role, content: m.content ?? '' };
   });
   let jsonSchema: JsonSchema | undefined;
@@ -24,7 +26,9 @@ export function parseOllamaChatRequest(body: Record<string, unknown>): OllamaCha
   if (body.format === 'json') jsonMode = true;
   else if (isRecord(body.format)) jsonSchema = body.format;
   else if (body.format !== undefined && body.format !== '' && body.format !== null) {
-    throw new BadRequestError(`invalid format: ${JSON.stringify(body.format)}: expected "json" or a JSON schema object`);
+    throw new BadRequestError(
+      `invalid format: ${JSON.stringify(body.format)}: expected "json" or a JSON schema object`,
+    );
   }
   return { model: body.model, messages, jsonSchema, jsonMode, stream: body.stream !== false };
 }
@@ -67,7 +71,11 @@ export function parseOllamaEmbedRequest(body: Record<string, unknown>): OllamaEm
   else if (Array.isArray(input) && input.every((x) => typeof x === 'string')) texts = input as string[];
   else throw new BadRequestError('invalid input type: input must be a string or an array of strings');
   const dims = body.dimensions;
-  if (dims !== undefined && dims !== null && (!Number.isInteger(dims) || (dims as number) < 1 || (dims as number) > MAX_EMBEDDING_DIMENSIONS)) {
+  if (
+    dims !== undefined &&
+    dims !== null &&
+    (!Number.isInteger(dims) || (dims as number) < 1 || (dims as number) > MAX_EMBEDDING_DIMENSIONS)
+  ) {
     throw new BadRequestError(`dimensions must be an integer in 1..${MAX_EMBEDDING_DIMENSIONS}`);
   }
   return { model: body.model, texts, dimensions: (dims as number | null | undefined) ?? undefined };
@@ -114,5 +122,9 @@ export function ollamaTagsBody() {
 export const OLLAMA_BUSY_MESSAGE = 'server busy, please try again.  maximum pending requests exceeded';
 
 export function ollamaServerErrorMessage(status: number): string {
-  return status === 503 ? 'model runner is unavailable, please try again' : status === 502 ? 'bad gateway' : 'llama runner process has terminated: exit status 2';
+  return status === 503
+    ? 'model runner is unavailable, please try again'
+    : status === 502
+      ? 'bad gateway'
+      : 'llama runner process has terminated: exit status 2';
 }

@@ -16,7 +16,12 @@ export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-export function openAiError(message: string, type: string, param: string | null = null, code: string | null = null): OpenAiErrorBody {
+export function openAiError(
+  message: string,
+  type: string,
+  param: string | null = null,
+  code: string | null = null,
+): OpenAiErrorBody {
   return { error: { message, type, param, code } };
 }
 
@@ -31,22 +36,48 @@ function contentText(content: unknown, index: number): string {
   if (content === null || content === undefined) return '';
   if (Array.isArray(content)) {
     return content
-      .map((part) => (isRecord(part) && typeof part.text === 'string' ? part.text : isRecord(part) && typeof part.refusal === 'string' ? part.refusal : ''))
+      .map((part) =>
+        isRecord(part) && typeof part.text === 'string'
+          ? part.text
+          : isRecord(part) && typeof part.refusal === 'string'
+            ? part.refusal
+            : '',
+      )
       .join('');
   }
-  throw new BadRequestError(`Invalid type for 'messages[${index}].content': expected a string or an array of content parts.`, 400, `messages[${index}].content`, 'invalid_type');
+  throw new BadRequestError(
+    `Invalid type for 'messages[${index}].content': expected a string or an array of content parts.`,
+    400,
+    `messages[${index}].content`,
+    'invalid_type',
+  );
 }
 
 export function parseChatCompletionRequest(body: Record<string, unknown>): OpenAiChatRequest {
   if (typeof body.model !== 'string' || body.model === '') {
-    throw new BadRequestError("you must provide a model parameter", 400, 'model', 'missing_required_parameter');
+    throw new BadRequestError(
+      'you must provide a model parameter',
+      400,
+      'model',
+      'missing_required_parameter',
+    );
   }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    throw new BadRequestError("'messages' must be a non-empty array of {role, content}.", 400, 'messages', 'invalid_value');
+    throw new BadRequestError(
+      "'messages' must be a non-empty array of {role, content}.",
+      400,
+      'messages',
+      'invalid_value',
+    );
   }
   const messages = body.messages.map((m, i) => {
     if (!isRecord(m) || typeof m.role !== 'string') {
-      throw new BadRequestError(`Invalid 'messages[${i}]': expected an object with a string 'role'.`, 400, `messages[${i}]`, 'invalid_value');
+      throw new BadRequestError(
+        `Invalid 'messages[${i}]': expected an object with a string 'role'.`,
+        400,
+        `messages[${i}]`,
+        'invalid_value',
+      );
     }
     return { role: m.role, content: contentText(m.content, i) };
   });
@@ -55,7 +86,12 @@ export function parseChatCompletionRequest(body: Record<string, unknown>): OpenA
   const rf = body.response_format;
   if (rf !== undefined && rf !== null) {
     if (!isRecord(rf) || typeof rf.type !== 'string') {
-      throw new BadRequestError("Invalid 'response_format': expected an object with a 'type'.", 400, 'response_format', 'invalid_value');
+      throw new BadRequestError(
+        "Invalid 'response_format': expected an object with a 'type'.",
+        400,
+        'response_format',
+        'invalid_value',
+      );
     }
     if (rf.type === 'json_schema') {
       const js = rf.json_schema;
@@ -68,7 +104,12 @@ export function parseChatCompletionRequest(body: Record<string, unknown>): OpenA
         );
       }
       if (!isRecord(js.schema)) {
-        throw new BadRequestError("Invalid 'response_format.json_schema.schema': expected a JSON schema object.", 400, 'response_format.json_schema.schema', 'invalid_value');
+        throw new BadRequestError(
+          "Invalid 'response_format.json_schema.schema': expected a JSON schema object.",
+          400,
+          'response_format.json_schema.schema',
+          'invalid_value',
+        );
       }
       jsonSchema = js.schema;
     } else if (rf.type === 'json_object') {
@@ -99,7 +140,12 @@ function usage(out: ChatOutput) {
     completion_tokens: out.completionTokens,
     total_tokens: out.promptTokens + out.completionTokens,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   };
 }
 
@@ -125,10 +171,33 @@ export function chatCompletionBody(out: ChatOutput, model: string, id: string, c
 }
 
 /** The server-sent events of a streamed completion: the whole answer in one delta, then stop. */
-export function chatCompletionStream(out: ChatOutput, model: string, id: string, created: number, includeUsage: boolean): string {
-  const base = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: SYSTEM_FINGERPRINT };
+export function chatCompletionStream(
+  out: ChatOutput,
+  model: string,
+  id: string,
+  created: number,
+  includeUsage: boolean,
+): string {
+  const base = {
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    service_tier: 'default',
+    system_fingerprint: SYSTEM_FINGERPRINT,
+  };
   const events: unknown[] = [
-    { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: out.content, refusal: null }, logprobs: null, finish_reason: null }] },
+    {
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { role: 'assistant', content: out.content, refusal: null },
+          logprobs: null,
+          finish_reason: null,
+        },
+      ],
+    },
     { ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] },
   ];
   if (includeUsage) events.push({ ...base, choices: [], usage: usage(out) });
@@ -144,15 +213,23 @@ export interface OpenAiEmbeddingsRequest {
 
 export function parseEmbeddingsRequest(body: Record<string, unknown>): OpenAiEmbeddingsRequest {
   if (typeof body.model !== 'string' || body.model === '') {
-    throw new BadRequestError('you must provide a model parameter', 400, 'model', 'missing_required_parameter');
+    throw new BadRequestError(
+      'you must provide a model parameter',
+      400,
+      'model',
+      'missing_required_parameter',
+    );
   }
   const input = body.input;
   let texts: string[];
-  const isTokens = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x));
+  const isTokens = (v: unknown): v is number[] =>
+    Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x));
   if (typeof input === 'string') texts = [input];
   else if (isTokens(input)) texts = [decodeTokens(input)];
-  else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string')) texts = input as string[];
-  else if (Array.isArray(input) && input.length > 0 && input.every(isTokens)) texts = input.map((t) => decodeTokens(t));
+  else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string'))
+    texts = input as string[];
+  else if (Array.isArray(input) && input.length > 0 && input.every(isTokens))
+    texts = input.map((t) => decodeTokens(t));
   else {
     throw new BadRequestError(
       "'input' must be a non-empty string, an array of strings, or token arrays.",
@@ -162,19 +239,49 @@ export function parseEmbeddingsRequest(body: Record<string, unknown>): OpenAiEmb
     );
   }
   if (texts.length > MAX_EMBEDDING_INPUTS) {
-    throw new BadRequestError(`'input' has ${texts.length} items; at most ${MAX_EMBEDDING_INPUTS} are allowed.`, 400, 'input', 'invalid_value');
+    throw new BadRequestError(
+      `'input' has ${texts.length} items; at most ${MAX_EMBEDDING_INPUTS} are allowed.`,
+      400,
+      'input',
+      'invalid_value',
+    );
   }
   const empty = texts.findIndex((t) => t.length === 0);
-  if (empty >= 0) throw new BadRequestError(`'$.input' is invalid: input[${empty}] is empty.`, 400, 'input', 'invalid_value');
+  if (empty >= 0)
+    throw new BadRequestError(
+      `'$.input' is invalid: input[${empty}] is empty.`,
+      400,
+      'input',
+      'invalid_value',
+    );
   const enc = body.encoding_format ?? 'float';
   if (enc !== 'float' && enc !== 'base64') {
-    throw new BadRequestError(`Invalid 'encoding_format': '${String(enc)}'. Use 'float' or 'base64'.`, 400, 'encoding_format', 'invalid_value');
+    throw new BadRequestError(
+      `Invalid 'encoding_format': '${String(enc)}'. Use 'float' or 'base64'.`,
+      400,
+      'encoding_format',
+      'invalid_value',
+    );
   }
   const dims = body.dimensions;
-  if (dims !== undefined && dims !== null && (!Number.isInteger(dims) || (dims as number) < 1 || (dims as number) > MAX_EMBEDDING_DIMENSIONS)) {
-    throw new BadRequestError(`Invalid 'dimensions': expected an integer in 1..${MAX_EMBEDDING_DIMENSIONS}.`, 400, 'dimensions', 'invalid_value');
+  if (
+    dims !== undefined &&
+    dims !== null &&
+    (!Number.isInteger(dims) || (dims as number) < 1 || (dims as number) > MAX_EMBEDDING_DIMENSIONS)
+  ) {
+    throw new BadRequestError(
+      `Invalid 'dimensions': expected an integer in 1..${MAX_EMBEDDING_DIMENSIONS}.`,
+      400,
+      'dimensions',
+      'invalid_value',
+    );
   }
-  return { model: body.model, texts, dimensions: (dims as number | null | undefined) ?? undefined, encoding: enc };
+  return {
+    model: body.model,
+    texts,
+    dimensions: (dims as number | null | undefined) ?? undefined,
+    encoding: enc,
+  };
 }
 
 export function embeddingsBody(out: EmbedOutput, model: string, encoding: 'float' | 'base64') {
@@ -196,8 +303,18 @@ export function serverErrorBody(status: number): OpenAiErrorBody {
     case 502:
       return openAiError('Bad gateway.', 'server_error', null, null);
     case 503:
-      return openAiError('The server is overloaded or not ready yet.', 'server_error', null, 'service_unavailable');
+      return openAiError(
+        'The server is overloaded or not ready yet.',
+        'server_error',
+        null,
+        'service_unavailable',
+      );
     default:
-      return openAiError('The server had an error while processing your request. Sorry about that!', 'server_error', null, null);
+      return openAiError(
+        'The server had an error while processing your request. Sorry about that!',
+        'server_error',
+        null,
+        null,
+      );
   }
 }

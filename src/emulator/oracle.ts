@@ -65,12 +65,22 @@ function wrongLabel(seed: number, itemId: string, ...avoid: Array<string | undef
   return candidates[hashParts(seed, 'wrong-label', itemId) % candidates.length] as Label;
 }
 
-function reviewItem(item: Item, truth: Truth | undefined, seed: number, accuracy: number): ItemVerdict<LabelReviewAnswer['reviews'][number]> {
+function reviewItem(
+  item: Item,
+  truth: Truth | undefined,
+  seed: number,
+  accuracy: number,
+): ItemVerdict<LabelReviewAnswer['reviews'][number]> {
   const label = itemLabel(item);
   const truthLabel = truth?.words?.[item.id]?.label;
   if (truthLabel === undefined) {
     return {
-      answer: { id: item.id, decision: 'VALID', suggestedLabel: null, reason: 'Nothing contradicts the label.' },
+      answer: {
+        id: item.id,
+        decision: 'VALID',
+        suggestedLabel: null,
+        reason: 'Nothing contradicts the label.',
+      },
       known: false,
       wrong: false,
     };
@@ -79,7 +89,12 @@ function reviewItem(item: Item, truth: Truth | undefined, seed: number, accuracy
   const wrong = !isAnsweredCorrectly(seed, 'label_review', item.id, accuracy);
   const valid = wrong ? !correctlyValid : correctlyValid;
   const answer = valid
-    ? { id: item.id, decision: 'VALID' as const, suggestedLabel: null, reason: `The text reads as ${label ?? 'its label'}.` }
+    ? {
+        id: item.id,
+        decision: 'VALID' as const,
+        suggestedLabel: null,
+        reason: `The text reads as ${label ?? 'its label'}.`,
+      }
     : {
         id: item.id,
         decision: 'INVALID' as const,
@@ -89,12 +104,22 @@ function reviewItem(item: Item, truth: Truth | undefined, seed: number, accuracy
   return { answer, known: true, wrong };
 }
 
-function outlierItem(item: Item, truth: Truth | undefined, seed: number, accuracy: number): ItemVerdict<LabelOutlierAnswer['decisions'][number]> {
+function outlierItem(
+  item: Item,
+  truth: Truth | undefined,
+  seed: number,
+  accuracy: number,
+): ItemVerdict<LabelOutlierAnswer['decisions'][number]> {
   const label = itemLabel(item);
   const truthLabel = truth?.words?.[item.id]?.label;
   if (truthLabel === undefined) {
     return {
-      answer: { id: item.id, outlier: false, suggestedLabel: null, reason: 'Consistent with its neighbours.' },
+      answer: {
+        id: item.id,
+        outlier: false,
+        suggestedLabel: null,
+        reason: 'Consistent with its neighbours.',
+      },
       known: false,
       wrong: false,
     };
@@ -118,12 +143,23 @@ function singleItem(envelope: PromptEnvelope): Item | undefined {
   return envelope.items[0];
 }
 
-function enrichmentItem(item: Item, truth: Truth | undefined, seed: number, accuracy: number): ItemVerdict<PlaceEnrichmentAnswer> {
+function enrichmentItem(
+  item: Item,
+  truth: Truth | undefined,
+  seed: number,
+  accuracy: number,
+): ItemVerdict<PlaceEnrichmentAnswer> {
   const known = truth?.places?.[item.id];
   if (!known) {
     const name = typeof item.name === 'string' ? item.name : item.id;
     return {
-      answer: { id: item.id, description: `${name}.`, amenities: [], hasWomenOnlyHours: false, hoursFrench: '' },
+      answer: {
+        id: item.id,
+        description: `${name}.`,
+        amenities: [],
+        hasWomenOnlyHours: false,
+        hoursFrench: '',
+      },
       known: false,
       wrong: false,
     };
@@ -139,11 +175,17 @@ function enrichmentItem(item: Item, truth: Truth | undefined, seed: number, accu
   return { answer, known: true, wrong };
 }
 
-function qualityItem(item: Item, truth: Truth | undefined, seed: number, accuracy: number): ItemVerdict<TestQualityAnswer> {
+function qualityItem(
+  item: Item,
+  truth: Truth | undefined,
+  seed: number,
+  accuracy: number,
+): ItemVerdict<TestQualityAnswer> {
   const known = truth?.functions?.[item.id];
   if (!known) return { answer: { id: item.id, hasIssue: false, issues: [] }, known: false, wrong: false };
   const wrong = !isAnsweredCorrectly(seed, 'test_quality', item.id, accuracy);
-  if (!wrong) return { answer: { id: item.id, hasIssue: known.hasIssue, issues: known.issues }, known: true, wrong };
+  if (!wrong)
+    return { answer: { id: item.id, hasIssue: known.hasIssue, issues: known.issues }, known: true, wrong };
   const answer: TestQualityAnswer = known.hasIssue
     ? { id: item.id, hasIssue: false, issues: [] }
     : {
@@ -151,7 +193,9 @@ function qualityItem(item: Item, truth: Truth | undefined, seed: number, accurac
         hasIssue: true,
         issues: [
           {
-            kind: QUALITY_ISSUE_KINDS[hashParts(seed, 'issue-kind', item.id) % QUALITY_ISSUE_KINDS.length] as TestQualityAnswer['issues'][number]['kind'],
+            kind: QUALITY_ISSUE_KINDS[
+              hashParts(seed, 'issue-kind', item.id) % QUALITY_ISSUE_KINDS.length
+            ] as TestQualityAnswer['issues'][number]['kind'],
             message: 'This test looks weak.',
           },
         ],
@@ -165,7 +209,11 @@ export function answerEnvelope(
   truth: Truth | undefined,
   seed: number,
   accuracy: number,
-): { value: LabelReviewAnswer | LabelOutlierAnswer | PlaceEnrichmentAnswer | TestQualityAnswer; itemsKnown: number; itemsWrong: number } {
+): {
+  value: LabelReviewAnswer | LabelOutlierAnswer | PlaceEnrichmentAnswer | TestQualityAnswer;
+  itemsKnown: number;
+  itemsWrong: number;
+} {
   const items = envelope.items.filter((i): i is Item => typeof i?.id === 'string');
   const tally = <T>(verdicts: Array<ItemVerdict<T>>) => ({
     itemsKnown: verdicts.filter((v) => v.known).length,
@@ -193,10 +241,26 @@ export function answerEnvelope(
   }
 }
 
-const TEXT_WORDS = ['noted', 'receipt', 'total', 'checked', 'label', 'merchant', 'line', 'amount', 'looks', 'fine'];
+const TEXT_WORDS = [
+  'noted',
+  'receipt',
+  'total',
+  'checked',
+  'label',
+  'merchant',
+  'line',
+  'amount',
+  'looks',
+  'fine',
+];
 
 /** A deterministic answer derived from the prompt alone (no envelope, or its answer does not fit the schema). */
-export function genericAnswer(prompt: string, seed: number, jsonSchema?: JsonSchema, jsonMode = false): string {
+export function genericAnswer(
+  prompt: string,
+  seed: number,
+  jsonSchema?: JsonSchema,
+  jsonMode = false,
+): string {
   const h = hashParts(seed, prompt);
   if (jsonSchema !== undefined) return JSON.stringify(generateInstance(jsonSchema, new SeededRandom(h)));
   const rng = new SeededRandom(h);
@@ -239,7 +303,8 @@ export function malformAnswer(content: string, choice: number, jsonSchema?: Json
       if (first) {
         const renamed = Object.fromEntries([[`${first[0]}_x`, first[1]], ...entries.slice(1)]);
         // Only when the rename really breaks the schema (a schema without `required` might accept it).
-        if (jsonSchema === undefined || findSchemaViolation(jsonSchema, renamed) !== undefined) return JSON.stringify(renamed);
+        if (jsonSchema === undefined || findSchemaViolation(jsonSchema, renamed) !== undefined)
+          return JSON.stringify(renamed);
       }
     }
   } catch {

@@ -45,7 +45,9 @@ export async function runStackCommand(
     if (err instanceof StackError || err instanceof ConfigError) {
       io.err(`stack ${command ?? ''}: ${err.message}`);
     } else {
-      io.err(`stack ${command ?? ''} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      io.err(
+        `stack ${command ?? ''} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
     }
     return 1;
   }
@@ -94,27 +96,36 @@ function parseOnly(value: string | undefined): ServiceName[] | undefined | Error
     .map((s) => s.trim())
     .filter(Boolean);
   const bad = names.filter((n) => !isServiceName(n));
-  if (bad.length) return new Error(`--only: unknown service ${bad.join(', ')} (known: ${SERVICE_NAMES.join(', ')})`);
+  if (bad.length)
+    return new Error(`--only: unknown service ${bad.join(', ')} (known: ${SERVICE_NAMES.join(', ')})`);
   return names.filter(isServiceName);
 }
 
-/** A short aligned table: service, state, pid, url (and what `up` did, when given). */
+/** A short aligned table: service, state, pid, url (and what `up` did, when given); details below it. */
 export function formatTable(st: StackStatus, actions?: Partial<Record<ServiceName, UpAction>>): string {
   const header = ['service', 'state', 'pid', 'url', ...(actions ? ['up'] : [])];
   const rows = STATUS_NAMES.map((name) => {
     const s = st[name];
     const action = name === 'temporalUi' ? actions?.temporal : actions?.[name];
-    const state = s.detail && s.state !== 'running' ? `${s.state} (${s.detail})` : s.state;
-    return [name, state, s.pid === null ? '-' : String(s.pid), s.url ?? '-', ...(actions ? [action ?? '-'] : [])];
+    return [
+      name,
+      s.state,
+      s.pid === null ? '-' : String(s.pid),
+      s.url ?? '-',
+      ...(actions ? [action ?? '-'] : []),
+    ];
   });
-  // The state column may carry a long detail: keep it last-but-readable by not padding past 60 chars.
-  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  const details = STATUS_NAMES.flatMap((name) => {
+    const detail = st[name].detail;
+    return detail ? [`  ${name}: ${detail}`] : [];
+  });
+  return [line(header), ...rows.map(line), ...details].join('\n');
 }
 
 if (require.main === module) {

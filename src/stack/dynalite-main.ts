@@ -30,7 +30,9 @@ server.on('error', (err) => {
 });
 
 server.listen(Number(values.port), values.host, () => {
-  console.log(`dynalite listening on http://${values.host}:${values.port} (data: ${values.path ?? 'in memory'})`);
+  console.log(
+    `dynalite listening on http://${values.host}:${values.port} (data: ${values.path ?? 'in memory'})`,
+  );
 });
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -32,7 +32,9 @@ export class ServiceStartError extends StackError {
   ) {
     super(
       `${service}: ${reason}.\n  Log: ${logFile}\n` +
-        (logTail ? `  Last lines of the log:\n${indent(logTail, '    | ')}` : '  (the log is empty)'),
+        (logTail
+          ? `  Last lines of the log:\n${indent(logTail, '    | ')}`
+          : '  (it wrote nothing to its log)'),
     );
   }
 }
@@ -83,7 +85,9 @@ export class StackLockTimeoutError extends StackError {
 export class UnsafeDataDirError extends StackError {
   override name = 'UnsafeDataDirError';
   constructor(dataDir: string, why: string) {
-    super(`refusing to wipe DATA_DIR=${dataDir}: ${why}. Point DATA_DIR at a directory used only by the stack.`);
+    super(
+      `refusing to wipe DATA_DIR=${dataDir}: ${why}. Point DATA_DIR at a directory used only by the stack.`,
+    );
   }
 }
 

@@ -115,6 +115,9 @@ function readProcStat(pid: number): ProcStat | null {
 
 const hasProc = fs.existsSync('/proc/self/stat');
 
+/** Starts the line spawnDetached writes to a log before each start. */
+const START_MARKER = '--- stack: ';
+
 export function procStartTicks(pid: number): number | null {
   return readProcStat(pid)?.startTicks ?? null;
 }
@@ -156,12 +159,19 @@ export function processGroupMembers(pgid: number): number[] {
   return members;
 }
 
-/** Starts `spec` detached in its own process group, stdout+stderr appended to `log`; resolves with its pid. */
-export async function spawnDetached(spec: LaunchSpec, log: string): Promise<number> {
+/** A process just started by spawnDetached. */
+export interface Spawned {
+  pid: number;
+  /** Resolves with how it ended (`exit code 1`, `signal SIGKILL`); known only to the spawning process. */
+  exited: Promise<string>;
+}
+
+/** Starts `spec` detached in its own process group, stdout+stderr appended to `log`. */
+export async function spawnDetached(spec: LaunchSpec, log: string): Promise<Spawned> {
   fs.mkdirSync(path.dirname(log), { recursive: true });
   fs.appendFileSync(
     log,
-    `\n--- ${new Date().toISOString()} starting: ${[spec.command, ...spec.args].join(' ')}\n`,
+    `\n${START_MARKER}${new Date().toISOString()} starting: ${[spec.command, ...spec.args].join(' ')}\n`,
   );
   const fd = fs.openSync(log, 'a');
   try {
@@ -175,9 +185,13 @@ export async function spawnDetached(spec: LaunchSpec, log: string): Promise<numb
       child.once('spawn', resolve);
       child.once('error', reject);
     });
+    const exited = new Promise<string>((resolve) => {
+      child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code ?? '?'}`));
+    });
     child.unref();
-    if (child.pid === undefined) throw new Error(`could not start ${spec.command}`);
-    return child.pid;
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not start ${spec.command}`);
+    return { pid, exited };
   } finally {
     fs.closeSync(fd);
   }
@@ -236,7 +250,10 @@ export async function portAnswers(port: number, host = '127.0.0.1', timeoutMs = 
   });
 }
 
-/** Last `lines` lines of a log file, ANSI colours stripped; '' when there is no log. */
+/**
+ * Last `lines` lines a service wrote since its latest start (spawnDetached's marker line), ANSI colours
+ * stripped; '' when there is nothing.
+ */
 export function tailLog(file: string, lines = 30): string {
   let text: string;
   try {
@@ -253,7 +270,12 @@ export function tailLog(file: string, lines = 30): string {
   } catch {
     return '';
   }
-  // eslint-disable-next-line no-control-regex
   const plain = text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '');
-  return plain.trimEnd().split('\n').slice(-lines).join('\n');
+  const marker = plain.lastIndexOf(START_MARKER);
+  const sinceStart = marker < 0 ? plain : plain.slice(plain.indexOf('\n', marker + 1) + 1);
+  return sinceStart
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-lines)
+    .join('\n');
 }

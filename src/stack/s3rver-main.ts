@@ -48,7 +48,8 @@ const server = new S3rver({
 });
 
 server.run().then(
-  ({ address, port }) => console.log(`s3rver listening on http://${address}:${port} (data: ${values.directory})`),
+  ({ address, port }) =>
+    console.log(`s3rver listening on http://${address}:${port} (data: ${values.directory})`),
   (err: Error) => {
     console.error(`s3rver: ${err.message}`);
     process.exit(1);

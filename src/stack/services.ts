@@ -121,8 +121,14 @@ export function describeServices(
         cfg.TEMPORAL_NAMESPACE,
         '--log-level',
         'warn',
-        ...Object.entries(TEMPORAL_SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]),
-        ...Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
+        ...Object.entries(TEMPORAL_SEARCH_ATTRIBUTES).flatMap(([k, t]) => [
+          '--search-attribute',
+          `${k}=${t}`,
+        ]),
+        ...Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([k, v]) => [
+          '--dynamic-config-value',
+          `${k}=${v}`,
+        ]),
       ],
       cwd: cfg.dataDir,
       env,

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppConfig } from '../config';
 import { provision } from '../stores/provision';
 import {
@@ -82,7 +83,9 @@ const UNHEALTHY_GRACE_MS = 10_000;
  * provisions the DynamoDB table and S3 bucket.
  */
 export async function stackUp(cfg: AppConfig, opts: StackUpOptions = {}): Promise<StackUpResult> {
-  const selected = opts.only?.length ? SERVICE_NAMES.filter((n) => opts.only?.includes(n)) : [...SERVICE_NAMES];
+  const selected = opts.only?.length
+    ? SERVICE_NAMES.filter((n) => opts.only?.includes(n))
+    : [...SERVICE_NAMES];
   const defs = describeServices(cfg, opts.env);
   const notes: string[] = [];
 
@@ -93,6 +96,8 @@ export async function stackUp(cfg: AppConfig, opts: StackUpOptions = {}): Promis
     }
     const settled = await Promise.allSettled(selected.map((name) => upService(cfg, defs[name], notes)));
     const failures = settled.flatMap((s) => (s.status === 'rejected' ? [toError(s.reason)] : []));
+    // One failure keeps its own class (PortInUseError...); several are listed together.
+    if (failures.length === 1) throw failures[0];
     if (failures.length) throw new StackUpError(failures);
     const result: Partial<Record<ServiceName, UpAction>> = {};
     selected.forEach((name, i) => {
@@ -141,7 +146,9 @@ async function upService(cfg: AppConfig, def: ServiceDef, notes: string[]): Prom
       if (health.ok) return 'reused';
       notes.push(`${def.name}: pid ${rec.pid} did not answer (${health.reason}); restarted`);
     } else {
-      notes.push(`${def.name}: ports changed (${rec.ports.join(',')} -> ${wantedPorts.join(',')}); restarted`);
+      notes.push(
+        `${def.name}: ports changed (${rec.ports.join(',')} -> ${wantedPorts.join(',')}); restarted`,
+      );
     }
     await stopRecordedProcess(rec, cfg.STACK_STOP_GRACE_MS);
   }
@@ -154,7 +161,8 @@ async function upService(cfg: AppConfig, def: ServiceDef, notes: string[]): Prom
   const launch = def.launch();
   for (const dir of def.dataDirs) fs.mkdirSync(dir, { recursive: true });
   const log = logFile(cfg.dataDir, def.name);
-  const pid = await spawnDetached(launch, log);
+  const child = await spawnDetached(launch, log);
+  const pid = child.pid;
   const started: PidRecord = {
     service: def.name,
     pid,
@@ -172,10 +180,19 @@ async function upService(cfg: AppConfig, def: ServiceDef, notes: string[]): Prom
     stillRunning: () => isProcessAlive(pid, started.procStartTicks),
   });
   if (!health.ok) {
+    // How it ended, if it died by itself (the exit event may trail the probe that saw it gone).
+    const exit = isProcessAlive(pid, started.procStartTicks)
+      ? null
+      : await Promise.race([child.exited, sleep(500).then(() => null)]);
     // Leave nothing half-started behind: the next `up` starts it cleanly.
     await stopRecordedProcess(started, cfg.STACK_STOP_GRACE_MS);
     removePidRecord(cfg.dataDir, def.name);
-    throw new ServiceStartError(def.name, health.reason, log, tailLog(log));
+    throw new ServiceStartError(
+      def.name,
+      exit ? `${health.reason}; ${exit}` : health.reason,
+      log,
+      tailLog(log),
+    );
   }
   return 'started';
 }
@@ -197,7 +214,10 @@ async function stopAll(cfg: AppConfig): Promise<{ stopped: string[] }> {
 }
 
 /** Per service: url, pid and state, from pid files and one health probe each (run concurrently). */
-export async function stackStatus(cfg: AppConfig, env: NodeJS.ProcessEnv = process.env): Promise<StackStatus> {
+export async function stackStatus(
+  cfg: AppConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<StackStatus> {
   const defs = describeServices(cfg, env);
   const entries = await Promise.all(
     SERVICE_NAMES.map(async (name) => [name, await serviceStatus(cfg, defs[name])] as const),
@@ -215,12 +235,18 @@ async function serviceStatus(cfg: AppConfig, def: ServiceDef): Promise<ServiceSt
     const health = await def.probe();
     return health.ok
       ? { url: def.url, pid: null, state: 'external' }
-      : { url: def.url, pid: null, state: 'unhealthy', detail: `external (${def.externalVar}): ${health.reason}` };
+      : {
+          url: def.url,
+          pid: null,
+          state: 'unhealthy',
+          detail: `external (${def.externalVar}): ${health.reason}`,
+        };
   }
   const rec = readPidRecord(cfg.dataDir, def.name);
   const alive = rec !== null && isProcessAlive(rec.pid, rec.procStartTicks);
   if (!rec || !alive) {
-    if (def.notInstalled) return { url: def.url, pid: null, state: 'not installed', detail: def.notInstalled };
+    if (def.notInstalled)
+      return { url: def.url, pid: null, state: 'not installed', detail: def.notInstalled };
     const busy = await firstBusyPort(def);
     return {
       url: def.url,

@@ -24,7 +24,9 @@ export async function ensureSearchAttributes(cfg: AppConfig): Promise<string[]> 
   try {
     const namespace = cfg.TEMPORAL_NAMESPACE;
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = Object.entries(TEMPORAL_SEARCH_ATTRIBUTES).filter(([name]) => !(name in customAttributes));
+    const missing = Object.entries(TEMPORAL_SEARCH_ATTRIBUTES).filter(
+      ([name]) => !(name in customAttributes),
+    );
     if (missing.length === 0) return [];
     await connection.operatorService.addSearchAttributes({
       namespace,

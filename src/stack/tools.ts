@@ -14,11 +14,16 @@ const overrideVar: Record<ToolName, 'TEMPORAL_CLI' | 'CHROMA_CLI' | null> = {
 };
 
 /**
- * Path of `tool`: its override variable, then the project's tool dirs (pinned versions), then PATH.
+ * Path of `tool`: its override variable, then (as scripts/install-tools.sh decides) a `temporal` already
+ * on PATH before the project's pinned copies, while the Python tools come from the project venv first.
  * PATH entries under node_modules are skipped: npm's `chromadb` ships a `chroma` binary that needs a
  * newer glibc than this machine has, and `npm run` puts node_modules/.bin first on PATH.
  */
-export function findTool(cfg: AppConfig, tool: ToolName, env: NodeJS.ProcessEnv = process.env): string | null {
+export function findTool(
+  cfg: AppConfig,
+  tool: ToolName,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
   const override = overrideVar[tool];
   const overridden = override ? cfg[override] : undefined;
   if (overridden) return isExecutable(overridden) ? path.resolve(overridden) : null;
@@ -41,7 +46,7 @@ function toolCandidates(cfg: AppConfig, tool: ToolName, env: NodeJS.ProcessEnv):
     .split(path.delimiter)
     .filter((dir) => dir && !dir.split(path.sep).includes('node_modules'))
     .map((dir) => path.join(dir, tool));
-  return [...local, ...onPath];
+  return tool === 'temporal' ? [...onPath, ...local] : [...local, ...onPath];
 }
 
 function isExecutable(file: string): boolean {

@@ -1,16 +1,12 @@
-// The seeded dataset's ground truth on disk (DATA_DIR/truth.json): read by the emulator's oracle
+// The seeded dataset's ground truth on disk (TRUTH_FILE, default DATA_DIR/truth.json): read by the emulator's oracle
 // and by run reports for scoring.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { emptyTruth, type Truth } from '../domain/llm-tasks';
 
-export function truthPath(dataDir: string): string {
-  return path.join(dataDir, 'truth.json');
-}
-
-export async function readTruth(dataDir: string): Promise<Truth | undefined> {
+export async function readTruth(file: string): Promise<Truth | undefined> {
   try {
-    return JSON.parse(await fs.readFile(truthPath(dataDir), 'utf8')) as Truth;
+    return JSON.parse(await fs.readFile(file, 'utf8')) as Truth;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -18,8 +14,8 @@ export async function readTruth(dataDir: string): Promise<Truth | undefined> {
 }
 
 /** Merges new truth into the file (seeding places keeps the receipts' truth and vice versa). */
-export async function mergeTruth(dataDir: string, patch: Partial<Truth>): Promise<void> {
-  const current = (await readTruth(dataDir)) ?? emptyTruth(patch.seed ?? 0);
+export async function mergeTruth(file: string, patch: Partial<Truth>): Promise<void> {
+  const current = (await readTruth(file)) ?? emptyTruth(patch.seed ?? 0);
   const next: Truth = {
     seed: patch.seed ?? current.seed,
     words: { ...current.words, ...patch.words },
@@ -27,8 +23,8 @@ export async function mergeTruth(dataDir: string, patch: Partial<Truth>): Promis
     functions: { ...current.functions, ...patch.functions },
     planted: { ...current.planted, ...patch.planted },
   };
-  await fs.mkdir(dataDir, { recursive: true });
-  const tmp = `${truthPath(dataDir)}.${process.pid}.tmp`;
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
   await fs.writeFile(tmp, JSON.stringify(next));
-  await fs.rename(tmp, truthPath(dataDir));
+  await fs.rename(tmp, file);
 }

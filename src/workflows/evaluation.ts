@@ -19,6 +19,7 @@ import type { Activities } from '../activities';
 import type { EvaluationReport, ReviewedWord } from '../activities/evaluation';
 import { chunk } from '../domain/chunk';
 import {
+  LLM_QUEUE,
   MerchantKey,
   PipelineKey,
   RunIdKey,
@@ -61,6 +62,8 @@ export interface EvaluateLabelsInput {
   priority?: RunPriority;
   /** Continue-as-new a merchant workflow after this many batches (tests set it low). @default 500 */
   continueAsNewAfterBatches?: number;
+  /** Task queue of the LLM activities. @default 'llm' */
+  llmTaskQueue?: string;
 }
 
 export interface RunProgress {
@@ -84,6 +87,7 @@ export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: 
     reviewChunkSize: input.reviewChunkSize ?? 20,
     priority: input.priority ?? 'normal',
     continueAsNewAfterBatches: input.continueAsNewAfterBatches ?? 500,
+    llmTaskQueue: input.llmTaskQueue ?? LLM_QUEUE,
   };
 }
 
@@ -258,7 +262,7 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
   const reviews: ReviewedWord[] = [];
   const failedChunks: Array<{ chunkIndex: number; reason: string }> = [];
   if (!s.skipLlmReview && issues.length > 0) {
-    const llm = proxyActivities<Activities>(llmActivityOptions(merchantId, s.priority));
+    const llm = proxyActivities<Activities>(llmActivityOptions(merchantId, s.priority, s.llmTaskQueue));
     const chunks = chunk(issues, s.reviewChunkSize);
     await Promise.all(
       chunks.map(async (issuesChunk, chunkIndex) => {

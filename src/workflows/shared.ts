@@ -2,11 +2,12 @@
 // priorities and the activity option sets (timeouts and retry policy next to each proxy).
 import { defineSearchAttributeKey, SearchAttributeType, type ActivityOptions } from '@temporalio/common';
 
-export const RunIdKey = defineSearchAttributeKey('RunId', SearchAttributeType.KEYWORD);
+export const RunIdKey = defineSearchAttributeKey('PipelineRunId', SearchAttributeType.KEYWORD);
 export const PipelineKey = defineSearchAttributeKey('Pipeline', SearchAttributeType.KEYWORD);
 export const MerchantKey = defineSearchAttributeKey('Merchant', SearchAttributeType.KEYWORD);
 export const RunStatusKey = defineSearchAttributeKey('RunStatus', SearchAttributeType.KEYWORD);
 
+/** Default task queue names (configurable: TASK_QUEUE_PIPELINE / TASK_QUEUE_LLM). */
 export const PIPELINE_QUEUE = 'pipeline';
 export const LLM_QUEUE = 'llm';
 
@@ -14,9 +15,11 @@ export type RunPriority = 'interactive' | 'normal' | 'backfill';
 /** Temporal priority keys: lower runs first (server default range 1..5). */
 export const PRIORITY_KEYS: Record<RunPriority, number> = { interactive: 1, normal: 3, backfill: 5 };
 
-/** I/O activities (DynamoDB, S3, Chroma): short, retried with backoff, bad input not retried. */
+/**
+ * I/O activities (DynamoDB, S3, Chroma): short, retried with backoff, bad input not retried.
+ * No task queue: they run on the workflow's own (pipeline) queue.
+ */
 export const pipelineActivityOptions: ActivityOptions = {
-  taskQueue: PIPELINE_QUEUE,
   startToCloseTimeout: '2 minutes',
   retry: {
     initialInterval: '1 second',
@@ -32,9 +35,13 @@ export const pipelineActivityOptions: ActivityOptions = {
  * nextRetryDelay = Retry-After (set by the activity), which overrides the backoff below. The
  * timeout covers waiting for a global permit; heartbeats keep a waiting/calling attempt alive.
  */
-export function llmActivityOptions(fairnessKey: string, priority: RunPriority = 'normal'): ActivityOptions {
+export function llmActivityOptions(
+  fairnessKey: string,
+  priority: RunPriority = 'normal',
+  taskQueue = LLM_QUEUE,
+): ActivityOptions {
   return {
-    taskQueue: LLM_QUEUE,
+    taskQueue,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: '30 seconds',
     retry: {

@@ -1,0 +1,151 @@
+// Pure parts: settings validation, CLI flags, admission windows, the in-flight series.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { AdmissionControl, RPM_WINDOW_MS } from '../../src/emulator/admission';
+import { EmulatorUsageError, parseEmulatorArgs } from '../../src/emulator/cli';
+import { MetricsRecorder } from '../../src/emulator/metrics';
+import {
+  DEFAULT_EMULATOR_SETTINGS,
+  EmulatorSettingsError,
+  resolveEmulatorSettings,
+} from '../../src/emulator/settings';
+
+void describe('settings', () => {
+  void test('defaults apply and patches override', () => {
+    assert.deepEqual(resolveEmulatorSettings({}), DEFAULT_EMULATOR_SETTINGS);
+    const s = resolveEmulatorSettings({ rpm: 10, truthFile: '/t.json' });
+    assert.equal(s.rpm, 10);
+    assert.equal(s.truthFile, '/t.json');
+    assert.equal(s.maxConcurrency, 64);
+    assert.equal(
+      resolveEmulatorSettings({ truthFile: null }, s).truthFile,
+      undefined,
+      'null unsets the truth file',
+    );
+  });
+
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['errorRate', { errorRate: 1.5 }],
+    ['maxConcurrency', { maxConcurrency: 0 }],
+    ['rateLimitStatus', { rateLimitStatus: 500 }],
+    ['seed', { seed: 1.5 }],
+    ['latencyMs', { latencyMs: '10' }],
+    ['nonsense', { nonsense: true }],
+  ];
+  for (const [field, patch] of bad) {
+    void test(`rejects a bad ${field}, naming it`, () => {
+      assert.throws(
+        () => resolveEmulatorSettings(patch),
+        (err: unknown) =>
+          err instanceof EmulatorSettingsError && err.fields.includes(field) && err.message.includes(field),
+      );
+    });
+  }
+});
+
+void describe('CLI flags', () => {
+  const env = { DATA_DIR: '/tmp/emu-data', EMULATOR_PORT: '12001' };
+  void test('defaults come from the environment', () => {
+    const args = parseEmulatorArgs([], env);
+    assert.equal(args.port, 12001);
+    assert.equal(args.host, '127.0.0.1');
+    assert.equal(args.settings.truthFile, path.resolve('/tmp/emu-data/truth.json'));
+  });
+
+  void test('flags map to settings', () => {
+    const args = parseEmulatorArgs(
+      [
+        '--port',
+        '0',
+        '--rpm',
+        '30',
+        '--error-rate',
+        '0.1',
+        '--rate-limit-status',
+        '503',
+        '--truth-file',
+        '/x.json',
+      ],
+      env,
+    );
+    assert.equal(args.port, 0);
+    assert.equal(args.settings.rpm, 30);
+    assert.equal(args.settings.errorRate, 0.1);
+    assert.equal(args.settings.rateLimitStatus, 503);
+    assert.equal(args.settings.truthFile, '/x.json');
+  });
+
+  for (const [argv, flag] of [
+    [['--rpm', 'lots'], '--rpm'],
+    [['--accuracy', '1.2'], '--accuracy'],
+    [['--port', '70000'], '--port'],
+    [['--max-concurrency', '0'], '--max-concurrency'],
+    [['--frobnicate'], '--frobnicate'],
+  ] as const) {
+    void test(`bad ${flag} is a usage error naming the flag`, () => {
+      assert.throws(
+        () => parseEmulatorArgs([...argv], env),
+        (err: unknown) => err instanceof EmulatorUsageError && err.message.includes(flag),
+      );
+    });
+  }
+
+  void test('the entry point exits 2 on a bad flag', () => {
+    const main = path.join(__dirname, '../../src/emulator/main.ts');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', main, '--seed', 'x'], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--seed/);
+  });
+});
+
+void describe('admission', () => {
+  void test('concurrency cap refuses the request that would exceed it', () => {
+    const a = new AdmissionControl(() => 0);
+    assert.equal(a.tryAdmit(3, 4, 0), undefined);
+    assert.equal(a.tryAdmit(4, 4, 0)?.reason, 'concurrency');
+  });
+
+  void test('rpm is a sliding 60 s window', () => {
+    let now = 0;
+    const a = new AdmissionControl(() => now);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(a.tryAdmit(0, 10, 3), undefined);
+      now += 10_000;
+    }
+    assert.equal(a.tryAdmit(0, 10, 3)?.reason, 'rpm');
+    assert.equal(a.tryAdmit(0, 10, 3)?.resetMs, RPM_WINDOW_MS - 30_000);
+    now = RPM_WINDOW_MS; // the first admission (t=0) leaves the window
+    assert.equal(a.tryAdmit(0, 10, 3), undefined);
+    assert.equal(a.tryAdmit(0, 10, 3)?.reason, 'rpm');
+  });
+});
+
+void describe('in-flight series', () => {
+  void test('records every change, keeps the peak of a bucket, and coarsens instead of growing past its bound', () => {
+    let now = 0;
+    const m = new MetricsRecorder(() => now, 100);
+    for (let i = 0; i < 1000; i++) {
+      now = i;
+      m.enter();
+      m.enter();
+      m.leave();
+      m.leave();
+    }
+    const snap = m.snapshot();
+    assert.ok(snap.series.length <= 100, `bounded: ${snap.series.length}`);
+    assert.ok(snap.seriesBucketMs > 1);
+    assert.equal(snap.inFlightMax, 2);
+    assert.ok(
+      snap.series.every((p) => p.max === 2 && p.inFlight === 0),
+      'peaks survive coarsening',
+    );
+    assert.equal(snap.series[0]?.t, 0);
+    m.reset();
+    assert.deepEqual(m.snapshot().series, [{ t: 0, inFlight: 0, max: 0 }]);
+  });
+});

@@ -1,0 +1,194 @@
+// End to end: the label evaluation on the real stack, real workers, the emulator over real HTTP.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
+import { createStores } from '../src/deps';
+import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+
+async function runEvaluation(h: Harness, input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
+  const runId = uniqueId('eval-');
+  return h.client.workflow.execute('evaluateLabels', {
+    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+    workflowId: runId,
+    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }],
+  }) as Promise<EvaluationReport>;
+}
+
+describe('label evaluation, 3 merchants x 40 receipts, provider limit 6 = cap 6', () => {
+  let h: Harness;
+  let report: EvaluationReport;
+
+  before(async () => {
+    h = await startHarness({
+      emulator: { maxConcurrency: 6, accuracy: 1, latencyMs: 30 },
+      env: { LLM_MAX_CONCURRENT_CALLS: '6' },
+      dataset: { merchants: 3, receiptsPerMerchant: 40, seed: 7, errorRate: 0.05 },
+    });
+    report = await runEvaluation(h);
+  });
+  after(async () => h?.close());
+
+  test('every receipt succeeds and its result is written once', async () => {
+    assert.equal(report.total, 120);
+    assert.equal(report.succeeded, 120, JSON.stringify(report.failures));
+    assert.equal(report.failed, 0);
+    const results = await createStores(h.cfg).runs.listResults(report.runId);
+    assert.equal(new Set(results.map((r) => r.itemId)).size, 120);
+  });
+
+  test('the provider never sees more than the cap and refuses nothing', () => {
+    const m = h.emulator.metrics();
+    assert.ok(m.inFlightMax <= 6, `inFlightMax ${m.inFlightMax}`);
+    assert.equal(m.rateLimited, 0);
+    assert.ok(m.requests >= report.llm.calls && report.llm.calls > 0);
+    assert.ok(m.series.every((p) => p.inFlight <= 6));
+  });
+
+  test('planted label errors are found (recall >= 0.9 at accuracy 1.0)', () => {
+    assert.ok(report.scores, 'scores present');
+    assert.ok(report.scores.planted > 0);
+    assert.ok(report.scores.recall >= 0.9, `recall ${report.scores.recall}`);
+    assert.ok(report.decisions.INVALID! > 0);
+  });
+
+  test('the report accounts LLM calls, tokens and latency percentiles', () => {
+    const l = report.llm;
+    assert.ok(l.calls > 0 && l.promptTokens > 0 && l.completionTokens > 0);
+    assert.ok(l.latencyMs.p50 > 0 && l.latencyMs.p50 <= l.latencyMs.p95 && l.latencyMs.p95 <= l.latencyMs.p99);
+    assert.equal(l.cacheHits, 0);
+  });
+
+  test('a rerun with --revalidate is answered entirely from the cache', async () => {
+    h.emulator.reset();
+    const again = await runEvaluation(h, { revalidate: true });
+    assert.equal(again.succeeded, 120);
+    assert.equal(h.emulator.metrics().requests, 0);
+    assert.equal(again.llm.calls, 0);
+    assert.ok(again.llm.cacheHits >= report.llm.calls, `${again.llm.cacheHits} hits vs ${report.llm.calls} calls`);
+    assert.equal(again.issuesFound, report.issuesFound);
+  });
+
+  test('a rerun with --no-cache goes to the provider again', async () => {
+    h.emulator.reset();
+    const again = await runEvaluation(h, { revalidate: true, noCache: true, merchantIds: ['m-0001'] });
+    assert.equal(again.succeeded, 40);
+    assert.ok(h.emulator.metrics().requests > 0);
+    assert.equal(again.llm.cacheHits, 0);
+  });
+});
+
+describe('label evaluation under a 429 storm (provider limit 2, cap 8, not adaptive)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      emulator: { maxConcurrency: 2, accuracy: 1, latencyMs: 40, retryAfterS: 0.2 },
+      env: { LLM_MAX_CONCURRENT_CALLS: '8', LLM_ADAPTIVE: 'false' },
+      dataset: { merchants: 2, receiptsPerMerchant: 8, seed: 3 },
+    });
+  });
+  after(async () => h?.close());
+
+  test('the run completes with every receipt accounted for, 429s retried after Retry-After', async () => {
+    const report = await runEvaluation(h);
+    assert.equal(report.total, 16);
+    assert.equal(report.succeeded + report.failed, 16);
+    assert.equal(report.succeeded, 16, JSON.stringify(report.failures));
+    assert.ok(h.emulator.metrics().rateLimited > 0, 'the storm happened');
+    assert.equal(report.llm.rateLimited, h.emulator.metrics().rateLimited);
+  });
+});
+
+describe('label evaluation: bad input and structure', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      emulator: { accuracy: 1 },
+      env: { LLM_MAX_CONCURRENT_CALLS: '4' },
+      dataset: { merchants: 1, receiptsPerMerchant: 12, seed: 11 },
+    });
+  });
+  after(async () => h?.close());
+
+  test('bad receipts end as recorded failures with reasons; the rest succeed', async () => {
+    const { receipts } = createStores(h.cfg);
+    const good = h.dataset!.receipts[0]!;
+    const bad = (suffix: string) => ({ ...good, receiptId: `m-0001-r-9${suffix}` });
+    const noWords = { ...bad('0001'), lines: [] };
+    const nonNumericTotal = {
+      ...bad('0002'),
+      lines: good.lines.map((l) => ({
+        ...l,
+        words: l.words.map((w) => (w.label?.label === 'GRAND_TOTAL' ? { ...w, text: 'ABC' } : w)),
+      })),
+    };
+    const huge = {
+      ...bad('0003'),
+      lines: Array.from({ length: 100 }, (_, li) => ({
+        lineId: `x${li}`,
+        lineIndex: li,
+        text: 'w '.repeat(20),
+        words: Array.from({ length: 20 }, (_, wi) => ({
+          wordId: `m-0001-r-90003#L${String(li).padStart(3, '0')}#W${String(wi).padStart(3, '0')}`,
+          lineIndex: li,
+          wordIndex: wi,
+          text: 'w',
+        })),
+      })),
+    };
+    const unknownLabel = {
+      ...bad('0004'),
+      lines: good.lines.map((l, i) =>
+        i === 0
+          ? { ...l, words: l.words.map((w) => ({ ...w, label: { label: 'BANANA' as never, validationStatus: 'PENDING' as const, source: 'import' } })) }
+          : l,
+      ),
+    };
+    const fixIds = (r: typeof good) => ({
+      ...r,
+      lines: r.lines.map((l) => ({ ...l, words: l.words.map((w) => ({ ...w, wordId: w.wordId.replace(good.receiptId, r.receiptId) })) })),
+    });
+    await receipts.putReceipts([noWords, fixIds(nonNumericTotal), huge, fixIds(unknownLabel)]);
+
+    const report = await runEvaluation(h);
+    assert.equal(report.total, 16);
+    assert.equal(report.succeeded, 12, JSON.stringify(report.failures));
+    assert.equal(report.failed, 4);
+    const reasons = new Map(report.failures.map((f) => [f.itemId, f.reason]));
+    assert.match(reasons.get('m-0001-r-90001') ?? '', /no (lines|words)/i);
+    assert.match(reasons.get('m-0001-r-90002') ?? '', /GRAND_TOTAL/);
+    assert.match(reasons.get('m-0001-r-90003') ?? '', /2000|words/);
+    assert.match(reasons.get('m-0001-r-90004') ?? '', /BANANA|unknown label/i);
+  });
+
+  test('a merchant continues as new after N batches and still finishes every receipt', async () => {
+    const runId = uniqueId('eval-can-');
+    const report = (await h.client.workflow.execute('evaluateLabels', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, batchSize: 3, continueAsNewAfterBatches: 2, skipLlmReview: true }],
+    })) as EvaluationReport;
+    assert.equal(report.succeeded + report.failed, 16);
+    const merchant = h.client.workflow.getHandle(`${runId}/m-0001`);
+    const desc = await merchant.describe();
+    // The current run is not the first: it was continued as new at least once.
+    assert.notEqual(desc.runId, desc.raw.workflowExecutionInfo?.firstRunId);
+  });
+
+  test('an unknown merchant filter fails the run with a clear, non-retried error', async () => {
+    const runId = uniqueId('eval-bad-');
+    await assert.rejects(
+      h.client.workflow.execute('evaluateLabels', {
+        taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+        workflowId: runId,
+        args: [{ runId, merchantIds: ['nope'] }],
+      }),
+      (err: Error & { cause?: Error & { cause?: Error & { type?: string } } }) => {
+        assert.equal(err.name, 'WorkflowFailedError');
+        assert.equal(err.cause?.name, 'ActivityFailure');
+        assert.equal(err.cause?.cause?.type, 'UnknownMerchant');
+        return true;
+      },
+    );
+  });
+});

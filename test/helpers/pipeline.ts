@@ -1,0 +1,88 @@
+// Test harness for pipelines: the shared real stack (Temporal, dynalite, ...), plus per test an
+// own DynamoDB table, own task queues, an own in-process emulator with its truth, real workers.
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { loadConfig, type AppConfig } from '../../src/config';
+import { generateDataset, type Dataset, type GenerateOptions } from '../../src/domain/generator';
+import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../src/emulator/server';
+import { writeDataset } from '../../src/cli/seed';
+import { ensureTable } from '../../src/stores/provision';
+import { connectClient } from '../../src/temporal';
+import { startWorkers, type QueueName, type RunningWorkers } from '../../src/worker';
+import { ensureStack } from './stack';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** One workflow bundle per test process (bundling takes seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  return bundle;
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+
+export interface HarnessOptions {
+  emulator?: StartEmulatorOptions;
+  env?: Record<string, string>;
+  dataset?: GenerateOptions;
+  /** Which workers to run in this process. @default ['pipeline', 'llm'] */
+  queues?: QueueName[];
+}
+
+export interface Harness {
+  id: string;
+  cfg: AppConfig;
+  env: Record<string, string>;
+  client: Client;
+  emulator: EmulatorHandle;
+  dataset?: Dataset;
+  workers?: RunningWorkers;
+  close(): Promise<void>;
+}
+
+export function uniqueId(prefix = 't'): string {
+  return `${prefix}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  await ensureStack();
+  const id = uniqueId();
+  const truthFile = path.join(os.tmpdir(), `truth-${id}.json`);
+  const emulator = await startEmulator({ port: 0, latencyMs: 20, jitterMs: 5, truthFile, ...opts.emulator });
+  const env: Record<string, string> = {
+    DYNAMODB_TABLE: `test-${id}`,
+    TASK_QUEUE_PIPELINE: `pipeline-${id}`,
+    TASK_QUEUE_LLM: `llm-${id}`,
+    OLLAMA_HOST: emulator.url,
+    TRUTH_FILE: truthFile,
+    LLM_PERMIT_LEASE_MS: '5000',
+    ...opts.env,
+  };
+  const cfg = loadConfig({ ...process.env, ...env });
+  await ensureTable(cfg);
+  let dataset: Dataset | undefined;
+  if (opts.dataset) {
+    dataset = generateDataset(opts.dataset);
+    await writeDataset(cfg, dataset);
+  }
+  const queues = opts.queues ?? ['pipeline', 'llm'];
+  const workers = queues.length ? await startWorkers(cfg, { queues, workflowBundle: await workflowBundle() }) : undefined;
+  const client = await connectClient(cfg);
+  return {
+    id,
+    cfg,
+    env,
+    client,
+    emulator,
+    dataset,
+    workers,
+    async close() {
+      await workers?.shutdown();
+      await client.connection.close();
+      await emulator.close();
+    },
+  };
+}
