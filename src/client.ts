@@ -1,6 +1,14 @@
 // The CLI: `npm run cli -- <command>`. Stack control, the emulator, seeding, pipeline runs, reports.
 import { type AppConfig, ConfigError, loadConfig } from './config';
-import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, listFlag, numberFlag, parseArgs } from './cli/args';
+import {
+  type ParsedArgs,
+  UsageError,
+  assertKnownFlags,
+  boolFlag,
+  listFlag,
+  numberFlag,
+  parseArgs,
+} from './cli/args';
 import { runReport, startRun, waitForRun } from './cli/runs';
 import { seedCommand } from './cli/seed';
 import { runEmulatorCommand } from './emulator/cli';
@@ -43,7 +51,8 @@ export async function main(argv: string[]): Promise<number> {
         `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
           (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
       );
-      for (const r of summary.rejected.slice(0, 20)) console.log(`  rejected #${r.index} ${r.receiptId ?? ''}: ${r.reasons.join('; ')}`);
+      for (const r of summary.rejected.slice(0, 20))
+        console.log(`  rejected #${r.index} ${r.receiptId ?? ''}: ${r.reasons.join('; ')}`);
       if (boolFlag(args, 'json')) console.log(JSON.stringify(summary));
       return 0;
     }
@@ -70,7 +79,18 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number> {
-  assertKnownFlags(args, ['merchant', 'batch-size', 'skip-llm-review', 'revalidate', 'no-cache', 'priority', 'wait', 'json', 'run-id', 'chunk-size']);
+  assertKnownFlags(args, [
+    'merchant',
+    'batch-size',
+    'skip-llm-review',
+    'revalidate',
+    'no-cache',
+    'priority',
+    'wait',
+    'json',
+    'run-id',
+    'chunk-size',
+  ]);
   const priority = args.flags.get('priority')?.at(-1);
   if (priority && !['interactive', 'normal', 'backfill'].includes(priority)) {
     throw new UsageError(`--priority must be interactive, normal or backfill, got "${priority}"`);
@@ -93,23 +113,37 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
   });
   const json = boolFlag(args, 'json');
   if (!boolFlag(args, 'wait')) {
-    console.log(json ? JSON.stringify({ runId }) : `started ${runId}; follow it with: npm run cli -- report ${runId}`);
+    console.log(
+      json ? JSON.stringify({ runId }) : `started ${runId}; follow it with: npm run cli -- report ${runId}`,
+    );
     return 0;
   }
-  console.error(`run ${runId} started; Temporal UI: http://127.0.0.1:${cfg.TEMPORAL_UI_PORT}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows/${runId}`);
+  console.error(
+    `run ${runId} started; Temporal UI: http://127.0.0.1:${cfg.TEMPORAL_UI_PORT}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows/${runId}`,
+  );
   const report = await waitForRun<EvaluationReport>(client, runId);
   printReport(report as unknown as Record<string, unknown>, json);
   return report.failed > 0 ? 0 : 0;
 }
 
 export function printReport(report: Record<string, unknown>, json: boolean): void {
+  console.log(formatReport(report));
+  if (json) console.log(JSON.stringify(report));
+}
+
+/** A run report as a few readable lines. */
+export function formatReport(report: Record<string, unknown>): string {
   const r = report as Partial<EvaluationReport> & Record<string, unknown>;
   const lines = [
     `run ${String(r.runId)}: ${String(r.status)}`,
     `  items: ${r.succeeded ?? 0} succeeded, ${r.failed ?? 0} failed of ${r.total ?? 0}`,
   ];
-  if (r.issuesFound !== undefined) lines.push(`  issues found: ${r.issuesFound}; decisions: ${JSON.stringify(r.decisions)}`);
-  if (r.scores) lines.push(`  scores vs truth: precision ${r.scores.precision}, recall ${r.scores.recall} (${r.scores.planted} planted)`);
+  if (r.issuesFound !== undefined)
+    lines.push(`  issues found: ${r.issuesFound}; decisions: ${JSON.stringify(r.decisions)}`);
+  if (r.scores)
+    lines.push(
+      `  scores vs truth: precision ${r.scores.precision}, recall ${r.scores.recall} (${r.scores.planted} planted)`,
+    );
   if (r.llm) {
     const l = r.llm;
     lines.push(
@@ -119,8 +153,7 @@ export function printReport(report: Record<string, unknown>, json: boolean): voi
   }
   if (r.makespanMs !== undefined) lines.push(`  makespan: ${(r.makespanMs / 1000).toFixed(1)} s`);
   for (const f of r.failures ?? []) lines.push(`  failed ${f.itemId}: ${f.reason}`);
-  console.log(lines.join('\n'));
-  if (json) console.log(JSON.stringify(report));
+  return lines.join('\n');
 }
 
 if (require.main === module) {

@@ -20,7 +20,9 @@ export async function connectClient(cfg: AppConfig): Promise<Client> {
   return new Client({ connection, namespace });
 }
 
-export async function connectWorker(cfg: AppConfig): Promise<{ connection: NativeConnection; namespace: string }> {
+export async function connectWorker(
+  cfg: AppConfig,
+): Promise<{ connection: NativeConnection; namespace: string }> {
   const { connectionOptions, namespace } = connectConfig(cfg);
   return { connection: await NativeConnection.connect(connectionOptions), namespace };
 }

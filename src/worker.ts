@@ -31,8 +31,14 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
         connection,
         namespace,
         taskQueue: cfg.TASK_QUEUE_PIPELINE,
-        ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-        activities: createPipelineActivities({ receipts: stores.receipts, runs: stores.runs, truthFile: cfg.truthFile }),
+        ...(opts.workflowBundle
+          ? { workflowBundle: opts.workflowBundle }
+          : { workflowsPath: require.resolve('./workflows') }),
+        activities: createPipelineActivities({
+          receipts: stores.receipts,
+          runs: stores.runs,
+          truthFile: cfg.truthFile,
+        }),
         maxConcurrentActivityTaskExecutions: cfg.PIPELINE_MAX_CONCURRENT_ACTIVITIES,
         shutdownGraceTime: '10 seconds',
       }),
@@ -49,7 +55,9 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
         activities: createLlmQueueActivities({ llm: layer.llm }),
         // Local slots never exceed the global cap; the shared permits hold it across processes.
         maxConcurrentActivityTaskExecutions: cfg.LLM_MAX_CONCURRENT_CALLS,
-        ...(cfg.LLM_MAX_CALLS_PER_SECOND ? { maxTaskQueueActivitiesPerSecond: cfg.LLM_MAX_CALLS_PER_SECOND } : {}),
+        ...(cfg.LLM_MAX_CALLS_PER_SECOND
+          ? { maxTaskQueueActivitiesPerSecond: cfg.LLM_MAX_CALLS_PER_SECOND }
+          : {}),
         shutdownGraceTime: '10 seconds',
       }),
     );
@@ -75,7 +83,8 @@ export function parseQueues(argv: string[]): QueueName[] {
   const raw = i >= 0 ? argv[i + 1] : 'pipeline,llm';
   const queues = (raw ?? '').split(',').filter(Boolean);
   for (const q of queues) {
-    if (q !== 'pipeline' && q !== 'llm') throw new ConfigError(`--queues takes pipeline and/or llm, got "${q}"`);
+    if (q !== 'pipeline' && q !== 'llm')
+      throw new ConfigError(`--queues takes pipeline and/or llm, got "${q}"`);
   }
   return queues as QueueName[];
 }

@@ -55,7 +55,9 @@ describe('label evaluation, 3 merchants x 40 receipts, provider limit 6 = cap 6'
   test('the report accounts LLM calls, tokens and latency percentiles', () => {
     const l = report.llm;
     assert.ok(l.calls > 0 && l.promptTokens > 0 && l.completionTokens > 0);
-    assert.ok(l.latencyMs.p50 > 0 && l.latencyMs.p50 <= l.latencyMs.p95 && l.latencyMs.p95 <= l.latencyMs.p99);
+    assert.ok(
+      l.latencyMs.p50 > 0 && l.latencyMs.p50 <= l.latencyMs.p95 && l.latencyMs.p95 <= l.latencyMs.p99,
+    );
     assert.equal(l.cacheHits, 0);
   });
 
@@ -65,7 +67,10 @@ describe('label evaluation, 3 merchants x 40 receipts, provider limit 6 = cap 6'
     assert.equal(again.succeeded, 120);
     assert.equal(h.emulator.metrics().requests, 0);
     assert.equal(again.llm.calls, 0);
-    assert.ok(again.llm.cacheHits >= report.llm.calls, `${again.llm.cacheHits} hits vs ${report.llm.calls} calls`);
+    assert.ok(
+      again.llm.cacheHits >= report.llm.calls,
+      `${again.llm.cacheHits} hits vs ${report.llm.calls} calls`,
+    );
     assert.equal(again.issuesFound, report.issuesFound);
   });
 
@@ -140,13 +145,22 @@ describe('label evaluation: bad input and structure', () => {
       ...bad('0004'),
       lines: good.lines.map((l, i) =>
         i === 0
-          ? { ...l, words: l.words.map((w) => ({ ...w, label: { label: 'BANANA' as never, validationStatus: 'PENDING' as const, source: 'import' } })) }
+          ? {
+              ...l,
+              words: l.words.map((w) => ({
+                ...w,
+                label: { label: 'BANANA' as never, validationStatus: 'PENDING' as const, source: 'import' },
+              })),
+            }
           : l,
       ),
     };
     const fixIds = (r: typeof good) => ({
       ...r,
-      lines: r.lines.map((l) => ({ ...l, words: l.words.map((w) => ({ ...w, wordId: w.wordId.replace(good.receiptId, r.receiptId) })) })),
+      lines: r.lines.map((l) => ({
+        ...l,
+        words: l.words.map((w) => ({ ...w, wordId: w.wordId.replace(good.receiptId, r.receiptId) })),
+      })),
     });
     await receipts.putReceipts([noWords, fixIds(nonNumericTotal), huge, fixIds(unknownLabel)]);
 
@@ -166,7 +180,15 @@ describe('label evaluation: bad input and structure', () => {
     const report = (await h.client.workflow.execute('evaluateLabels', {
       taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
       workflowId: runId,
-      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, batchSize: 3, continueAsNewAfterBatches: 2, skipLlmReview: true }],
+      args: [
+        {
+          runId,
+          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
+          batchSize: 3,
+          continueAsNewAfterBatches: 2,
+          skipLlmReview: true,
+        },
+      ],
     })) as EvaluationReport;
     assert.equal(report.succeeded + report.failed, 16);
     const merchant = h.client.workflow.getHandle(`${runId}/m-0001`);

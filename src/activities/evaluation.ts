@@ -52,15 +52,30 @@ export interface EvaluationReport {
 
 export function createEvaluationActivities({ receipts, runs, truthFile }: EvaluationDeps) {
   return {
-    async startRun(input: { runId: string; pipeline: string; params: Record<string, unknown>; startedAt: number }) {
-      await runs.startRun({ runId: input.runId, pipeline: input.pipeline, status: 'RUNNING', startedAt: input.startedAt, params: input.params });
+    async startRun(input: {
+      runId: string;
+      pipeline: string;
+      params: Record<string, unknown>;
+      startedAt: number;
+    }) {
+      await runs.startRun({
+        runId: input.runId,
+        pipeline: input.pipeline,
+        status: 'RUNNING',
+        startedAt: input.startedAt,
+        params: input.params,
+      });
     },
 
     async listMerchantIds(input: { merchantIds?: string[] }): Promise<string[]> {
       const all = (await receipts.listMerchants()).map((m) => m.merchantId).sort();
       if (!input.merchantIds?.length) return all;
       const unknown = input.merchantIds.filter((m) => !all.includes(m));
-      if (unknown.length) throw ApplicationFailure.nonRetryable(`Unknown merchant ids: ${unknown.join(', ')}`, 'UnknownMerchant');
+      if (unknown.length)
+        throw ApplicationFailure.nonRetryable(
+          `Unknown merchant ids: ${unknown.join(', ')}`,
+          'UnknownMerchant',
+        );
       return input.merchantIds;
     },
 
@@ -71,10 +86,14 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
     /** Reads a receipt in one Query; a missing or malformed receipt is a non-retryable failure. */
     async fetchReceiptData(input: { receiptId: string }): Promise<Receipt> {
       const receipt = await receipts.getReceipt(input.receiptId);
-      if (!receipt) throw ApplicationFailure.nonRetryable(`Receipt ${input.receiptId} not found`, 'ReceiptNotFound');
+      if (!receipt)
+        throw ApplicationFailure.nonRetryable(`Receipt ${input.receiptId} not found`, 'ReceiptNotFound');
       const problems = validateReceiptShape(receipt);
       if (problems.length) {
-        throw ApplicationFailure.nonRetryable(`Receipt ${input.receiptId} is invalid: ${problems.join('; ')}`, 'InvalidReceipt');
+        throw ApplicationFailure.nonRetryable(
+          `Receipt ${input.receiptId} is invalid: ${problems.join('; ')}`,
+          'InvalidReceipt',
+        );
       }
       return receipt;
     },
@@ -99,7 +118,9 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
         runId: input.runId,
         itemId: input.receiptId,
         status: failed ? 'FAILED' : 'SUCCEEDED',
-        ...(failed ? { reason: input.failedChunks.map((c) => `chunk ${c.chunkIndex}: ${c.reason}`).join('; ') } : {}),
+        ...(failed
+          ? { reason: input.failedChunks.map((c) => `chunk ${c.chunkIndex}: ${c.reason}`).join('; ') }
+          : {}),
         detail: {
           merchantId: input.merchantId,
           issues: input.issues.length,
@@ -126,14 +147,26 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
     },
 
     /** Aggregates results and LLM call records of a run; scores against the truth when known. */
-    async buildEvaluationReport(input: { runId: string; status: string; makespanMs: number }): Promise<EvaluationReport> {
-      const [results, calls, truth] = await Promise.all([runs.listResults(input.runId), runs.listCalls(input.runId), readTruth(truthFile)]);
+    async buildEvaluationReport(input: {
+      runId: string;
+      status: string;
+      makespanMs: number;
+    }): Promise<EvaluationReport> {
+      const [results, calls, truth] = await Promise.all([
+        runs.listResults(input.runId),
+        runs.listCalls(input.runId),
+        readTruth(truthFile),
+      ]);
       const decisions: Record<string, number> = { VALID: 0, INVALID: 0, NEEDS_REVIEW: 0 };
       let issuesFound = 0;
       let failedChunks = 0;
       const reviewed: Array<{ wordId: string; decision: string }> = [];
       for (const r of results) {
-        const d = (r.detail ?? {}) as { issues?: number; reviews?: Array<{ wordId: string; decision: string }>; failedChunks?: number };
+        const d = (r.detail ?? {}) as {
+          issues?: number;
+          reviews?: Array<{ wordId: string; decision: string }>;
+          failedChunks?: number;
+        };
         issuesFound += d.issues ?? 0;
         failedChunks += d.failedChunks ?? 0;
         for (const rev of d.reviews ?? []) {
@@ -171,7 +204,11 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
           planted: plantedHere.length,
         };
       }
-      await runs.finishRun(input.runId, report as unknown as Record<string, unknown>, input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED');
+      await runs.finishRun(
+        input.runId,
+        report as unknown as Record<string, unknown>,
+        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
+      );
       return report;
     },
   };
@@ -184,7 +221,9 @@ function asUnreviewed(receipt: Receipt): Receipt {
     lines: receipt.lines.map((l) => ({
       ...l,
       words: l.words.map((w) =>
-        w.label?.source === 'llm-review' ? { ...w, label: { ...w.label, validationStatus: 'PENDING' as const } } : w,
+        w.label?.source === 'llm-review'
+          ? { ...w, label: { ...w.label, validationStatus: 'PENDING' as const } }
+          : w,
       ),
     })),
   };

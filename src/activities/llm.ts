@@ -20,7 +20,7 @@ export interface ReviewLabelIssuesInput {
 /** Id of this activity attempt: call records are written once per attempt. */
 function callIdOf(): string {
   const info = Context.current().info;
-  return `${info.workflowExecution?.workflowId ?? "standalone"}/${info.activityId}#${info.attempt}`;
+  return `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
 }
 
 export function createLlmActivities({ llm }: { llm: LlmClient }) {

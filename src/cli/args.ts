@@ -47,7 +47,11 @@ export function listFlag(args: ParsedArgs, name: string): string[] | undefined {
   return v ? v.flatMap((x) => x.split(',')).filter(Boolean) : undefined;
 }
 
-export function numberFlag(args: ParsedArgs, name: string, opts: { min?: number; max?: number; int?: boolean } = {}) {
+export function numberFlag(
+  args: ParsedArgs,
+  name: string,
+  opts: { min?: number; max?: number; int?: boolean } = {},
+) {
   const raw = flag(args, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);
@@ -58,7 +62,9 @@ export function numberFlag(args: ParsedArgs, name: string, opts: { min?: number;
     (opts.max !== undefined && n > opts.max);
   if (bad) {
     const range = `${opts.min ?? '-inf'}..${opts.max ?? 'inf'}`;
-    throw new UsageError(`--${name} must be ${opts.int ? 'an integer' : 'a number'} in ${range}, got "${raw}"`);
+    throw new UsageError(
+      `--${name} must be ${opts.int ? 'an integer' : 'a number'} in ${range}, got "${raw}"`,
+    );
   }
   return n;
 }
@@ -66,6 +72,7 @@ export function numberFlag(args: ParsedArgs, name: string, opts: { min?: number;
 /** Rejects flags a command does not know, so a typo never passes silently. */
 export function assertKnownFlags(args: ParsedArgs, known: readonly string[]): void {
   for (const name of args.flags.keys()) {
-    if (!known.includes(name)) throw new UsageError(`unknown flag --${name} (known: ${known.map((k) => '--' + k).join(' ')})`);
+    if (!known.includes(name))
+      throw new UsageError(`unknown flag --${name} (known: ${known.map((k) => '--' + k).join(' ')})`);
   }
 }

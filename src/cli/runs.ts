@@ -59,7 +59,11 @@ export async function waitForRun<R>(client: Client, runId: string, showProgress 
 }
 
 /** The status and report of a run: from Temporal while it runs, from DynamoDB once done. */
-export async function runReport(cfg: AppConfig, client: Client, runId: string): Promise<Record<string, unknown>> {
+export async function runReport(
+  cfg: AppConfig,
+  client: Client,
+  runId: string,
+): Promise<Record<string, unknown>> {
   const { runs } = createStores(cfg);
   const meta = await runs.getRun(runId);
   let temporalStatus: string | undefined;

@@ -16,7 +16,15 @@ export interface SeedSummary {
 }
 
 export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<SeedSummary> {
-  assertKnownFlags(args, ['merchants', 'receipts', 'seed', 'error-rate', 'pending-rate', 'from-file', 'json']);
+  assertKnownFlags(args, [
+    'merchants',
+    'receipts',
+    'seed',
+    'error-rate',
+    'pending-rate',
+    'from-file',
+    'json',
+  ]);
   const { receipts: store } = createStores(cfg);
   const fromFile = flag(args, 'from-file');
   if (fromFile) {
@@ -55,5 +63,11 @@ export async function writeDataset(cfg: AppConfig, ds: Dataset): Promise<SeedSum
     planted: Object.fromEntries(ds.planted.map((p) => [p.wordId, p.plantedLabel])),
   });
   const words = ds.receipts.reduce((n, r) => n + r.lines.reduce((m, l) => m + l.words.length, 0), 0);
-  return { merchants: ds.merchants.length, receipts: ds.receipts.length, words, planted: ds.planted.length, rejected: [] };
+  return {
+    merchants: ds.merchants.length,
+    receipts: ds.receipts.length,
+    words,
+    planted: ds.planted.length,
+    rejected: [],
+  };
 }

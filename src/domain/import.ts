@@ -21,7 +21,14 @@ const importReceiptSchema = z.object({
 
 const importFileSchema = z.object({
   merchants: z
-    .array(z.object({ merchantId: z.string().min(1), name: z.string().min(1), address: z.string().default(''), phone: z.string().default('') }))
+    .array(
+      z.object({
+        merchantId: z.string().min(1),
+        name: z.string().min(1),
+        address: z.string().default(''),
+        phone: z.string().default(''),
+      }),
+    )
     .default([]),
   receipts: z.array(z.unknown()),
 });
@@ -40,7 +47,8 @@ export function parseImportFile(text: string): ImportResult {
     throw new Error(`Import file is not valid JSON: ${(err as Error).message}`);
   }
   const file = importFileSchema.safeParse(json);
-  if (!file.success) throw new Error(`Import file must be {"merchants"?: [...], "receipts": [...]}: ${file.error.message}`);
+  if (!file.success)
+    throw new Error(`Import file must be {"merchants"?: [...], "receipts": [...]}: ${file.error.message}`);
   const merchants = new Map(file.data.merchants.map((m) => [m.merchantId, m]));
   const receipts: Receipt[] = [];
   const rejected: ImportResult['rejected'] = [];
@@ -75,7 +83,15 @@ export function parseImportFile(text: string): ImportResult {
           lineIndex,
           wordIndex,
           text: w.text,
-          ...(w.label ? { label: { label: w.label, validationStatus: w.validationStatus ?? 'PENDING', source: 'import' } } : {}),
+          ...(w.label
+            ? {
+                label: {
+                  label: w.label,
+                  validationStatus: w.validationStatus ?? 'PENDING',
+                  source: 'import',
+                },
+              }
+            : {}),
         })),
       })),
     };

@@ -492,7 +492,7 @@ export class BatchStore {
         response: { status_code: result.status, request_id: requestId, body: result.body },
         error: null,
       });
-      outputs.push(entry);
+      (result.status === 200 ? outputs : errors).push(entry);
     });
     this.deps.metrics.addTokens(BATCH_METRICS_KEY, inputTokens, outputTokens);
     const toFile = (lines: string[], kind: string) =>

@@ -17,6 +17,14 @@ export class BadRequestError extends Error {
   }
 }
 
+/** The client closed the connection before its request body arrived; nobody is left to answer. */
+export class ClientGoneError extends Error {
+  override name = 'ClientGoneError';
+  constructor() {
+    super('the client closed the connection before sending its whole request');
+  }
+}
+
 export function readBody(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -32,6 +40,10 @@ export function readBody(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Pro
     });
     req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
     req.on('error', reject);
+    // A client that hangs up mid-body never sends 'end': settle anyway so nothing waits forever.
+    req.on('close', () => {
+      if (!req.complete) reject(new ClientGoneError());
+    });
   });
 }
 

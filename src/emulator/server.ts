@@ -3,9 +3,17 @@
 import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { AdmissionControl, type Refusal } from './admission';
-import { BATCH_METRICS_KEY, BatchStore, IdSource, fileObject } from './batches';
+import { BatchStore, IdSource, fileObject } from './batches';
 import { InferenceEngine, drawFaults, type FaultDraw } from './engine';
-import { BadRequestError, readBody, readJsonObject, sendJson, sendText, type Headers } from './http-util';
+import {
+  BadRequestError,
+  ClientGoneError,
+  readBody,
+  readJsonObject,
+  sendJson,
+  sendText,
+  type Headers,
+} from './http-util';
 import { MetricsRecorder, type EmulatorMetrics } from './metrics';
 import {
   OLLAMA_BUSY_MESSAGE,
@@ -246,6 +254,7 @@ class Emulator {
   }
 
   private sendBadRequest(res: http.ServerResponse, key: string, api: Api, err: unknown): void {
+    if (err instanceof ClientGoneError) return;
     if (!(err instanceof BadRequestError)) throw err;
     this.metrics.count(key, 'badRequests');
     if (api === 'ollama') return sendJson(res, err.status, { error: err.message });
@@ -545,5 +554,4 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   };
 }
 
-export { BATCH_METRICS_KEY };
 export type { EmulatorMetrics, EmulatorSettings };

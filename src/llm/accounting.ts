@@ -33,7 +33,10 @@ export interface LlmRunStats {
   latencyMs: { p50: number; p95: number; p99: number };
 }
 
-const priceSchema = z.record(z.string(), z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }));
+const priceSchema = z.record(
+  z.string(),
+  z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }),
+);
 export type PriceTable = z.infer<typeof priceSchema>;
 
 /** List prices in USD per million tokens; override with LLM_PRICES. Local models cost nothing. */
@@ -48,11 +51,19 @@ export const DEFAULT_PRICES: PriceTable = {
 export function parsePrices(json: string | undefined): PriceTable {
   if (!json) return DEFAULT_PRICES;
   const parsed = priceSchema.safeParse(JSON.parse(json));
-  if (!parsed.success) throw new Error(`LLM_PRICES must be {"model":{"inputPerMTok":n,"outputPerMTok":n}}: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new Error(
+      `LLM_PRICES must be {"model":{"inputPerMTok":n,"outputPerMTok":n}}: ${parsed.error.message}`,
+    );
   return { ...DEFAULT_PRICES, ...parsed.data };
 }
 
-export function costOf(prices: PriceTable, model: string, promptTokens: number, completionTokens: number): number {
+export function costOf(
+  prices: PriceTable,
+  model: string,
+  promptTokens: number,
+  completionTokens: number,
+): number {
   const p = prices[model];
   if (!p) return 0;
   return (promptTokens * p.inputPerMTok + completionTokens * p.outputPerMTok) / 1_000_000;
@@ -74,12 +85,18 @@ export function summarizeCalls(records: CallRecord[]): LlmRunStats {
     calls: records.filter((r) => r.status !== 'cache_hit').length,
     providerRequests: sum((r) => r.providerRequests),
     rateLimited: records.filter((r) => r.status === 'rate_limited').length,
-    errors: records.filter((r) => r.status === 'error' || r.status === 'fatal' || r.status === 'invalid_answer').length,
+    errors: records.filter(
+      (r) => r.status === 'error' || r.status === 'fatal' || r.status === 'invalid_answer',
+    ).length,
     cacheHits: records.filter((r) => r.status === 'cache_hit').length,
     promptTokens: sum((r) => r.promptTokens),
     completionTokens: sum((r) => r.completionTokens),
     costUsd: Math.round(sum((r) => r.costUsd) * 1e6) / 1e6,
-    latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+    },
   };
 }
 
@@ -119,7 +136,10 @@ export class LlmMetrics {
       lines.push(`llm_call_latency_seconds_bucket{le="${b / 1000}"} ${cumulative}`);
     });
     lines.push(`llm_call_latency_seconds_bucket{le="+Inf"} ${this.latencyCount}`);
-    lines.push(`llm_call_latency_seconds_sum ${this.latencySum}`, `llm_call_latency_seconds_count ${this.latencyCount}`);
+    lines.push(
+      `llm_call_latency_seconds_sum ${this.latencySum}`,
+      `llm_call_latency_seconds_count ${this.latencyCount}`,
+    );
     return lines.join('\n') + '\n';
   }
 

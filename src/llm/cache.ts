@@ -13,7 +13,15 @@ export interface CacheKeyParts {
 
 export function cacheKey(parts: CacheKeyParts): string {
   return createHash('sha256')
-    .update(JSON.stringify([parts.provider, parts.model, parts.messages, parts.schema ?? null, parts.params ?? null]))
+    .update(
+      JSON.stringify([
+        parts.provider,
+        parts.model,
+        parts.messages,
+        parts.schema ?? null,
+        parts.params ?? null,
+      ]),
+    )
     .digest('hex');
 }
 

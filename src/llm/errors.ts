@@ -82,7 +82,11 @@ export function toActivityFailure(err: unknown): ApplicationFailure {
     });
   }
   if (err instanceof LlmBudgetExhaustedError) {
-    return ApplicationFailure.create({ message: err.message, type: 'LlmBudgetExhausted', nextRetryDelay: err.retryAfterMs });
+    return ApplicationFailure.create({
+      message: err.message,
+      type: 'LlmBudgetExhausted',
+      nextRetryDelay: err.retryAfterMs,
+    });
   }
   if (err instanceof LlmFatalError) {
     return ApplicationFailure.nonRetryable(err.message, 'LlmFatal', { status: err.status });

@@ -3,7 +3,13 @@
 // slow probing back up) and a per-minute token budget.
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { LlmBudgetExhaustedError } from './errors';
 
 export interface LimiterOptions {
@@ -50,8 +56,9 @@ export interface LimiterSnapshot {
   slowStart: boolean;
 }
 
-export function applyLimiterDefaults(o: LimiterOptions): Required<Omit<LimiterOptions, 'maxTokensPerMinute'>> &
-  Pick<LimiterOptions, 'maxTokensPerMinute'> {
+export function applyLimiterDefaults(
+  o: LimiterOptions,
+): Required<Omit<LimiterOptions, 'maxTokensPerMinute'>> & Pick<LimiterOptions, 'maxTokensPerMinute'> {
   return {
     name: o.name ?? 'llm',
     cap: o.cap,
@@ -68,7 +75,12 @@ export function applyLimiterDefaults(o: LimiterOptions): Required<Omit<LimiterOp
  * How many calls may be in flight given the shared state: the cap when not adaptive; else the
  * learned limit, and during slow start no more than twice what has been seen to succeed.
  */
-export function allowedInFlight(state: LimiterState, cap: number, initialWindow: number, adaptive: boolean): number {
+export function allowedInFlight(
+  state: LimiterState,
+  cap: number,
+  initialWindow: number,
+  adaptive: boolean,
+): number {
   if (!adaptive) return cap;
   const limit = Math.max(1, Math.min(cap, Math.floor(state.limit)));
   return state.slowStart ? Math.min(limit, Math.max(initialWindow, 2 * state.confirmed)) : limit;
@@ -104,7 +116,9 @@ export class GlobalLimiter {
   }
 
   /** Reads the state and every slot in one Query (they share a partition). */
-  async snapshot(now = Date.now()): Promise<LimiterSnapshot & { state: LimiterState; heldSlots: Set<number> }> {
+  async snapshot(
+    now = Date.now(),
+  ): Promise<LimiterSnapshot & { state: LimiterState; heldSlots: Set<number> }> {
     const r = await this.ddb.send(
       new QueryCommand({
         TableName: this.table,
@@ -121,7 +135,8 @@ export class GlobalLimiter {
         heldSlots.add(Number(item.slot));
       }
     }
-    if (!state || (state as unknown as { cap?: number }).cap !== this.opts.cap) state = await this.resetState();
+    if (!state || (state as unknown as { cap?: number }).cap !== this.opts.cap)
+      state = await this.resetState();
     this.cachedState = state;
     const allowed = allowedInFlight(state, this.opts.cap, this.opts.initialWindow, this.opts.adaptive);
     return {
@@ -139,7 +154,10 @@ export class GlobalLimiter {
   async resetState(): Promise<LimiterState> {
     const state = this.initialState();
     await this.ddb.send(
-      new PutCommand({ TableName: this.table, Item: { PK: this.pk, SK: 'STATE', cap: this.opts.cap, ...state } }),
+      new PutCommand({
+        TableName: this.table,
+        Item: { PK: this.pk, SK: 'STATE', cap: this.opts.cap, ...state },
+      }),
     );
     return state;
   }
@@ -305,7 +323,9 @@ export class GlobalLimiter {
           UpdateExpression: update,
           ConditionExpression: condition,
           ExpressionAttributeValues: values,
-          ...(update.includes('#l') || condition.includes('#l') ? { ExpressionAttributeNames: { '#l': 'limit' } } : {}),
+          ...(update.includes('#l') || condition.includes('#l')
+            ? { ExpressionAttributeNames: { '#l': 'limit' } }
+            : {}),
         }),
       );
     } catch (err) {
@@ -328,7 +348,11 @@ export class GlobalLimiter {
           Key: { PK: this.pk, SK: `TOKENS#${minute}` },
           UpdateExpression: 'ADD used :e SET expiresAt = :exp',
           ConditionExpression: 'attribute_not_exists(used) OR used <= :room',
-          ExpressionAttributeValues: { ':e': estimate, ':room': Math.max(0, max - estimate), ':exp': minute * 60 + 3600 },
+          ExpressionAttributeValues: {
+            ':e': estimate,
+            ':room': Math.max(0, max - estimate),
+            ':exp': minute * 60 + 3600,
+          },
         }),
       );
       return minute;

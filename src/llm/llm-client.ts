@@ -70,7 +70,9 @@ export class LlmClient {
     }
     const run = () => this.callProvider(input, key, started);
     // Coalescing shares one provider call between identical concurrent requests in this process.
-    const { promise, shared } = input.noCache ? { promise: run(), shared: false } : deps.cache.coalesce(key, run);
+    const { promise, shared } = input.noCache
+      ? { promise: run(), shared: false }
+      : deps.cache.coalesce(key, run);
     const result = await promise;
     if (!shared) return result;
     const record = this.record(input, 'cache_hit', started, 0, 0, 0, result.record.model);
@@ -78,21 +80,29 @@ export class LlmClient {
     return { value: result.value, record };
   }
 
-  private async callProvider<T>(input: StructuredCallInput<T>, key: string, started: number): Promise<StructuredCallResult<T>> {
+  private async callProvider<T>(
+    input: StructuredCallInput<T>,
+    key: string,
+    started: number,
+  ): Promise<StructuredCallResult<T>> {
     const { deps } = this;
     const estimate = estimateTokens(input.messages);
     let minute: number | undefined;
     try {
       minute = await deps.limiter.reserveTokens(estimate);
     } catch (err) {
-      if (err instanceof LlmBudgetExhaustedError) await this.saveRecord(this.record(input, 'rate_limited', started, 0, 0, 0, deps.model));
+      if (err instanceof LlmBudgetExhaustedError)
+        await this.saveRecord(this.record(input, 'rate_limited', started, 0, 0, 0, deps.model));
       throw err;
     }
     const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
-    const renewal = setInterval(() => {
-      input.heartbeat?.();
-      void deps.limiter.renew(permit).catch(() => undefined);
-    }, Math.max(1000, deps.limiter.opts.leaseMs / 3));
+    const renewal = setInterval(
+      () => {
+        input.heartbeat?.();
+        void deps.limiter.renew(permit).catch(() => undefined);
+      },
+      Math.max(1000, deps.limiter.opts.leaseMs / 3),
+    );
     deps.metrics.inFlight++;
     let released = false;
     const release = async () => {
@@ -124,8 +134,18 @@ export class LlmClient {
           await release();
           await deps.limiter.recordSuccess(permit);
           await deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate);
-          if (!input.noCache) await deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model });
-          const record = this.record(input, 'ok', started, promptTokens, completionTokens, requests, model, latency);
+          if (!input.noCache)
+            await deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model });
+          const record = this.record(
+            input,
+            'ok',
+            started,
+            promptTokens,
+            completionTokens,
+            requests,
+            model,
+            latency,
+          );
           await this.saveRecord(record);
           return { value: parsed.value, record };
         }
@@ -145,7 +165,9 @@ export class LlmClient {
       }
     } catch (err) {
       await release();
-      await deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate).catch(() => undefined);
+      await deps.limiter
+        .reconcileTokens(minute, promptTokens + completionTokens - estimate)
+        .catch(() => undefined);
       const status: CallStatus =
         err instanceof LlmRateLimitedError
           ? 'rate_limited'
@@ -156,7 +178,16 @@ export class LlmClient {
               : 'error';
       if (status === 'rate_limited') await deps.limiter.recordRateLimited();
       await this.saveRecord(
-        this.record(input, status, started, promptTokens, completionTokens, Math.max(requests, 1), model, Date.now() - callStarted),
+        this.record(
+          input,
+          status,
+          started,
+          promptTokens,
+          completionTokens,
+          Math.max(requests, 1),
+          model,
+          Date.now() - callStarted,
+        ),
       );
       throw err;
     } finally {
@@ -165,7 +196,13 @@ export class LlmClient {
   }
 
   /** Embeds texts through the same permit and accounting path (used by harmonizer/embedding). */
-  async embed(input: { runId: string; callId: string; texts: string[]; signal?: AbortSignal; heartbeat?: () => void }) {
+  async embed(input: {
+    runId: string;
+    callId: string;
+    texts: string[];
+    signal?: AbortSignal;
+    heartbeat?: () => void;
+  }) {
     const { deps } = this;
     const started = Date.now();
     const permit: Permit = await deps.limiter.acquire(input.signal, input.heartbeat);

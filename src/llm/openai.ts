@@ -57,8 +57,13 @@ export class OpenAiProvider implements LlmProvider {
 
 export function mapOpenAiError(err: unknown): Error {
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
-    return errorForStatus(err.status, parseRetryAfter(err.headers), `OpenAI answered ${err.status}: ${err.message}`);
+    return errorForStatus(
+      err.status,
+      parseRetryAfter(err.headers),
+      `OpenAI answered ${err.status}: ${err.message}`,
+    );
   }
-  if (err instanceof OpenAI.APIError) return new LlmTransientError(undefined, `OpenAI request failed: ${err.message}`);
+  if (err instanceof OpenAI.APIError)
+    return new LlmTransientError(undefined, `OpenAI request failed: ${err.message}`);
   return err as Error;
 }

@@ -20,7 +20,8 @@ export async function ensureTable(cfg: AppConfig): Promise<void> {
     await ddb.send(new DescribeTableCommand({ TableName }));
     return;
   } catch (err) {
-    if (!(err instanceof ResourceNotFoundException) && (err as Error).name !== 'ResourceNotFoundException') throw err;
+    if (!(err instanceof ResourceNotFoundException) && (err as Error).name !== 'ResourceNotFoundException')
+      throw err;
   }
   const gsi = (n: number) => ({
     IndexName: `GSI${n}`,

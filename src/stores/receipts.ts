@@ -15,7 +15,10 @@ import { lineIdOf } from '../domain/receipt';
 export const keys = {
   merchant: (merchantId: string) => ({ PK: `MERCHANT#${merchantId}`, SK: 'META' }),
   receipt: (receiptId: string) => ({ PK: `RECEIPT#${receiptId}`, SK: 'META' }),
-  line: (receiptId: string, lineIndex: number) => ({ PK: `RECEIPT#${receiptId}`, SK: `LINE#${pad(lineIndex)}` }),
+  line: (receiptId: string, lineIndex: number) => ({
+    PK: `RECEIPT#${receiptId}`,
+    SK: `LINE#${pad(lineIndex)}`,
+  }),
   word: (receiptId: string, lineIndex: number, wordIndex: number) => ({
     PK: `RECEIPT#${receiptId}`,
     SK: `LINE#${pad(lineIndex)}#WORD#${pad(wordIndex)}`,
@@ -153,7 +156,12 @@ export class ReceiptStore {
     for (const i of items) {
       if (i.type === 'LINE') {
         const lineIndex = Number(i.lineIndex);
-        lines.set(lineIndex, { lineId: lineIdOf(receiptId, lineIndex), lineIndex, text: String(i.text), words: [] });
+        lines.set(lineIndex, {
+          lineId: lineIdOf(receiptId, lineIndex),
+          lineIndex,
+          text: String(i.text),
+          words: [],
+        });
       }
     }
     for (const i of items) {
@@ -203,7 +211,8 @@ export class ReceiptStore {
             Key: keys.word(receiptId, lineIndex, wordIndex),
             UpdateExpression:
               'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
-            ConditionExpression: 'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+            ConditionExpression:
+              'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
             ExpressionAttributeValues: {
               ':s': u.validationStatus,
               ':r': u.reason,
@@ -230,7 +239,11 @@ export class ReceiptStore {
   async putIfAbsent(item: Record<string, unknown> & { PK: string; SK: string }): Promise<boolean> {
     try {
       await this.ddb.send(
-        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(PK)' }),
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
       );
       return true;
     } catch (err) {
@@ -269,7 +282,8 @@ export class ReceiptStore {
         const r = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
         requests = (r.UnprocessedItems?.[this.table] ?? []) as typeof requests;
         if (requests.length > 0) {
-          if (attempt > 8) throw new Error(`DynamoDB left ${requests.length} items unprocessed after retries`);
+          if (attempt > 8)
+            throw new Error(`DynamoDB left ${requests.length} items unprocessed after retries`);
           await new Promise((res) => setTimeout(res, 50 * 2 ** attempt));
         }
       }

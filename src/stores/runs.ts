@@ -29,7 +29,13 @@ export class RunStore {
   constructor(private readonly store: ReceiptStore) {}
 
   async startRun(meta: RunMeta): Promise<void> {
-    await this.store.putIfAbsent({ PK: `RUN#${meta.runId}`, SK: 'META', GSI1PK: 'RUNS', GSI1SK: String(meta.startedAt), ...meta });
+    await this.store.putIfAbsent({
+      PK: `RUN#${meta.runId}`,
+      SK: 'META',
+      GSI1PK: 'RUNS',
+      GSI1SK: String(meta.startedAt),
+      ...meta,
+    });
   }
 
   async finishRun(runId: string, report: Record<string, unknown>, status: RunMeta['status'] = 'COMPLETED') {

@@ -137,14 +137,23 @@ export async function evaluateLabels(input: EvaluateLabelsInput = {}): Promise<E
       });
     } catch (err) {
       // A merchant that fails as a whole (e.g. its receipts cannot be listed) is recorded, not fatal.
-      await io.recordItemFailure({ runId: s.runId, itemId: `merchant:${merchantId}`, reason: errorMessage(err), merchantId });
+      await io.recordItemFailure({
+        runId: s.runId,
+        itemId: `merchant:${merchantId}`,
+        reason: errorMessage(err),
+        merchantId,
+      });
     }
     progress.merchantsDone++;
   });
 
   // Let the last receiptsDone signals land before the report is built.
   await condition(() => progress.done + progress.failed >= progress.total, '5 seconds');
-  const report = await io.buildEvaluationReport({ runId: s.runId, status: 'COMPLETED', makespanMs: Date.now() - startedAt });
+  const report = await io.buildEvaluationReport({
+    runId: s.runId,
+    status: 'COMPLETED',
+    makespanMs: Date.now() - startedAt,
+  });
   upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
   return report;
 }
@@ -159,7 +168,9 @@ export interface EvaluateMerchantInput {
 }
 
 /** One merchant: its receipts in batches of `batchSize`, `widths.batches` batches at a time. */
-export async function evaluateMerchant(input: EvaluateMerchantInput): Promise<{ done: number; failed: number }> {
+export async function evaluateMerchant(
+  input: EvaluateMerchantInput,
+): Promise<{ done: number; failed: number }> {
   const { settings: s, merchantId } = input;
   const info = workflowInfo();
   const totals = input.totals ?? { done: 0, failed: 0 };
@@ -169,7 +180,13 @@ export async function evaluateMerchant(input: EvaluateMerchantInput): Promise<{ 
   const root = getExternalWorkflowHandle(input.rootWorkflowId);
   const first = input.nextBatch ?? 0;
   if (first === 0) await root.signal(receiptsPlannedSignal, { merchantId, count: total });
-  setHandler(progressQuery, () => ({ total, done: totals.done, failed: totals.failed, merchantsDone: 0, merchantsTotal: 1 }));
+  setHandler(progressQuery, () => ({
+    total,
+    done: totals.done,
+    failed: totals.failed,
+    merchantsDone: 0,
+    merchantsTotal: 1,
+  }));
 
   let started = 0;
   const stop = () => started >= s.continueAsNewAfterBatches || info.continueAsNewSuggested;
@@ -214,7 +231,12 @@ export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: 
   const { settings: s } = input;
   const info = workflowInfo();
   const out = { done: 0, failed: 0 };
-  setHandler(progressQuery, () => ({ total: input.receiptIds.length, ...out, merchantsDone: 0, merchantsTotal: 1 }));
+  setHandler(progressQuery, () => ({
+    total: input.receiptIds.length,
+    ...out,
+    merchantsDone: 0,
+    merchantsTotal: 1,
+  }));
   await slidingWindow(input.receiptIds, s.widths.receipts, async (receiptId) => {
     try {
       const r = await executeChild(evaluateReceipt, {
@@ -225,7 +247,12 @@ export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: 
       else out.failed++;
     } catch (err) {
       out.failed++;
-      await io.recordItemFailure({ runId: s.runId, itemId: receiptId, reason: errorMessage(err), merchantId: input.merchantId });
+      await io.recordItemFailure({
+        runId: s.runId,
+        itemId: receiptId,
+        reason: errorMessage(err),
+        merchantId: input.merchantId,
+      });
     }
   });
   return out;
@@ -296,10 +323,19 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
     skippedLlmReview: s.skipLlmReview,
   });
   return failedChunks.length
-    ? { receiptId, status: 'FAILED', issues: issues.length, reason: failedChunks.map((c) => c.reason).join('; ') }
+    ? {
+        receiptId,
+        status: 'FAILED',
+        issues: issues.length,
+        reason: failedChunks.map((c) => c.reason).join('; '),
+      }
     : { receiptId, status: 'SUCCEEDED', issues: issues.length };
 }
 
 function isNonRetryable(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true;
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.nonRetryable === true
+  );
 }

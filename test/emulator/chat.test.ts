@@ -230,6 +230,14 @@ void describe('structured chat output', () => {
     assert.equal(ollamaText, text);
   });
 
+  void test('ollama list (GET /api/tags) names the default chat and embedding models', async () => {
+    const { models } = await ollamaClient(emulator.url).list();
+    assert.deepEqual(
+      models.map((m) => m.name),
+      ['llama3.1:8b', 'nomic-embed-text:latest'],
+    );
+  });
+
   void test('bad requests get 400 in each API’s error shape', async () => {
     await assert.rejects(
       openAiClient(emulator.url).chat.completions.create({ model: 'gpt-4o-mini', messages: [] }),

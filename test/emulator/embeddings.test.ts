@@ -93,6 +93,20 @@ void describe('embeddings over HTTP', () => {
     assert.deepEqual(single.embeddings[0], c);
   });
 
+  void test('raw HTTP: encoding_format base64 answers a base64 string of the float32 vector', async () => {
+    const res = await postJson(`${emulator.url}/v1/embeddings`, {
+      model: 'text-embedding-3-small',
+      input: 'GRAND TOTAL',
+      encoding_format: 'base64',
+    });
+    assert.equal(res.status, 200);
+    const embedding = (res.body as { data: Array<{ embedding: unknown }> }).data[0]?.embedding;
+    assert.equal(typeof embedding, 'string');
+    const bytes = Buffer.from(embedding as string, 'base64');
+    const decoded = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
+    assert.deepEqual(decoded, Array.from(embedText('GRAND TOTAL', 64)));
+  });
+
   void test('an empty input is a 400', async () => {
     const res = await postJson(`${emulator.url}/v1/embeddings`, {
       model: 'text-embedding-3-small',

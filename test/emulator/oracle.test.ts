@@ -261,4 +261,35 @@ void describe('JSON schema instances', () => {
     assert.match(findSchemaViolation(schema, { review: [] }) ?? '', /reviews/);
     assert.match(findSchemaViolation({ type: 'integer' }, 1.5) ?? '', /integer/);
   });
+
+  const violations: Array<[string, JsonSchema, unknown, unknown]> = [
+    ['minLength', { type: 'string', minLength: 3 }, 'ab', 'abc'],
+    ['maxLength', { type: 'string', maxLength: 2 }, 'abc', 'ab'],
+    ['pattern', { type: 'string', pattern: '^[0-9]+$' }, '12a', '12'],
+    ['minimum', { type: 'number', minimum: 1 }, 0.5, 1],
+    ['exclusiveMaximum', { type: 'number', exclusiveMaximum: 1 }, 1, 0.9],
+    ['multipleOf', { type: 'number', multipleOf: 0.5 }, 0.3, 1.5],
+    ['minItems', { type: 'array', minItems: 1 }, [], [1]],
+    ['maxItems', { type: 'array', maxItems: 1 }, [1, 2], [1]],
+    ['uniqueItems', { type: 'array', uniqueItems: true }, [1, 1], [1, 2]],
+    ['required', { type: 'object', required: ['a'] }, {}, { a: 1 }],
+    [
+      'additionalProperties',
+      { type: 'object', properties: { a: {} }, additionalProperties: false },
+      { b: 1 },
+      { a: 1 },
+    ],
+    ['enum', { enum: ['x'] }, 'y', 'x'],
+    ['const', { const: 2 }, 3, 2],
+    ['anyOf', { anyOf: [{ type: 'string' }, { type: 'null' }] }, 1, null],
+    ['oneOf', { oneOf: [{ type: 'number' }, { type: 'integer' }] }, 1, 1.5],
+    ['items', { type: 'array', items: { type: 'string' } }, ['a', 1], ['a', 'b']],
+    ['$ref', { $defs: { s: { type: 'string' } }, $ref: '#/$defs/s' }, 1, 's'],
+  ];
+  for (const [keyword, schema, bad, good] of violations) {
+    void test(`the checker enforces ${keyword}`, () => {
+      assert.notEqual(findSchemaViolation(schema, bad), undefined, `${JSON.stringify(bad)} must fail`);
+      assert.equal(findSchemaViolation(schema, good), undefined, `${JSON.stringify(good)} must pass`);
+    });
+  }
 });

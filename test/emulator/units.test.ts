@@ -1,6 +1,7 @@
-// Pure parts: settings validation, CLI flags, admission windows, the in-flight series.
+// Small parts: settings validation, CLI flags, admission windows, the in-flight series, truth reloading.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { AdmissionControl, RPM_WINDOW_MS } from '../../src/emulator/admission';
@@ -11,6 +12,9 @@ import {
   EmulatorSettingsError,
   resolveEmulatorSettings,
 } from '../../src/emulator/settings';
+import { TRUTH_CHECK_INTERVAL_MS, TruthSource } from '../../src/emulator/truth-source';
+import { emptyTruth } from '../../src/domain/llm-tasks';
+import { writeTruthFile } from './helpers';
 
 void describe('settings', () => {
   void test('defaults apply and patches override', () => {
@@ -52,6 +56,11 @@ void describe('CLI flags', () => {
     assert.equal(args.port, 12001);
     assert.equal(args.host, '127.0.0.1');
     assert.equal(args.settings.truthFile, path.resolve('/tmp/emu-data/truth.json'));
+  });
+
+  void test('--help asks for the usage text', () => {
+    assert.equal(parseEmulatorArgs(['--help'], env).help, true);
+    assert.equal(parseEmulatorArgs([], env).help, false);
   });
 
   void test('flags map to settings', () => {
@@ -147,5 +156,39 @@ void describe('in-flight series', () => {
     assert.equal(snap.series[0]?.t, 0);
     m.reset();
     assert.deepEqual(m.snapshot().series, [{ t: 0, inFlight: 0, max: 0 }]);
+  });
+});
+
+void describe('truth source', () => {
+  void test('re-reads the file when its mtime changes, checking at most once per interval', () => {
+    let now = 0;
+    const warnings: string[] = [];
+    const first = emptyTruth(1);
+    first.words.a = { label: 'TAX' };
+    const file = writeTruthFile(first);
+    const source = new TruthSource(
+      file,
+      (m) => warnings.push(m),
+      () => now,
+    );
+    assert.equal(source.get()?.words.a?.label, 'TAX');
+
+    const second = emptyTruth(2);
+    second.words.a = { label: 'DATE' };
+    fs.writeFileSync(file, JSON.stringify(second));
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    now += TRUTH_CHECK_INTERVAL_MS / 2;
+    assert.equal(source.get()?.words.a?.label, 'TAX', 'not re-checked within the interval');
+    now += TRUTH_CHECK_INTERVAL_MS;
+    assert.equal(source.get()?.words.a?.label, 'DATE', 'changed mtime: re-read');
+
+    fs.writeFileSync(file, '{"half": ');
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 10_000));
+    now += TRUTH_CHECK_INTERVAL_MS;
+    assert.equal(source.get()?.words.a?.label, 'DATE', 'a half-written file keeps the previous truth');
+    assert.equal(warnings.length, 1);
+
+    source.setPath(`${file}.missing`);
+    assert.equal(source.get(), undefined);
   });
 });

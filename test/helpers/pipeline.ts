@@ -17,7 +17,10 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** One workflow bundle per test process (bundling takes seconds). */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: quietLogger,
+  });
   return bundle;
 }
 
@@ -69,7 +72,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     await writeDataset(cfg, dataset);
   }
   const queues = opts.queues ?? ['pipeline', 'llm'];
-  const workers = queues.length ? await startWorkers(cfg, { queues, workflowBundle: await workflowBundle() }) : undefined;
+  const workers = queues.length
+    ? await startWorkers(cfg, { queues, workflowBundle: await workflowBundle() })
+    : undefined;
   const client = await connectClient(cfg);
   return {
     id,
