@@ -1,6 +1,6 @@
 // Throughput of the LLM provider emulator: keep-alive load on /v1/chat/completions (small schema) and
 // /api/embed from a child process (so the load does not share the server's event loop); prints a table.
-// Run: npx tsx bench/emulator.ts [--duration-s 5] [--concurrency 64]
+// Run: npx tsx bench/emulator.ts [--duration-s 5] [--concurrency 64] [--items 3]
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,8 @@ export interface EmulatorBenchOptions {
   durationS?: number;
   /** Requests kept in flight by the load generator. @default 64 */
   concurrency?: number;
+  /** Words per label-review chat prompt (the pipelines send 20). @default 3 */
+  itemsPerPrompt?: number;
 }
 
 export interface EndpointBenchRow {
@@ -28,6 +30,7 @@ export interface EmulatorBenchResult {
   requests: number;
   durationS: number;
   concurrency: number;
+  itemsPerPrompt: number;
   byEndpoint: EndpointBenchRow[];
   /** Peak of requests in flight as the emulator saw them. */
   serverInFlightMax: number;
@@ -41,8 +44,12 @@ interface LoadReport {
   measuredMs: number;
 }
 
-function chatBody(n: number): string {
-  const items = [0, 1, 2].map((k) => ({ id: `w${n}-${k}`, text: `TOTAL ${n + k}`, label: 'GRAND_TOTAL' }));
+function chatBody(n: number, itemsPerPrompt: number): string {
+  const items = Array.from({ length: itemsPerPrompt }, (_, k) => ({
+    id: `w${n}-${k}`,
+    text: `TOTAL ${n + k}`,
+    label: 'GRAND_TOTAL',
+  }));
   return JSON.stringify({
     model: 'gpt-4o-mini',
     messages: [
@@ -61,11 +68,16 @@ function embedBody(n: number): string {
 }
 
 /** The child's side: keep `concurrency` requests in flight until the time is up, then report. */
-async function generateLoad(url: string, durationS: number, concurrency: number): Promise<LoadReport> {
+async function generateLoad(
+  url: string,
+  durationS: number,
+  concurrency: number,
+  itemsPerPrompt: number,
+): Promise<LoadReport> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL(url);
   const endpoints = [
-    { path: '/v1/chat/completions', body: chatBody },
+    { path: '/v1/chat/completions', body: (n: number) => chatBody(n, itemsPerPrompt) },
     { path: '/api/embed', body: embedBody },
   ];
   const report: LoadReport = { byEndpoint: {}, measuredMs: durationS * 1000 };
@@ -153,7 +165,7 @@ function printTable(result: EmulatorBenchResult): void {
     ...rows.slice(1).map(line),
   ];
   process.stdout.write(
-    `emulator throughput: ${result.durationS} s, ${result.concurrency} concurrent keep-alive requests from a child process\n`,
+    `emulator throughput: ${result.durationS} s, ${result.concurrency} concurrent keep-alive requests from a child process, ${result.itemsPerPrompt} words per chat prompt\n`,
   );
   process.stdout.write(out.join('\n') + '\n');
   process.stdout.write(`server inFlightMax: ${result.serverInFlightMax}\n`);
@@ -163,6 +175,7 @@ function printTable(result: EmulatorBenchResult): void {
 export async function benchEmulator(opts: EmulatorBenchOptions = {}): Promise<EmulatorBenchResult> {
   const durationS = opts.durationS ?? 5;
   const concurrency = opts.concurrency ?? 64;
+  const itemsPerPrompt = opts.itemsPerPrompt ?? 3;
   const emulator = await startEmulator({
     port: 0,
     latencyMs: 0,
@@ -172,10 +185,14 @@ export async function benchEmulator(opts: EmulatorBenchOptions = {}): Promise<Em
     log: () => undefined,
   });
   try {
-    const child = fork(__filename, [LOAD_FLAG, emulator.url, String(durationS), String(concurrency)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = fork(
+      __filename,
+      [LOAD_FLAG, emulator.url, String(durationS), String(concurrency), String(itemsPerPrompt)],
+      {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
     const report = await new Promise<LoadReport>((resolve, reject) => {
       child.once('message', (m) => resolve(m as LoadReport));
       child.once('error', reject);
@@ -200,6 +217,7 @@ export async function benchEmulator(opts: EmulatorBenchOptions = {}): Promise<Em
       requests,
       durationS,
       concurrency,
+      itemsPerPrompt,
       byEndpoint,
       serverInFlightMax: emulator.metrics().inFlightMax,
     };
@@ -210,17 +228,23 @@ export async function benchEmulator(opts: EmulatorBenchOptions = {}): Promise<Em
 
 async function main(): Promise<void> {
   if (process.argv[2] === LOAD_FLAG) {
-    const [, , , url, durationS, concurrency] = process.argv;
-    const report = await generateLoad(url ?? '', Number(durationS), Number(concurrency));
+    const [, , , url, durationS, concurrency, itemsPerPrompt] = process.argv;
+    const report = await generateLoad(
+      url ?? '',
+      Number(durationS),
+      Number(concurrency),
+      Number(itemsPerPrompt),
+    );
     process.send?.(report, () => process.exit(0));
     return;
   }
   const { values } = parseArgs({
-    options: { 'duration-s': { type: 'string' }, concurrency: { type: 'string' } },
+    options: { 'duration-s': { type: 'string' }, concurrency: { type: 'string' }, items: { type: 'string' } },
   });
   const result = await benchEmulator({
     durationS: values['duration-s'] ? Number(values['duration-s']) : undefined,
     concurrency: values.concurrency ? Number(values.concurrency) : undefined,
+    itemsPerPrompt: values.items ? Number(values.items) : undefined,
   });
   printTable(result);
 }

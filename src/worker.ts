@@ -1,6 +1,6 @@
 // Starts the `pipeline` worker (workflows + I/O activities) and/or the `llm` worker (LLM calls
 // only, whose slots and shared permits are the global cap). `npm run worker -- --queues pipeline,llm`
-import { Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type AppConfig, ConfigError, loadConfig } from './config';
 import { createLlmQueueActivities, createPipelineActivities } from './activities';
 import { createLlmLayer, createStores } from './deps';
@@ -92,12 +92,15 @@ export function parseQueues(argv: string[]): QueueName[] {
 async function main(): Promise<void> {
   const cfg = loadConfig();
   const queues = parseQueues(process.argv.slice(2));
-  if (cfg.METRICS_PORT) {
+  Runtime.install({
+    logger: new DefaultLogger(cfg.LOG_LEVEL),
     // Temporal's own runtime metrics next to ours, on the following port.
-    Runtime.install({
-      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${cfg.METRICS_PORT + 1}` } } },
-    });
-  }
+    ...(cfg.METRICS_PORT
+      ? {
+          telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${cfg.METRICS_PORT + 1}` } } },
+        }
+      : {}),
+  });
   const running = await startWorkers(cfg, { queues });
   console.log(
     `worker running: queues=${queues.join(',')} temporal=${cfg.temporalAddress} llm=${cfg.llmProvider}@${cfg.external.llm ? 'external' : 'emulator'} cap=${cfg.LLM_MAX_CONCURRENT_CALLS}`,
