@@ -89,7 +89,11 @@ function figures(
   };
 }
 
-async function runOurs(cfg: AppConfig, client: Client, input: EvaluateLabelsInput): Promise<EvaluationReport> {
+async function runOurs(
+  cfg: AppConfig,
+  client: Client,
+  input: EvaluateLabelsInput,
+): Promise<EvaluationReport> {
   const runId = `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   return (await client.workflow.execute('evaluateLabels', {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
@@ -145,10 +149,15 @@ async function main(): Promise<void> {
     truthFile,
   });
   const started = Date.now();
-  const { env, cfg } = benchConfig(id, emulator.url, truthFile, { LLM_MAX_CONCURRENT_CALLS: String(p.providerLimit) });
+  const { env, cfg } = benchConfig(id, emulator.url, truthFile, {
+    LLM_MAX_CONCURRENT_CALLS: String(p.providerLimit),
+  });
   await ensureTable(cfg);
   const receipts = p.merchants * p.receiptsPerMerchant;
-  await writeDataset(cfg, generateDataset({ merchants: p.merchants, receiptsPerMerchant: p.receiptsPerMerchant, seed: 2026 }));
+  await writeDataset(
+    cfg,
+    generateDataset({ merchants: p.merchants, receiptsPerMerchant: p.receiptsPerMerchant, seed: 2026 }),
+  );
   const bundle = await workflowBundle();
   log(
     `bench (${quick ? 'quick' : 'full'}): ${receipts} receipts, provider limit ${p.providerLimit}, latency ${p.latencyMs}±${p.jitterMs} ms`,
@@ -174,11 +183,19 @@ async function main(): Promise<void> {
   emulator.reset();
   log('  rerun from cache ...');
   const c = await runOurs(cfg, client, { revalidate: true });
-  const cacheRerun = { makespanMs: c.makespanMs, requests: emulator.metrics().requests, cacheHits: c.llm.cacheHits };
+  const cacheRerun = {
+    makespanMs: c.makespanMs,
+    requests: emulator.metrics().requests,
+    cacheHits: c.llm.cacheHits,
+  };
   await workers.shutdown();
 
   // 4. Ours with the cap 4x too high: the adaptive limit has to find the provider's.
-  const adaptiveCfg = loadConfig({ ...process.env, ...env, LLM_MAX_CONCURRENT_CALLS: String(p.providerLimit * 4) });
+  const adaptiveCfg = loadConfig({
+    ...process.env,
+    ...env,
+    LLM_MAX_CONCURRENT_CALLS: String(p.providerLimit * 4),
+  });
   workers = await startWorkers(adaptiveCfg, { queues: ['pipeline', 'llm'], workflowBundle: bundle });
   await resetLimiter(adaptiveCfg);
   emulator.reset();
@@ -200,7 +217,8 @@ async function main(): Promise<void> {
     args: [{ runId: killRunId, llmTaskQueue: cfg.TASK_QUEUE_LLM, revalidate: true, noCache: true }],
   });
   const { runs } = createStores(cfg);
-  while ((await runs.listResults(killRunId)).length < receipts / 2) await new Promise((r) => setTimeout(r, 200));
+  while ((await runs.listResults(killRunId)).length < receipts / 2)
+    await new Promise((r) => setTimeout(r, 200));
   child.kill('SIGKILL');
   const requestsAtKill = emulator.metrics().requests;
   child = spawnWorker(env);
@@ -256,9 +274,21 @@ async function main(): Promise<void> {
   };
   const svg = inFlightSvg(
     [
-      { title: `seed design: nested Maps 3/10/5 x 3 calls, two retry layers`, points: naive.series, makespanMs: naive.makespanMs },
-      { title: `ours: cap ${p.providerLimit} = provider limit`, points: temporal.series, makespanMs: temporal.makespanMs },
-      { title: `ours: cap ${p.providerLimit * 4}, adaptive`, points: adaptive.series, makespanMs: adaptive.makespanMs },
+      {
+        title: `seed design: nested Maps 3/10/5 x 3 calls, two retry layers`,
+        points: naive.series,
+        makespanMs: naive.makespanMs,
+      },
+      {
+        title: `ours: cap ${p.providerLimit} = provider limit`,
+        points: temporal.series,
+        makespanMs: temporal.makespanMs,
+      },
+      {
+        title: `ours: cap ${p.providerLimit * 4}, adaptive`,
+        points: adaptive.series,
+        makespanMs: adaptive.makespanMs,
+      },
     ],
     p.providerLimit,
   );
@@ -280,7 +310,14 @@ type Result = {
   adaptive: DesignFigures;
   overhead: Array<{ receipts: number; makespanMs: number; receiptsPerSecond: number }>;
   cacheRerun: { makespanMs: number; requests: number; cacheHits: number };
-  resume: { makespanMs: number; requests: number; requestsAtKill: number; extraRequests: number; succeeded: number; resultsWritten: number };
+  resume: {
+    makespanMs: number;
+    requests: number;
+    requestsAtKill: number;
+    extraRequests: number;
+    succeeded: number;
+    resultsWritten: number;
+  };
   emulatorRequestsPerSecond: number;
   speedup: number;
   efficiency: number;
@@ -301,7 +338,10 @@ function renderTable(r: Result): string {
     '',
     `| orchestration only (--skip-llm-review) | receipts | makespan s | receipts/s |`,
     `|---|---|---|---|`,
-    ...r.overhead.map((o) => `| merchant -> batch -> receipt children | ${o.receipts} | ${(o.makespanMs / 1000).toFixed(1)} | ${o.receiptsPerSecond} |`),
+    ...r.overhead.map(
+      (o) =>
+        `| merchant -> batch -> receipt children | ${o.receipts} | ${(o.makespanMs / 1000).toFixed(1)} | ${o.receiptsPerSecond} |`,
+    ),
     '',
     `| resilience | figure |`,
     `|---|---|`,
@@ -311,7 +351,12 @@ function renderTable(r: Result): string {
   ].join('\n');
 }
 
-function renderMarkdown(r: Result, table: string, emu: Awaited<ReturnType<typeof benchEmulator>>, argv: string[]): string {
+function renderMarkdown(
+  r: Result,
+  table: string,
+  emu: Awaited<ReturnType<typeof benchEmulator>>,
+  argv: string[],
+): string {
   return `# Benchmarks
 
 Produced by \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\` on ${new Date().toISOString().slice(0, 10)},

@@ -43,7 +43,11 @@ export interface SeedDesignResult {
 }
 
 /** Runs items with at most `limit` in flight (a Map state's MaxConcurrency, or a semaphore). */
-async function mapConcurrent<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function mapConcurrent<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await fn(items[next++]!);
@@ -53,7 +57,10 @@ async function mapConcurrent<T>(items: readonly T[], limit: number, fn: (item: T
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runSeedDesign(cfg: AppConfig, options: Partial<SeedDesignOptions> = {}): Promise<SeedDesignResult> {
+export async function runSeedDesign(
+  cfg: AppConfig,
+  options: Partial<SeedDesignOptions> = {},
+): Promise<SeedDesignResult> {
   const o = { ...SEED_DESIGN_DEFAULTS, ...options };
   const { receipts: store } = createStores(cfg);
   const provider = createProvider(cfg);
@@ -65,7 +72,12 @@ export async function runSeedDesign(cfg: AppConfig, options: Partial<SeedDesignO
   const callWithInnerRetries = async (messages: ReturnType<typeof labelReviewMessages>) => {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await provider.chat({ model: cfg.llmModel, messages, jsonSchema: schema, schemaName: 'label_review' });
+        const res = await provider.chat({
+          model: cfg.llmModel,
+          messages,
+          jsonSchema: schema,
+          schemaName: 'label_review',
+        });
         calls++;
         const parsed = safeParseJson(res.content, labelReviewAnswerSchema);
         if (!parsed.ok) throw new Error(`invalid answer: ${parsed.error}`);
@@ -110,7 +122,9 @@ export async function runSeedDesign(cfg: AppConfig, options: Partial<SeedDesignO
   const merchants = (await store.listMerchants()).map((m) => m.merchantId).sort();
   await mapConcurrent(merchants, o.widths.merchants, async (merchantId) => {
     const batches = chunk((await store.listReceiptIds(merchantId)).sort(), o.batchSize);
-    await mapConcurrent(batches, o.widths.batches, (batch) => mapConcurrent(batch, o.widths.receipts, processReceipt));
+    await mapConcurrent(batches, o.widths.batches, (batch) =>
+      mapConcurrent(batch, o.widths.receipts, processReceipt),
+    );
   });
   return { makespanMs: Date.now() - started, succeeded, failed, calls };
 }
