@@ -1,7 +1,18 @@
 // The global LLM concurrency cap: a leased semaphore in DynamoDB shared by every `llm` worker,
 // with an adaptive limit (slow start to the cap, cut to what the provider accepted on a 429,
 // slow probing back up) and a per-minute token budget.
-import { EventEmitter } from 'node:events';
+//
+// How the adaptive limit learns a provider limit it is not told (every step is shared state):
+// - slow start: from `initialWindow`, allow `slowStartGrowth` (25%) more than the highest concurrency
+//   a successful call has run at. Growth is geometric (x1.25 per call latency), but the overshoot
+//   when it meets the provider's limit P is about P/4 refused calls, not P as with doubling.
+// - on a 429/503 the limit drops to what the provider provably accepted: the permits held by
+//   others when the refused call got its permit (`heldAtAcquire - 1`), or those held now if more.
+//   The drop is recorded BEFORE the refused call's permit is released, so no waiter slips into the
+//   slot the provider has just refused.
+// - probing: after `probeAfterSuccesses` successes of calls that ran AT the limit, try one more;
+//   a refused probe doubles that interval (the slow-start overshoot counts as one). Calls that ran
+//   below the limit (a thin backlog) prove nothing and never raise it.
 import os from 'node:os';
 import {
   DeleteCommand,
@@ -23,6 +34,11 @@ export interface LimiterOptions {
   adaptive?: boolean;
   /** In-flight calls allowed before any success has confirmed more. @default 4 */
   initialWindow?: number;
+  /**
+   * Slow start allows this fraction more than the highest concurrency confirmed by a success
+   * (at least one more). @default 0.25
+   */
+  slowStartGrowth?: number;
   /** Successes at the current limit before probing one higher; doubles after a failed probe. @default 20 */
   probeAfterSuccesses?: number;
   /** Longest wait between two looks at the semaphore while waiting. @default 200 */
@@ -45,6 +61,8 @@ export interface Permit {
   holder: string;
   /** Permits held globally when this one was granted, itself included. */
   heldAtAcquire: number;
+  /** The number of permits allowed when this one was granted. */
+  allowedAtAcquire: number;
   acquiredAt: number;
 }
 
@@ -65,6 +83,7 @@ export function applyLimiterDefaults(
     leaseMs: o.leaseMs,
     adaptive: o.adaptive ?? true,
     initialWindow: Math.min(o.cap, o.initialWindow ?? 4),
+    slowStartGrowth: o.slowStartGrowth ?? 0.25,
     probeAfterSuccesses: o.probeAfterSuccesses ?? 20,
     maxPollMs: o.maxPollMs ?? 200,
     maxTokensPerMinute: o.maxTokensPerMinute,
@@ -73,17 +92,21 @@ export function applyLimiterDefaults(
 
 /**
  * How many calls may be in flight given the shared state: the cap when not adaptive; else the
- * learned limit, and during slow start no more than twice what has been seen to succeed.
+ * learned limit, and during slow start no more than `growth` (a fraction, at least one call) above
+ * the highest concurrency that has been seen to succeed.
  */
 export function allowedInFlight(
-  state: LimiterState,
+  state: Pick<LimiterState, 'limit' | 'confirmed' | 'slowStart'>,
   cap: number,
   initialWindow: number,
   adaptive: boolean,
+  growth = 0.25,
 ): number {
   if (!adaptive) return cap;
   const limit = Math.max(1, Math.min(cap, Math.floor(state.limit)));
-  return state.slowStart ? Math.min(limit, Math.max(initialWindow, 2 * state.confirmed)) : limit;
+  if (!state.slowStart) return limit;
+  const next = state.confirmed + Math.max(1, Math.ceil(state.confirmed * growth));
+  return Math.min(limit, Math.max(initialWindow, next));
 }
 
 export class GlobalLimiter {
@@ -91,7 +114,12 @@ export class GlobalLimiter {
   private readonly pk: string;
   private readonly holderPrefix = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   private seq = 0;
-  private readonly local = new EventEmitter();
+  /**
+   * This process's waiters in arrival order. Only the head looks at the shared semaphore, so a
+   * release wakes one waiter instead of a herd, DynamoDB sees one poller per process, and calls
+   * are served in the order the worker took them from the (fairness-ordered) task queue.
+   */
+  private readonly waiters: Waiter[] = [];
   private cachedState: LimiterState | undefined;
 
   constructor(
@@ -101,7 +129,11 @@ export class GlobalLimiter {
   ) {
     this.opts = applyLimiterDefaults(options);
     this.pk = `LIMITER#${this.opts.name}`;
-    this.local.setMaxListeners(0);
+  }
+
+  /** Calls of this process waiting for a permit. */
+  get waiting(): number {
+    return this.waiters.length;
   }
 
   private initialState(): LimiterState {
@@ -122,8 +154,9 @@ export class GlobalLimiter {
     const r = await this.ddb.send(
       new QueryCommand({
         TableName: this.table,
-        KeyConditionExpression: 'PK = :pk',
-        ExpressionAttributeValues: { ':pk': this.pk },
+        // 'SLOT#...' < 'STATE' < 'TOKENS#...': the per-minute token items are not read here.
+        KeyConditionExpression: 'PK = :pk AND SK BETWEEN :first AND :last',
+        ExpressionAttributeValues: { ':pk': this.pk, ':first': 'SLOT#', ':last': 'STATE' },
         ConsistentRead: true,
       }),
     );
@@ -138,7 +171,13 @@ export class GlobalLimiter {
     if (!state || (state as unknown as { cap?: number }).cap !== this.opts.cap)
       state = await this.resetState();
     this.cachedState = state;
-    const allowed = allowedInFlight(state, this.opts.cap, this.opts.initialWindow, this.opts.adaptive);
+    const allowed = allowedInFlight(
+      state,
+      this.opts.cap,
+      this.opts.initialWindow,
+      this.opts.adaptive,
+      this.opts.slowStartGrowth,
+    );
     return {
       state,
       heldSlots,
@@ -167,29 +206,46 @@ export class GlobalLimiter {
    * signal aborts the wait (activity cancelled or timed out).
    */
   async acquire(signal?: AbortSignal, onWait?: () => void): Promise<Permit> {
-    let pollMs = 10;
-    for (;;) {
-      signal?.throwIfAborted();
-      const now = Date.now();
-      const snap = await this.snapshot(now);
-      if (snap.held < snap.allowed) {
-        const free: number[] = [];
-        for (let i = 0; i < snap.allowed; i++) if (!snap.heldSlots.has(i)) free.push(i);
-        const slot = free[Math.floor(Math.random() * free.length)];
-        if (slot !== undefined) {
-          const permit = await this.tryTake(slot, snap.held + 1, now);
-          if (permit) return permit;
-          pollMs = 10; // lost a race: look again at once
-          continue;
-        }
+    signal?.throwIfAborted();
+    const me = new Waiter();
+    this.waiters.push(me);
+    try {
+      // Behind other waiters of this process: sleep until first in line (heartbeating meanwhile).
+      while (this.waiters[0] !== me) {
+        onWait?.();
+        await me.sleep(this.opts.maxPollMs * 5, signal);
+        signal?.throwIfAborted();
       }
-      onWait?.();
-      await this.waitForRelease(pollMs + Math.random() * pollMs, signal);
-      pollMs = Math.min(this.opts.maxPollMs, pollMs * 1.5);
+      let pollMs = 10;
+      for (;;) {
+        const now = Date.now();
+        const snap = await this.snapshot(now);
+        const slot = pickSlot(snap.heldSlots, snap.allowed);
+        if (slot !== undefined) {
+          const permit = await this.tryTake(slot, snap.held + 1, snap.allowed, now);
+          if (permit) return permit;
+          continue; // another process took that slot first: look again at once
+        }
+        onWait?.();
+        // Woken at once by a release in this process; other processes' releases are polled for.
+        await me.sleep(pollMs + Math.random() * pollMs, signal);
+        signal?.throwIfAborted();
+        pollMs = Math.min(this.opts.maxPollMs, pollMs * 1.5);
+      }
+    } finally {
+      const i = this.waiters.indexOf(me);
+      if (i >= 0) this.waiters.splice(i, 1);
+      // The next in line looks now: there may be room for it too, or it is its turn to poll.
+      if (i === 0) this.waiters[0]?.wake();
     }
   }
 
-  private async tryTake(slot: number, heldAtAcquire: number, now: number): Promise<Permit | undefined> {
+  private async tryTake(
+    slot: number,
+    heldAtAcquire: number,
+    allowedAtAcquire: number,
+    now: number,
+  ): Promise<Permit | undefined> {
     const holder = `${this.holderPrefix}:${++this.seq}`;
     try {
       await this.ddb.send(
@@ -197,7 +253,7 @@ export class GlobalLimiter {
           TableName: this.table,
           Item: {
             PK: this.pk,
-            SK: `SLOT#${String(slot).padStart(3, '0')}`,
+            SK: slotKey(slot),
             slot,
             holder,
             heldAtAcquire,
@@ -208,25 +264,11 @@ export class GlobalLimiter {
           ExpressionAttributeValues: { ':now': now },
         }),
       );
-      return { slot, holder, heldAtAcquire, acquiredAt: now };
+      return { slot, holder, heldAtAcquire, allowedAtAcquire, acquiredAt: now };
     } catch (err) {
       if ((err as Error).name === 'ConditionalCheckFailedException') return undefined;
       throw err;
     }
-  }
-
-  private waitForRelease(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.local.off('released', done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.local.once('released', done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
   }
 
   /** Extends the lease of a permit held through a long call. */
@@ -235,7 +277,7 @@ export class GlobalLimiter {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { PK: this.pk, SK: `SLOT#${String(permit.slot).padStart(3, '0')}` },
+          Key: { PK: this.pk, SK: slotKey(permit.slot) },
           UpdateExpression: 'SET leaseUntil = :t',
           ConditionExpression: 'holder = :h',
           ExpressionAttributeValues: { ':t': Date.now() + this.opts.leaseMs, ':h': permit.holder },
@@ -251,7 +293,7 @@ export class GlobalLimiter {
       await this.ddb.send(
         new DeleteCommand({
           TableName: this.table,
-          Key: { PK: this.pk, SK: `SLOT#${String(permit.slot).padStart(3, '0')}` },
+          Key: { PK: this.pk, SK: slotKey(permit.slot) },
           ConditionExpression: 'holder = :h',
           ExpressionAttributeValues: { ':h': permit.holder },
         }),
@@ -259,7 +301,7 @@ export class GlobalLimiter {
     } catch (err) {
       if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
     } finally {
-      this.local.emit('released');
+      this.waiters[0]?.wake();
     }
   }
 
@@ -272,6 +314,9 @@ export class GlobalLimiter {
       state.confirmed = permit.heldAtAcquire;
     }
     if (state.slowStart || state.limit >= this.opts.cap) return;
+    // Only a call that ran with the whole window in use shows the limit holds; one that ran below
+    // it (a thin backlog) says nothing about one more, and must not walk the limit up unseen.
+    if (permit.heldAtAcquire < permit.allowedAtAcquire) return;
     const r = await this.ddb.send(
       new UpdateCommand({
         TableName: this.table,
@@ -292,20 +337,25 @@ export class GlobalLimiter {
   }
 
   /**
-   * The provider refused a call (429/503). Call after releasing the permit: the permits still
-   * held are the calls the provider did accept, so that is the new limit (never raised here).
+   * The provider refused the call holding `permit` (429/503). Call BEFORE releasing the permit.
+   * The provider had accepted every call whose permit was held when this one was granted, so the
+   * new limit is `heldAtAcquire - 1` (or the permits held now besides this one, if more): never
+   * raised here, and at least 1. Without a permit, only the permits held now count.
    */
-  async recordRateLimited(): Promise<void> {
+  async recordRateLimited(permit?: Permit): Promise<void> {
     if (!this.opts.adaptive) return;
     const snap = await this.snapshot();
-    const target = Math.max(1, snap.held);
+    const heldByOthers = permit && snap.heldSlots.has(permit.slot) ? snap.held - 1 : snap.held;
+    const accepted = permit ? Math.max(permit.heldAtAcquire - 1, heldByOthers) : heldByOthers;
+    const target = Math.max(1, Math.min(accepted, Math.floor(snap.state.limit)));
     if (target >= snap.state.limit && !snap.state.slowStart) return;
-    const failedProbe = Date.now() - snap.state.lastProbeAt < 60_000;
+    // The overshoot that ends slow start was a probe above the provider's limit too.
+    const failedProbe = snap.state.slowStart || Date.now() - snap.state.lastProbeAt < 60_000;
     await this.conditionalUpdate(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi',
       '#l > :t OR slowStart = :tr',
       {
-        ':t': Math.min(target, snap.state.limit),
+        ':t': target,
         ':f': false,
         ':tr': true,
         ':zero': 0,
@@ -373,5 +423,50 @@ export class GlobalLimiter {
         ExpressionAttributeValues: { ':d': delta },
       }),
     );
+  }
+}
+
+function slotKey(slot: number): string {
+  return `SLOT#${String(slot).padStart(3, '0')}`;
+}
+
+/**
+ * The slot to take, or undefined when `allowed` are held: the lowest free one. Acquirers racing on
+ * one snapshot all go for the same slot and one wins, so even while slots above a lowered limit
+ * are still held, they cannot together take more than `allowed - held`.
+ */
+export function pickSlot(heldSlots: ReadonlySet<number>, allowed: number): number | undefined {
+  if (heldSlots.size >= allowed) return undefined;
+  for (let i = 0; i < allowed; i++) if (!heldSlots.has(i)) return i;
+  return undefined;
+}
+
+/** One waiting acquire: sleeps until woken (by a release or its turn) or its poll timer fires. */
+class Waiter {
+  private resolve: (() => void) | undefined;
+  /** A wake that came while not asleep (e.g. during a DynamoDB read) is kept for the next sleep. */
+  private woken = false;
+
+  wake(): void {
+    if (this.resolve) this.resolve();
+    else this.woken = true;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.woken || signal?.aborted) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.resolve = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.resolve = done;
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 }

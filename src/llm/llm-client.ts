@@ -29,6 +29,7 @@ export interface StructuredCallInput<T> {
   messages: ChatMessage[];
   schema: z.ZodType<T>;
   jsonSchema: Record<string, unknown>;
+  /** Do not answer from the cache (the fresh answer still refreshes it). */
   noCache?: boolean;
   fairnessKey?: string;
   signal?: AbortSignal;
@@ -95,23 +96,15 @@ export class LlmClient {
         await this.saveRecord(this.record(input, 'rate_limited', started, 0, 0, 0, deps.model));
       throw err;
     }
-    const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
-    const renewal = setInterval(
-      () => {
-        input.heartbeat?.();
-        void deps.limiter.renew(permit).catch(() => undefined);
-      },
-      Math.max(1000, deps.limiter.opts.leaseMs / 3),
-    );
-    deps.metrics.inFlight++;
-    let released = false;
-    const release = async () => {
-      if (released) return;
-      released = true;
-      clearInterval(renewal);
-      deps.metrics.inFlight--;
-      await deps.limiter.release(permit);
-    };
+    let permit: Permit;
+    try {
+      permit = await deps.limiter.acquire(input.signal, input.heartbeat);
+    } catch (err) {
+      // Cancelled or timed out while waiting: nothing was sent, so the reservation goes back.
+      await deps.limiter.reconcileTokens(minute, -estimate).catch(() => undefined);
+      throw err;
+    }
+    const { release } = this.holdPermit(permit, input.heartbeat);
     let promptTokens = 0;
     let completionTokens = 0;
     let requests = 0;
@@ -134,8 +127,8 @@ export class LlmClient {
           await release();
           await deps.limiter.recordSuccess(permit);
           await deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate);
-          if (!input.noCache)
-            await deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model });
+          // Written even with noCache: a no-cache run skips stale answers but refreshes the cache.
+          await deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model });
           const record = this.record(
             input,
             'ok',
@@ -164,6 +157,10 @@ export class LlmClient {
         );
       }
     } catch (err) {
+      // A refusal lowers the shared limit while this permit is still held: released first, its
+      // slot could go to a waiter whose call the provider would refuse too.
+      if (err instanceof LlmRateLimitedError)
+        await deps.limiter.recordRateLimited(permit).catch(() => undefined);
       await release();
       await deps.limiter
         .reconcileTokens(minute, promptTokens + completionTokens - estimate)
@@ -176,7 +173,6 @@ export class LlmClient {
             : err instanceof LlmFatalError
               ? 'fatal'
               : 'error';
-      if (status === 'rate_limited') await deps.limiter.recordRateLimited();
       await this.saveRecord(
         this.record(
           input,
@@ -205,10 +201,11 @@ export class LlmClient {
   }) {
     const { deps } = this;
     const started = Date.now();
-    const permit: Permit = await deps.limiter.acquire(input.signal, input.heartbeat);
+    const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
+    const { release } = this.holdPermit(permit, input.heartbeat);
     try {
       const res = await deps.provider.embed(deps.embeddingModel, input.texts, input.signal);
-      await deps.limiter.release(permit);
+      await release();
       await deps.limiter.recordSuccess(permit);
       const record: CallRecord = {
         runId: input.runId,
@@ -226,10 +223,38 @@ export class LlmClient {
       await this.saveRecord(record);
       return res.vectors;
     } catch (err) {
-      await deps.limiter.release(permit);
-      if (err instanceof LlmRateLimitedError) await deps.limiter.recordRateLimited();
+      if (err instanceof LlmRateLimitedError)
+        await deps.limiter.recordRateLimited(permit).catch(() => undefined);
       throw err;
+    } finally {
+      await release();
     }
+  }
+
+  /**
+   * Keeps a permit's lease alive (and the activity heartbeating) while its call runs; `release`
+   * gives it back once, however many paths call it.
+   */
+  private holdPermit(permit: Permit, heartbeat?: () => void): { release: () => Promise<void> } {
+    const { deps } = this;
+    const renewal = setInterval(
+      () => {
+        heartbeat?.();
+        void deps.limiter.renew(permit).catch(() => undefined);
+      },
+      Math.max(1000, deps.limiter.opts.leaseMs / 3),
+    );
+    deps.metrics.inFlight++;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(renewal);
+        deps.metrics.inFlight--;
+        await deps.limiter.release(permit);
+      },
+    };
   }
 
   private record(

@@ -9,6 +9,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,12 +27,12 @@ import {
   RunStatusKey,
   errorMessage,
   llmActivityOptions,
-  pipelineActivityOptions,
+  ioLocalActivityOptions,
   slidingWindow,
   type RunPriority,
 } from './shared';
 
-const io = proxyActivities<Activities>(pipelineActivityOptions);
+const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
 export interface FanOutWidths {
   /** Merchants evaluated at once. @default 3 */

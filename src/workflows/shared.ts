@@ -1,6 +1,11 @@
 // Workflow-side helpers shared by the pipelines: search attribute keys, the sliding window,
 // priorities and the activity option sets (timeouts and retry policy next to each proxy).
-import { defineSearchAttributeKey, SearchAttributeType, type ActivityOptions } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  type ActivityOptions,
+  type LocalActivityOptions,
+} from '@temporalio/common';
 
 export const RunIdKey = defineSearchAttributeKey('PipelineRunId', SearchAttributeType.KEYWORD);
 export const PipelineKey = defineSearchAttributeKey('Pipeline', SearchAttributeType.KEYWORD);
@@ -15,19 +20,32 @@ export type RunPriority = 'interactive' | 'normal' | 'backfill';
 /** Temporal priority keys: lower runs first (server default range 1..5). */
 export const PRIORITY_KEYS: Record<RunPriority, number> = { interactive: 1, normal: 3, backfill: 5 };
 
+const ioRetry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: ['InvalidReceipt', 'ReceiptNotFound', 'UnknownMerchant', 'InvalidInput'],
+};
+
 /**
- * I/O activities (DynamoDB, S3, Chroma): short, retried with backoff, bad input not retried.
- * No task queue: they run on the workflow's own (pipeline) queue.
+ * Long or heavy I/O activities (S3 files, Chroma upserts): regular activities on the workflow's own
+ * (pipeline) queue, retried with backoff, bad input not retried.
  */
 export const pipelineActivityOptions: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: ['InvalidReceipt', 'ReceiptNotFound', 'UnknownMerchant', 'InvalidInput'],
-  },
+  retry: ioRetry,
+};
+
+/**
+ * Short DynamoDB reads/writes and pure rule evaluation: local activities, run by the pipeline worker
+ * inside the workflow task. They skip the task-queue round trip and three history events each, which
+ * is most of the orchestration cost per receipt (measured in docs/BENCHMARKS.md).
+ */
+export const ioLocalActivityOptions: LocalActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: ioRetry,
 };
 
 /**
