@@ -4,8 +4,13 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { EvaluationReport } from '../src/activities/evaluation';
 import { startHarness, uniqueId } from '../test/helpers/pipeline';
 
-export async function measureOverhead(receipts: number): Promise<{ receipts: number; makespanMs: number; receiptsPerSecond: number }> {
-  const h = await startHarness({ queues: ['pipeline'], dataset: { merchants: 5, receiptsPerMerchant: Math.ceil(receipts / 5), seed: 7 } });
+export async function measureOverhead(
+  receipts: number,
+): Promise<{ receipts: number; makespanMs: number; receiptsPerSecond: number }> {
+  const h = await startHarness({
+    queues: ['pipeline'],
+    dataset: { merchants: 5, receiptsPerMerchant: Math.ceil(receipts / 5), seed: 7 },
+  });
   try {
     const runId = uniqueId('overhead-');
     const r = (await h.client.workflow.execute('evaluateLabels', {
@@ -13,7 +18,11 @@ export async function measureOverhead(receipts: number): Promise<{ receipts: num
       workflowId: runId,
       args: [{ runId, skipLlmReview: true }],
     })) as EvaluationReport;
-    return { receipts: r.succeeded, makespanMs: r.makespanMs, receiptsPerSecond: Math.round((r.succeeded / r.makespanMs) * 10000) / 10 };
+    return {
+      receipts: r.succeeded,
+      makespanMs: r.makespanMs,
+      receiptsPerSecond: Math.round((r.succeeded / r.makespanMs) * 10000) / 10,
+    };
   } finally {
     await h.close();
   }

@@ -19,8 +19,12 @@ export interface SeedDesignOptions {
   /** MAX_CONCURRENT_LLM_CALLS inside one LLMReview Lambda (seed: 3). */
   callsPerReview: number;
   chunkSize: number;
-  /** The Lambda's own 429 retries: exponential backoff with full jitter, no Retry-After. */
-  inner: { maxRetries: number; baseMs: number; capMs: number };
+  /**
+   * The Lambda's own 429 retries: exponential backoff without Retry-After, like tenacity's
+   * `wait_exponential(multiplier=1, max=30)` that such Lambdas commonly use; `jitter: 'full'` is
+   * the better-behaved variant (AWS's recommended full jitter), measured as well.
+   */
+  inner: { maxRetries: number; baseMs: number; capMs: number; jitter: 'none' | 'full' };
   /** Step Functions `Retry` on the LLMReview task: IntervalSeconds, BackoffRate, MaxAttempts. */
   outer: { maxAttempts: number; intervalMs: number; backoffRate: number };
 }
@@ -30,7 +34,7 @@ export const SEED_DESIGN_DEFAULTS: SeedDesignOptions = {
   batchSize: 10,
   callsPerReview: 3,
   chunkSize: 20,
-  inner: { maxRetries: 3, baseMs: 1000, capMs: 20_000 },
+  inner: { maxRetries: 4, baseMs: 1000, capMs: 30_000, jitter: 'none' },
   outer: { maxAttempts: 3, intervalMs: 2000, backoffRate: 2 },
 };
 
@@ -85,7 +89,8 @@ export async function runSeedDesign(
       } catch (err) {
         const retryable = err instanceof LlmRateLimitedError || err instanceof LlmTransientError;
         if (!retryable || attempt >= o.inner.maxRetries) throw err;
-        await sleep(Math.random() * Math.min(o.inner.capMs, o.inner.baseMs * 2 ** attempt));
+        const backoff = Math.min(o.inner.capMs, o.inner.baseMs * 2 ** attempt);
+        await sleep(o.inner.jitter === 'full' ? Math.random() * backoff : backoff);
       }
     }
   };

@@ -190,7 +190,8 @@ export async function evaluateMerchant(
   }));
 
   let started = 0;
-  const stop = () => started >= s.continueAsNewAfterBatches || info.continueAsNewSuggested;
+  // workflowInfo() anew: the SDK replaces the info object on each activation, so `info` is stale.
+  const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   const remaining = batches.slice(first);
   const nextIndex = await slidingWindow(
     remaining,
@@ -333,10 +334,8 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
     : { receiptId, status: 'SUCCEEDED', issues: issues.length };
 }
 
+/** A non-retryable failure of an activity: wrapped in ActivityFailure, or bare from a local activity. */
 function isNonRetryable(err: unknown): boolean {
-  return (
-    err instanceof ActivityFailure &&
-    err.cause instanceof ApplicationFailure &&
-    err.cause.nonRetryable === true
-  );
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
 }
