@@ -5,6 +5,7 @@
 // (--replace first deletes the saved histories). Commit the files it writes.
 import fs from 'node:fs';
 import path from 'node:path';
+import * as prettier from 'prettier';
 import {
   HISTORIES_DIR,
   SMALL_RUN_HARNESS,
@@ -40,7 +41,9 @@ async function main(): Promise<void> {
       // Replay needs the workflow id (child ids derive from it); the started event must carry it.
       startedWorkflowId(rec.history, rec.workflowId);
       const file = nextFile(rec.workflowType);
-      const text = historyFileText(rec.history);
+      // Formatted as `npm run lint` (prettier --check) expects.
+      const options = (await prettier.resolveConfig(file)) ?? {};
+      const text = await prettier.format(historyFileText(rec.history), { ...options, filepath: file });
       fs.writeFileSync(file, text);
       total += text.length;
       console.log(

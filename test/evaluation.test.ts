@@ -205,10 +205,13 @@ describe('label evaluation: bad input and structure', () => {
         workflowId: runId,
         args: [{ runId, merchantIds: ['nope'] }],
       }),
-      (err: Error & { cause?: Error & { cause?: Error & { type?: string } } }) => {
+      (err: Error & { cause?: Error & { type?: string; nonRetryable?: boolean } }) => {
+        // A local activity's failure reaches the workflow as the ApplicationFailure itself.
         assert.equal(err.name, 'WorkflowFailedError');
-        assert.equal(err.cause?.name, 'ActivityFailure');
-        assert.equal(err.cause?.cause?.type, 'UnknownMerchant');
+        assert.equal(err.cause?.name, 'ApplicationFailure');
+        assert.equal(err.cause?.type, 'UnknownMerchant');
+        assert.equal(err.cause?.nonRetryable, true);
+        assert.match(err.cause?.message ?? '', /Unknown merchant ids: nope/);
         return true;
       },
     );

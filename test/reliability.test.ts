@@ -1,14 +1,19 @@
 // Reliability: worker processes killed (SIGKILL) or stopped (SIGTERM) in the middle of a label
 // evaluation; a new worker finishes the run with every receipt's result written exactly once.
 import os from 'node:os';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { EvaluationReport } from '../src/activities/evaluation';
 import { createStores } from '../src/deps';
 import type { evaluateLabels, EvaluateLabelsInput } from '../src/workflows/evaluation';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
-import { killAllWorkerProcesses, spawnWorker, waitForExit, type WorkerProcess } from './helpers/worker-process';
+import {
+  killAllWorkerProcesses,
+  spawnWorker,
+  waitForExit,
+  type WorkerProcess,
+} from './helpers/worker-process';
 
 const MERCHANTS = 2;
 const RECEIPTS_PER_MERCHANT = 15;

@@ -1,6 +1,7 @@
 // Workflow histories for replay tests: one small label evaluation run end to end, the histories of
 // each workflow type it produced, and the proto-JSON files under test/fixtures/histories.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import proto from '@temporalio/proto';
@@ -78,7 +79,12 @@ export async function collectHistories(h: Harness, report: EvaluationReport): Pr
   // One receipt per batch (batchSize 1), batches in receipt id order.
   const results = await createStores(h.cfg).runs.listResults(root);
   const batchOf = (receiptId: string) =>
-    `${merchantId}/b${String(results.map((r) => r.itemId).sort().indexOf(receiptId)).padStart(5, '0')}`;
+    `${merchantId}/b${String(
+      results
+        .map((r) => r.itemId)
+        .sort()
+        .indexOf(receiptId),
+    ).padStart(5, '0')}`;
   const reviewed = results.find(
     (r) => r.status === 'SUCCEEDED' && ((r.detail as { issues?: number }).issues ?? 0) > 0,
   );
@@ -109,8 +115,9 @@ interface ProtoJson {
   toJson(type: unknown, message: unknown): unknown;
   fromJson(type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }): unknown;
 }
-const protojson = require(
-  require.resolve('protobufjs/ext/protojson', { paths: [path.dirname(require.resolve('@temporalio/proto'))] }),
+// Resolved from @temporalio/proto's own directory: the protobufjs copy its types were built with.
+const protojson = createRequire(require.resolve('@temporalio/proto'))(
+  'protobufjs/ext/protojson',
 ) as ProtoJson;
 const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType(
   'temporal.api.history.v1.History',

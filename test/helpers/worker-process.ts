@@ -70,7 +70,9 @@ export function spawnWorker(harnessEnv: Record<string, string>, queues: QueueNam
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     void exited.then((e) =>
-      reject(new Error(`worker ${queues.join(',')} exited (${JSON.stringify(e)}) before it was ready:\n${out}`)),
+      reject(
+        new Error(`worker ${queues.join(',')} exited (${JSON.stringify(e)}) before it was ready:\n${out}`),
+      ),
     );
   });
   ready.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection

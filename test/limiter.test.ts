@@ -1,0 +1,301 @@
+// The shared LLM limiter against the real dynalite of the embedded stack: mutual exclusion across
+// limiter instances (as separate processes have), lease expiry of a killed holder, the adaptive
+// limit (slow start, cut on 429, probing) and the per-minute token budget.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { type AppConfig, loadConfig } from '../src/config';
+import { LlmBudgetExhaustedError } from '../src/llm/errors';
+import { GlobalLimiter, type LimiterOptions, type Permit } from '../src/llm/limiter';
+import { createDynamoClient } from '../src/stores/clients';
+import { ensureTable } from '../src/stores/provision';
+import { readSlots } from './helpers/llm-layer';
+import { ensureStack } from './helpers/stack';
+
+const id = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let cfg: AppConfig;
+
+/** Our environment without the test runner's marker: the child is a plain process. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  return env;
+}
+
+/** A limiter instance with its own DynamoDB client, as a separate worker process would have. */
+function limiter(opts: Partial<LimiterOptions> & { name: string }): GlobalLimiter {
+  return new GlobalLimiter(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, { cap: 8, leaseMs: 5000, ...opts });
+}
+
+before(async () => {
+  await ensureStack();
+  cfg = loadConfig({ ...process.env, DYNAMODB_TABLE: `test-limiter-${id()}` });
+  await ensureTable(cfg);
+});
+
+describe('mutual exclusion', () => {
+  test('48 acquirers on two limiter instances never hold more than the cap (5) together', async () => {
+    const name = `mutex-${id()}`;
+    const instances = [
+      limiter({ name, cap: 5, adaptive: false }),
+      limiter({ name, cap: 5, adaptive: false }),
+    ];
+    let inside = 0;
+    let peak = 0;
+    let done = 0;
+    await Promise.all(
+      Array.from({ length: 48 }, async (_, i) => {
+        const lim = instances[i % 2]!;
+        const permit = await lim.acquire(AbortSignal.timeout(60_000));
+        inside++;
+        peak = Math.max(peak, inside);
+        await sleep(5 + ((i * 7) % 20));
+        inside--;
+        await lim.release(permit);
+        done++;
+      }),
+    );
+    assert.equal(done, 48);
+    assert.ok(peak <= 5, `peak ${peak} > cap 5`);
+    assert.equal(peak, 5, 'the whole cap was used');
+    assert.equal((await instances[0]!.snapshot()).held, 0, 'every permit was given back');
+  });
+
+  test('the adaptive limit never lets more than the cap in either, while it grows', async () => {
+    const name = `mutex-adaptive-${id()}`;
+    const instances = [limiter({ name, cap: 6 }), limiter({ name, cap: 6 })];
+    let inside = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const lim = instances[i % 2]!;
+        const permit = await lim.acquire(AbortSignal.timeout(60_000));
+        inside++;
+        peak = Math.max(peak, inside);
+        assert.ok(permit.heldAtAcquire <= permit.allowedAtAcquire);
+        await sleep(60);
+        inside--;
+        await lim.release(permit);
+        await lim.recordSuccess(permit);
+      }),
+    );
+    assert.ok(peak <= 6, `peak ${peak} > cap 6`);
+    assert.ok(peak > 4, `slow start grew past the initial window of 4 (peak ${peak})`);
+  });
+
+  test('waiters of one process get permits in arrival order; an aborted wait leaves the line', async () => {
+    const lim = limiter({ name: `fifo-${id()}`, cap: 1, adaptive: false });
+    const first = await lim.acquire();
+    const order: number[] = [];
+    const abort = new AbortController();
+    const waits = [1, 2, 3, 4, 5].map((n) =>
+      lim.acquire(n === 3 ? abort.signal : undefined).then(async (p) => {
+        order.push(n);
+        await sleep(5);
+        await lim.release(p);
+      }),
+    );
+    await sleep(50);
+    assert.equal(lim.waiting, 5);
+    abort.abort();
+    await assert.rejects(waits[2]!, { name: 'AbortError' });
+    assert.equal(lim.waiting, 4);
+    await lim.release(first);
+    await Promise.all([waits[0], waits[1], waits[3], waits[4]]);
+    assert.deepEqual(order, [1, 2, 4, 5]);
+    assert.equal(lim.waiting, 0);
+  });
+});
+
+describe('leases', () => {
+  test('the permits of a SIGKILLed holder process come back when their lease ends, not before', async () => {
+    const name = `lease-${id()}`;
+    const leaseMs = 3000;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(__dirname, 'helpers/limiter-holder.ts'),
+        cfg.DYNAMODB_TABLE,
+        name,
+        '3',
+        String(leaseMs),
+        '3',
+      ],
+      { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    let out = '';
+    const held = await new Promise<{ pid: number; permits: Permit[] }>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line && out.includes('\n')) resolve(JSON.parse(line) as { pid: number; permits: Permit[] });
+      });
+      void exited.then(() => reject(new Error(`holder exited early: ${out}`)));
+    });
+    assert.equal(held.permits.length, 3);
+    child.kill('SIGKILL');
+    await exited;
+    const killedAt = Date.now();
+    const dead = new Map(
+      (await readSlots(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, name)).map((s) => [s.slot, s]),
+    );
+    assert.equal(dead.size, 3);
+    const leaseEnd = Math.min(...[...dead.values()].map((s) => s.leaseUntil));
+
+    const lim = limiter({ name, cap: 3, adaptive: false, leaseMs });
+    const snap = await lim.snapshot();
+    if (Date.now() < leaseEnd) assert.equal(snap.held, 3, 'a dead holder still counts while its lease runs');
+
+    const permits = await Promise.all([0, 1, 2].map(() => lim.acquire(AbortSignal.timeout(30_000))));
+    const backAt = Date.now();
+    for (const p of permits) {
+      const before = dead.get(p.slot);
+      assert.ok(before, `slot ${p.slot} was one of the dead holder's`);
+      assert.ok(p.acquiredAt >= before.leaseUntil, `slot ${p.slot} taken before the dead lease ended`);
+      assert.notEqual(p.holder, before.holder);
+    }
+    console.log(
+      `# lease ${leaseMs} ms: all 3 permits back ${backAt - killedAt} ms after SIGKILL ` +
+        `(${backAt - Math.max(...[...dead.values()].map((s) => s.leaseUntil))} ms after the last lease ended)`,
+    );
+    for (const p of permits) await lim.release(p);
+  });
+});
+
+describe('adaptive limit', () => {
+  test('slow start from 4 grows on successes; a 429 cuts the shared limit to what was accepted', async () => {
+    const name = `adapt-${id()}`;
+    const a = limiter({ name, cap: 16 });
+    const b = limiter({ name, cap: 16 }); // sees what a's calls taught
+    const first = [await a.acquire(), await a.acquire(), await a.acquire(), await a.acquire()];
+    assert.deepEqual(
+      first.map((p) => p.heldAtAcquire),
+      [1, 2, 3, 4],
+    );
+    let s = await b.snapshot();
+    assert.equal(s.allowed, 4, 'initial window');
+    assert.equal(s.held, 4);
+    for (const p of first) await a.recordSuccess(p);
+    s = await b.snapshot();
+    assert.equal(s.confirmed, 4);
+    assert.equal(s.allowed, 5, '4 confirmed -> 25% (at least one) more');
+    assert.equal(s.slowStart, true);
+
+    const fifth = await b.acquire();
+    assert.equal(fifth.heldAtAcquire, 5);
+    await b.recordRateLimited(fifth); // the provider took 4 and refused the 5th
+    s = await a.snapshot();
+    assert.equal(s.limit, 4);
+    assert.equal(s.allowed, 4);
+    assert.equal(s.slowStart, false);
+    assert.equal(s.state.probeInterval, 40, 'the slow-start overshoot counts as a failed probe');
+    await b.release(fifth);
+    s = await a.snapshot();
+    assert.equal(s.held, 4);
+    assert.equal(s.held, s.allowed, 'no room for another call');
+
+    // A later 429 from a call granted with more held never raises the limit.
+    await a.recordRateLimited({ ...fifth, heldAtAcquire: 12 });
+    assert.equal((await b.snapshot()).limit, 4);
+    // Without a permit, the permits held now are what the provider accepted.
+    await a.release(first[0]!);
+    await a.release(first[1]!);
+    await a.recordRateLimited();
+    assert.equal((await b.snapshot()).limit, 2);
+    for (const p of first.slice(2)) await a.release(p);
+  });
+
+  test('probing: only successes at the limit count, +1 after the interval, a refused probe doubles it', async () => {
+    const name = `probe-${id()}`;
+    const lim = limiter({ name, cap: 8, probeAfterSuccesses: 3 });
+    // Slow start meets a provider limit of 4.
+    const four = [await lim.acquire(), await lim.acquire(), await lim.acquire(), await lim.acquire()];
+    await lim.recordSuccess(four[3]!);
+    const over = await lim.acquire();
+    await lim.recordRateLimited(over);
+    await lim.release(over);
+    let s = await lim.snapshot();
+    assert.deepEqual([s.limit, s.slowStart, s.state.probeInterval], [4, false, 6]);
+
+    // Successes of calls that ran below the limit (a thin backlog) prove nothing.
+    for (const p of four) await lim.release(p);
+    for (let i = 0; i < 8; i++) {
+      const p = await lim.acquire();
+      assert.ok(p.heldAtAcquire < p.allowedAtAcquire);
+      await lim.release(p);
+      await lim.recordSuccess(p);
+    }
+    s = await lim.snapshot();
+    assert.equal(s.limit, 4);
+    assert.equal(s.state.probeSuccesses, 0);
+
+    // Successes with all 4 in use: after 6 (the doubled interval) the limit probes 5.
+    const background = [await lim.acquire(), await lim.acquire(), await lim.acquire()];
+    for (let i = 0; i < 6; i++) {
+      assert.equal((await lim.snapshot()).limit, 4, `still 4 after ${i} successes at the limit`);
+      const p = await lim.acquire();
+      assert.equal(p.heldAtAcquire, 4);
+      await lim.release(p);
+      await lim.recordSuccess(p);
+    }
+    s = await lim.snapshot();
+    assert.equal(s.limit, 5);
+    assert.equal(s.allowed, 5);
+
+    // The probe is refused: back to 4, and the next probe waits twice as long.
+    background.push(await lim.acquire());
+    const probe = await lim.acquire();
+    assert.equal(probe.heldAtAcquire, 5);
+    await lim.recordRateLimited(probe);
+    await lim.release(probe);
+    s = await lim.snapshot();
+    assert.deepEqual([s.limit, s.state.probeInterval, s.state.probeSuccesses], [4, 12, 0]);
+    for (const p of background) await lim.release(p);
+  });
+
+  test('not adaptive: the cap holds and 429s change nothing', async () => {
+    const lim = limiter({ name: `fixed-${id()}`, cap: 3, adaptive: false });
+    const ps = [await lim.acquire(), await lim.acquire(), await lim.acquire()];
+    await lim.recordRateLimited(ps[2]);
+    const s = await lim.snapshot();
+    assert.equal(s.allowed, 3);
+    assert.equal(s.held, 3);
+    await assert.rejects(lim.acquire(AbortSignal.timeout(300)), { name: 'TimeoutError' });
+    for (const p of ps) await lim.release(p);
+  });
+});
+
+describe('token budget', () => {
+  test('a minute budget is shared; overflow throws LlmBudgetExhaustedError until the next minute', async () => {
+    const name = `tokens-${id()}`;
+    const a = limiter({ name, maxTokensPerMinute: 1000 });
+    const b = limiter({ name, maxTokensPerMinute: 1000 });
+    const minuteStart = Math.floor(Date.now() / 60_000) * 60_000 + 10 * 60_000;
+    const now = minuteStart + 15_000;
+    const minute = await a.reserveTokens(600, now);
+    assert.equal(minute, minuteStart / 60_000);
+    assert.equal(await b.reserveTokens(300, now), minute);
+    const err = await a.reserveTokens(200, now).then(
+      () => assert.fail('a reservation past the budget must be refused'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof LlmBudgetExhaustedError);
+    assert.ok(err.retryAfterMs >= 45_000 && err.retryAfterMs < 46_000, `retryAfterMs ${err.retryAfterMs}`);
+    // The provider reported fewer tokens than estimated: the difference is free again.
+    await b.reconcileTokens(minute, -500);
+    assert.equal(await a.reserveTokens(200, now), minute);
+    // A new minute, a new budget.
+    assert.equal(await b.reserveTokens(1000, now + 60_000), minute! + 1);
+    // No budget configured: nothing is reserved.
+    assert.equal(await limiter({ name }).reserveTokens(1e9, now), undefined);
+    // Token items do not clutter the semaphore's reads.
+    const s = await a.snapshot();
+    assert.equal(s.held, 0);
+  });
+});

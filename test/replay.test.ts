@@ -1,0 +1,105 @@
+// Determinism: saved histories (test/fixtures/histories, recorded by scripts/save-histories.ts) and
+// fresh histories of a live run replay against the current workflow code without a violation.
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { Worker, type ReplayResult } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import {
+  SMALL_RUN_HARNESS,
+  collectHistories,
+  historyFileText,
+  historyFromFileText,
+  loadHistoryFiles,
+  runSmallEvaluation,
+  type HistoryFile,
+} from './helpers/histories';
+import { startHarness, workflowBundle, type Harness } from './helpers/pipeline';
+
+const WORKFLOW_TYPES = ['evaluateLabels', 'evaluateMerchant', 'evaluateBatch', 'evaluateReceipt'];
+
+/** Replays each history with the current workflow code (one shared bundle of src/workflows). */
+async function replay(histories: Array<{ workflowId: string; history: History }>): Promise<ReplayResult[]> {
+  const results: ReplayResult[] = [];
+  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    results.push(r);
+  }
+  return results;
+}
+
+function describeError(r: ReplayResult | undefined): string {
+  return r?.error ? `${r.error.name}: ${r.error.message}` : 'no error';
+}
+
+function workflowTypeOf(history: History): string | undefined {
+  return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? undefined;
+}
+
+describe('replay of saved histories', () => {
+  const files: HistoryFile[] = loadHistoryFiles();
+
+  test('a saved history of each workflow type is there, with a continued-as-new merchant', () => {
+    const types = new Set(files.map((f) => workflowTypeOf(f.history)));
+    for (const t of WORKFLOW_TYPES) assert.ok(types.has(t), `no saved history of ${t}`);
+    const continued = files.filter((f) =>
+      f.history.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes),
+    );
+    assert.ok(continued.length > 0, 'no saved history ends in continue-as-new');
+  });
+
+  test('every saved history replays without a determinism violation', async () => {
+    const results = await replay(files);
+    assert.equal(results.length, files.length);
+    results.forEach((r, i) => {
+      const file = path.basename(files[i]!.file);
+      assert.equal(r.workflowId, files[i]!.workflowId);
+      assert.equal(r.error, undefined, `${file}: ${describeError(r)}`);
+    });
+  });
+
+  test('the check has teeth: a history whose activity differs from the code fails replay', async () => {
+    const source = files.find((f) =>
+      f.history.events?.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name),
+    );
+    assert.ok(source, 'a saved history with a scheduled activity');
+    // The same history as if older code had called another activity at that point.
+    const tampered = historyFromFileText(historyFileText(source.history));
+    const scheduled = tampered.events!.find((e) => e.activityTaskScheduledEventAttributes)!;
+    scheduled.activityTaskScheduledEventAttributes!.activityType = { name: 'someOtherActivity' };
+    const [result] = await replay([{ workflowId: source.workflowId, history: tampered }]);
+    assert.ok(
+      result?.error instanceof DeterminismViolationError,
+      `expected a DeterminismViolationError, got ${describeError(result)}`,
+    );
+  });
+});
+
+describe('replay of fresh histories from a live run', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness(SMALL_RUN_HARNESS);
+  });
+  after(async () => h?.close());
+
+  test('the histories of a run just made replay, also after a trip through the saved format', async () => {
+    const report = await runSmallEvaluation(h);
+    assert.equal(report.total, 4);
+    assert.equal(report.succeeded, 3, JSON.stringify(report.failures));
+    assert.equal(report.failed, 1, 'the receipt without lines is a recorded failure');
+    const recorded = await collectHistories(h, report);
+    assert.deepEqual([...new Set(recorded.map((r) => r.workflowType))].sort(), [...WORKFLOW_TYPES].sort());
+
+    const histories = recorded.flatMap((r) => [
+      { workflowId: r.workflowId, history: r.history },
+      { workflowId: r.workflowId, history: historyFromFileText(historyFileText(r.history)) },
+    ]);
+    const results = await replay(histories);
+    assert.equal(results.length, histories.length);
+    results.forEach((r, i) => {
+      const rec = recorded[Math.floor(i / 2)]!;
+      const how = i % 2 ? 'saved format' : 'as fetched';
+      assert.equal(r.error, undefined, `${rec.workflowType} (${rec.note}, ${how}): ${describeError(r)}`);
+    });
+  });
+});
