@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', '.tools/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', '.tools/**', 'eslint.config.mjs', 'test/fixtures/quality/**'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: {

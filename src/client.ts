@@ -10,7 +10,9 @@ import {
   parseArgs,
 } from './cli/args';
 import { runReport, startRun, waitForRun } from './cli/runs';
+import { analyzeSpec, enrichSpec, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
 import { seedCommand } from './cli/seed';
+import { embedCommand, embedReportLines } from './cli/embed';
 import { runEmulatorCommand } from './emulator/cli';
 import { runStackCommand } from './stack/cli';
 import { connectClient } from './temporal';
@@ -22,13 +24,28 @@ const HELP = `Usage: npm run cli -- <command> [flags]
   stack up [--fresh] | down | status [--json]   the embedded stack (Temporal + UI, Chroma, dynalite, s3rver, emulator)
   emulator [flags]                              run the LLM provider emulator in the foreground (--help for flags)
   seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F   write a dataset
+  seed --places N [--seed S] [--quality-truth F]   write places with reviews (enrichment); merge quality truth
   evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
            [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
   report <runId> [--json]                       status and report of a run
-  harmonize | embed | enrich | analyze          pipelines of later issues (not built yet)
+  enrich [--places p-0001,...] [--batch-size N] [--no-cache] [--wait] [--json]   place enrichment run
+  analyze <folder | s3://bucket/prefix> [--no-cache] [--wait] [--json]   test-suite quality run
+  embed [--kind lines|words|all] [--wait] [--json]   embed lines/words: Batch API -> S3 deltas -> Chroma
+  embed status [--json]                         embedded/pending/failed counts, records in Chroma, compactor
+  embed schedule [--every 1h] [--compact-every 15m] [--delete]   Temporal Schedules for backfill and compaction
+  harmonize                                     pipeline of a later issue (not built yet)
 `;
 
-const BOOLEAN_FLAGS = ['json', 'wait', 'fresh', 'skip-llm-review', 'revalidate', 'no-cache', 'help'];
+const BOOLEAN_FLAGS = [
+  'json',
+  'wait',
+  'fresh',
+  'skip-llm-review',
+  'revalidate',
+  'no-cache',
+  'help',
+  'delete',
+];
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -47,10 +64,15 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'seed': {
       const summary = await seedCommand(cfg, args);
-      console.log(
-        `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
-          (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
-      );
+      if (summary.receipts > 0 || (summary.places === undefined && summary.qualityFunctions === undefined))
+        console.log(
+          `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
+            (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
+        );
+      if (summary.places !== undefined)
+        console.log(`seeded ${summary.places} places, ${summary.reviews} reviews`);
+      if (summary.qualityFunctions !== undefined)
+        console.log(`merged the truth of ${summary.qualityFunctions} test functions into ${cfg.truthFile}`);
       for (const r of summary.rejected.slice(0, 20))
         console.log(`  rejected #${r.index} ${r.receiptId ?? ''}: ${r.reasons.join('; ')}`);
       if (boolFlag(args, 'json')) console.log(JSON.stringify(summary));
@@ -67,10 +89,13 @@ export async function main(argv: string[]): Promise<number> {
       printReport(report, boolFlag(args, 'json'));
       return 0;
     }
-    case 'harmonize':
-    case 'embed':
     case 'enrich':
+      return runPipelineCommand(cfg, args, enrichSpec(args), printReport);
     case 'analyze':
+      return runPipelineCommand(cfg, args, analyzeSpec(cfg, args), printReport);
+    case 'embed':
+      return embedCommand(cfg, args, printReport);
+    case 'harmonize':
       console.error(`'${command}' is not built yet; see the open issues.`);
       return 2;
     default:
@@ -151,6 +176,8 @@ export function formatReport(report: Record<string, unknown>): string {
       `       latency p50/p95/p99 ${l.latencyMs.p50}/${l.latencyMs.p95}/${l.latencyMs.p99} ms`,
     );
   }
+  lines.push(...pipelineReportLines(report));
+  lines.push(...embedReportLines(report));
   if (r.makespanMs !== undefined) lines.push(`  makespan: ${(r.makespanMs / 1000).toFixed(1)} s`);
   for (const f of r.failures ?? []) lines.push(`  failed ${f.itemId}: ${f.reason}`);
   return lines.join('\n');

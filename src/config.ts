@@ -1,6 +1,11 @@
 // Every setting of the application, read from the environment and validated once at start-up.
 import path from 'node:path';
 import { z } from 'zod';
+import {
+  DEFAULT_DECISION_BATCH_SIZE,
+  DEFAULT_EMBED_BATCH_SIZE,
+  DEFAULT_SKIP_RULES,
+} from './domain/harmonization';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalUrl = z.url().optional();
@@ -25,6 +30,8 @@ export const envSchema = z.object({
   /** External Chroma server URL; when set, no embedded Chroma is started. */
   CHROMA_URL: optionalUrl,
   CHROMA_PORT: port.default(8100),
+  /** Prefix of the Chroma collection names (`<prefix>words`, `<prefix>lines`); tests isolate with it. */
+  CHROMA_COLLECTION_PREFIX: z.string().default(''),
 
   /** External DynamoDB endpoint (DynamoDB Local or AWS); when set, no dynalite is started. */
   DYNAMODB_ENDPOINT: optionalUrl,
@@ -90,11 +97,64 @@ export const envSchema = z.object({
 
   /** Issues per label-review LLM call (the seed used 20). */
   REVIEW_CHUNK_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+  /** Words per outlier-decision LLM call of the label harmonizer (the seed used 10). */
+  HARMONIZE_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(DEFAULT_DECISION_BATCH_SIZE),
+  /** Cosine similarity at which a Chroma neighbour (same label, same merchant) counts as similar. */
+  HARMONIZE_SIMILARITY: z.coerce.number().min(0).max(1).default(DEFAULT_SKIP_RULES.similarity),
+  /** Similar neighbours that make a word consistent without an LLM call (the seed's 10). */
+  HARMONIZE_CONSISTENT_NEIGHBOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_SKIP_RULES.consistentNeighbours),
+  /** Nearest-neighbour similarity below which a word is an outlier without an LLM call. */
+  HARMONIZE_ISOLATED_SIMILARITY: z.coerce.number().min(0).max(1).default(DEFAULT_SKIP_RULES.isolatedSimilarity),
+  /** Texts per embedding call of the harmonizer. */
+  HARMONIZE_EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(DEFAULT_EMBED_BATCH_SIZE),
   /** Max concurrent activities on the `pipeline` worker (I/O only). */
   PIPELINE_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   /** Port for Prometheus metrics of a worker process (0 = off). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+
+  // ---- embedding pipeline (seed 003): OpenAI Batch API -> S3 deltas -> Chroma ----
+  /** Model of the embedding batch requests (the Batch API is OpenAI's; the emulator accepts any). */
+  EMBED_MODEL: z.string().min(1).default('text-embedding-3-small'),
+  /** Requests per batch input file; the API's limit (50,000) is the ceiling. */
+  EMBED_BATCH_MAX_REQUESTS: z.coerce.number().int().min(1).max(50_000).default(50_000),
+  /** Bytes per batch input file; the API's limit (200 MB) is the ceiling. */
+  EMBED_BATCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(200 * 1024 * 1024)
+    .default(200 * 1024 * 1024),
+  /** First delay between polls of a batch; doubles (EMBED_POLL_BACKOFF) up to EMBED_POLL_MAX_MS. */
+  EMBED_POLL_INITIAL_MS: z.coerce.number().int().min(10).default(30_000),
+  EMBED_POLL_MAX_MS: z.coerce.number().int().min(10).default(600_000),
+  EMBED_POLL_BACKOFF: z.coerce.number().min(1).max(10).default(2),
+  /** Polls before a poll workflow continues as new (bounds its history over a 24 h batch). */
+  EMBED_POLLS_PER_RUN: z.coerce.number().int().min(1).default(100),
+  /** Failed batches an item may be part of before it is FAILED with the last reason. */
+  EMBED_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** Submission rounds of one backfill run (each resubmits what expired or failed). */
+  EMBED_MAX_ROUNDS: z.coerce.number().int().min(1).max(50).default(5),
+  /** How often a waiting backfill re-reads its batch records in case a poller's signal was lost. */
+  EMBED_RECONCILE_MS: z.coerce.number().int().min(100).default(600_000),
+  /** Workflow id of the single compactor (the id is the lock). */
+  EMBED_COMPACTOR_ID: z.string().min(1).default('embed-compactor'),
+  /** Records per Chroma upsert during compaction (one heartbeat each). */
+  EMBED_COMPACT_CHUNK_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** An idle compactor waits this long for more work before it ends. */
+  EMBED_COMPACT_IDLE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Export the Chroma collections to S3 snapshots/ after each compaction round that applied deltas. */
+  EMBED_SNAPSHOT: bool.default(false),
+  /** Delete a delta's S3 object once the compactor applied it. */
+  EMBED_DELETE_APPLIED_DELTAS: bool.default(false),
+  /** Heartbeat timeout of the long embedding activities (how soon a dead worker's attempt is retried). */
+  EMBED_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** Prefix of the pipeline's S3 keys (batches/, deltas/, snapshots/). */
+  EMBED_S3_PREFIX: z.string().default(''),
 });
 
 export type Env = z.infer<typeof envSchema>;

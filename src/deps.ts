@@ -1,13 +1,19 @@
 // Builds the injected dependencies of activities from config (one place that wires clients).
 import type { AppConfig } from './config';
+import { embedSettingsFromConfig, type EmbeddingDeps } from './activities/embedding';
+import { BatchApi } from './llm/batch-api';
+import { EmbeddingStore } from './stores/embeddings';
 import { LlmMetrics, parsePrices } from './llm/accounting';
 import { LlmCache } from './llm/cache';
 import { GlobalLimiter } from './llm/limiter';
 import { LlmClient } from './llm/llm-client';
 import { createProvider } from './llm/providers';
-import { createDynamoClient } from './stores/clients';
+import { ChromaStore } from './stores/chroma';
+import { createDynamoClient, createS3Client } from './stores/clients';
+import { OutlierDecisionCache } from './stores/outlier-decisions';
 import { ReceiptStore } from './stores/receipts';
 import { RunStore } from './stores/runs';
+import { ObjectStore } from './stores/s3';
 
 export function createStores(cfg: AppConfig) {
   const ddb = createDynamoClient(cfg);
@@ -23,6 +29,7 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
     maxTokensPerMinute: cfg.LLM_MAX_TOKENS_PER_MINUTE,
   });
   const metrics = new LlmMetrics();
+  metrics.gauge('llm_permit_waiters', () => limiter.waiting);
   const llm = new LlmClient({
     provider: createProvider(cfg),
     limiter,
@@ -36,4 +43,31 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
     repairAttempts: cfg.LLM_REPAIR_ATTEMPTS,
   });
   return { limiter, metrics, llm };
+}
+
+/** Stores the label harmonizer adds: Chroma, S3 hand-off files, the outlier decision cache. */
+export function createHarmonizationStores(cfg: AppConfig, stores = createStores(cfg)) {
+  return {
+    chroma: new ChromaStore({ url: cfg.chromaUrl, prefix: cfg.CHROMA_COLLECTION_PREFIX }),
+    objects: new ObjectStore(createS3Client(cfg), cfg.S3_BUCKET),
+    outlierDecisions: new OutlierDecisionCache(stores.ddb, stores.receipts, cfg.DYNAMODB_TABLE, cfg.LLM_CACHE_TTL_S),
+  };
+}
+
+/** Dependencies of the embedding pipeline's activities (seed 003); Chroma and S3 shared with the harmonizer. */
+export function createEmbeddingDeps(
+  cfg: AppConfig,
+  stores = createStores(cfg),
+  shared: { chroma: ChromaStore; objects: ObjectStore } = createHarmonizationStores(cfg, stores),
+): EmbeddingDeps {
+  return {
+    embeddings: new EmbeddingStore(stores.ddb, cfg.DYNAMODB_TABLE),
+    objects: shared.objects,
+    batchApi: BatchApi.fromConfig(cfg),
+    vectors: shared.chroma,
+    runs: stores.runs,
+    settings: embedSettingsFromConfig(cfg),
+    prices: parsePrices(cfg.LLM_PRICES),
+    s3Prefix: cfg.EMBED_S3_PREFIX,
+  };
 }

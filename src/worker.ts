@@ -3,8 +3,9 @@
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type AppConfig, ConfigError, loadConfig } from './config';
 import { createLlmQueueActivities, createPipelineActivities } from './activities';
-import { createLlmLayer, createStores } from './deps';
+import { createEmbeddingDeps, createHarmonizationStores, createLlmLayer, createStores } from './deps';
 import { connectWorker } from './temporal';
+import { createS3Client } from './stores/clients';
 
 export type QueueName = 'pipeline' | 'llm';
 
@@ -24,6 +25,7 @@ export interface RunningWorkers {
 export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): Promise<Worker[]> {
   const { connection, namespace } = await connectWorker(cfg);
   const stores = createStores(cfg);
+  const harmonization = createHarmonizationStores(cfg, stores);
   const workers: Worker[] = [];
   if (opts.queues.includes('pipeline')) {
     workers.push(
@@ -38,6 +40,10 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
           receipts: stores.receipts,
           runs: stores.runs,
           truthFile: cfg.truthFile,
+          ...harmonization,
+          embedding: createEmbeddingDeps(cfg, stores, harmonization),
+          s3: createS3Client(cfg),
+          s3Bucket: cfg.S3_BUCKET,
         }),
         maxConcurrentActivityTaskExecutions: cfg.PIPELINE_MAX_CONCURRENT_ACTIVITIES,
         shutdownGraceTime: '10 seconds',
@@ -52,7 +58,7 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
         connection,
         namespace,
         taskQueue: cfg.TASK_QUEUE_LLM,
-        activities: createLlmQueueActivities({ llm: layer.llm }),
+        activities: createLlmQueueActivities({ llm: layer.llm, objects: harmonization.objects }),
         // Local slots never exceed the global cap; the shared permits hold it across processes.
         maxConcurrentActivityTaskExecutions: cfg.LLM_MAX_CONCURRENT_CALLS,
         ...(cfg.LLM_MAX_CALLS_PER_SECOND

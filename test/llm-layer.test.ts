@@ -241,14 +241,21 @@ describe('an llm worker killed (SIGKILL) while it holds permits', () => {
     run = await startEvaluation(h, { reviewChunkSize: 5 });
     // Worker A runs calls; from now on the provider hangs new ones, so A ends up holding all 4.
     await waitFor('worker A to make calls', async () => ((await liveSlots()).length > 0 ? true : undefined));
-    const hangFrom = Date.now();
     h.emulator.updateSettings({ latencyMs: 600_000 });
-    dead = await waitFor('worker A to hold all 4 permits in hanging calls', async () => {
-      const s = await liveSlots();
-      return s.length === 4 && s.every((x) => holderPid(x.holder) === a!.pid && x.acquiredAt > hangFrom)
-        ? s
-        : undefined;
-    });
+    let requestsBefore = -1;
+    dead = await waitFor(
+      'worker A to hold all 4 permits in hanging calls',
+      async () => {
+        const s = await liveSlots();
+        const m = h.emulator.metrics();
+        // No request answered for a poll longer than the old latency: all 4 in flight hang.
+        const settled = m.requests === requestsBefore && m.inFlight === 4;
+        requestsBefore = m.requests;
+        return settled && s.length === 4 && s.every((x) => holderPid(x.holder) === a!.pid) ? s : undefined;
+      },
+      60_000,
+      500,
+    );
     // Worker B takes tasks but can get no permit while A's leases are renewed.
     b = spawnLlmWorker({ ...h.env, LLM_MAX_CONCURRENT_CALLS: '4' });
     await b.ready;

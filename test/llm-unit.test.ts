@@ -455,7 +455,7 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
     assert.equal(f.ddb.items.get('RUN#run|CALL#c4')?.status, 'error');
   });
 
-  test('a cached answer costs no permit and no provider request; noCache skips the cache', async () => {
+  test('a cached answer costs no permit and no provider request; noCache skips the cache and refreshes it', async () => {
     const f = setup(['{"answer":1}', '{"answer":2}']);
     await f.call('first');
     f.events.length = 0;
@@ -465,6 +465,10 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
     assert.deepEqual(f.events, []);
     const fresh = await f.call('third', { noCache: true });
     assert.deepEqual(fresh.value, { answer: 2 });
+    assert.equal(fresh.record.status, 'ok');
+    assert.equal(f.requests.length, 2);
+    const refreshed = await f.call('fourth');
+    assert.deepEqual(refreshed.value, { answer: 2 }, 'the no-cache answer replaced the cached one');
     assert.equal(f.requests.length, 2);
   });
 

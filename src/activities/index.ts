@@ -1,18 +1,46 @@
 // Activity factories: clients are injected so tests can pass real local servers or fakes.
 import { createEvaluationActivities, type EvaluationDeps } from './evaluation';
 import { createLlmActivities } from './llm';
+import { createHarmonizationActivities, type HarmonizationDeps } from './harmonization';
+import { createHarmonizationLlmActivities } from './harmonization-llm';
+import type { ObjectStore } from '../stores/s3';
+import { createEnrichmentActivities, createEnrichmentLlmActivities } from './enrichment';
+import { createQualityActivities, createQualityLlmActivities, type QualityDeps } from './quality';
 import type { LlmClient } from '../llm/llm-client';
+import { createEmbeddingActivities, type EmbeddingDeps } from './embedding';
 
-export type PipelineActivities = ReturnType<typeof createEvaluationActivities>;
-export type LlmActivities = ReturnType<typeof createLlmActivities>;
+export type PipelineActivities = ReturnType<typeof createEvaluationActivities> &
+  ReturnType<typeof createEnrichmentActivities> &
+  ReturnType<typeof createQualityActivities> &
+  ReturnType<typeof createHarmonizationActivities> &
+  ReturnType<typeof createEmbeddingActivities>;
+export type LlmActivities = ReturnType<typeof createLlmActivities> &
+  ReturnType<typeof createEnrichmentLlmActivities> &
+  ReturnType<typeof createQualityLlmActivities> &
+  ReturnType<typeof createHarmonizationLlmActivities>;
 export type Activities = PipelineActivities & LlmActivities;
 
 /** Activities of the `pipeline` queue (DynamoDB, S3, Chroma I/O). */
-export function createPipelineActivities(deps: EvaluationDeps): PipelineActivities {
-  return { ...createEvaluationActivities(deps) };
+export function createPipelineActivities(
+  deps: EvaluationDeps &
+    Pick<QualityDeps, 's3' | 's3Bucket'> &
+    HarmonizationDeps & { embedding: EmbeddingDeps },
+): PipelineActivities {
+  return {
+    ...createEvaluationActivities(deps),
+    ...createEnrichmentActivities(deps),
+    ...createQualityActivities(deps),
+    ...createHarmonizationActivities(deps),
+    ...createEmbeddingActivities(deps.embedding),
+  };
 }
 
 /** Activities of the `llm` queue (every LLM call). */
-export function createLlmQueueActivities(deps: { llm: LlmClient }): LlmActivities {
-  return { ...createLlmActivities(deps) };
+export function createLlmQueueActivities(deps: { llm: LlmClient; objects: ObjectStore }): LlmActivities {
+  return {
+    ...createLlmActivities(deps),
+    ...createEnrichmentLlmActivities(deps),
+    ...createQualityLlmActivities(deps),
+    ...createHarmonizationLlmActivities(deps),
+  };
 }

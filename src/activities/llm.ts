@@ -18,7 +18,7 @@ export interface ReviewLabelIssuesInput {
 }
 
 /** Id of this activity attempt: call records are written once per attempt. */
-function callIdOf(): string {
+export function callIdOf(): string {
   const info = Context.current().info;
   return `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
 }

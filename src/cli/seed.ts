@@ -2,6 +2,9 @@
 import fs from 'node:fs/promises';
 import type { AppConfig } from '../config';
 import { generateDataset, type Dataset } from '../domain/generator';
+import type { Truth } from '../domain/llm-tasks';
+import { generatePlaces, type PlacesDataset } from '../domain/places';
+import { PlaceStore } from '../stores/places';
 import { parseImportFile } from '../domain/import';
 import { createStores } from '../deps';
 import { mergeTruth } from '../stores/truth';
@@ -13,6 +16,11 @@ export interface SeedSummary {
   words: number;
   planted: number;
   rejected: Array<{ index: number; receiptId?: string; reasons: string[] }>;
+  /** With --places: places and reviews written. */
+  places?: number;
+  reviews?: number;
+  /** With --quality-truth: test functions whose truth was merged. */
+  qualityFunctions?: number;
 }
 
 export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<SeedSummary> {
@@ -24,7 +32,12 @@ export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<See
     'pending-rate',
     'from-file',
     'json',
+    'places',
+    'quality-truth',
   ]);
+  const extras = await seedPlacesAndQualityTruth(cfg, args);
+  if (extras && !['merchants', 'receipts', 'from-file'].some((f) => args.flags.has(f)))
+    return { merchants: 0, receipts: 0, words: 0, planted: 0, rejected: [], ...extras };
   const { receipts: store } = createStores(cfg);
   const fromFile = flag(args, 'from-file');
   if (fromFile) {
@@ -35,7 +48,7 @@ export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<See
     await store.putMerchants(merchants);
     await store.putReceipts(receipts);
     const words = receipts.reduce((n, r) => n + r.lines.reduce((m, l) => m + l.words.length, 0), 0);
-    return { merchants: merchants.length, receipts: receipts.length, words, planted: 0, rejected };
+    return { merchants: merchants.length, receipts: receipts.length, words, planted: 0, rejected, ...extras };
   }
   const merchants = numberFlag(args, 'merchants', { min: 1, max: 10_000, int: true }) ?? 3;
   const perMerchant = numberFlag(args, 'receipts', { min: 1, max: 100_000, int: true }) ?? 40;
@@ -49,7 +62,7 @@ export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<See
     ...(errorRate !== undefined ? { errorRate } : {}),
     ...(pendingRate !== undefined ? { pendingRate } : {}),
   });
-  return writeDataset(cfg, ds);
+  return { ...(await writeDataset(cfg, ds)), ...extras };
 }
 
 /** Writes a generated dataset to DynamoDB and its truth to TRUTH_FILE. */
@@ -70,4 +83,46 @@ export async function writeDataset(cfg: AppConfig, ds: Dataset): Promise<SeedSum
     planted: ds.planted.length,
     rejected: [],
   };
+}
+
+/** `--places N` (seeded by `--seed`) and `--quality-truth F`; undefined when neither is given. */
+async function seedPlacesAndQualityTruth(
+  cfg: AppConfig,
+  args: ParsedArgs,
+): Promise<Pick<SeedSummary, 'places' | 'reviews' | 'qualityFunctions'> | undefined> {
+  const count = numberFlag(args, 'places', { min: 1, max: 100_000, int: true });
+  const truthPath = flag(args, 'quality-truth');
+  if (count === undefined && truthPath === undefined) return undefined;
+  const out: Pick<SeedSummary, 'places' | 'reviews' | 'qualityFunctions'> = {};
+  if (count !== undefined) {
+    const ds = generatePlaces({ count, seed: numberFlag(args, 'seed', { int: true }) ?? 42 });
+    await writePlaces(cfg, ds);
+    out.places = ds.places.length;
+    out.reviews = ds.places.reduce((n, p) => n + p.reviews.length, 0);
+  }
+  if (truthPath !== undefined) {
+    const text = await fs.readFile(truthPath, 'utf8').catch((err: Error) => {
+      throw new UsageError(`--quality-truth ${truthPath}: ${err.message}`);
+    });
+    let functions: Truth['functions'] | undefined;
+    try {
+      functions = (JSON.parse(text) as Partial<Truth>).functions;
+    } catch (err) {
+      throw new UsageError(`--quality-truth ${truthPath}: not JSON (${(err as Error).message})`);
+    }
+    if (!functions || typeof functions !== 'object')
+      throw new UsageError(
+        `--quality-truth ${truthPath}: no "functions" object (see test/fixtures/quality/truth.json)`,
+      );
+    await mergeTruth(cfg.truthFile, { functions });
+    out.qualityFunctions = Object.keys(functions).length;
+  }
+  return out;
+}
+
+/** Writes generated places with their reviews (PENDING) and their truth to TRUTH_FILE. */
+export async function writePlaces(cfg: AppConfig, ds: PlacesDataset): Promise<void> {
+  const { receipts } = createStores(cfg);
+  await new PlaceStore(receipts).putPlaces(ds.places);
+  await mergeTruth(cfg.truthFile, { places: ds.truth });
 }

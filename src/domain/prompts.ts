@@ -27,3 +27,37 @@ export function labelReviewMessages(merchantName: string, issues: LabelIssue[]):
     },
   ];
 }
+
+/** One word of a harmonizer prompt: the word, its label, its context and its nearest neighbours. */
+export interface OutlierPromptItem {
+  id: string;
+  text: string;
+  label: string;
+  /** The word marked in its line context, e.g. `CHEESE <4.43>`. */
+  context: string;
+  /** Nearest words with the same label at the same merchant, in context, with cosine similarity. */
+  neighbours: Array<{ text: string; similarity: number }>;
+}
+
+const LABEL_OUTLIER_SYSTEM = [
+  'You check word labels on shopping receipts for consistency.',
+  `Labels: ${LABELS.join(', ')}.`,
+  'Each item is a word with its label, the word in its line context, and the most similar words that carry the same label at the same merchant.',
+  'Decide for each item whether it is an outlier: a word whose label is wrong compared with how this merchant labels such words. For an outlier give suggestedLabel; otherwise null.',
+  'Answer with JSON only, one decision per item id, following the schema.',
+].join('\n');
+
+/** One prompt for a batch of words of one label at one merchant (the harmonizer's LLM call). */
+export function labelOutlierMessages(
+  merchantName: string,
+  label: string,
+  items: OutlierPromptItem[],
+): ChatMessage[] {
+  return [
+    { role: 'system', content: LABEL_OUTLIER_SYSTEM },
+    {
+      role: 'user',
+      content: `Merchant "${merchantName}", label ${label}. Decide for these ${items.length} words:\n${renderEnvelope({ task: 'label_outlier', items: items.map((i) => ({ ...i })) })}`,
+    },
+  ];
+}

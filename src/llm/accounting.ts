@@ -107,7 +107,13 @@ export class LlmMetrics {
   private readonly latencyCounts = new Array<number>(this.latencyBuckets.length + 1).fill(0);
   private latencySum = 0;
   private latencyCount = 0;
+  private readonly gauges = new Map<string, () => number>();
   inFlight = 0;
+
+  /** Adds a gauge read at each scrape (e.g. calls waiting for a global permit). */
+  gauge(name: string, read: () => number): void {
+    this.gauges.set(name, read);
+  }
 
   observe(rec: CallRecord): void {
     this.inc(`llm_calls_total{status="${rec.status}",task="${rec.task}"}`);
@@ -130,6 +136,7 @@ export class LlmMetrics {
   render(): string {
     const lines = [...this.counters.entries()].map(([k, v]) => `${k} ${v}`);
     lines.push(`llm_in_flight ${this.inFlight}`);
+    for (const [name, read] of this.gauges) lines.push(`${name} ${read()}`);
     let cumulative = 0;
     this.latencyBuckets.forEach((b, i) => {
       cumulative += this.latencyCounts[i]!;

@@ -125,10 +125,6 @@ export class LlmClient {
         if (parsed.ok) {
           const latency = Date.now() - callStarted;
           await release();
-          await deps.limiter.recordSuccess(permit);
-          await deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate);
-          // Written even with noCache: a no-cache run skips stale answers but refreshes the cache.
-          await deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model });
           const record = this.record(
             input,
             'ok',
@@ -139,7 +135,14 @@ export class LlmClient {
             model,
             latency,
           );
-          await this.saveRecord(record);
+          // Independent writes after the call, at once: they hold the worker slot, not a permit.
+          await Promise.all([
+            deps.limiter.recordSuccess(permit),
+            deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate),
+            // Written even with noCache: a no-cache run skips stale answers but refreshes the cache.
+            deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model }),
+            this.saveRecord(record),
+          ]);
           return { value: parsed.value, record };
         }
         if (attempt >= deps.repairAttempts) {

@@ -25,6 +25,11 @@ export const keys = {
   }),
 };
 
+/** GSI1 partition of the words of one merchant carrying one label. */
+export function labelledWordsPartition(merchantId: string, label: string): string {
+  return `MERCHANT#${merchantId}#LABEL#${label}`;
+}
+
 function pad(n: number): string {
   return String(n).padStart(3, '0');
 }
@@ -100,8 +105,13 @@ export class ReceiptStore {
             wordIndex: w.wordIndex,
             text: w.text,
             merchantId: r.merchantId,
+            // The word's context for embeddings and prompts (domain/embedding-text.ts).
+            lineText: line.text,
             ...(w.label
               ? {
+                  // Labelled words of a merchant by label (the harmonizer's groups), overloading GSI1.
+                  GSI1PK: labelledWordsPartition(r.merchantId, w.label.label),
+                  GSI1SK: w.wordId,
                   label: w.label.label,
                   validationStatus: w.label.validationStatus,
                   labelSource: w.label.source,
@@ -142,6 +152,54 @@ export class ReceiptStore {
       ProjectionExpression: 'receiptId',
     });
     return items.map((i) => String(i.receiptId));
+  }
+
+  /** Every word of a merchant with a label, in word id order (GSI1, paginated; never a scan). */
+  async listLabelledWords(merchantId: string, label: string): Promise<Record<string, unknown>[]> {
+    return this.queryAll({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': labelledWordsPartition(merchantId, label) },
+    });
+  }
+
+  /**
+   * Writes the harmonizer's verdict on word items (outlier flag, reason, suggested label, run).
+   * Callers pass only verdicts that changed, so a rerun with the same outcome writes nothing.
+   */
+  async setOutlierVerdicts(
+    runId: string,
+    verdicts: Array<{ wordId: string; outlier: boolean; reason: string; suggestedLabel: Label | null }>,
+    concurrency = 8,
+  ): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < verdicts.length) {
+        const v = verdicts[next++]!;
+        const { receiptId, lineIndex, wordIndex } = parseWordId(v.wordId);
+        try {
+          await this.ddb.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: keys.word(receiptId, lineIndex, wordIndex),
+              UpdateExpression:
+                'SET harmonizerOutlier = :o, harmonizerReason = :r, harmonizerSuggestedLabel = :sl, harmonizedByRun = :run',
+              ConditionExpression: 'attribute_exists(PK)',
+              ExpressionAttributeValues: {
+                ':o': v.outlier,
+                ':r': v.reason,
+                ':sl': v.suggestedLabel,
+                ':run': runId,
+              },
+            }),
+          );
+        } catch (err) {
+          // A word deleted since it was read (re-seeded) has no verdict to carry.
+          if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, verdicts.length) }, worker));
   }
 
   /** One Query reads the whole receipt: its META item, lines and words share the partition. */
@@ -254,6 +312,35 @@ export class ReceiptStore {
 
   async put(item: Record<string, unknown> & { PK: string; SK: string }): Promise<void> {
     await this.ddb.send(new PutCommand({ TableName: this.table, Item: item }));
+  }
+
+  /**
+   * A conditional UpdateItem: true when applied, false when the condition did not hold (e.g. the
+   * item is missing or in a state the caller must not overwrite).
+   */
+  async updateIf(
+    key: { PK: string; SK: string },
+    update: string,
+    condition: string,
+    values: Record<string, unknown>,
+    names?: Record<string, string>,
+  ): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
   }
 
   /** All items of a partition whose sort key starts with a prefix (paginated). */

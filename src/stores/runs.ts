@@ -65,6 +65,14 @@ export class RunStore {
     return this.store.putIfAbsent({ PK: `RUN#${result.runId}`, SK: `RESULT#${result.itemId}`, ...result });
   }
 
+  /**
+   * Writes many results at once (BatchWriteItem). Unlike putResult it overwrites: for callers whose
+   * retried write carries the same content (the harmonizer's per-word results).
+   */
+  async putResults(results: readonly ItemResult[]): Promise<void> {
+    await this.store.batchPut(results.map((r) => ({ PK: `RUN#${r.runId}`, SK: `RESULT#${r.itemId}`, ...r })));
+  }
+
   async listResults(runId: string): Promise<ItemResult[]> {
     return (await this.store.queryPrefix(`RUN#${runId}`, 'RESULT#')) as unknown as ItemResult[];
   }

@@ -1,0 +1,95 @@
+// The OpenAI Files + Batch API (control plane of the embedding pipeline) through the official SDK,
+// with its retries off and errors typed like every other provider call (Temporal retries them).
+import OpenAI, { toFile } from 'openai';
+import type { AppConfig } from '../config';
+import { mapOpenAiError } from './openai';
+
+export type Batch = OpenAI.Batches.Batch;
+
+/** Where the Batch API lives: OPENAI_BASE_URL, OpenAI itself with a key, else the emulator. */
+export function batchApiBaseUrl(cfg: AppConfig): string {
+  return cfg.OPENAI_BASE_URL ?? (cfg.OPENAI_API_KEY ? 'https://api.openai.com/v1' : `${cfg.emulatorUrl}/v1`);
+}
+
+export class BatchApi {
+  private readonly client: OpenAI;
+
+  /** The key stays in this object: never in workflow inputs, history or logs. */
+  constructor(baseURL: string, apiKey: string, timeoutMs: number) {
+    this.client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: timeoutMs });
+  }
+
+  static fromConfig(cfg: AppConfig): BatchApi {
+    return new BatchApi(batchApiBaseUrl(cfg), cfg.OPENAI_API_KEY ?? 'emulator', cfg.LLM_CALL_TIMEOUT_MS);
+  }
+
+  /** Uploads an NDJSON input file (purpose `batch`); returns its file id. */
+  async uploadInputFile(content: string | Buffer, filename: string): Promise<string> {
+    return this.call(async () => {
+      const file = await this.client.files.create({
+        file: await toFile(Buffer.from(content), filename),
+        purpose: 'batch',
+      });
+      return file.id;
+    });
+  }
+
+  async createEmbeddingsBatch(inputFileId: string, metadata: Record<string, string>): Promise<Batch> {
+    return this.call(() =>
+      this.client.batches.create({
+        input_file_id: inputFileId,
+        endpoint: '/v1/embeddings',
+        completion_window: '24h',
+        metadata,
+      }),
+    );
+  }
+
+  async retrieve(batchId: string): Promise<Batch> {
+    return this.call(() => this.client.batches.retrieve(batchId));
+  }
+
+  async cancel(batchId: string): Promise<Batch> {
+    return this.call(() => this.client.batches.cancel(batchId));
+  }
+
+  /**
+   * The batch created from `inputFileId`, if any, searching newest first and stopping at batches
+   * created before `notBefore` (unix seconds). Lets a retried submission find the batch an earlier
+   * attempt created before it could record it, instead of creating a second one.
+   */
+  async findByInputFile(inputFileId: string, notBefore: number): Promise<Batch | undefined> {
+    return this.call(async () => {
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.client.batches.list({ limit: 100, ...(after ? { after } : {}) });
+        for (const b of page.data) {
+          if (b.input_file_id === inputFileId) return b;
+          if (b.created_at < notBefore) return undefined;
+        }
+        if (!page.has_more || page.data.length === 0) return undefined;
+        after = page.data[page.data.length - 1]!.id;
+      }
+    });
+  }
+
+  /** Text of an output or error file. */
+  async fileText(fileId: string): Promise<string> {
+    return this.call(async () => {
+      const res = await this.client.files.content(fileId);
+      return res.text();
+    });
+  }
+
+  async deleteFile(fileId: string): Promise<void> {
+    await this.call(() => this.client.files.delete(fileId));
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapOpenAiError(err);
+    }
+  }
+}

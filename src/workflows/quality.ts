@@ -1,0 +1,143 @@
+// Test-suite quality analysis (seed 002): one activity reads and parses the files and runs the
+// rules; only the functions the rules cannot decide go to the LLM, one call each, all of them
+// queued at once behind the `llm` queue's global cap. A failed call leaves that function
+// UNANALYZED with its reason; the run completes with a report per file.
+import {
+  continueAsNew,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { QualityReport, ScanSummary } from '../activities/quality';
+import type { QualityRuleOptions, UncertainFunction } from '../domain/quality';
+import { progressQuery, type RunProgress } from './evaluation';
+import {
+  LLM_QUEUE,
+  PipelineKey,
+  RunIdKey,
+  RunStatusKey,
+  errorMessage,
+  ioLocalActivityOptions,
+  llmActivityOptions,
+  pipelineActivityOptions,
+  type RunPriority,
+} from './shared';
+
+const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
+/** Reading a large suite (or an S3 prefix) can take minutes: a regular activity that heartbeats. */
+const files = proxyActivities<Activities>({
+  ...pipelineActivityOptions,
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
+});
+
+export interface AnalyzeTestSuiteInput {
+  /** Defaults to the workflow id. */
+  runId?: string;
+  /** A folder of test files, read by the pipeline worker. */
+  path?: string;
+  /** Or a prefix in the S3 bucket. */
+  s3Prefix?: string;
+  s3Bucket?: string;
+  rules?: Partial<QualityRuleOptions>;
+  /** Uncertain functions read from DynamoDB per page (each page's calls are queued at once). @default 100 */
+  pageSize?: number;
+  /** Bypass the LLM cache for this run. @default false */
+  noCache?: boolean;
+  /** @default 'normal' */
+  priority?: RunPriority;
+  /** Task queue of the LLM activities. @default 'llm' */
+  llmTaskQueue?: string;
+  /** Set when continuing as new. */
+  resume?: { next: number; startedAt: number; scan: ScanSummary; progress: RunProgress };
+}
+
+type Settings = Required<
+  Pick<AnalyzeTestSuiteInput, 'runId' | 'pageSize' | 'noCache' | 'priority' | 'llmTaskQueue'>
+>;
+
+export function applyQualityDefaults(input: AnalyzeTestSuiteInput, workflowId: string): Settings {
+  return {
+    runId: input.runId ?? workflowId,
+    pageSize: Math.min(Math.max(1, input.pageSize ?? 100), 200),
+    noCache: input.noCache ?? false,
+    priority: input.priority ?? 'normal',
+    llmTaskQueue: input.llmTaskQueue ?? LLM_QUEUE,
+  };
+}
+
+export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
+  const s = applyQualityDefaults(input, workflowInfo().workflowId);
+  const startedAt = input.resume?.startedAt ?? Date.now();
+  const progress: RunProgress = input.resume?.progress ?? {
+    total: 0,
+    done: 0,
+    failed: 0,
+    merchantsDone: 0,
+    merchantsTotal: 0,
+  };
+  setHandler(progressQuery, () => progress);
+  upsertSearchAttributes([
+    { key: RunIdKey, value: s.runId },
+    { key: PipelineKey, value: 'analyze' },
+    { key: RunStatusKey, value: 'RUNNING' },
+  ]);
+  const llm = proxyActivities<Activities>(llmActivityOptions(s.runId, s.priority, s.llmTaskQueue));
+
+  let scan = input.resume?.scan;
+  if (!scan) {
+    const { resume: _r, ...params } = input;
+    await io.startRun({ runId: s.runId, pipeline: 'analyze', params, startedAt });
+    scan = await files.scanTestSuite({
+      runId: s.runId,
+      path: input.path,
+      s3Prefix: input.s3Prefix,
+      s3Bucket: input.s3Bucket,
+      rules: input.rules,
+    });
+    progress.total = scan.uncertain;
+    progress.merchantsTotal = scan.files; // shown as files by the progress bar
+    progress.merchantsDone = scan.files;
+  }
+
+  const analyze = async (fn: UncertainFunction) => {
+    const ref = { id: fn.id, path: fn.path, fullName: fn.fullName, startLine: fn.startLine };
+    try {
+      const verdict = await llm.analyzeTestFunction({ runId: s.runId, fn, noCache: s.noCache });
+      await io.saveFunctionVerdict({ runId: s.runId, fn: ref, verdict });
+      progress.done++;
+    } catch (err) {
+      // An invalid answer after repairs, a 400/401, retries spent: this function only.
+      await io.recordFunctionUnanalyzed({ runId: s.runId, fn: ref, reason: errorMessage(err) });
+      progress.failed++;
+    }
+  };
+  // Every call of a page is queued at once (the llm queue's cap paces them); the next page is
+  // read while the previous one runs, so at most two pages are pending.
+  let next = input.resume?.next ?? 0;
+  let previous: Promise<unknown> = Promise.resolve();
+  while (next < scan.uncertain) {
+    const page = await io.listUncertainFunctions({ runId: s.runId, from: next, limit: s.pageSize });
+    if (page.length === 0) break;
+    const current = Promise.all(page.map(analyze));
+    await previous;
+    previous = current;
+    next += page.length;
+    if (next < scan.uncertain && workflowInfo().continueAsNewSuggested) {
+      await previous;
+      await continueAsNew<typeof analyzeTestSuite>({ ...input, resume: { next, startedAt, scan, progress } });
+    }
+  }
+  await previous;
+
+  const report = await io.buildQualityReport({
+    runId: s.runId,
+    status: 'COMPLETED',
+    makespanMs: Date.now() - startedAt,
+  });
+  upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
+  return report;
+}

@@ -1,0 +1,565 @@
+// End to end: the embedding pipeline on the real stack (Temporal, dynalite, s3rver, real Chroma)
+// with the emulator's OpenAI Files + Batch API over real HTTP; expiry with partial output; one
+// compactor however many ask; kill -9 of the worker while polling and while compacting; and a poll
+// workflow that outlives a 20-hour batch on the time-skipping test server.
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
+import type { EmbeddingReport } from '../src/activities/embedding';
+import { loadConfig } from '../src/config';
+import { embedStatus, type EmbedStatus } from '../src/cli/embed';
+import { createEmbeddingDeps } from '../src/deps';
+import {
+  DEFAULT_EMBED_SETTINGS,
+  decodeCustomId,
+  deltaToNdjson,
+  parseDeltaNdjson,
+  type DeltaRecord,
+} from '../src/domain/embedding';
+import { embedText, cosineSimilarity } from '../src/emulator/embeddings';
+import { ChromaStore } from '../src/stores/chroma';
+import { findTool } from '../src/stack/tools';
+import type {
+  compactEmbeddings,
+  embedBackfill,
+  EmbedProgress,
+  PollEmbeddingBatchResult,
+} from '../src/workflows/embedding';
+import { startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
+import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
+
+const EMBEDDING_DIM = 64;
+/** Requests per batch: the 1 x 5 receipt dataset makes 1 line batch and 3 word batches. */
+const MAX_REQUESTS = 100;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface EmbedHarness extends Harness {
+  chroma: ChromaStore;
+  lines: number;
+  words: number;
+}
+
+/** A harness whose workers see the emulator's Batch API, its own Chroma collections, S3 prefix, compactor id. */
+async function embedHarness(opts: {
+  batchCompleteAfterS: number;
+  emulator?: Record<string, number>;
+  env?: Record<string, string>;
+  inProcessWorkers?: boolean;
+  seed?: number;
+}): Promise<EmbedHarness> {
+  const port = await freePort();
+  const tag = uniqueId('e');
+  const h = await startHarness({
+    queues: opts.inProcessWorkers === false ? [] : ['pipeline'],
+    emulator: {
+      port,
+      batchCompleteAfterS: opts.batchCompleteAfterS,
+      embeddingDim: EMBEDDING_DIM,
+      ...opts.emulator,
+    },
+    env: {
+      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      CHROMA_COLLECTION_PREFIX: `${tag}-`,
+      EMBED_S3_PREFIX: `${tag}/`,
+      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
+      EMBED_BATCH_MAX_REQUESTS: String(MAX_REQUESTS),
+      EMBED_POLL_INITIAL_MS: '300',
+      EMBED_POLL_MAX_MS: '1000',
+      EMBED_COMPACT_IDLE_MS: '500',
+      EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
+      EMBED_RECONCILE_MS: '5000',
+      ...opts.env,
+    },
+    dataset: { merchants: 1, receiptsPerMerchant: 5, seed: opts.seed ?? 5 },
+  });
+  const receipts = h.dataset!.receipts;
+  return Object.assign(h, {
+    chroma: new ChromaStore({ url: h.cfg.chromaUrl, prefix: h.cfg.CHROMA_COLLECTION_PREFIX }),
+    lines: receipts.reduce((n, r) => n + r.lines.length, 0),
+    words: receipts.reduce((n, r) => n + r.lines.reduce((m, l) => m + l.words.length, 0), 0),
+  });
+}
+
+async function closeEmbedHarness(h: EmbedHarness | undefined): Promise<void> {
+  if (!h) return;
+  await h.close();
+  await h.chroma.deleteCollections().catch(() => undefined);
+}
+
+function startBackfill(h: Harness, input: Record<string, unknown> = {}): Promise<WorkflowHandle<typeof embedBackfill>> {
+  const runId = uniqueId('embed-');
+  return h.client.workflow.start<typeof embedBackfill>('embedBackfill', {
+    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+    workflowId: runId,
+    args: [{ runId, ...input }],
+  });
+}
+
+/** Polls `check` until it returns a value; fails naming `what` after `ms`. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 120_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`gave up after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Waits until nothing is pending anywhere and the compactor has ended. */
+async function settled(h: Harness, client: Client = h.client): Promise<EmbedStatus> {
+  return waitFor(
+    'embedding to settle (nothing pending, compactor ended)',
+    async () => {
+      const s = await embedStatus(h.cfg, client);
+      const idle = s.compactor.status !== 'RUNNING';
+      return s.pending === 0 && s.deltasPending === 0 && s.batchesOpen === 0 && idle ? s : undefined;
+    },
+    60_000,
+    200,
+  );
+}
+
+interface ExactlyOnce {
+  items: number;
+  batches: number;
+  requestsSubmitted: number;
+  deltas: number;
+  chroma: number;
+  providerBatches: number;
+}
+
+/**
+ * Every line and word embedded exactly once: SUCCESS in DynamoDB, in exactly one applied delta (the
+ * one of the batch recorded on the item), in Chroma; nothing pending or failed; the provider saw as
+ * many batches as were recorded, and `resubmitted` extra requests at most.
+ */
+async function assertEmbeddedExactlyOnce(h: EmbedHarness, resubmitted: number): Promise<ExactlyOnce> {
+  const s = await settled(h);
+  const items = h.lines + h.words;
+  assert.equal(s.byKind.lines.embedded, h.lines, JSON.stringify(s));
+  assert.equal(s.byKind.words.embedded, h.words, JSON.stringify(s));
+  assert.equal(s.embedded, items);
+  assert.equal(s.pending, 0);
+  assert.equal(s.failed, 0);
+  assert.equal(s.notEmbedded, 0);
+  assert.equal(s.chroma, s.embedded, 'Chroma count == embedded count');
+  assert.equal(s.byKind.words.chroma, h.words);
+  assert.equal(s.byKind.lines.chroma, h.lines);
+
+  const deps = createEmbeddingDeps(h.cfg);
+  const deltas = await deps.embeddings.listDeltas('APPLIED');
+  assert.equal((await deps.embeddings.listDeltas('PENDING')).length, 0);
+  const inDelta = new Map<string, string>();
+  for (const d of deltas) {
+    const records = parseDeltaNdjson((await deps.objects.getText(d.s3Key)) ?? '');
+    assert.equal(records.length, d.records);
+    for (const r of records) {
+      assert.ok(!inDelta.has(r.id), `${r.id} is in two deltas: ${inDelta.get(r.id)} and ${d.batchKey}`);
+      inDelta.set(r.id, d.batchKey);
+    }
+  }
+  assert.equal(inDelta.size, items, 'every item in exactly one delta');
+  for (const kind of ['LINE', 'WORD'] as const) {
+    for (const item of await deps.embeddings.listByStatus(kind, 'SUCCESS')) {
+      assert.equal(inDelta.get(item.id), item.batch, `${item.id}: embedded by the batch whose delta holds it`);
+    }
+  }
+
+  // Submissions: each request file names each item once; extra requests only for resubmissions.
+  const runIds = new Set(deltas.map((d) => d.runId));
+  let requestsSubmitted = 0;
+  let batches = 0;
+  const submittedIn = new Map<string, number>();
+  for (const runId of runIds) {
+    for (const b of await deps.embeddings.listRunBatches(runId)) {
+      if (!b.inputKey || !b.openaiBatchId) continue;
+      batches++;
+      const ids = ((await deps.objects.getText(b.inputKey)) ?? '')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => decodeCustomId((JSON.parse(l) as { custom_id: string }).custom_id).id);
+      assert.equal(new Set(ids).size, ids.length, `${b.batchKey} names an item twice`);
+      for (const id of ids) submittedIn.set(id, (submittedIn.get(id) ?? 0) + 1);
+      requestsSubmitted += ids.length;
+    }
+  }
+  assert.equal(requestsSubmitted, items + resubmitted, 'requests = items + resubmissions');
+  const providerBatches = await countProviderBatches(h);
+  assert.equal(providerBatches, batches, 'the provider got one batch per batch record, none twice');
+  return { items, batches, requestsSubmitted, deltas: deltas.length, chroma: s.chroma, providerBatches };
+}
+
+/** Batches the emulator was asked to create (its Batch API listing, all pages). */
+async function countProviderBatches(h: Harness): Promise<number> {
+  let n = 0;
+  let after: string | undefined;
+  for (;;) {
+    const res = await fetch(`${h.emulator.url}/v1/batches?limit=100${after ? `&after=${after}` : ''}`);
+    const page = (await res.json()) as { data: Array<{ id: string }>; has_more: boolean };
+    n += page.data.length;
+    if (!page.has_more || page.data.length === 0) return n;
+    after = page.data[page.data.length - 1]!.id;
+  }
+}
+
+describe('embedding: full cycle on the real stack', { timeout: 180_000 }, () => {
+  let h: EmbedHarness;
+  let report: EmbeddingReport;
+  before(async () => {
+    h = await embedHarness({ batchCompleteAfterS: 1.5 });
+    const handle = await startBackfill(h);
+    report = await handle.result();
+  });
+  after(async () => closeEmbedHarness(h));
+
+  test('every line and word is embedded once, Chroma count == embedded count, nothing pending', async () => {
+    const items = h.lines + h.words;
+    assert.equal(report.total, items);
+    assert.equal(report.succeeded, items, JSON.stringify(report.failures));
+    assert.equal(report.failed, 0);
+    assert.equal(report.resubmitted, 0);
+    assert.equal(report.batches, Math.ceil(h.lines / MAX_REQUESTS) + Math.ceil(h.words / MAX_REQUESTS));
+    assert.deepEqual(report.batchStatuses, { completed: report.batches });
+    assert.equal(report.index.chroma, items, 'the run ended with its vectors in Chroma');
+    assert.equal(report.llm.calls, items);
+    assert.ok(report.llm.promptTokens > 0);
+    const figures = await assertEmbeddedExactlyOnce(h, 0);
+    console.log(`full cycle figures: ${JSON.stringify({ ...figures, lines: h.lines, words: h.words })}`);
+  });
+
+  test('a word in Chroma carries the harmonizer record and the vector of its document', async () => {
+    const deps = createEmbeddingDeps(h.cfg);
+    const [word] = await deps.embeddings.listByStatus('WORD', 'SUCCESS');
+    assert.ok(word);
+    const stored = (await h.chroma.get('WORD', [word.id], { vectors: true })).get(word.id);
+    assert.ok(stored?.vector, 'stored with its vector');
+    assert.equal(stored.metadata.merchantId, word.merchantId);
+    assert.equal(stored.metadata.receiptId, word.receiptId);
+    assert.equal(stored.metadata.label, word.label ?? 'NONE');
+    assert.match(stored.document, new RegExp(`<${word.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}>`));
+    // The vector is the provider's embedding of exactly the stored document.
+    const expected = embedText(stored.document, EMBEDDING_DIM);
+    assert.ok(cosineSimilarity(stored.vector, expected) > 0.999);
+    // The harmonizer can query it: its nearest neighbour is itself (or a word with the same document).
+    const [nearest] = await h.chroma.query('WORD', [stored.vector], { merchantId: word.merchantId }, 1);
+    assert.equal(nearest?.[0]?.document, stored.document);
+    assert.ok(nearest[0]!.similarity > 0.999);
+  });
+
+  test('`embed status --json` (the CLI) prints the same counts', async () => {
+    const out = await runCli(h, ['embed', 'status', '--json']);
+    const last = JSON.parse(out.trim().split('\n').at(-1)!) as EmbedStatus;
+    assert.equal(last.embedded, h.lines + h.words);
+    assert.equal(last.chroma, last.embedded);
+    assert.equal(last.pending, 0);
+    assert.equal(last.failed, 0);
+  });
+
+  test('a second backfill finds nothing to embed and submits nothing', async () => {
+    const before = await countProviderBatches(h);
+    const again = await (await startBackfill(h)).result();
+    assert.equal(again.batches, 0);
+    assert.equal(again.total, 0);
+    assert.equal(await countProviderBatches(h), before);
+  });
+});
+
+function runCli(h: Harness, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...h.env };
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/client.ts', ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`cli ${args.join(' ')} -> ${code}\n${out}\n${err}`))));
+  });
+}
+
+describe('embedding: batches expire with partial output', { timeout: 180_000 }, () => {
+  let h: EmbedHarness;
+  after(async () => closeEmbedHarness(h));
+
+  test('the missing items are resubmitted and all end embedded', async () => {
+    h = await embedHarness({
+      batchCompleteAfterS: 1.5,
+      emulator: { batchExpireRate: 1, batchPartialRate: 0.5 },
+      env: { EMBED_MAX_ATTEMPTS: '5' },
+      seed: 8,
+    });
+    const handle = await startBackfill(h);
+    // Batches created until the first expiry is seen expire with half their output; later ones complete.
+    const atFlip = await waitFor('the first expired batch settled', async () => {
+      const p = await handle.query<EmbedProgress>('progress').catch(() => undefined);
+      return p && p.released > 0 ? p : undefined;
+    });
+    h.emulator.updateSettings({ batchExpireRate: 0 });
+    const report = await handle.result();
+    const items = h.lines + h.words;
+    assert.equal(report.succeeded, items, JSON.stringify(report.failures));
+    assert.equal(report.failed, 0);
+    assert.ok((report.batchStatuses.expired ?? 0) >= 1, JSON.stringify(report.batchStatuses));
+    assert.ok(report.resubmitted > 0, 'items missing after the expiry were resubmitted');
+    assert.ok(report.rounds >= 2);
+    const deps = createEmbeddingDeps(h.cfg);
+    const words = await deps.embeddings.listByStatus('WORD', 'SUCCESS');
+    const lines = await deps.embeddings.listByStatus('LINE', 'SUCCESS');
+    const retried = [...words, ...lines].filter((i) => i.attempts > 0);
+    assert.equal(retried.length, report.resubmitted, 'each resubmitted item counts one failed attempt');
+    const figures = await assertEmbeddedExactlyOnce(h, report.resubmitted);
+    console.log(
+      `expiry figures: ${JSON.stringify({ ...figures, releasedAtFlip: atFlip.released, expiredBatches: report.batchStatuses.expired, completedBatches: report.batchStatuses.completed, resubmitted: report.resubmitted, rounds: report.rounds })}`,
+    );
+  });
+});
+
+describe('embedding: duplicate and concurrent compaction requests', { timeout: 120_000 }, () => {
+  let h: EmbedHarness;
+  after(async () => closeEmbedHarness(h));
+
+  test('one compactor runs at a time and every delta is applied once', async () => {
+    h = await embedHarness({ batchCompleteAfterS: 1, env: { EMBED_COMPACT_CHUNK_SIZE: '20' } });
+    const deps = createEmbeddingDeps(h.cfg);
+    // Three pending deltas of synthetic words, as pollers would leave them.
+    const DELTAS = 3;
+    const PER_DELTA = 60;
+    for (let d = 0; d < DELTAS; d++) {
+      const batchKey = `dup-run/word-${String(d).padStart(5, '0')}`;
+      const records: DeltaRecord[] = Array.from({ length: PER_DELTA }, (_, i) => ({
+        kind: 'WORD',
+        id: `dup-${d}-${i}`,
+        vector: Array.from(embedText(`word ${d} ${i}`, EMBEDDING_DIM)),
+        document: `<w${d}-${i}>`,
+        metadata: { merchantId: 'm-dup', label: 'NONE' },
+      }));
+      const s3Key = `${h.cfg.EMBED_S3_PREFIX}deltas/${batchKey}.ndjson`;
+      await deps.objects.putText(s3Key, deltaToNdjson(records));
+      await deps.embeddings.putDelta({
+        batchKey,
+        runId: 'dup-run',
+        kind: 'WORD',
+        s3Key,
+        records: PER_DELTA,
+        state: 'PENDING',
+        createdAt: Date.now() + d,
+      });
+    }
+    const compactorId = h.cfg.EMBED_COMPACTOR_ID;
+    // Ten signal-with-start calls at once (what pollers do) and three scheduled triggers.
+    const signals = Array.from({ length: 10 }, (_, i) =>
+      h.client.workflow.signalWithStart<typeof compactEmbeddings, [{ reason?: string }?]>('compactEmbeddings', {
+        workflowId: compactorId,
+        taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+        args: [{}],
+        signal: 'compactRequested',
+        signalArgs: [{ reason: `test ${i}` }],
+      }),
+    );
+    const triggers = Array.from({ length: 3 }, (_, i) =>
+      h.client.workflow.execute('triggerEmbeddingCompaction', {
+        taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+        workflowId: `${compactorId}-trigger-${i}`,
+        args: [{}],
+      }),
+    );
+    const handles = await Promise.all(signals);
+    await Promise.all(triggers);
+    const runIdsSignalled = new Set(handles.map((x) => x.signaledRunId));
+    await settled(h);
+
+    const executions: Array<{ runId: string; start: number; close: number }> = [];
+    for await (const wf of h.client.workflow.list({ query: `WorkflowId = '${compactorId}'` })) {
+      executions.push({
+        runId: wf.runId,
+        start: wf.startTime.getTime(),
+        close: wf.closeTime?.getTime() ?? Number.POSITIVE_INFINITY,
+      });
+    }
+    executions.sort((a, b) => a.start - b.start);
+    assert.ok(executions.length >= 1);
+    for (let i = 1; i < executions.length; i++) {
+      assert.ok(
+        executions[i - 1]!.close <= executions[i]!.start,
+        `compactor runs overlap: ${JSON.stringify(executions)}`,
+      );
+    }
+    let applied = 0;
+    let records = 0;
+    for (const e of executions) {
+      const r = await h.client.workflow.getHandle<typeof compactEmbeddings>(compactorId, e.runId).result();
+      applied += r.deltasApplied;
+      records += r.records;
+    }
+    assert.equal(applied, DELTAS, 'each delta applied by exactly one compactor run');
+    assert.equal(records, DELTAS * PER_DELTA);
+    assert.equal(await h.chroma.count('WORD'), DELTAS * PER_DELTA);
+    const appliedDeltas = await deps.embeddings.listDeltas('APPLIED');
+    assert.equal(appliedDeltas.length, DELTAS);
+    console.log(
+      `compaction figures: ${JSON.stringify({ requests: signals.length + triggers.length, compactorRuns: executions.length, runIdsSignalled: runIdsSignalled.size, deltasApplied: applied, chroma: records, overlaps: 0 })}`,
+    );
+  });
+});
+
+describe('embedding: kill -9 of the worker while polling and while compacting', { timeout: 300_000 }, () => {
+  let h: EmbedHarness;
+  const workers: WorkerProcess[] = [];
+  after(async () => {
+    killAllWorkerProcesses();
+    await Promise.all(workers.map((w) => w.exited));
+    await closeEmbedHarness(h);
+  });
+
+  test('everything still ends embedded exactly once', async () => {
+    h = await embedHarness({
+      batchCompleteAfterS: 3,
+      inProcessWorkers: false,
+      // Small upserts make the compaction long enough to be caught in the middle.
+      env: { EMBED_COMPACT_CHUNK_SIZE: '4' },
+      seed: 13,
+    });
+    const spawnPipeline = async () => {
+      const w = spawnWorker(h.env, ['pipeline']);
+      workers.push(w);
+      await w.ready;
+      return w;
+    };
+    const first = await spawnPipeline();
+    const handle = await startBackfill(h);
+    await waitFor('every batch submitted and being polled', async () => {
+      const p = await handle.query<EmbedProgress>('progress').catch(() => undefined);
+      return p && p.phase === 'waiting' && p.batchesDone === 0 ? p : undefined;
+    });
+    process.kill(first.pid, 'SIGKILL');
+    assert.equal((await first.exited).signal, 'SIGKILL');
+    const atFirstKill = await embedStatus(h.cfg);
+    assert.ok(atFirstKill.pending > 0 && atFirstKill.chroma === 0, `killed while polling: ${JSON.stringify(atFirstKill)}`);
+
+    const second = await spawnPipeline();
+    const total = h.lines + h.words;
+    const atSecondKill = await waitFor(
+      'a compaction in progress',
+      async () => {
+        const [words, lines] = await Promise.all([h.chroma.count('WORD'), h.chroma.count('LINE')]);
+        const inChroma = words + lines;
+        if (inChroma > 0 && inChroma < total) {
+          process.kill(second.pid, 'SIGKILL');
+          return { inChroma };
+        }
+        assert.ok(inChroma < total, 'the compaction ended before it could be interrupted: make it longer');
+        return undefined;
+      },
+      120_000,
+      10,
+    );
+    assert.equal((await second.exited).signal, 'SIGKILL');
+
+    await spawnPipeline();
+    const report = await handle.result();
+    assert.equal(report.succeeded, total, JSON.stringify(report.failures));
+    assert.equal(report.resubmitted, 0, 'nothing was resubmitted: no batch was lost or repeated');
+    const figures = await assertEmbeddedExactlyOnce(h, 0);
+    console.log(
+      `kill -9 figures: ${JSON.stringify({ ...figures, pendingAtFirstKill: atFirstKill.pending, chromaAtSecondKill: atSecondKill.inChroma, duplicates: 0 })}`,
+    );
+  });
+});
+
+describe('embedding: a poll workflow outlives a 20-hour batch (time-skipping server)', { timeout: 120_000 }, () => {
+  let env: TestWorkflowEnvironment | undefined;
+  after(async () => env?.teardown());
+
+  test('durable timers back off to 10 min, continue as new, and settle the batch when it completes', async () => {
+    const cfg = loadConfig();
+    const server = findTool(cfg, 'temporal-test-server');
+    assert.ok(server, 'temporal-test-server is installed (npm run tools)');
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: server } },
+    });
+    const BATCH_HOURS = 20;
+    let submittedAt: number | undefined;
+    let checks = 0;
+    const outcome = {
+      batchKey: 'long-run/word-00000',
+      kind: 'WORD' as const,
+      finalStatus: 'completed',
+      embedded: 42,
+      released: 0,
+      failed: 0,
+      promptTokens: 100,
+      turnaroundMs: BATCH_HOURS * 3600_000,
+    };
+    let processed = 0;
+    let compactionRequests = 0;
+    const taskQueue = 'long-poll';
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: {
+        // The batch's status follows the server's (skipped) clock: done 20 hours after the first poll.
+        async checkEmbeddingBatch() {
+          checks++;
+          const now = Context.current().info.scheduledTimestampMs;
+          submittedAt ??= now;
+          const done = now - submittedAt >= BATCH_HOURS * 3600_000;
+          return {
+            status: done ? 'completed' : 'in_progress',
+            requestCounts: { total: 42, completed: done ? 42 : 0, failed: 0 },
+            errors: [],
+          };
+        },
+        async processEmbeddingBatch() {
+          processed++;
+          return outcome;
+        },
+        async releaseEmbeddingBatch() {
+          throw new Error('a batch that completes is never released');
+        },
+        async requestEmbeddingCompaction() {
+          compactionRequests++;
+          return { runId: 'r' };
+        },
+      },
+    });
+    const result = await worker.runUntil(
+      env.client.workflow.execute<(i: unknown) => Promise<PollEmbeddingBatchResult>>('pollEmbeddingBatch', {
+        taskQueue,
+        workflowId: 'embed-poll/long-run/word-00000',
+        args: [{ batchKey: outcome.batchKey, settings: DEFAULT_EMBED_SETTINGS }],
+      }),
+    );
+    const hours = (result.finishedAt - result.startedAt) / 3600_000;
+    // 30 s, 1, 2, 4, 8 min, then every 10 min: about 6 + (20 h - 15.5 min) / 10 min polls.
+    const expectedPolls = 5 + Math.ceil((BATCH_HOURS * 3600 - 930) / 600) + 1;
+    assert.ok(hours >= BATCH_HOURS && hours < BATCH_HOURS + 0.25, `workflow time ${hours} h`);
+    assert.ok(Math.abs(result.polls - expectedPolls) <= 2, `${result.polls} polls, expected about ${expectedPolls}`);
+    assert.equal(result.polls, checks);
+    assert.ok(result.runs >= 2, `continued as new (${result.runs} runs) to bound its history`);
+    assert.equal(result.embedded, 42);
+    assert.equal(processed, 1);
+    assert.equal(compactionRequests, 1);
+    console.log(`time-skipping figures: ${JSON.stringify({ hours: Math.round(hours * 100) / 100, polls: result.polls, runs: result.runs })}`);
+  });
+});
