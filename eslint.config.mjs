@@ -2,7 +2,16 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.data/**', '.tools/**', 'eslint.config.mjs', 'test/fixtures/quality/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.data/**',
+      '.tools/**',
+      'eslint.config.mjs',
+      'test/fixtures/quality/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     languageOptions: {

@@ -117,6 +117,8 @@ async function main(): Promise<void> {
   const i = argv.indexOf('--places');
   const count = i >= 0 ? Number(argv[i + 1]) : 40;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Other processes on the machine skew makespans; the table says how busy it was.
+  const loadAtStart = os.loadavg()[0]!.toFixed(1);
   await ensureStack();
   const id = Date.now().toString(36);
   const truthFile = path.join(os.tmpdir(), `bench-enrich-truth-${id}.json`);
@@ -202,7 +204,7 @@ async function main(): Promise<void> {
     'enrichment',
     `## Enrichment (seed 004): 3 calls per place vs one combined prompt
 
-\`npx tsx bench/enrichment.ts\` on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores: ${count} seeded places
+\`npx tsx bench/enrichment.ts\` on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (load average ${loadAtStart}): ${count} seeded places
 (${ds.places.reduce((n, p) => n + p.reviews.length, 0)} reviews), the in-process emulator (latency ${LATENCY_MS} ms ± 50),
 ${CAP} calls at once in both designs. Tokens are the emulator's counts (o200k BPE plus per-message overhead).
 

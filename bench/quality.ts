@@ -148,6 +148,8 @@ async function runOurs(
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Other processes on the machine skew makespans; the table says how busy it was.
+  const loadAtStart = os.loadavg()[0]!.toFixed(1);
   await ensureStack();
   const id = Date.now().toString(36);
   const truthFile = path.join(os.tmpdir(), `bench-quality-truth-${id}.json`);
@@ -209,8 +211,15 @@ async function main(): Promise<void> {
   await seedRun(`seed design, ${FAIL_RATE * 100}% of calls failing`);
   const failing = await ours(`ours, ${FAIL_RATE * 100}% of calls failing for good`);
   emulator.updateSettings({ malformedRate: 0 });
-
   await workers.shutdown();
+
+  // A fixed cap, like the seed's semaphore: no slow start (LLM_ADAPTIVE=false).
+  const fixed = await startWorkers(loadConfig({ ...process.env, ...env, LLM_ADAPTIVE: 'false' }), {
+    queues: ['pipeline', 'llm'],
+    workflowBundle: await workflowBundle(),
+  });
+  await ours('ours, LLM_ADAPTIVE=false (a fixed cap, like the semaphore)');
+  await fixed.shutdown();
   await client.connection.close();
   await emulator.close();
 
@@ -229,7 +238,7 @@ async function main(): Promise<void> {
     'quality',
     `## Quality analysis (seed 002): 91 uncertain functions, 0.5 s per call, 10 at once
 
-\`npx tsx bench/quality.ts\` on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, the embedded
+\`npx tsx bench/quality.ts\` on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (load average ${loadAtStart}), the embedded
 stack and the in-process emulator (latency ${LATENCY_MS} ms, no jitter, no provider limit). Workload: the fixture
 suite \`test/fixtures/quality/\` (${fixtureFiles().length} files; the rules leave ${fns.length} functions uncertain),
 \`LLM_MAX_CONCURRENT_CALLS=${CAP}\`. Bound: the seed's ~5 s (${Math.ceil(fns.length / CAP)} rounds of 0.5 s; the
@@ -242,7 +251,10 @@ ${table}
   non-retryable failure, recorded per function as UNANALYZED with its reason; the run completes. This run's:
   ${failedIds || 'none'}.
 - "first run": the shared adaptive limit starts at 4 in flight and grows by 25% per success level
-  (\`src/llm/limiter.ts\`); "limiter warm" is the steady state of later runs.
+  (\`src/llm/limiter.ts\`), which costs about three rounds once per deployment (the state is shared and kept
+  in DynamoDB); "limiter warm" is every later run. With \`LLM_ADAPTIVE=false\` the cap is fixed from the start.
+- The seed design has no orchestration at all (one process, in memory); ours adds a durable workflow, reading
+  and parsing the files, the global permit (two DynamoDB writes per call) and a saved verdict per function.
 `,
   );
   if (json) console.log(JSON.stringify({ rows, uncertain: fns.length, fluidMs }));

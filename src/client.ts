@@ -13,6 +13,7 @@ import { runReport, startRun, waitForRun } from './cli/runs';
 import { analyzeSpec, enrichSpec, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
 import { seedCommand } from './cli/seed';
 import { embedCommand, embedReportLines } from './cli/embed';
+import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
 import { runEmulatorCommand } from './emulator/cli';
 import { runStackCommand } from './stack/cli';
 import { connectClient } from './temporal';
@@ -33,7 +34,9 @@ const HELP = `Usage: npm run cli -- <command> [flags]
   embed [--kind lines|words|all] [--wait] [--json]   embed lines/words: Batch API -> S3 deltas -> Chroma
   embed status [--json]                         embedded/pending/failed counts, records in Chroma, compactor
   embed schedule [--every 1h] [--compact-every 15m] [--delete]   Temporal Schedules for backfill and compaction
-  harmonize                                     pipeline of a later issue (not built yet)
+  harmonize [--label-types L,...] [--merchants M,...] [--batch-size N] [--similarity x]
+            [--consistent-neighbours N] [--isolated-similarity x] [--no-cache] [--wait] [--json]
+                                                label harmonization run (outliers per label and merchant)
 `;
 
 const BOOLEAN_FLAGS = [
@@ -96,8 +99,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'embed':
       return embedCommand(cfg, args, printReport);
     case 'harmonize':
-      console.error(`'${command}' is not built yet; see the open issues.`);
-      return 2;
+      return runPipelineCommand(cfg, args, harmonizeSpec(cfg, args), printReport);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
   }
@@ -178,6 +180,7 @@ export function formatReport(report: Record<string, unknown>): string {
   }
   lines.push(...pipelineReportLines(report));
   lines.push(...embedReportLines(report));
+  lines.push(...harmonizeReportLines(report));
   if (r.makespanMs !== undefined) lines.push(`  makespan: ${(r.makespanMs / 1000).toFixed(1)} s`);
   for (const f of r.failures ?? []) lines.push(`  failed ${f.itemId}: ${f.reason}`);
   return lines.join('\n');

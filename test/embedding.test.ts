@@ -9,11 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EmbeddingReport } from '../src/activities/embedding';
 import { loadConfig } from '../src/config';
-import { embedStatus, type EmbedStatus } from '../src/cli/embed';
-import { createEmbeddingDeps } from '../src/deps';
+import { embedSchedules, embedStatus, type EmbedStatus } from '../src/cli/embed';
+import { createEmbeddingDeps, createStores } from '../src/deps';
+import { lineIdOf, wordIdOf, type Receipt } from '../src/domain/receipt';
 import {
   DEFAULT_EMBED_SETTINGS,
   decodeCustomId,
@@ -34,8 +35,8 @@ import { startHarness, uniqueId, workflowBundle, type Harness } from './helpers/
 import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
 const EMBEDDING_DIM = 64;
-/** Requests per batch: the 1 x 5 receipt dataset makes 1 line batch and 3 word batches. */
-const MAX_REQUESTS = 100;
+/** Requests per batch: a 1 x 5 receipt dataset (~90 lines, ~260 words) makes 1 line batch and 2 word batches. */
+const MAX_REQUESTS = 150;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -78,8 +79,8 @@ async function embedHarness(opts: {
       EMBED_S3_PREFIX: `${tag}/`,
       EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
       EMBED_BATCH_MAX_REQUESTS: String(MAX_REQUESTS),
-      EMBED_POLL_INITIAL_MS: '300',
-      EMBED_POLL_MAX_MS: '1000',
+      EMBED_POLL_INITIAL_MS: '200',
+      EMBED_POLL_MAX_MS: '500',
       EMBED_COMPACT_IDLE_MS: '500',
       EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
       EMBED_RECONCILE_MS: '5000',
@@ -222,7 +223,7 @@ describe('embedding: full cycle on the real stack', { timeout: 180_000 }, () => 
   let h: EmbedHarness;
   let report: EmbeddingReport;
   before(async () => {
-    h = await embedHarness({ batchCompleteAfterS: 1.5 });
+    h = await embedHarness({ batchCompleteAfterS: 1 });
     const handle = await startBackfill(h);
     report = await handle.result();
   });
@@ -278,7 +279,51 @@ describe('embedding: full cycle on the real stack', { timeout: 180_000 }, () => 
     assert.equal(again.total, 0);
     assert.equal(await countProviderBatches(h), before);
   });
+
+  test('the schedules: a scheduled backfill embeds a new receipt, the compaction schedule runs', async () => {
+    const receipt = newReceipt('sched-r-1', 'm-0001', ['FRESH BASIL 2.99', 'TOTAL 2.99']);
+    await createStores(h.cfg).receipts.putReceipts([receipt]);
+    const newItems = receipt.lines.length + receipt.lines.reduce((n, l) => n + l.words.length, 0);
+    const ids = { backfill: `${h.cfg.EMBED_COMPACTOR_ID}-backfill`, compaction: `${h.cfg.EMBED_COMPACTOR_ID}-compaction` };
+    const handles = [];
+    for (const opts of embedSchedules(h.cfg, '1h', '15m', ids)) handles.push(await h.client.schedule.create(opts));
+    try {
+      for (const handle of handles) {
+        await handle.trigger();
+        const started = await waitFor(`${handle.scheduleId} to start its workflow`, async () => {
+          const d = await handle.describe();
+          return d.info.recentActions[0]?.action.workflow;
+        });
+        await h.client.workflow.getHandle(started.workflowId, started.firstExecutionRunId).result();
+      }
+      // The scheduled backfill does not wait: its pollers and the compactor finish the job.
+      const s = await waitFor('the new receipt embedded and in Chroma', async () => {
+        const st = await settled(h);
+        return st.embedded === h.lines + h.words + newItems && st.chroma === st.embedded ? st : undefined;
+      });
+      assert.equal(s.failed, 0);
+      const found = await h.chroma.get('WORD', [receipt.lines[0]!.words[1]!.wordId]);
+      assert.equal(found.size, 1, 'the new word is in Chroma, where the harmonizer finds it');
+    } finally {
+      for (const handle of handles) await handle.delete();
+    }
+  });
 });
+
+function newReceipt(receiptId: string, merchantId: string, lineTexts: string[]): Receipt {
+  return {
+    receiptId,
+    merchantId,
+    merchantName: 'TEST MARKET',
+    purchasedAt: '2026-01-31',
+    lines: lineTexts.map((text, li) => ({
+      lineId: lineIdOf(receiptId, li),
+      lineIndex: li,
+      text,
+      words: text.split(' ').map((w, wi) => ({ wordId: wordIdOf(receiptId, li, wi), lineIndex: li, wordIndex: wi, text: w })),
+    })),
+  };
+}
 
 function runCli(h: Harness, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -303,7 +348,7 @@ describe('embedding: batches expire with partial output', { timeout: 180_000 }, 
 
   test('the missing items are resubmitted and all end embedded', async () => {
     h = await embedHarness({
-      batchCompleteAfterS: 1.5,
+      batchCompleteAfterS: 1,
       emulator: { batchExpireRate: 1, batchPartialRate: 0.5 },
       env: { EMBED_MAX_ATTEMPTS: '5' },
       seed: 8,
@@ -331,6 +376,60 @@ describe('embedding: batches expire with partial output', { timeout: 180_000 }, 
     console.log(
       `expiry figures: ${JSON.stringify({ ...figures, releasedAtFlip: atFlip.released, expiredBatches: report.batchStatuses.expired, completedBatches: report.batchStatuses.completed, resubmitted: report.resubmitted, rounds: report.rounds })}`,
     );
+  });
+});
+
+describe('embedding: a batch cancelled at the provider', { timeout: 120_000 }, () => {
+  let h: EmbedHarness;
+  after(async () => closeEmbedHarness(h));
+
+  test('its outputs are kept, the rest is resubmitted, all end embedded', async () => {
+    h = await embedHarness({ batchCompleteAfterS: 3, seed: 21 });
+    const handle = await startBackfill(h, { kinds: ['LINE'] });
+    const batchId = await waitFor('the line batch at the provider', async () => {
+      const res = await fetch(`${h.emulator.url}/v1/batches?limit=1`);
+      const page = (await res.json()) as { data: Array<{ id: string; status: string }> };
+      return page.data[0]?.status === 'in_progress' ? page.data[0].id : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 600)); // let it run part of its requests
+    const cancel = await fetch(`${h.emulator.url}/v1/batches/${batchId}/cancel`, { method: 'POST' });
+    assert.equal(cancel.status, 200);
+    const report = await handle.result();
+    assert.equal(report.batchStatuses.cancelled, 1, JSON.stringify(report.batchStatuses));
+    assert.equal(report.succeeded, h.lines, JSON.stringify(report.failures));
+    assert.ok(report.resubmitted > 0 && report.resubmitted < h.lines, `${report.resubmitted} resubmitted`);
+    const s = await settled(h);
+    assert.equal(s.byKind.lines.embedded, h.lines);
+    assert.equal(s.byKind.lines.chroma, h.lines);
+    assert.equal(s.byKind.words.embedded, 0, 'only lines were asked for');
+    console.log(
+      `cancel figures: ${JSON.stringify({ lines: h.lines, keptFromCancelled: h.lines - report.resubmitted, resubmitted: report.resubmitted, batches: report.batches })}`,
+    );
+  });
+});
+
+describe('embedding: items that keep failing are given up with a reason', { timeout: 120_000 }, () => {
+  let h: EmbedHarness;
+  after(async () => closeEmbedHarness(h));
+
+  test('after EMBED_MAX_ATTEMPTS failed batches an item is FAILED, counted, not retried', async () => {
+    h = await embedHarness({
+      batchCompleteAfterS: 1,
+      emulator: { batchExpireRate: 1, batchPartialRate: 0.5 },
+      env: { EMBED_MAX_ATTEMPTS: '1' },
+    });
+    const report = await (await startBackfill(h, { kinds: ['LINE'] })).result();
+    assert.equal(report.succeeded + report.failed, h.lines);
+    assert.ok(report.failed > 0 && report.succeeded > 0, JSON.stringify(report));
+    assert.equal(report.resubmitted, 0, 'one attempt allowed: nothing resubmitted');
+    assert.ok(report.failures.length > 0);
+    for (const f of report.failures) assert.match(f.reason, /batch_expired/);
+    const s = await settled(h);
+    assert.equal(s.byKind.lines.failed, report.failed);
+    assert.equal(s.byKind.lines.chroma, report.succeeded);
+    assert.equal(s.pending, 0);
+    const again = await (await startBackfill(h, { kinds: ['LINE'] })).result();
+    assert.equal(again.batches, 0, 'a FAILED item is not picked up again');
   });
 });
 
@@ -486,17 +585,60 @@ describe('embedding: kill -9 of the worker while polling and while compacting', 
   });
 });
 
-describe('embedding: a poll workflow outlives a 20-hour batch (time-skipping server)', { timeout: 120_000 }, () => {
-  let env: TestWorkflowEnvironment | undefined;
-  after(async () => env?.teardown());
-
-  test('durable timers back off to 10 min, continue as new, and settle the batch when it completes', async () => {
-    const cfg = loadConfig();
-    const server = findTool(cfg, 'temporal-test-server');
+describe('embedding: poll workflows on the time-skipping server', { timeout: 120_000 }, () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    const server = findTool(loadConfig(), 'temporal-test-server');
     assert.ok(server, 'temporal-test-server is installed (npm run tools)');
     env = await TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: { type: 'existing-path', path: server } },
     });
+  });
+  after(async () => env?.teardown());
+
+  test('a batch that fails validation, or that the provider does not know, releases its items with the reason', async () => {
+    const released: Array<{ batchKey: string; reason: string; finalStatus: string }> = [];
+    const taskQueue = 'failed-batch';
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: {
+        async checkEmbeddingBatch(input: { batchKey: string }) {
+          if (input.batchKey.endsWith('00404')) throw ApplicationFailure.nonRetryable('OpenAI answered 404: No such Batch', 'LlmFatal');
+          return { status: 'failed', requestCounts: { total: 0, completed: 0, failed: 0 }, errors: ['invalid_json_line (line 3): not JSON'] };
+        },
+        async processEmbeddingBatch() {
+          throw new Error('a failed batch has no results to process');
+        },
+        async releaseEmbeddingBatch(input: { batchKey: string; reason: string; finalStatus: string }) {
+          released.push(input);
+          return { batchKey: input.batchKey, kind: 'WORD', finalStatus: input.finalStatus, embedded: 0, released: 7, failed: 0, promptTokens: 0, turnaroundMs: 0 };
+        },
+        async requestEmbeddingCompaction() {
+          throw new Error('nothing embedded: no compaction');
+        },
+      },
+    });
+    const run = (batchKey: string) =>
+      env.client.workflow.execute<(i: unknown) => Promise<PollEmbeddingBatchResult>>('pollEmbeddingBatch', {
+        taskQueue,
+        workflowId: `embed-poll/${batchKey}`,
+        args: [{ batchKey, settings: DEFAULT_EMBED_SETTINGS }],
+      });
+    const [failed, unknown] = await worker.runUntil(Promise.all([run('r/word-00001'), run('r/word-00404')]));
+    assert.equal(failed.finalStatus, 'failed');
+    assert.equal(failed.released, 7);
+    assert.equal(unknown.finalStatus, 'unknown');
+    assert.deepEqual(
+      released.map((r) => r.batchKey).sort(),
+      ['r/word-00001', 'r/word-00404'],
+    );
+    assert.match(released.find((r) => r.batchKey === 'r/word-00001')!.reason, /batch failed: invalid_json_line \(line 3\)/);
+    assert.match(released.find((r) => r.batchKey === 'r/word-00404')!.reason, /cannot be checked: .*404/);
+  });
+
+  test('durable timers back off to 10 min, continue as new, and settle a 20-hour batch when it completes', async () => {
     const BATCH_HOURS = 20;
     let submittedAt: number | undefined;
     let checks = 0;

@@ -78,7 +78,7 @@ describe('place enrichment: 40 seeded places, one combined LLM call each', () =>
     assert.equal(report.llm.providerRequests, 40);
     assert.equal(report.llmCallsPerPlace, 1);
     assert.ok(report.promptTokensPerPlace > 0);
-    assert.deepEqual(report.scores, { womenOnlyHours: 1, amenities: 1, judged: 40 });
+    assert.deepEqual(report.accuracy, { womenOnlyHours: 1, amenities: 1, judged: 40 });
   });
 
   test('a rerun is answered from the cache: zero provider requests', async () => {
@@ -88,6 +88,19 @@ describe('place enrichment: 40 seeded places, one combined LLM call each', () =>
     assert.equal(h.emulator.metrics().requests, 0);
     assert.equal(again.llm.calls, 0);
     assert.equal(again.llm.cacheHits, 40);
+  });
+
+  test('continues as new every 2 batches and still enriches every place', async () => {
+    const handle = await startEnrichment(h, {
+      batchSize: 5,
+      batchesInFlight: 1,
+      continueAsNewAfterBatches: 2,
+    });
+    const r = (await handle.result()) as EnrichmentReport;
+    assert.equal(r.total, 40);
+    assert.equal(r.placesEnriched, 40);
+    const desc = await handle.describe();
+    assert.notEqual(desc.runId, desc.raw.workflowExecutionInfo?.firstRunId);
   });
 
   test('an invalid answer and a bad review record end FAILED with reasons; the others ENRICHED', async () => {

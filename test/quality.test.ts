@@ -86,7 +86,7 @@ describe('quality analysis of the fixture suite: 38 files, 91 uncertain function
   });
 
   test("the LLM's issues are the truth's, reported on the right files", () => {
-    assert.deepEqual(report.scores, { agreement: 1, judged: 91 });
+    assert.deepEqual(report.llmAgreement, { agreement: 1, judged: 91 });
     const expected = Object.values(truth.functions).reduce((n, v) => n + v.issues.length, 0);
     assert.equal(report.issuesByLlm, expected);
     const weak = Object.entries(truth.functions).find(([, v]) => v.issues[0]?.kind === 'WEAK_ASSERTION')![0];
@@ -114,6 +114,28 @@ describe('quality analysis of the fixture suite: 38 files, 91 uncertain function
     } finally {
       h.emulator.updateSettings({ malformedRate: 0 });
     }
+  });
+
+  test('continues as new every 2 pages and still analyzes every function (answers from the cache)', async () => {
+    const runId = uniqueId('analyze-can-');
+    const r = (await h.client.workflow.execute('analyzeTestSuite', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [
+        {
+          runId,
+          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
+          path: FIXTURE,
+          pageSize: 10,
+          continueAsNewAfterPages: 2,
+        },
+      ],
+    })) as QualityReport;
+    assert.equal(r.uncertain, 91);
+    assert.equal(r.analyzedByLlm + r.unanalyzed.length, 91);
+    assert.equal(r.llm.cacheHits + r.llm.calls, 91);
+    const desc = await h.client.workflow.getHandle(runId).describe();
+    assert.notEqual(desc.runId, desc.raw.workflowExecutionInfo?.firstRunId);
   });
 
   test('an S3 prefix works like a folder (ids relative to the prefix, so cached answers apply)', async () => {

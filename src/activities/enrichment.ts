@@ -45,7 +45,7 @@ export interface EnrichmentReport {
   promptTokensPerPlace: number;
   failures: Array<{ itemId: string; reason: string }>;
   /** Against the seeded truth, when known: exact answers per field. */
-  scores?: { womenOnlyHours: number; amenities: number; judged: number };
+  accuracy?: { womenOnlyHours: number; amenities: number; judged: number };
   llm: ReturnType<typeof summarizeCalls>;
   makespanMs: number;
 }
@@ -168,7 +168,7 @@ export function createEnrichmentActivities({ receipts, runs, truthFile }: Enrich
           r.detail as { amenities: string[]; hasWomenOnlyHours: boolean };
         const sameSet = (a: string[], b: string[]) =>
           a.length === b.length && a.every((x) => b.map((y) => y.toLowerCase()).includes(x.toLowerCase()));
-        report.scores = {
+        report.accuracy = {
           womenOnlyHours: ratio(
             judged.filter((r) => detail(r).hasWomenOnlyHours === known[r.itemId]!.hasWomenOnlyHours).length,
             judged.length,

@@ -106,7 +106,7 @@ export interface QualityReport {
   perFileTruncated?: boolean;
   failures: Array<{ itemId: string; reason: string }>;
   /** LLM verdicts against the fixture's truth (hasIssue agreement), when known. */
-  scores?: { agreement: number; judged: number };
+  llmAgreement?: { agreement: number; judged: number };
   llm: ReturnType<typeof summarizeCalls>;
   makespanMs: number;
 }
@@ -385,7 +385,7 @@ export function createQualityActivities({ receipts, runs, truthFile, s3, s3Bucke
         const agree = judged.filter(
           (r) => (r.detail as Detail).hasIssue === known[r.itemId]!.hasIssue,
         ).length;
-        report.scores = {
+        report.llmAgreement = {
           agreement: Math.round((agree / judged.length) * 1000) / 1000,
           judged: judged.length,
         };

@@ -82,7 +82,12 @@ async function statusCommand(cfg: AppConfig, args: ParsedArgs): Promise<number> 
 }
 
 /** The two schedules: a backfill that submits what is new, and a compaction request as a safety net. */
-export function embedSchedules(cfg: AppConfig, every: string, compactEvery: string): ScheduleOptions[] {
+export function embedSchedules(
+  cfg: AppConfig,
+  every: string,
+  compactEvery: string,
+  ids = { backfill: BACKFILL_SCHEDULE_ID, compaction: COMPACTION_SCHEDULE_ID },
+): ScheduleOptions[] {
   const common = {
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
     typedSearchAttributes: [{ key: PipelineKey, value: 'embed' }],
@@ -90,24 +95,24 @@ export function embedSchedules(cfg: AppConfig, every: string, compactEvery: stri
   const backfill: EmbedBackfillInput = { waitForBatches: false };
   return [
     {
-      scheduleId: BACKFILL_SCHEDULE_ID,
+      scheduleId: ids.backfill,
       spec: { intervals: [{ every }] },
       action: {
         type: 'startWorkflow',
         workflowType: 'embedBackfill',
-        workflowId: 'embed-backfill-scheduled',
+        workflowId: `${ids.backfill}-run`,
         taskQueue: cfg.TASK_QUEUE_PIPELINE,
         args: [backfill],
       },
       ...common,
     },
     {
-      scheduleId: COMPACTION_SCHEDULE_ID,
+      scheduleId: ids.compaction,
       spec: { intervals: [{ every: compactEvery }] },
       action: {
         type: 'startWorkflow',
         workflowType: 'triggerEmbeddingCompaction',
-        workflowId: 'embed-compaction-trigger',
+        workflowId: `${ids.compaction}-trigger`,
         taskQueue: cfg.TASK_QUEUE_PIPELINE,
         args: [{}],
       },

@@ -97,9 +97,9 @@ export function pipelineReportLines(report: Record<string, unknown>): string[] {
     const lines = [
       `  places: ${r.placesEnriched} enriched, ${r.placesFailed} failed; ${r.llmCallsPerPlace} LLM calls and ${r.promptTokensPerPlace} prompt tokens per place`,
     ];
-    if (r.scores)
+    if (r.accuracy)
       lines.push(
-        `  vs truth: women-only hours ${r.scores.womenOnlyHours}, amenities ${r.scores.amenities} (${r.scores.judged} places)`,
+        `  vs truth: women-only hours ${r.accuracy.womenOnlyHours}, amenities ${r.accuracy.amenities} (${r.accuracy.judged} places)`,
       );
     return lines;
   }
@@ -121,8 +121,10 @@ export function pipelineReportLines(report: Record<string, unknown>): string[] {
           (f.error ? `; ${f.error}` : ''),
       );
     }
-    if (r.scores)
-      lines.push(`  LLM verdicts vs truth: agreement ${r.scores.agreement} (${r.scores.judged} functions)`);
+    if (r.llmAgreement)
+      lines.push(
+        `  LLM verdicts vs truth: agreement ${r.llmAgreement.agreement} (${r.llmAgreement.judged} functions)`,
+      );
     return lines;
   }
   return [];

@@ -45,6 +45,8 @@ export interface AnalyzeTestSuiteInput {
   rules?: Partial<QualityRuleOptions>;
   /** Uncertain functions read from DynamoDB per page (each page's calls are queued at once). @default 100 */
   pageSize?: number;
+  /** Continue as new after this many pages, or when Temporal suggests it (tests set it low). @default 50 */
+  continueAsNewAfterPages?: number;
   /** Bypass the LLM cache for this run. @default false */
   noCache?: boolean;
   /** @default 'normal' */
@@ -56,13 +58,17 @@ export interface AnalyzeTestSuiteInput {
 }
 
 type Settings = Required<
-  Pick<AnalyzeTestSuiteInput, 'runId' | 'pageSize' | 'noCache' | 'priority' | 'llmTaskQueue'>
+  Pick<
+    AnalyzeTestSuiteInput,
+    'runId' | 'pageSize' | 'continueAsNewAfterPages' | 'noCache' | 'priority' | 'llmTaskQueue'
+  >
 >;
 
 export function applyQualityDefaults(input: AnalyzeTestSuiteInput, workflowId: string): Settings {
   return {
     runId: input.runId ?? workflowId,
     pageSize: Math.min(Math.max(1, input.pageSize ?? 100), 200),
+    continueAsNewAfterPages: input.continueAsNewAfterPages ?? 50,
     noCache: input.noCache ?? false,
     priority: input.priority ?? 'normal',
     llmTaskQueue: input.llmTaskQueue ?? LLM_QUEUE,
@@ -119,6 +125,7 @@ export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<Qu
   // read while the previous one runs, so at most two pages are pending.
   let next = input.resume?.next ?? 0;
   let previous: Promise<unknown> = Promise.resolve();
+  let pages = 0;
   while (next < scan.uncertain) {
     const page = await io.listUncertainFunctions({ runId: s.runId, from: next, limit: s.pageSize });
     if (page.length === 0) break;
@@ -126,7 +133,11 @@ export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<Qu
     await previous;
     previous = current;
     next += page.length;
-    if (next < scan.uncertain && workflowInfo().continueAsNewSuggested) {
+    pages++;
+    if (
+      next < scan.uncertain &&
+      (pages >= s.continueAsNewAfterPages || workflowInfo().continueAsNewSuggested)
+    ) {
       await previous;
       await continueAsNew<typeof analyzeTestSuite>({ ...input, resume: { next, startedAt, scan, progress } });
     }

@@ -1,0 +1,256 @@
+// End to end: the label harmonizer on the real stack (Temporal, dynalite, s3rver, a real Chroma
+// server with collections of its own), real workers, the emulator's oracle at accuracy 1.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { HarmonizeReport } from '../src/activities/harmonization';
+import { createHarmonizationStores, createStores } from '../src/deps';
+import { wordEmbeddingText } from '../src/domain/embedding-text';
+import type { harmonizeLabels, HarmonizeLabelsInput } from '../src/workflows/harmonization';
+import { startHarness, uniqueId, type Harness, type HarnessOptions } from './helpers/pipeline';
+import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
+
+/** A harness whose workers use their own Chroma collections (dropped when it closes). */
+async function harmonizerHarness(opts: HarnessOptions): Promise<Harness> {
+  const h = await startHarness({
+    ...opts,
+    env: { CHROMA_COLLECTION_PREFIX: `${uniqueId('hz')}-`, ...opts.env },
+  });
+  const close = h.close.bind(h);
+  h.close = async () => {
+    await close();
+    await createHarmonizationStores(h.cfg).chroma.deleteCollections();
+  };
+  return h;
+}
+
+function startHarmonize(h: Harness, input: HarmonizeLabelsInput = {}): Promise<WorkflowHandle<typeof harmonizeLabels>> {
+  const runId = uniqueId('hz-');
+  return h.client.workflow.start<typeof harmonizeLabels>('harmonizeLabels', {
+    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+    workflowId: runId,
+    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }],
+  });
+}
+
+async function harmonize(h: Harness, input: HarmonizeLabelsInput = {}): Promise<HarmonizeReport> {
+  return (await startHarmonize(h, input)).result();
+}
+
+/** Labelled words of the harness dataset (optionally of one merchant and label). */
+function labelledWords(h: Harness, merchantId?: string, label?: string) {
+  return h
+    .dataset!.receipts.filter((r) => !merchantId || r.merchantId === merchantId)
+    .flatMap((r) =>
+      r.lines.flatMap((l) =>
+        l.words
+          .filter((w) => w.label && (!label || w.label.label === label))
+          .map((w) => ({ ...w, merchantId: r.merchantId, lineText: l.text })),
+      ),
+    );
+}
+
+describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout: 5 * 60_000 }, () => {
+  let h: Harness;
+  let report: HarmonizeReport;
+
+  before(async () => {
+    h = await harmonizerHarness({
+      emulator: { accuracy: 1, latencyMs: 20 },
+      env: { LLM_MAX_CONCURRENT_CALLS: '8' },
+      dataset: { merchants: 2, receiptsPerMerchant: 40, seed: 7 },
+    });
+    report = await harmonize(h);
+    console.log(
+      `harmonizer figures: ${JSON.stringify({
+        words: report.words,
+        outliers: report.outliers,
+        skipped: report.skipped,
+        llmDecided: report.llmDecided,
+        llmCalls: report.llmCalls,
+        callsPer1000Words: report.callsPer1000Words,
+        scores: report.scores,
+      })}`,
+    );
+  });
+  after(async () => h?.close());
+
+  test('every labelled word gets exactly one result, all succeeded', async () => {
+    const expected = labelledWords(h).map((w) => w.wordId).sort();
+    assert.equal(report.status, 'COMPLETED');
+    assert.equal(report.words, expected.length);
+    assert.equal(report.succeeded, expected.length, JSON.stringify(report.failures));
+    assert.equal(report.failed, 0);
+    const results = await createStores(h.cfg).runs.listResults(report.runId);
+    assert.deepEqual(results.map((r) => r.itemId).sort(), expected);
+  });
+
+  test('at most 40 LLM calls per 1,000 words, outlier recall >= 0.9', () => {
+    assert.ok(report.callsPer1000Words <= 40, `${report.callsPer1000Words} calls per 1,000 words`);
+    assert.ok(report.scores, 'scores present');
+    assert.ok(report.scores.planted > 0);
+    assert.ok(report.scores.recall >= 0.9, `recall ${report.scores.recall}`);
+    assert.ok(report.scores.precision >= 0.8, `precision ${report.scores.precision}`);
+  });
+
+  test('skip rules, repeated words and LLM decisions account for every word', () => {
+    const s = report.skipped;
+    assert.ok(s.consistentByNeighbours > 0, 'some words consistent by their neighbours');
+    assert.ok(s.outlierNoNeighbours > 0, 'some words outliers for lack of neighbours');
+    assert.ok(s.sameTextInRun > 0, 'repeated words decided once');
+    assert.equal(s.cached, 0, 'a first run finds nothing in the decision cache');
+    assert.equal(s.consistentByNeighbours + s.outlierNoNeighbours + s.sameTextInRun + report.llmDecided, report.words);
+    // Batches of 10 unique words: at most one partly filled batch per group.
+    assert.ok(report.llmCalls.outlierDecisions >= Math.ceil(report.llmDecided / 10));
+    assert.ok(report.llmCalls.outlierDecisions <= Math.ceil(report.llmDecided / 10) + report.groups);
+    const m = h.emulator.metrics();
+    assert.equal(m.byEndpoint['/api/chat']?.requests, report.llmCalls.outlierDecisions);
+    assert.equal(m.byEndpoint['/api/embed']?.requests, report.llmCalls.embeddings);
+    assert.equal(m.rateLimited + m.errors, 0);
+  });
+
+  test('Chroma holds each word with the shared record; verdicts are written on the word items', async () => {
+    const { chroma } = createHarmonizationStores(h.cfg);
+    const words = labelledWords(h);
+    assert.equal(await chroma.count('WORD'), words.length);
+    const sample = words.filter((_, i) => i % 97 === 0);
+    const stored = await chroma.get(
+      'WORD',
+      sample.map((w) => w.wordId),
+    );
+    for (const w of sample) {
+      const r = stored.get(w.wordId);
+      assert.ok(r, `${w.wordId} in Chroma`);
+      assert.equal(r.document, wordEmbeddingText(w.text, w.lineText, w.wordIndex));
+      assert.equal(r.metadata.merchantId, w.merchantId);
+      assert.equal(r.metadata.label, w.label!.label);
+      assert.equal(r.metadata.validationStatus, w.label!.validationStatus);
+    }
+    const { receipts } = createStores(h.cfg);
+    let flagged = 0;
+    for (const m of ['m-0001', 'm-0002'])
+      for (const label of ['PRODUCT_NAME', 'MERCHANT_NAME', 'LINE_TOTAL'])
+        flagged += (await receipts.listLabelledWords(m, label)).filter((i) => i.harmonizerOutlier === true).length;
+    assert.ok(flagged > 0, 'outliers flagged on word items');
+  });
+
+  test('a second run is served by the decision cache: no provider request, same outliers', async () => {
+    h.emulator.reset();
+    const again = await harmonize(h);
+    assert.equal(h.emulator.metrics().requests, 0);
+    assert.deepEqual(again.llmCalls, { outlierDecisions: 0, embeddings: 0 });
+    assert.equal(again.skipped.cached, report.llmDecided + report.skipped.sameTextInRun);
+    assert.equal(again.skipped.consistentByNeighbours, report.skipped.consistentByNeighbours);
+    assert.equal(again.outliers, report.outliers);
+    assert.deepEqual(again.scores, report.scores);
+  });
+
+  test('--no-cache asks the LLM again, but vectors already in Chroma are not re-embedded', async () => {
+    h.emulator.reset();
+    const again = await harmonize(h, { noCache: true, merchantIds: ['m-0001'], labelTypes: ['PRODUCT_NAME'] });
+    assert.equal(again.words, labelledWords(h, 'm-0001', 'PRODUCT_NAME').length);
+    assert.equal(again.skipped.cached, 0);
+    assert.ok(again.llmCalls.outlierDecisions > 0);
+    assert.equal(again.llmCalls.embeddings, 0);
+    assert.equal(h.emulator.metrics().byEndpoint['/api/embed']?.requests ?? 0, 0);
+    assert.equal(again.llm.cacheHits, 0);
+  });
+
+  test('invalid LLM answers end as recorded failures of their words; the run completes', async () => {
+    h.emulator.reset();
+    h.emulator.updateSettings({ malformedRate: 1 });
+    let bad: HarmonizeReport;
+    try {
+      bad = await harmonize(h, { noCache: true, merchantIds: ['m-0002'], labelTypes: ['PRODUCT_NAME', 'TAX'] });
+    } finally {
+      h.emulator.updateSettings({ malformedRate: 0 });
+    }
+    assert.equal(bad.status, 'COMPLETED');
+    assert.ok(bad.failedBatches > 0 && bad.failed > 0, JSON.stringify(bad.failures.slice(0, 3)));
+    assert.equal(bad.llmDecided, 0, 'no LLM batch succeeded');
+    assert.ok(bad.failures.every((f) => /LLM batch \d+ failed: .*not valid for its schema/.test(f.reason)), bad.failures[0]?.reason);
+    // Words decided by the skip rules did not need the LLM and succeeded.
+    assert.equal(bad.succeeded, bad.skipped.consistentByNeighbours + bad.skipped.outlierNoNeighbours);
+    assert.equal(bad.succeeded + bad.failed, bad.words);
+    // Repairs were tried, then given up: no endless retries.
+    const chat = h.emulator.metrics().byEndpoint['/api/chat']!;
+    assert.equal(chat.requests, bad.failedBatches * (h.cfg.LLM_REPAIR_ATTEMPTS + 1));
+  });
+
+  test('an unknown label type fails the run at once with a clear, non-retried error', async () => {
+    const handle = await startHarmonize(h, { labelTypes: ['BANANA'] });
+    await assert.rejects(handle.result(), (err: Error & { cause?: Error & { type?: string; nonRetryable?: boolean } }) => {
+      assert.equal(err.name, 'WorkflowFailedError');
+      assert.equal(err.cause?.type, 'InvalidInput');
+      assert.equal(err.cause?.nonRetryable, true);
+      assert.match(err.cause?.message ?? '', /unknown label types: BANANA/);
+      return true;
+    });
+  });
+});
+
+describe('label harmonization: kill -9 of the worker mid-run', { timeout: 6 * 60_000 }, () => {
+  const workers: WorkerProcess[] = [];
+  let h: Harness | undefined;
+  after(async () => {
+    killAllWorkerProcesses();
+    await Promise.all(workers.map((w) => w.exited));
+    await h?.close();
+  });
+
+  test('a new worker completes the run; nothing is redone beyond the calls in flight', async () => {
+    const cap = 4;
+    h = await harmonizerHarness({
+      queues: [],
+      emulator: { accuracy: 1, latencyMs: 150, jitterMs: 20 },
+      env: { LLM_MAX_CONCURRENT_CALLS: String(cap) },
+      dataset: { merchants: 2, receiptsPerMerchant: 15, seed: 21 },
+    });
+    const spawn = () => {
+      const w = spawnWorker(h!.env, ['pipeline', 'llm']);
+      workers.push(w);
+      return w;
+    };
+    const first = spawn();
+    await first.ready;
+    const handle = await startHarmonize(h, { widths: { groups: 4 } });
+    const { runs } = createStores(h.cfg);
+    const decided = async () =>
+      (await runs.listCalls(handle.workflowId)).filter((c) => c.task === 'label_outlier' && c.status === 'ok').length;
+
+    // Some decisions made, not all, and LLM calls in flight: the worst moment to die.
+    let atKill: { decided: number; inFlight: number } | undefined;
+    for (const deadline = Date.now() + 120_000; !atKill; ) {
+      assert.ok(Date.now() < deadline, 'the run never reached a partly decided state');
+      const n = await decided();
+      const inFlight = h.emulator.metrics().inFlight;
+      if (n >= 3 && inFlight >= 1) {
+        // Kill in the same tick as the look: the in-process emulator cannot answer in between.
+        process.kill(first.pid, 'SIGKILL');
+        atKill = { decided: n, inFlight };
+      } else await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal((await first.exited).signal, 'SIGKILL');
+
+    const second = spawn();
+    await second.ready;
+    const report = await handle.result();
+    const words = labelledWords(h);
+    assert.equal(report.succeeded, words.length, JSON.stringify(report.failures));
+    assert.equal(report.failed, 0);
+    const results = await runs.listResults(report.runId);
+    assert.deepEqual(results.map((r) => r.itemId).sort(), words.map((w) => w.wordId).sort());
+
+    // Each LLM activity (embed or decide batch) succeeded once; provider requests beyond those are
+    // the calls the dead worker had in flight, retried by Temporal.
+    const calls = await runs.listCalls(report.runId);
+    const activities = new Set(calls.filter((c) => c.status === 'ok').map((c) => c.callId.replace(/#\d+$/, '')));
+    assert.ok(activities.size > 0);
+    const m = h.emulator.metrics();
+    const redone = m.requests - activities.size;
+    console.log(`harmonizer kill -9 figures: ${JSON.stringify({ words: words.length, cap, ...atKill, llmActivities: activities.size, providerRequests: m.requests, redone })}`);
+    assert.ok(redone >= atKill.inFlight, `${redone} redone < ${atKill.inFlight} in flight at the kill`);
+    assert.ok(redone <= cap, `${redone} requests redone > cap ${cap}`);
+    assert.ok(report.scores && report.scores.recall >= 0.9, `recall ${report.scores?.recall}`);
+  });
+});
