@@ -23,7 +23,13 @@ const TEXTS: Record<string, (w: Word) => string> = {
   'in context (ours)': (w) => wordEmbeddingText(w.text, w.line, w.index),
 };
 
-function measure(words: Word[], planted: Set<string>, textOf: (w: Word) => string, rules: SkipRules, keyByText: boolean) {
+function measure(
+  words: Word[],
+  planted: Set<string>,
+  textOf: (w: Word) => string,
+  rules: SkipRules,
+  keyByText: boolean,
+) {
   const groups = new Map<string, Word[]>();
   for (const w of words) {
     const k = `${w.merchantId}|${w.label}`;
@@ -41,7 +47,10 @@ function measure(words: Word[], planted: Set<string>, textOf: (w: Word) => strin
     );
     const undecided: Array<{ key: string; word: Word }> = [];
     group.forEach((w, i) => {
-      const verdict = skipVerdict(hits[i]!.map((h) => h.similarity), rules);
+      const verdict = skipVerdict(
+        hits[i]!.map((h) => h.similarity),
+        rules,
+      );
       if (verdict === 'consistent') {
         if (planted.has(w.id)) passedAsConsistent++;
       } else if (verdict === 'isolated') {
@@ -76,7 +85,14 @@ export function textChoiceTable(seed: number): string {
     r.lines.flatMap((l) =>
       l.words
         .filter((w) => w.label)
-        .map((w) => ({ id: w.wordId, text: w.text, merchantId: r.merchantId, label: w.label!.label, line: l.text, index: w.wordIndex })),
+        .map((w) => ({
+          id: w.wordId,
+          text: w.text,
+          merchantId: r.merchantId,
+          label: w.label!.label,
+          line: l.text,
+          index: w.wordIndex,
+        })),
     ),
   );
   const ours: SkipRules = { similarity: 0.8, consistentNeighbours: 10, isolatedSimilarity: 0.4 };
@@ -94,7 +110,10 @@ export function textChoiceTable(seed: number): string {
     '',
     '| embedded text; rules (similar / isolated); cache key | recall | precision | LLM calls per 1,000 words | planted passed as consistent |',
     '|---|---|---|---|---|',
-    ...rows.map(([name, m]) => `| ${name} | ${m.recall} | ${m.precision} | ${m.callsPer1000} | ${m.passedAsConsistent} |`),
+    ...rows.map(
+      ([name, m]) =>
+        `| ${name} | ${m.recall} | ${m.precision} | ${m.callsPer1000} | ${m.passedAsConsistent} |`,
+    ),
   ].join('\n');
 }
 

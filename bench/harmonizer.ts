@@ -48,7 +48,14 @@ interface Setup {
 async function setup(name: string, dataset: Dataset, latencyMs: number): Promise<Setup> {
   const id = `${name}-${Date.now().toString(36)}`;
   const truthFile = path.join(os.tmpdir(), `bench-truth-${id}.json`);
-  const emulator = await startEmulator({ port: 0, latencyMs, jitterMs: 0, accuracy: 1, truthFile, log: () => {} });
+  const emulator = await startEmulator({
+    port: 0,
+    latencyMs,
+    jitterMs: 0,
+    accuracy: 1,
+    truthFile,
+    log: () => {},
+  });
   const cfg = loadConfig({
     ...process.env,
     DYNAMODB_TABLE: `bench-${id}`,
@@ -62,7 +69,10 @@ async function setup(name: string, dataset: Dataset, latencyMs: number): Promise
   });
   await ensureTable(cfg);
   await writeDataset(cfg, dataset);
-  const workers = await startWorkers(cfg, { queues: ['pipeline', 'llm'], workflowBundle: await workflowBundle() });
+  const workers = await startWorkers(cfg, {
+    queues: ['pipeline', 'llm'],
+    workflowBundle: await workflowBundle(),
+  });
   const client = await connectClient(cfg);
   return {
     cfg,
@@ -91,7 +101,9 @@ async function harmonize(s: Setup, input: HarmonizeLabelsInput = {}): Promise<Ha
 function labelledWords(ds: Dataset) {
   return ds.receipts.flatMap((r) =>
     r.lines.flatMap((l) =>
-      l.words.filter((w) => w.label).map((w) => ({ ...w, label: w.label!.label, merchant: r.merchantName, line: l.text })),
+      l.words
+        .filter((w) => w.label)
+        .map((w) => ({ ...w, label: w.label!.label, merchant: r.merchantName, line: l.text })),
     ),
   );
 }
@@ -119,7 +131,14 @@ async function seedDesignSample(s: Setup, n: number): Promise<{ words: number; m
   for (const [i, w] of words.entries()) {
     const [stored] = [(await chroma.get('WORD', [w.wordId], { vectors: true })).get(w.wordId)];
     const neighbours = stored?.vector
-      ? ((await chroma.query('WORD', [stored.vector], { merchantId: s.dataset.merchants[0]!.merchantId, label: w.label }, 11))[0] ?? [])
+      ? ((
+          await chroma.query(
+            'WORD',
+            [stored.vector],
+            { merchantId: s.dataset.merchants[0]!.merchantId, label: w.label },
+            11,
+          )
+        )[0] ?? [])
       : [];
     const context = wordEmbeddingText(w.text, w.line, w.wordIndex);
     await llm.structured({
@@ -179,7 +198,9 @@ async function main(): Promise<void> {
       receiptsPerMerchant: MUST_SHOW.receiptsPerMerchant,
       seed: MUST_SHOW.seed,
     });
-    log(`must-show: ${MUST_SHOW.merchants} merchants x ${MUST_SHOW.receiptsPerMerchant} receipts, ${labelledWords(ds).length} labelled words ...`);
+    log(
+      `must-show: ${MUST_SHOW.merchants} merchants x ${MUST_SHOW.receiptsPerMerchant} receipts, ${labelledWords(ds).length} labelled words ...`,
+    );
     const b = await setup('hz-big', ds, MUST_SHOW.latencyMs);
     const first = await harmonize(b);
     b.emulator.reset();
@@ -269,7 +290,8 @@ no stack), on the must-show dataset:
 ${choices}
 `,
   );
-  if (json) console.log(JSON.stringify({ words, seedSample: sample, seedMs, ours, rerun, rerunRequests, big }));
+  if (json)
+    console.log(JSON.stringify({ words, seedSample: sample, seedMs, ours, rerun, rerunRequests, big }));
   log(`wrote docs/BENCHMARKS.md (harmonizer section) in ${s1(Date.now() - benchStarted)} s`);
 }
 

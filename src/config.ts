@@ -108,7 +108,11 @@ export const envSchema = z.object({
     .min(1)
     .default(DEFAULT_SKIP_RULES.consistentNeighbours),
   /** Nearest-neighbour similarity below which a word is an outlier without an LLM call. */
-  HARMONIZE_ISOLATED_SIMILARITY: z.coerce.number().min(0).max(1).default(DEFAULT_SKIP_RULES.isolatedSimilarity),
+  HARMONIZE_ISOLATED_SIMILARITY: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(DEFAULT_SKIP_RULES.isolatedSimilarity),
   /** Texts per embedding call of the harmonizer. */
   HARMONIZE_EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(DEFAULT_EMBED_BATCH_SIZE),
   /** Max concurrent activities on the `pipeline` worker (I/O only). */

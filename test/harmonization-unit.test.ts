@@ -40,7 +40,11 @@ describe('skip rules', () => {
     test(name, () => assert.equal(skipVerdict(similarities, rules), expected));
 
   test('the seed rules are the defaults and thresholds are configurable', () => {
-    assert.deepEqual(DEFAULT_SKIP_RULES, { similarity: 0.8, consistentNeighbours: 10, isolatedSimilarity: 0.4 });
+    assert.deepEqual(DEFAULT_SKIP_RULES, {
+      similarity: 0.8,
+      consistentNeighbours: 10,
+      isolatedSimilarity: 0.4,
+    });
     const strict = applySkipRuleDefaults({ consistentNeighbours: 3, similarity: 0.95 });
     assert.equal(skipVerdict([0.96, 0.97, 0.99], strict), 'consistent');
     assert.equal(skipVerdict([0.9, 0.9, 0.9], strict), 'decide');
@@ -53,17 +57,32 @@ describe('skip rules', () => {
     assert.equal(problems.length, 3, problems.join('\n'));
     assert.match(problems.join('\n'), /similarity must be within \[0, 1\]/);
     assert.match(problems.join('\n'), /consistentNeighbours must be an integer >= 1/);
-    assert.match(skipRuleProblems({ ...rules, isolatedSimilarity: 0.9 }).join(), /must not exceed similarity/);
+    assert.match(
+      skipRuleProblems({ ...rules, isolatedSimilarity: 0.9 }).join(),
+      /must not exceed similarity/,
+    );
   });
 });
 
 describe('the text a word is embedded as', () => {
   const cases: Array<[string, string, string | undefined, number | undefined, string]> = [
     ['the word between its neighbours', '4.43', 'BAGEL CREAM CHEESE 4.43', 3, 'CHEESE <4.43>'],
-    ['a unit price differs from a line total of the same amount', '4.43', '3 @ 4.43 13.29', 2, '@ <4.43> 13.29'],
-    ['first word of a line', 'ROSA\'S', "ROSA'S FIELD TEA HOUSE", 0, "<ROSA'S> FIELD"],
+    [
+      'a unit price differs from a line total of the same amount',
+      '4.43',
+      '3 @ 4.43 13.29',
+      2,
+      '@ <4.43> 13.29',
+    ],
+    ['first word of a line', "ROSA'S", "ROSA'S FIELD TEA HOUSE", 0, "<ROSA'S> FIELD"],
     ['no line known', 'TOTAL', undefined, undefined, '<TOTAL>'],
-    ['a wrong index falls back to the first occurrence', 'TEA', "ROSA'S FIELD TEA HOUSE", 0, 'FIELD <TEA> HOUSE'],
+    [
+      'a wrong index falls back to the first occurrence',
+      'TEA',
+      "ROSA'S FIELD TEA HOUSE",
+      0,
+      'FIELD <TEA> HOUSE',
+    ],
     ['a word not in its line is embedded alone', 'X', 'A B C', 1, '<X>'],
   ];
   for (const [name, text, line, index, expected] of cases)
@@ -143,16 +162,30 @@ describe('exact neighbours', () => {
     assert.ok(Math.abs(hits[3]![0]!.similarity - 1) < 1e-9);
   });
   test('ties go to the lower index; unnormalized vectors are normalized; odd input refused', () => {
-    const hits = exactNeighbours([[1, 0], [2, 0], [3, 0], [0, 1]], 2);
-    assert.deepEqual(hits[0]!.map((h) => h.index), [1, 2]);
-    assert.deepEqual(hits[3]!.map((h) => h.index), [0, 1]);
+    const hits = exactNeighbours(
+      [
+        [1, 0],
+        [2, 0],
+        [3, 0],
+        [0, 1],
+      ],
+      2,
+    );
+    assert.deepEqual(
+      hits[0]!.map((h) => h.index),
+      [1, 2],
+    );
+    assert.deepEqual(
+      hits[3]!.map((h) => h.index),
+      [0, 1],
+    );
     assert.deepEqual(exactNeighbours([], 5), []);
     assert.deepEqual(exactNeighbours([[1, 2]], 5), [[]]);
     assert.throws(() => exactNeighbours([[1, 2], [1]], 1), RangeError);
   });
 });
 
-describe('a word\'s Chroma record', () => {
+describe("a word's Chroma record", () => {
   const source = {
     wordId: 'm-0001-r-00001#L005#W002',
     receiptId: 'm-0001-r-00001',
@@ -191,7 +224,12 @@ describe('a word\'s Chroma record', () => {
 });
 
 describe('report figures', () => {
-  const result = (itemId: string, rule: string, outlier: boolean, status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED') =>
+  const result = (
+    itemId: string,
+    rule: string,
+    outlier: boolean,
+    status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED',
+  ) =>
     ({
       runId: 'r',
       itemId,
@@ -202,7 +240,15 @@ describe('report figures', () => {
       at: 0,
     }) as ItemResult;
   const call = (task: string, status: CallRecord['status']) =>
-    ({ task, status, providerRequests: status === 'cache_hit' ? 0 : 1, latencyMs: 10, promptTokens: 1, completionTokens: 1, costUsd: 0 }) as CallRecord;
+    ({
+      task,
+      status,
+      providerRequests: status === 'cache_hit' ? 0 : 1,
+      latencyMs: 10,
+      promptTokens: 1,
+      completionTokens: 1,
+      costUsd: 0,
+    }) as CallRecord;
 
   test('words by rule, outliers, calls per 1,000 words, failures', () => {
     const results = [
@@ -213,7 +259,15 @@ describe('report figures', () => {
       result('w5', 'shared', true),
       result('w6', 'cached', false),
       result('w7', 'llm', false, 'FAILED'),
-      { runId: 'r', itemId: 'group:m/TAX', status: 'FAILED', reason: 'boom', detail: {}, attempt: 1, at: 0 } as ItemResult,
+      {
+        runId: 'r',
+        itemId: 'group:m/TAX',
+        status: 'FAILED',
+        reason: 'boom',
+        detail: {},
+        attempt: 1,
+        at: 0,
+      } as ItemResult,
     ];
     const calls = [call('label_outlier', 'ok'), call('label_outlier', 'cache_hit'), call('embed', 'ok')];
     const r = harmonizeReportOf(
@@ -226,13 +280,21 @@ describe('report figures', () => {
     assert.equal(r.succeeded, 6);
     assert.equal(r.failed, 2);
     assert.equal(r.outliers, 3);
-    assert.deepEqual(r.skipped, { consistentByNeighbours: 2, outlierNoNeighbours: 1, cached: 1, sameTextInRun: 1 });
+    assert.deepEqual(r.skipped, {
+      consistentByNeighbours: 2,
+      outlierNoNeighbours: 1,
+      cached: 1,
+      sameTextInRun: 1,
+    });
     assert.equal(r.llmDecided, 1);
     assert.deepEqual(r.llmCalls, { outlierDecisions: 1, embeddings: 1 });
     assert.equal(r.callsPer1000Words, Math.round((1000 / 7) * 1000) / 1000);
     assert.deepEqual(r.failures.map((f) => f.itemId).sort(), ['group:m/TAX', 'w7']);
     assert.equal(r.llm.cacheHits, 1);
-    assert.match(harmonizeReportLines(r as unknown as Record<string, unknown>).join('\n'), /1 decision calls/);
+    assert.match(
+      harmonizeReportLines(r as unknown as Record<string, unknown>).join('\n'),
+      /1 decision calls/,
+    );
   });
 });
 
@@ -265,7 +327,10 @@ describe('harmonize CLI flags', () => {
     assert.equal(s.noCache, true);
   });
   test('bad flags are usage errors naming the problem', () => {
-    assert.throws(() => spec(['--label-types', 'BANANA']), (e: Error) => e instanceof UsageError && /BANANA/.test(e.message));
+    assert.throws(
+      () => spec(['--label-types', 'BANANA']),
+      (e: Error) => e instanceof UsageError && /BANANA/.test(e.message),
+    );
     assert.throws(() => spec(['--similarity', '0.3']), /must not exceed similarity/);
     assert.throws(() => spec(['--batch-size', '0']), UsageError);
     assert.throws(() => spec(['--frobnicate', '1']), /unknown flag --frobnicate/);

@@ -24,7 +24,10 @@ async function harmonizerHarness(opts: HarnessOptions): Promise<Harness> {
   return h;
 }
 
-function startHarmonize(h: Harness, input: HarmonizeLabelsInput = {}): Promise<WorkflowHandle<typeof harmonizeLabels>> {
+function startHarmonize(
+  h: Harness,
+  input: HarmonizeLabelsInput = {},
+): Promise<WorkflowHandle<typeof harmonizeLabels>> {
   const runId = uniqueId('hz-');
   return h.client.workflow.start<typeof harmonizeLabels>('harmonizeLabels', {
     taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
@@ -76,7 +79,9 @@ describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout
   after(async () => h?.close());
 
   test('every labelled word gets exactly one result, all succeeded', async () => {
-    const expected = labelledWords(h).map((w) => w.wordId).sort();
+    const expected = labelledWords(h)
+      .map((w) => w.wordId)
+      .sort();
     assert.equal(report.status, 'COMPLETED');
     assert.equal(report.words, expected.length);
     assert.equal(report.succeeded, expected.length, JSON.stringify(report.failures));
@@ -99,7 +104,10 @@ describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout
     assert.ok(s.outlierNoNeighbours > 0, 'some words outliers for lack of neighbours');
     assert.ok(s.sameTextInRun > 0, 'repeated words decided once');
     assert.equal(s.cached, 0, 'a first run finds nothing in the decision cache');
-    assert.equal(s.consistentByNeighbours + s.outlierNoNeighbours + s.sameTextInRun + report.llmDecided, report.words);
+    assert.equal(
+      s.consistentByNeighbours + s.outlierNoNeighbours + s.sameTextInRun + report.llmDecided,
+      report.words,
+    );
     // Batches of 10 unique words: at most one partly filled batch per group.
     assert.ok(report.llmCalls.outlierDecisions >= Math.ceil(report.llmDecided / 10));
     assert.ok(report.llmCalls.outlierDecisions <= Math.ceil(report.llmDecided / 10) + report.groups);
@@ -130,7 +138,9 @@ describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout
     let flagged = 0;
     for (const m of ['m-0001', 'm-0002'])
       for (const label of ['PRODUCT_NAME', 'MERCHANT_NAME', 'LINE_TOTAL'])
-        flagged += (await receipts.listLabelledWords(m, label)).filter((i) => i.harmonizerOutlier === true).length;
+        flagged += (await receipts.listLabelledWords(m, label)).filter(
+          (i) => i.harmonizerOutlier === true,
+        ).length;
     assert.ok(flagged > 0, 'outliers flagged on word items');
   });
 
@@ -147,7 +157,11 @@ describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout
 
   test('--no-cache asks the LLM again, but vectors already in Chroma are not re-embedded', async () => {
     h.emulator.reset();
-    const again = await harmonize(h, { noCache: true, merchantIds: ['m-0001'], labelTypes: ['PRODUCT_NAME'] });
+    const again = await harmonize(h, {
+      noCache: true,
+      merchantIds: ['m-0001'],
+      labelTypes: ['PRODUCT_NAME'],
+    });
     assert.equal(again.words, labelledWords(h, 'm-0001', 'PRODUCT_NAME').length);
     assert.equal(again.skipped.cached, 0);
     assert.ok(again.llmCalls.outlierDecisions > 0);
@@ -161,14 +175,21 @@ describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout
     h.emulator.updateSettings({ malformedRate: 1 });
     let bad: HarmonizeReport;
     try {
-      bad = await harmonize(h, { noCache: true, merchantIds: ['m-0002'], labelTypes: ['PRODUCT_NAME', 'TAX'] });
+      bad = await harmonize(h, {
+        noCache: true,
+        merchantIds: ['m-0002'],
+        labelTypes: ['PRODUCT_NAME', 'TAX'],
+      });
     } finally {
       h.emulator.updateSettings({ malformedRate: 0 });
     }
     assert.equal(bad.status, 'COMPLETED');
     assert.ok(bad.failedBatches > 0 && bad.failed > 0, JSON.stringify(bad.failures.slice(0, 3)));
     assert.equal(bad.llmDecided, 0, 'no LLM batch succeeded');
-    assert.ok(bad.failures.every((f) => /LLM batch \d+ failed: .*not valid for its schema/.test(f.reason)), bad.failures[0]?.reason);
+    assert.ok(
+      bad.failures.every((f) => /LLM batch \d+ failed: .*not valid for its schema/.test(f.reason)),
+      bad.failures[0]?.reason,
+    );
     // Words decided by the skip rules did not need the LLM and succeeded.
     assert.equal(bad.succeeded, bad.skipped.consistentByNeighbours + bad.skipped.outlierNoNeighbours);
     assert.equal(bad.succeeded + bad.failed, bad.words);
@@ -179,13 +200,16 @@ describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout
 
   test('an unknown label type fails the run at once with a clear, non-retried error', async () => {
     const handle = await startHarmonize(h, { labelTypes: ['BANANA'] });
-    await assert.rejects(handle.result(), (err: Error & { cause?: Error & { type?: string; nonRetryable?: boolean } }) => {
-      assert.equal(err.name, 'WorkflowFailedError');
-      assert.equal(err.cause?.type, 'InvalidInput');
-      assert.equal(err.cause?.nonRetryable, true);
-      assert.match(err.cause?.message ?? '', /unknown label types: BANANA/);
-      return true;
-    });
+    await assert.rejects(
+      handle.result(),
+      (err: Error & { cause?: Error & { type?: string; nonRetryable?: boolean } }) => {
+        assert.equal(err.name, 'WorkflowFailedError');
+        assert.equal(err.cause?.type, 'InvalidInput');
+        assert.equal(err.cause?.nonRetryable, true);
+        assert.match(err.cause?.message ?? '', /unknown label types: BANANA/);
+        return true;
+      },
+    );
   });
 });
 
@@ -216,11 +240,12 @@ describe('label harmonization: kill -9 of the worker mid-run', { timeout: 6 * 60
     const handle = await startHarmonize(h, { widths: { groups: 4 } });
     const { runs } = createStores(h.cfg);
     const decided = async () =>
-      (await runs.listCalls(handle.workflowId)).filter((c) => c.task === 'label_outlier' && c.status === 'ok').length;
+      (await runs.listCalls(handle.workflowId)).filter((c) => c.task === 'label_outlier' && c.status === 'ok')
+        .length;
 
     // Some decisions made, not all, and LLM calls in flight: the worst moment to die.
     let atKill: { decided: number; inFlight: number } | undefined;
-    for (const deadline = Date.now() + 120_000; !atKill; ) {
+    for (const deadline = Date.now() + 120_000; !atKill;) {
       assert.ok(Date.now() < deadline, 'the run never reached a partly decided state');
       const n = await decided();
       const inFlight = h.emulator.metrics().inFlight;
@@ -244,11 +269,15 @@ describe('label harmonization: kill -9 of the worker mid-run', { timeout: 6 * 60
     // Each LLM activity (embed or decide batch) succeeded once; provider requests beyond those are
     // the calls the dead worker had in flight, retried by Temporal.
     const calls = await runs.listCalls(report.runId);
-    const activities = new Set(calls.filter((c) => c.status === 'ok').map((c) => c.callId.replace(/#\d+$/, '')));
+    const activities = new Set(
+      calls.filter((c) => c.status === 'ok').map((c) => c.callId.replace(/#\d+$/, '')),
+    );
     assert.ok(activities.size > 0);
     const m = h.emulator.metrics();
     const redone = m.requests - activities.size;
-    console.log(`harmonizer kill -9 figures: ${JSON.stringify({ words: words.length, cap, ...atKill, llmActivities: activities.size, providerRequests: m.requests, redone })}`);
+    console.log(
+      `harmonizer kill -9 figures: ${JSON.stringify({ words: words.length, cap, ...atKill, llmActivities: activities.size, providerRequests: m.requests, redone })}`,
+    );
     assert.ok(redone >= atKill.inFlight, `${redone} redone < ${atKill.inFlight} in flight at the kill`);
     assert.ok(redone <= cap, `${redone} requests redone > cap ${cap}`);
     assert.ok(report.scores && report.scores.recall >= 0.9, `recall ${report.scores?.recall}`);

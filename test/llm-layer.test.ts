@@ -105,7 +105,7 @@ describe('two llm worker processes, LLM_MAX_CONCURRENT_CALLS=8 each, provider li
 });
 
 describe('provider limit 4 unknown to us, cap 16: the adaptive limit learns it', () => {
-  const latencyMs = 500;
+  const latencyMs = 200;
   let h: Harness;
   let report: EvaluationReport;
 

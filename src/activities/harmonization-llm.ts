@@ -38,10 +38,15 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
      * Embeds one batch of the group's words to (re)embed, in one call, and writes the vectors as an
      * embedding delta (the embedding pipeline's record format) for `upsertWordEmbeddings`.
      */
-    async embedWords(input: GroupRef & { batchIndex: number; batchSize: number }): Promise<{ embedded: number }> {
+    async embedWords(
+      input: GroupRef & { batchIndex: number; batchSize: number },
+    ): Promise<{ embedded: number }> {
       const ctx = Context.current();
       const file = await getJson<WordsFile>(objects, wordsKey(input));
-      const ids = file.toEmbed.slice(input.batchIndex * input.batchSize, (input.batchIndex + 1) * input.batchSize);
+      const ids = file.toEmbed.slice(
+        input.batchIndex * input.batchSize,
+        (input.batchIndex + 1) * input.batchSize,
+      );
       const byId = new Map(file.words.map((w) => [w.id, w]));
       const batch = ids.map((id) => byId.get(id)!).filter(Boolean);
       let vectors: number[][];

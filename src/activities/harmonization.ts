@@ -223,11 +223,15 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
     }): Promise<{ labelTypes: Label[] }> {
       const problems = skipRuleProblems(input.rules);
       const unknown = (input.labelTypes ?? []).filter((l) => !(LABELS as readonly string[]).includes(l));
-      if (unknown.length) problems.push(`unknown label types: ${unknown.join(', ')} (known: ${LABELS.join(', ')})`);
+      if (unknown.length)
+        problems.push(`unknown label types: ${unknown.join(', ')} (known: ${LABELS.join(', ')})`);
       if (!Number.isInteger(input.batchSize) || input.batchSize < 1)
         problems.push(`batchSize must be an integer >= 1, got ${input.batchSize}`);
       if (problems.length)
-        throw ApplicationFailure.nonRetryable(`Invalid harmonize input: ${problems.join('; ')}`, 'InvalidInput');
+        throw ApplicationFailure.nonRetryable(
+          `Invalid harmonize input: ${problems.join('; ')}`,
+          'InvalidInput',
+        );
       return { labelTypes: input.labelTypes?.length ? (input.labelTypes as Label[]) : [...LABELS] };
     },
 
@@ -339,7 +343,11 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
           exactNeighbours(presentVectors, k).forEach((hits, i) =>
             neighboursOf.set(
               present[i]!.id,
-              hits.map((h) => ({ id: present[h.index]!.id, document: present[h.index]!.document, similarity: h.similarity })),
+              hits.map((h) => ({
+                id: present[h.index]!.id,
+                document: present[h.index]!.document,
+                similarity: h.similarity,
+              })),
             ),
           );
         } else {
@@ -409,7 +417,11 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
           const entry = neighboursOf.get(word.id);
           const verdict = entry?.verdict ?? 'missing';
           if (verdict === 'decide') {
-            undecided.push({ word, key: decisionKey(input.merchantId, input.label, word.document), entry: entry! });
+            undecided.push({
+              word,
+              key: decisionKey(input.merchantId, input.label, word.document),
+              entry: entry!,
+            });
           } else {
             plan.words.push({ wordId: word.id, rule: verdict });
             summary[verdict]++;
@@ -491,7 +503,10 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
         }
         const textOf = new Map(file.words.map((w) => [w.id, w]));
         const missingReason = input.failedEmbedBatches.length
-          ? `no embedding (embedding failed: ${input.failedEmbedBatches.map((f) => f.reason).join('; ')})`.slice(0, 500)
+          ? `no embedding (embedding failed: ${input.failedEmbedBatches.map((f) => f.reason).join('; ')})`.slice(
+              0,
+              500,
+            )
           : 'no embedding in Chroma';
         const at = Date.now();
         const summary: GroupSummary = {
@@ -516,7 +531,11 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
           let decision: OutlierDecision | undefined;
           let reason: string | undefined;
           if (w.rule === 'consistent')
-            decision = { outlier: false, suggestedLabel: null, reason: 'Many similar words carry this label here.' };
+            decision = {
+              outlier: false,
+              suggestedLabel: null,
+              reason: 'Many similar words carry this label here.',
+            };
           else if (w.rule === 'isolated')
             decision = {
               outlier: true,

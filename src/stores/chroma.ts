@@ -78,9 +78,7 @@ export function sameDocument(stored: ChromaRecord | undefined, wanted: ChromaRec
 }
 
 export function sameMetadata(stored: ChromaRecord | undefined, wanted: ChromaRecord): boolean {
-  return (
-    stored !== undefined && Object.entries(wanted.metadata).every(([k, v]) => stored.metadata[k] === v)
-  );
+  return stored !== undefined && Object.entries(wanted.metadata).every(([k, v]) => stored.metadata[k] === v);
 }
 
 export interface Neighbour extends ChromaRecord {
@@ -228,7 +226,11 @@ export class ChromaStore {
   }
 
   /** `limit` records with their vectors from `offset`, in the collection's order (snapshot export). */
-  async page(kind: ChromaKind, offset: number, limit: number): Promise<Array<EmbeddedRecord & { kind: ChromaKind }>> {
+  async page(
+    kind: ChromaKind,
+    offset: number,
+    limit: number,
+  ): Promise<Array<EmbeddedRecord & { kind: ChromaKind }>> {
     const col = await this.collection(kind);
     const r = await col.get({ offset, limit, include: ['documents', 'metadatas', 'embeddings'] });
     return r.ids.map((id, j) => ({

@@ -199,7 +199,12 @@ export async function harmonizeLabels(
     batchSize: s.batchSize,
   });
   if (!state)
-    await io.startRun({ runId: s.runId, pipeline: 'harmonize', params: { ...input }, startedAt: st.startedAt });
+    await io.startRun({
+      runId: s.runId,
+      pipeline: 'harmonize',
+      params: { ...input },
+      startedAt: st.startedAt,
+    });
   const merchantIds = await io.listMerchantIds({ merchantIds: input.merchantIds });
   // Merchant-major: a merchant's groups run together, so its results complete early.
   const groups = merchantIds.flatMap((merchantId) => labelTypes.map((label) => ({ merchantId, label })));
@@ -324,7 +329,11 @@ export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupS
       async (batchIndex) => {
         started++;
         try {
-          await llm(`embed-${pad(batchIndex)}`).embedWords({ ...ref, batchIndex, batchSize: s.embedBatchSize });
+          await llm(`embed-${pad(batchIndex)}`).embedWords({
+            ...ref,
+            batchIndex,
+            batchSize: s.embedBatchSize,
+          });
           await groupIo.upsertWordEmbeddings({ ...ref, batchIndex });
         } catch (err) {
           // Words of a batch that cannot be embedded end as failed words; the others go on.
