@@ -5,12 +5,13 @@
 // 5 merchants x 60 receipts. Prints a table and writes its section of docs/BENCHMARKS.md.
 import os from 'node:os';
 import path from 'node:path';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { HarmonizeReport } from '../src/activities/harmonization';
 import { writeDataset } from '../src/cli/seed';
-import { createHarmonizationStores, createLlmLayer } from '../src/deps';
+import { createHarmonizationStores, createLlmLayer, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
 import { generateDataset, type Dataset } from '../src/domain/generator';
 import { answerJsonSchema, labelOutlierAnswerSchema } from '../src/domain/llm-tasks';
@@ -85,6 +86,7 @@ async function setup(name: string, dataset: Dataset, latencyMs: number): Promise
       await client.connection.close();
       await emulator.close();
       await createHarmonizationStores(cfg).chroma.deleteCollections();
+      await createStores(cfg).ddb.send(new DeleteTableCommand({ TableName: cfg.DYNAMODB_TABLE }));
     },
   };
 }
@@ -255,6 +257,9 @@ async function main(): Promise<void> {
     : '';
   process.stdout.write(`\n${table}\n\n${mustShowTable}\n`);
 
+  log('design choices (offline, exact neighbours, perfect oracle) ...');
+  const choices = textChoiceTable(MUST_SHOW.seed);
+  process.stdout.write(`\n${choices}\n`);
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown'}, load average ${loadAtStart.toFixed(1)} at the start), ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
   const body = `## Label harmonizer (seed 001)
 
@@ -277,9 +282,6 @@ ${table}
 
 ${mustShowTable}
 `;
-  log('design choices (offline, exact neighbours, perfect oracle) ...');
-  const choices = textChoiceTable(MUST_SHOW.seed);
-  process.stdout.write(`\n${choices}\n`);
   await writeSection(
     'harmonizer',
     `${body}

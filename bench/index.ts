@@ -22,6 +22,7 @@ import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
 import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { benchEmulator } from './emulator';
+import { markedSections } from './markdown-section';
 import { SEED_DESIGN_DEFAULTS, runSeedDesign } from './seed-design';
 import { inFlightSvg, type SeriesPanel } from './svg';
 
@@ -302,7 +303,9 @@ async function main(): Promise<void> {
   console.log(table);
   fs.mkdirSync('docs', { recursive: true });
   fs.writeFileSync('docs/bench-inflight.svg', svg);
-  fs.writeFileSync('docs/BENCHMARKS.md', renderMarkdown(result, table, emu, argv));
+  // Sections other benches wrote between their markers (bench/enrichment.ts, bench/quality.ts) are kept.
+  const previous = fs.existsSync('docs/BENCHMARKS.md') ? fs.readFileSync('docs/BENCHMARKS.md', 'utf8') : '';
+  fs.writeFileSync('docs/BENCHMARKS.md', renderMarkdown(result, table, emu, argv) + markedSections(previous));
   if (json) console.log(JSON.stringify(result));
 }
 

@@ -24,3 +24,12 @@ export async function writeSection(name: string, body: string, file = BENCHMARKS
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, replaceSection(doc, name, formatted));
 }
+
+/**
+ * Every `<!-- name:start -->...<!-- name:end -->` block of a document, each on its own paragraph:
+ * a bench that rewrites the whole file appends these so other benches' sections survive.
+ */
+export function markedSections(doc: string): string {
+  const blocks = doc.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->/g) ?? [];
+  return blocks.map((b) => `\n${b}\n`).join('');
+}

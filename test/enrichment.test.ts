@@ -99,6 +99,8 @@ describe('place enrichment: 40 seeded places, one combined LLM call each', () =>
     const r = (await handle.result()) as EnrichmentReport;
     assert.equal(r.total, 40);
     assert.equal(r.placesEnriched, 40);
+    // One call record per place across the continued runs (none overwritten by another run's).
+    assert.equal(r.llm.cacheHits, 40);
     const desc = await handle.describe();
     assert.notEqual(desc.runId, desc.raw.workflowExecutionInfo?.firstRunId);
   });

@@ -3,11 +3,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import type { HarmonizeReport } from '../src/activities/harmonization';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
 import type { harmonizeLabels, HarmonizeLabelsInput } from '../src/workflows/harmonization';
-import { startHarness, uniqueId, type Harness, type HarnessOptions } from './helpers/pipeline';
+import {
+  startHarness,
+  uniqueId,
+  workflowBundle,
+  type Harness,
+  type HarnessOptions,
+} from './helpers/pipeline';
 import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
 /** A harness whose workers use their own Chroma collections (dropped when it closes). */
@@ -197,6 +204,50 @@ describe('label harmonization, 2 merchants x 40 receipts, accuracy 1', { timeout
     const chat = h.emulator.metrics().byEndpoint['/api/chat']!;
     assert.equal(chat.requests, bad.failedBatches * (h.cfg.LLM_REPAIR_ATTEMPTS + 1));
   });
+
+  test('root and groups continue as new when long, and their histories replay deterministically', async () => {
+    h.emulator.reset();
+    const labelTypes = ['PRODUCT_NAME', 'LINE_TOTAL', 'TAX'];
+    const handle = await startHarmonize(h, {
+      merchantIds: ['m-0001'],
+      labelTypes,
+      noCache: true,
+      continueAsNewAfterGroups: 1,
+      continueAsNewAfterBatches: 3,
+      widths: { groups: 1, decideBatches: 2 },
+    });
+    const r = await handle.result();
+    const expected = labelTypes.reduce((n, l) => n + labelledWords(h, 'm-0001', l).length, 0);
+    assert.equal(r.words, expected);
+    assert.equal(r.succeeded, expected, JSON.stringify(r.failures));
+    assert.equal(r.outliers, report.outliers - (await outliersOutside(report.runId, 'm-0001', labelTypes)));
+    const root = await handle.describe();
+    assert.notEqual(root.runId, root.raw.workflowExecutionInfo?.firstRunId, 'the root continued as new');
+    const group = h.client.workflow.getHandle(`${handle.workflowId}/m-0001/PRODUCT_NAME`);
+    const g = await group.describe();
+    assert.notEqual(g.runId, g.raw.workflowExecutionInfo?.firstRunId, 'the big group continued as new');
+    const histories = await Promise.all(
+      [handle.workflowId, group.workflowId, `${handle.workflowId}/m-0001/TAX`].map(async (workflowId) => ({
+        workflowId,
+        history: await h.client.workflow.getHandle(workflowId).fetchHistory(),
+      })),
+    );
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle() },
+      histories,
+    ))
+      assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
+  });
+
+  /** Outliers of the first run outside one merchant's label types. */
+  async function outliersOutside(runId: string, merchantId: string, labels: string[]): Promise<number> {
+    const results = await createStores(h.cfg).runs.listResults(runId);
+    return results.filter(
+      (x) =>
+        x.detail?.outlier === true &&
+        !(x.detail.merchantId === merchantId && labels.includes(String(x.detail.label))),
+    ).length;
+  }
 
   test('an unknown label type fails the run at once with a clear, non-retried error', async () => {
     const handle = await startHarmonize(h, { labelTypes: ['BANANA'] });

@@ -133,6 +133,7 @@ describe('quality analysis of the fixture suite: 38 files, 91 uncertain function
     })) as QualityReport;
     assert.equal(r.uncertain, 91);
     assert.equal(r.analyzedByLlm + r.unanalyzed.length, 91);
+    // One call record per function across the continued runs (none overwritten by another run's).
     assert.equal(r.llm.cacheHits + r.llm.calls, 91);
     const desc = await h.client.workflow.getHandle(runId).describe();
     assert.notEqual(desc.runId, desc.raw.workflowExecutionInfo?.firstRunId);

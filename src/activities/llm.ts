@@ -20,7 +20,9 @@ export interface ReviewLabelIssuesInput {
 /** Id of this activity attempt: call records are written once per attempt. */
 export function callIdOf(): string {
   const info = Context.current().info;
-  return `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
+  const exec = info.workflowExecution;
+  // The run id too: activity ids restart after continue-as-new, and records must not collide.
+  return `${exec?.workflowId ?? 'standalone'}/${exec?.runId ?? ''}/${info.activityId}#${info.attempt}`;
 }
 
 export function createLlmActivities({ llm }: { llm: LlmClient }) {

@@ -79,7 +79,11 @@ export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<Enric
     { key: PipelineKey, value: 'enrich' },
     { key: RunStatusKey, value: 'RUNNING' },
   ]);
-  const llm = proxyActivities<Activities>(llmActivityOptions(s.runId, s.priority, s.llmTaskQueue));
+  // One LLM activity per place, its id the place's: unique across continue-as-new runs of this
+  // workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
+  const llmOptions = llmActivityOptions(s.runId, s.priority, s.llmTaskQueue);
+  const llmFor = (placeId: string) =>
+    proxyActivities<Activities>({ ...llmOptions, activityId: `enrich/${placeId}` });
 
   let placeIds = input.placeIds;
   if (!input.resume) {
@@ -98,7 +102,7 @@ export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<Enric
     s.batchesInFlight,
     async (batch) => {
       started++;
-      await enrichBatch(s, llm, batch, progress);
+      await enrichBatch(s, llmFor, batch, progress);
       progress.merchantsDone++;
     },
     stop,
@@ -122,7 +126,7 @@ export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<Enric
 
 async function enrichBatch(
   s: Settings,
-  llm: ReturnType<typeof proxyActivities<Activities>>,
+  llmFor: (placeId: string) => ReturnType<typeof proxyActivities<Activities>>,
   placeIds: string[],
   progress: RunProgress,
 ): Promise<void> {
@@ -140,7 +144,11 @@ async function enrichBatch(
   await Promise.all(
     batch.places.map(async (place) => {
       try {
-        const enrichment = await llm.enrichPlace({ runId: s.runId, place, noCache: s.noCache });
+        const enrichment = await llmFor(place.placeId).enrichPlace({
+          runId: s.runId,
+          place,
+          noCache: s.noCache,
+        });
         await io.savePlaceEnrichment({ runId: s.runId, placeId: place.placeId, enrichment });
         progress.done++;
       } catch (err) {

@@ -152,7 +152,6 @@ interface RootState {
   startedAt: number;
   nextGroup: number;
   progress: HarmonizeProgress;
-  planned: string[];
   failedBatches: number;
   merchantGroupsDone: Record<string, number>;
 }
@@ -176,14 +175,15 @@ export async function harmonizeLabels(
       merchantsDone: 0,
       merchantsTotal: 0,
     },
-    planned: [],
     failedBatches: 0,
     merchantGroupsDone: {},
   };
-  const planned = new Set(st.planned);
+  // A group announces itself once (not again when it continues as new), so the set need not
+  // outlive this run of the root.
+  const planned = new Set<string>();
   setHandler(harmonizeProgressQuery, () => st.progress);
   setHandler(wordsPlannedSignal, ({ group, count }) => {
-    if (planned.has(group)) return; // a continued-as-new group re-announces itself
+    if (planned.has(group)) return;
     planned.add(group);
     st.progress.total += count;
   });
@@ -250,7 +250,7 @@ export async function harmonizeLabels(
   );
   st.nextGroup += next;
   if (st.nextGroup < groups.length) {
-    await continueAsNew<typeof harmonizeLabels>(input, { ...st, planned: [...planned] });
+    await continueAsNew<typeof harmonizeLabels>(input, st);
   }
 
   const report = await reportIo.buildHarmonizeReport({

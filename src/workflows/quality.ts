@@ -91,7 +91,11 @@ export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<Qu
     { key: PipelineKey, value: 'analyze' },
     { key: RunStatusKey, value: 'RUNNING' },
   ]);
-  const llm = proxyActivities<Activities>(llmActivityOptions(s.runId, s.priority, s.llmTaskQueue));
+  // Activity id = the function's index in the run: unique across continue-as-new runs of this
+  // workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
+  const llmOptions = llmActivityOptions(s.runId, s.priority, s.llmTaskQueue);
+  const llmFor = (index: number) =>
+    proxyActivities<Activities>({ ...llmOptions, activityId: `analyze/${index}` });
 
   let scan = input.resume?.scan;
   if (!scan) {
@@ -109,10 +113,10 @@ export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<Qu
     progress.merchantsDone = scan.files;
   }
 
-  const analyze = async (fn: UncertainFunction) => {
+  const analyze = async (fn: UncertainFunction, index: number) => {
     const ref = { id: fn.id, path: fn.path, fullName: fn.fullName, startLine: fn.startLine };
     try {
-      const verdict = await llm.analyzeTestFunction({ runId: s.runId, fn, noCache: s.noCache });
+      const verdict = await llmFor(index).analyzeTestFunction({ runId: s.runId, fn, noCache: s.noCache });
       await io.saveFunctionVerdict({ runId: s.runId, fn: ref, verdict });
       progress.done++;
     } catch (err) {
@@ -129,7 +133,8 @@ export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<Qu
   while (next < scan.uncertain) {
     const page = await io.listUncertainFunctions({ runId: s.runId, from: next, limit: s.pageSize });
     if (page.length === 0) break;
-    const current = Promise.all(page.map(analyze));
+    const first = next;
+    const current = Promise.all(page.map((fn, i) => analyze(fn, first + i)));
     await previous;
     previous = current;
     next += page.length;
