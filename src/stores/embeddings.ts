@@ -167,7 +167,8 @@ export class EmbeddingStore {
 
   /** Words are embedded with their neighbours on the line: read each line once. */
   private async attachLineTexts(items: EmbeddableItem[]): Promise<void> {
-    const words = items.filter((i) => i.kind === 'WORD');
+    // Word items carry their line's text (written by putReceipts); older items need the line read.
+    const words = items.filter((i) => i.kind === 'WORD' && i.lineText === undefined);
     if (words.length === 0) return;
     const lineKeys = new Map<string, Key>();
     for (const w of words) {
@@ -580,5 +581,6 @@ function embeddableOf(kind: EmbedKind, i: Item): EmbeddableItem {
     lineIndex: Number(i.lineIndex),
     ...(i.wordIndex !== undefined ? { wordIndex: Number(i.wordIndex) } : {}),
     ...(i.embeddingFailureReason ? { failureReason: String(i.embeddingFailureReason) } : {}),
+    ...(kind === 'WORD' && typeof i.lineText === 'string' ? { lineText: i.lineText } : {}),
   };
 }
