@@ -122,8 +122,11 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 
   // ---- embedding pipeline (seed 003): OpenAI Batch API -> S3 deltas -> Chroma ----
-  /** Model of the embedding batch requests (the Batch API is OpenAI's; the emulator accepts any). */
-  EMBED_MODEL: z.string().min(1).default('text-embedding-3-small'),
+  /**
+   * Model of the embedding batch requests. Default: the OpenAI embedding model the harmonizer uses
+   * (EMBEDDING_MODEL) when the provider is OpenAI, else text-embedding-3-small: one collection, one model.
+   */
+  EMBED_MODEL: z.string().min(1).optional(),
   /** Requests per batch input file; the API's limit (50,000) is the ceiling. */
   EMBED_BATCH_MAX_REQUESTS: z.coerce.number().int().min(1).max(50_000).default(50_000),
   /** Bytes per batch input file; the API's limit (200 MB) is the ceiling. */

@@ -84,7 +84,10 @@ describe('request lines and batch files', () => {
       maxRequests: BATCH_API_MAX_REQUESTS,
       maxBytes: BATCH_API_MAX_BYTES,
     });
-    assert.deepEqual(effectiveLimits({ maxRequests: 10, maxBytes: 1000 }), { maxRequests: 10, maxBytes: 1000 });
+    assert.deepEqual(effectiveLimits({ maxRequests: 10, maxBytes: 1000 }), {
+      maxRequests: 10,
+      maxBytes: 1000,
+    });
     assert.deepEqual(effectiveLimits({ maxRequests: 1e9, maxBytes: 1e12 }), {
       maxRequests: 50_000,
       maxBytes: 200 * 1024 * 1024,
@@ -98,7 +101,13 @@ describe('request lines and batch files', () => {
   const items = (n: number, text = 'x') =>
     Array.from({ length: n }, (_, i) => ({ i, line: requestLine('LINE', `r#L${i}`, text, 'm') }));
 
-  const cases: Array<{ name: string; n: number; maxRequests: number; maxBytesLines?: number; sizes: number[] }> = [
+  const cases: Array<{
+    name: string;
+    n: number;
+    maxRequests: number;
+    maxBytesLines?: number;
+    sizes: number[];
+  }> = [
     { name: 'by requests, even', n: 6, maxRequests: 3, sizes: [3, 3] },
     { name: 'by requests, remainder', n: 7, maxRequests: 3, sizes: [3, 3, 1] },
     { name: 'one batch when under both limits', n: 5, maxRequests: 100, sizes: [5] },
@@ -204,7 +213,12 @@ describe('joining output and error files on custom_id', () => {
   });
 
   test('a vector of the wrong dimension is an error of that request', () => {
-    const j = joinBatchResults(['line:x', 'line:y'], [ok('line:x', [1, 2, 3]), ok('line:y', [1, 2])].join('\n'), '', 3);
+    const j = joinBatchResults(
+      ['line:x', 'line:y'],
+      [ok('line:x', [1, 2, 3]), ok('line:y', [1, 2])].join('\n'),
+      '',
+      3,
+    );
     assert.deepEqual([...j.embedded.keys()], ['line:x']);
     assert.match(j.errors.get('line:y')!, /2 dimensions, expected 3/);
   });
@@ -241,7 +255,13 @@ describe('poll backoff, statuses, deltas', () => {
 
   test('a delta round-trips through NDJSON; bad lines are rejected', () => {
     const records: DeltaRecord[] = [
-      { kind: 'WORD', id: 'r#L001#W001', vector: [0.1, 0.2], document: '<MILK>', metadata: { label: 'NONE' } },
+      {
+        kind: 'WORD',
+        id: 'r#L001#W001',
+        vector: [0.1, 0.2],
+        document: '<MILK>',
+        metadata: { label: 'NONE' },
+      },
       { kind: 'LINE', id: 'r#L001', vector: [0.3], document: 'MILK 2.49', metadata: { lineIndex: 1 } },
     ];
     assert.deepEqual(parseDeltaNdjson(deltaToNdjson(records)), records);

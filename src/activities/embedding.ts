@@ -86,7 +86,8 @@ const BATCH_PRICE_FACTOR = 0.5;
 export function embedSettingsFromConfig(cfg: AppConfig): EmbedSettings {
   return {
     ...DEFAULT_EMBED_SETTINGS,
-    model: cfg.EMBED_MODEL,
+    model:
+      cfg.EMBED_MODEL ?? (cfg.llmProvider === 'openai' ? cfg.embeddingModel : DEFAULT_EMBED_SETTINGS.model),
     maxRequestsPerBatch: cfg.EMBED_BATCH_MAX_REQUESTS,
     maxBytesPerBatch: cfg.EMBED_BATCH_MAX_BYTES,
     pollInitialMs: cfg.EMBED_POLL_INITIAL_MS,
@@ -165,7 +166,10 @@ export interface EmbeddingCounts {
   chroma: number;
   deltasPending: number;
   batchesOpen: number;
-  byKind: Record<'lines' | 'words', { embedded: number; pending: number; failed: number; notEmbedded: number; chroma: number }>;
+  byKind: Record<
+    'lines' | 'words',
+    { embedded: number; pending: number; failed: number; notEmbedded: number; chroma: number }
+  >;
 }
 
 export function createEmbeddingActivities(deps: EmbeddingDeps) {
@@ -189,7 +193,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
     if (!key) return [];
     const text = await objects.getText(key);
     if (text === undefined)
-      throw ApplicationFailure.nonRetryable(`Batch file ${key} of ${rec.batchKey} is missing from S3`, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(
+        `Batch file ${key} of ${rec.batchKey} is missing from S3`,
+        'InvalidInput',
+      );
     return customIdsOfNdjson(text);
   }
 
@@ -215,9 +222,18 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
       let status: EmbeddingStatus | undefined = item.status;
       if (item.status === 'PENDING') {
         if (vectorsById.has(item.id)) {
-          status = (await embeddings.markEmbedded(rec.kind, item.id, rec.batchKey, now)) ? 'SUCCESS' : undefined;
+          status = (await embeddings.markEmbedded(rec.kind, item.id, rec.batchKey, now))
+            ? 'SUCCESS'
+            : undefined;
         } else {
-          status = await embeddings.release(rec.kind, item.id, rec.batchKey, item.attempts, maxAttempts, reasonFor(item.id));
+          status = await embeddings.release(
+            rec.kind,
+            item.id,
+            rec.batchKey,
+            item.attempts,
+            maxAttempts,
+            reasonFor(item.id),
+          );
         }
       }
       if (status === 'SUCCESS') out.embedded++;
@@ -253,7 +269,8 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
             const { document } = chromaRecordOf(c);
             if (c.text.trim() === '' || document.trim() === '')
               await embeddings.markUnembeddable(c.kind, c.id, 'empty text cannot be embedded');
-            else usable.push({ line: requestLine(c.kind, c.id, document, input.model), attempts: c.attempts });
+            else
+              usable.push({ line: requestLine(c.kind, c.id, document, input.model), attempts: c.attempts });
           }
           const { batches, oversized } = chunkRequestLines(usable, limits);
           for (const o of oversized) {
@@ -310,10 +327,16 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
             case 'CLAIMED': {
               const body = await objects.getText(rec.inputKey!);
               if (body === undefined)
-                throw ApplicationFailure.nonRetryable(`Input file ${rec.inputKey} is missing from S3`, 'InvalidInput');
+                throw ApplicationFailure.nonRetryable(
+                  `Input file ${rec.inputKey} is missing from S3`,
+                  'InvalidInput',
+                );
               ctx.heartbeat();
               const fileId = await batchApi.uploadInputFile(body, `${base.replace(/[^\w.-]+/g, '_')}.jsonl`);
-              const won = await embeddings.transitionBatch(rec, 'CLAIMED', 'UPLOADED', { fileId, uploadedAt: Date.now() });
+              const won = await embeddings.transitionBatch(rec, 'CLAIMED', 'UPLOADED', {
+                fileId,
+                uploadedAt: Date.now(),
+              });
               if (!won) await batchApi.deleteFile(fileId).catch(() => undefined); // a concurrent attempt uploaded first
               break;
             }
@@ -323,7 +346,8 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
               const since = Math.floor((rec.uploadedAt ?? rec.createdAt) / 1000) - 300;
               const existing = await batchApi.findByInputFile(rec.fileId!, since);
               const batch: Batch =
-                existing ?? (await batchApi.createEmbeddingsBatch(rec.fileId!, { batch_key: batchKey.slice(0, 512) }));
+                existing ??
+                (await batchApi.createEmbeddingsBatch(rec.fileId!, { batch_key: batchKey.slice(0, 512) }));
               const won = await embeddings.transitionBatch(rec, 'UPLOADED', 'SUBMITTED', {
                 openaiBatchId: batch.id,
                 submittedAt: Date.now(),
@@ -356,7 +380,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
       try {
         const rec = await recordOf(input.batchKey);
         if (!rec.openaiBatchId)
-          throw ApplicationFailure.nonRetryable(`Batch ${input.batchKey} was never submitted`, 'InvalidInput');
+          throw ApplicationFailure.nonRetryable(
+            `Batch ${input.batchKey} was never submitted`,
+            'InvalidInput',
+          );
         const b = await batchApi.retrieve(rec.openaiBatchId);
         if (rec.status !== b.status) await embeddings.noteBatchStatus(rec, b.status);
         return {
@@ -366,7 +393,9 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
             completed: b.request_counts?.completed ?? 0,
             failed: b.request_counts?.failed ?? 0,
           },
-          errors: (b.errors?.data ?? []).slice(0, 5).map((e) => `${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`),
+          errors: (b.errors?.data ?? [])
+            .slice(0, 5)
+            .map((e) => `${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`),
         };
       } catch (err) {
         throw failureOf(err);
@@ -385,7 +414,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
         if ((rec.state === 'PROCESSED' || rec.state === 'RELEASED') && rec.outcome) return rec.outcome;
         const b = await batchApi.retrieve(rec.openaiBatchId!);
         if (!isFinalBatchStatus(b.status) || b.status === 'failed')
-          throw ApplicationFailure.nonRetryable(`Batch ${input.batchKey} is ${b.status}, not a batch with results`, 'InvalidInput');
+          throw ApplicationFailure.nonRetryable(
+            `Batch ${input.batchKey} is ${b.status}, not a batch with results`,
+            'InvalidInput',
+          );
         const sent = await customIdsOf(rec);
         const keepAlive = heartbeatEvery(ctx);
         let outputText = '';
@@ -399,11 +431,19 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
         const joined = joinBatchResults(sent, outputText, errorText);
         const vectorIds = new Set<string>();
         const records: DeltaRecord[] = [];
-        const items = await embeddings.getItems(rec.kind, [...joined.embedded.keys()].map((c) => decodeCustomId(c).id));
+        const items = await embeddings.getItems(
+          rec.kind,
+          [...joined.embedded.keys()].map((c) => decodeCustomId(c).id),
+        );
         for (const [customId, vector] of joined.embedded) {
           const item = items.get(decodeCustomId(customId).id);
           // Only items this batch holds (or already embedded) go into its delta.
-          if (!item || item.batch !== rec.batchKey || (item.status !== 'PENDING' && item.status !== 'SUCCESS')) continue;
+          if (
+            !item ||
+            item.batch !== rec.batchKey ||
+            (item.status !== 'PENDING' && item.status !== 'SUCCESS')
+          )
+            continue;
           vectorIds.add(item.id);
           const r = chromaRecordOf(item);
           records.push({ kind: rec.kind, id: r.id, vector, document: r.document, metadata: r.metadata });
@@ -459,7 +499,13 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
       try {
         const rec = await recordOf(input.batchKey);
         if ((rec.state === 'PROCESSED' || rec.state === 'RELEASED') && rec.outcome) return rec.outcome;
-        const counts = await settleItems(rec, new Set(), () => input.reason, input.maxAttempts, () => ctx.heartbeat());
+        const counts = await settleItems(
+          rec,
+          new Set(),
+          () => input.reason,
+          input.maxAttempts,
+          () => ctx.heartbeat(),
+        );
         const outcome: BatchOutcome = {
           batchKey: rec.batchKey,
           kind: rec.kind,
@@ -492,7 +538,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
      * Signal-with-start of the compactor: starts it under its fixed id, or signals the one that
      * runs. Temporal allows one running execution per id, so there is never a second compactor.
      */
-    async requestEmbeddingCompaction(input: { compactorId: string; reason: string }): Promise<{ runId: string }> {
+    async requestEmbeddingCompaction(input: {
+      compactorId: string;
+      reason: string;
+    }): Promise<{ runId: string }> {
       const ctx = Context.current();
       const handle = await ctx.client.workflow.signalWithStart('compactEmbeddings', {
         workflowId: input.compactorId,
@@ -529,7 +578,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
       try {
         records = parseDeltaNdjson(text);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`Delta ${delta.s3Key}: ${(err as Error).message}`, 'DeltaMissing');
+        throw ApplicationFailure.nonRetryable(
+          `Delta ${delta.s3Key}: ${(err as Error).message}`,
+          'DeltaMissing',
+        );
       }
       const size = Math.max(1, input.chunkSize);
       const resumeAt = Number((ctx.info.heartbeatDetails as { chunk?: number } | undefined)?.chunk ?? 0);
@@ -625,7 +677,9 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
           cacheHits: 0,
           promptTokens,
           completionTokens: 0,
-          costUsd: Math.round(costOf(deps.prices, deps.settings.model, promptTokens, 0) * BATCH_PRICE_FACTOR * 1e6) / 1e6,
+          costUsd:
+            Math.round(costOf(deps.prices, deps.settings.model, promptTokens, 0) * BATCH_PRICE_FACTOR * 1e6) /
+            1e6,
           latencyMs: {
             p50: percentile(turnarounds, 50),
             p95: percentile(turnarounds, 95),
@@ -645,7 +699,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
 }
 
 /** Counts of the `embed status` command: DynamoDB GSI2 partitions, open batches, pending deltas, Chroma. */
-export async function embeddingCounts(embeddings: EmbeddingStore, vectors: VectorIndex): Promise<EmbeddingCounts> {
+export async function embeddingCounts(
+  embeddings: EmbeddingStore,
+  vectors: VectorIndex,
+): Promise<EmbeddingCounts> {
   const perKind = async (kind: EmbedKind) => {
     const [embedded, pending, failed, notEmbedded, chroma] = await Promise.all([
       embeddings.countByStatus(kind, 'SUCCESS'),

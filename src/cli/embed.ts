@@ -37,7 +37,12 @@ export async function embedCommand(
   const kinds = KINDS[kind];
   if (!kinds) throw new UsageError(`--kind must be lines, words or all, got "${kind}"`);
   const input: EmbedBackfillInput = { kinds };
-  return runPipelineCommand(cfg, args, { pipeline: 'embed', workflowType: 'embedBackfill', input }, printReport);
+  return runPipelineCommand(
+    cfg,
+    args,
+    { pipeline: 'embed', workflowType: 'embedBackfill', input },
+    printReport,
+  );
 }
 
 export interface EmbedStatus extends EmbeddingCounts {
@@ -64,7 +69,10 @@ async function statusCommand(cfg: AppConfig, args: ParsedArgs): Promise<number> 
   const client = await connectClient(cfg);
   try {
     const s = await embedStatus(cfg, client);
-    const row = (name: string, c: { embedded: number; pending: number; failed: number; notEmbedded: number; chroma: number }) =>
+    const row = (
+      name: string,
+      c: { embedded: number; pending: number; failed: number; notEmbedded: number; chroma: number },
+    ) =>
       `  ${name.padEnd(6)} embedded ${c.embedded}, pending ${c.pending}, failed ${c.failed}, not embedded ${c.notEmbedded}, in Chroma ${c.chroma}`;
     console.log(
       [
@@ -136,7 +144,9 @@ async function scheduleCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
           if (!(err instanceof ScheduleNotFoundError)) throw err;
         }
       }
-      console.log(deleted.length ? `deleted schedules ${deleted.join(', ')}` : 'no embedding schedules to delete');
+      console.log(
+        deleted.length ? `deleted schedules ${deleted.join(', ')}` : 'no embedding schedules to delete',
+      );
       if (boolFlag(args, 'json')) console.log(JSON.stringify({ deleted }));
       return 0;
     }
@@ -152,7 +162,9 @@ async function scheduleCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
         done.push({ scheduleId: opts.scheduleId, every: describeEvery(opts), action: 'created' });
       } catch (err) {
         if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-        await client.schedule.getHandle(opts.scheduleId).update((prev) => ({ ...prev, spec: opts.spec, action: opts.action }));
+        await client.schedule
+          .getHandle(opts.scheduleId)
+          .update((prev) => ({ ...prev, spec: opts.spec, action: opts.action }));
         done.push({ scheduleId: opts.scheduleId, every: describeEvery(opts), action: 'updated' });
       }
     }

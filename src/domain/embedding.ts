@@ -35,7 +35,8 @@ export function batchKeyOf(runId: string, kind: EmbedKind, seq: number): string 
 export function parseBatchKey(batchKey: string): { runId: string; kind: EmbedKind; seq: number } {
   const slash = batchKey.lastIndexOf('/');
   const m = /^(line|word)-(\d+)$/.exec(batchKey.slice(slash + 1));
-  if (slash <= 0 || !m) throw new EmbeddingInputError(`Malformed embedding batch key ${JSON.stringify(batchKey)}`);
+  if (slash <= 0 || !m)
+    throw new EmbeddingInputError(`Malformed embedding batch key ${JSON.stringify(batchKey)}`);
   return { runId: batchKey.slice(0, slash), kind: m[1] === 'line' ? 'LINE' : 'WORD', seq: Number(m[2]) };
 }
 
@@ -200,11 +201,12 @@ function readResultLine(
   }
   const status = Number(entry.response?.status_code);
   const body = entry.response?.body as
-    | { data?: Array<{ embedding?: unknown }>; error?: { message?: unknown } }
-    | undefined;
+    { data?: Array<{ embedding?: unknown }>; error?: { message?: unknown } } | undefined;
   if (status !== 200) {
     const message = body?.error?.message;
-    return { reason: `HTTP ${Number.isFinite(status) ? status : '?'}${message ? `: ${String(message)}` : ''}` };
+    return {
+      reason: `HTTP ${Number.isFinite(status) ? status : '?'}${message ? `: ${String(message)}` : ''}`,
+    };
   }
   const vector = decodeEmbedding(body?.data?.[0]?.embedding);
   if (!vector) return { reason: 'malformed embedding in the batch output' };

@@ -17,13 +17,7 @@ type Item = Record<string, unknown>;
 
 /** Submission state machine of a batch record (see docs/DATA_MODEL.md). */
 export type BatchState =
-  | 'PREPARED'
-  | 'CLAIMED'
-  | 'UPLOADED'
-  | 'SUBMITTED'
-  | 'PROCESSED'
-  | 'RELEASED'
-  | 'EMPTY';
+  'PREPARED' | 'CLAIMED' | 'UPLOADED' | 'SUBMITTED' | 'PROCESSED' | 'RELEASED' | 'EMPTY';
 
 export interface BatchOutcome {
   batchKey: string;
@@ -160,7 +154,9 @@ export class EmbeddingStore {
 
   /** Items by id (BatchGetItem, consistent; words with their line's text); missing ones are left out. */
   async getItems(kind: EmbedKind, ids: readonly string[]): Promise<Map<string, EmbeddableItem>> {
-    const items = (await this.batchGet(ids.map((id) => itemKeyOf(kind, id)))).map((i) => embeddableOf(kind, i));
+    const items = (await this.batchGet(ids.map((id) => itemKeyOf(kind, id)))).map((i) =>
+      embeddableOf(kind, i),
+    );
     await this.attachLineTexts(items);
     return new Map(items.map((e) => [e.id, e]));
   }
@@ -281,7 +277,13 @@ export class EmbeddingStore {
       itemKeyOf(kind, id),
       'SET embeddingStatus = :f, GSI2PK = :gsi, GSI2SK = :id, embeddingFailureReason = :r',
       'embeddingStatus = :ne',
-      { ':f': 'FAILED', ':ne': 'NOT_EMBEDDED', ':gsi': gsi2Partition(kind, 'FAILED'), ':id': id, ':r': reason },
+      {
+        ':f': 'FAILED',
+        ':ne': 'NOT_EMBEDDED',
+        ':gsi': gsi2Partition(kind, 'FAILED'),
+        ':id': id,
+        ':r': reason,
+      },
     );
   }
 
@@ -333,7 +335,9 @@ export class EmbeddingStore {
           Item: {
             ...batchRecordKey(record.runId, record.kind, record.seq),
             type: 'EMBED_BATCH',
-            ...(open ? { GSI1PK: OPEN_BATCHES, GSI1SK: `${stamp(record.createdAt)}#${record.batchKey}` } : {}),
+            ...(open
+              ? { GSI1PK: OPEN_BATCHES, GSI1SK: `${stamp(record.createdAt)}#${record.batchKey}` }
+              : {}),
             ...record,
           },
           ConditionExpression: 'attribute_not_exists(PK)',

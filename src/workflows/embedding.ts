@@ -32,13 +32,7 @@ import {
   type EmbedSettings,
 } from '../domain/embedding';
 import type { BatchOutcome } from '../stores/embeddings';
-import {
-  PipelineKey,
-  RunIdKey,
-  RunStatusKey,
-  errorMessage,
-  ioLocalActivityOptions,
-} from './shared';
+import { PipelineKey, RunIdKey, RunStatusKey, errorMessage, ioLocalActivityOptions } from './shared';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -120,7 +114,14 @@ interface BackfillCarry {
   roundReleased: number;
   phase: EmbedProgress['phase'];
   stopped: boolean;
-  stats: { submitted: number; embedded: number; failed: number; released: number; batches: number; batchesDone: number };
+  stats: {
+    submitted: number;
+    embedded: number;
+    failed: number;
+    released: number;
+    batches: number;
+    batchesDone: number;
+  };
   failures: Array<{ itemId: string; reason: string }>;
 }
 
@@ -282,7 +283,8 @@ export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<Emb
     // The run ends when its vectors are in Chroma.
     let delay = Math.min(s.pollInitialMs, DELTA_WAIT_MAX_MS);
     for (let i = 0; (await io.countPendingEmbeddingDeltas({ runId })) > 0; i++) {
-      if (i % 10 === 0) await control.requestEmbeddingCompaction({ compactorId: s.compactorId, reason: runId });
+      if (i % 10 === 0)
+        await control.requestEmbeddingCompaction({ compactorId: s.compactorId, reason: runId });
       await sleep(delay);
       delay = nextPollDelay(delay, s.pollBackoff, DELTA_WAIT_MAX_MS);
     }
@@ -349,7 +351,11 @@ export const pollProgressQuery = defineQuery<PollProgress>('batchProgress');
 export async function pollEmbeddingBatch(input: PollEmbeddingBatchInput): Promise<PollEmbeddingBatchResult> {
   const s = input.settings;
   const c = input.carry ?? { polls: 0, delayMs: s.pollInitialMs, runs: 1, startedAt: Date.now() };
-  let last: BatchCheck = { status: 'unknown', requestCounts: { total: 0, completed: 0, failed: 0 }, errors: [] };
+  let last: BatchCheck = {
+    status: 'unknown',
+    requestCounts: { total: 0, completed: 0, failed: 0 },
+    errors: [],
+  };
   setHandler(pollProgressQuery, () => ({
     batchKey: input.batchKey,
     status: last.status,
@@ -372,10 +378,14 @@ export async function pollEmbeddingBatch(input: PollEmbeddingBatchInput): Promis
       last = check;
     } catch (err) {
       // The provider does not know the batch (or refuses us): its items go back to be resubmitted.
-      if (isNonRetryable(err)) outcome = await release(`batch cannot be checked: ${errorMessage(err)}`, 'unknown');
+      if (isNonRetryable(err))
+        outcome = await release(`batch cannot be checked: ${errorMessage(err)}`, 'unknown');
       c.failingSince ??= Date.now();
       if (!outcome && Date.now() - c.failingSince > s.pollGiveUpMs)
-        outcome = await release(`batch unreachable since ${new Date(c.failingSince).toISOString()}`, 'unknown');
+        outcome = await release(
+          `batch unreachable since ${new Date(c.failingSince).toISOString()}`,
+          'unknown',
+        );
     }
     c.polls++;
     pollsThisRun++;
@@ -385,7 +395,10 @@ export async function pollEmbeddingBatch(input: PollEmbeddingBatchInput): Promis
         outcome = await release(`batch failed: ${check.errors.join('; ') || 'no reason given'}`, 'failed');
       } else {
         try {
-          outcome = await data.processEmbeddingBatch({ batchKey: input.batchKey, maxAttempts: s.maxAttempts });
+          outcome = await data.processEmbeddingBatch({
+            batchKey: input.batchKey,
+            maxAttempts: s.maxAttempts,
+          });
         } catch (err) {
           outcome = await release(`results could not be processed: ${errorMessage(err)}`, check.status);
         }
@@ -462,7 +475,7 @@ export async function compactEmbeddings(input: CompactEmbeddingsInput = {}): Pro
   if (!input.carry) upsertSearchAttributes([{ key: PipelineKey, value: 'embed' }]);
   const data = proxyActivities<Activities>(dataActivityOptions(s));
 
-  for (let roundsThisRun = 0; ; ) {
+  for (let roundsThisRun = 0; ;) {
     requested = false;
     const deltas = await io.listPendingEmbeddingDeltas({ limit: DELTAS_PER_ROUND });
     let applied = 0;
@@ -493,7 +506,10 @@ export async function compactEmbeddings(input: CompactEmbeddingsInput = {}): Pro
     roundsThisRun++;
     if (deltas.length === 0 && !(await condition(() => requested, s.compactIdleMs))) break;
     if (roundsThisRun >= s.compactRoundsPerRun || workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof compactEmbeddings>({ ...input, carry: { ...c, settings: s, runs: c.runs + 1 } });
+      await continueAsNew<typeof compactEmbeddings>({
+        ...input,
+        carry: { ...c, settings: s, runs: c.runs + 1 },
+      });
     }
   }
   return summary();
