@@ -98,6 +98,12 @@ async function main(): Promise<void> {
         title: 'label evaluation (seed 000)',
         args: {},
       },
+      {
+        pipeline: 'harmonize',
+        workflowType: 'harmonizeLabels',
+        title: 'label harmonization (seed 001)',
+        args: {},
+      },
       { pipeline: 'enrich', workflowType: 'enrichPlaces', title: 'place enrichment (seed 004)', args: {} },
       {
         pipeline: 'analyze',
