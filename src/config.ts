@@ -152,6 +152,8 @@ export const envSchema = z.object({
   EMBED_COMPACTOR_ID: z.string().min(1).default('embed-compactor'),
   /** Records per Chroma upsert during compaction (one heartbeat each). */
   EMBED_COMPACT_CHUNK_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** Records per delta part file in S3 (bounds the memory of writing and applying a delta). */
+  EMBED_DELTA_PART_RECORDS: z.coerce.number().int().min(1).max(50_000).default(1_000),
   /** An idle compactor waits this long for more work before it ends. */
   EMBED_COMPACT_IDLE_MS: z.coerce.number().int().min(0).default(10_000),
   /** Export the Chroma collections to S3 snapshots/ after each compaction round that applied deltas. */

@@ -2,9 +2,11 @@
 // cut to the API's limits, the join of output/error files, poll backoff, deltas; and the BatchApi
 // against the provider emulator over real HTTP.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
   BATCH_API_MAX_BYTES,
+  BatchResultJoiner,
   BATCH_API_MAX_REQUESTS,
   DEFAULT_EMBED_SETTINGS,
   EmbeddingInputError,
@@ -212,6 +214,20 @@ describe('joining output and error files on custom_id', () => {
     assert.equal(buckets, sent.length);
   });
 
+  test('the streaming joiner gives each vector once, as its line arrives, and the same buckets', () => {
+    const sent = ['word:a', 'word:b', 'word:c', 'word:d'];
+    const output = [ok('word:a'), http('word:b', 500, 'x'), ok('word:a', [9, 9]), ok('word:zzz')];
+    const errors = [expired('word:c'), expired('word:a')];
+    const joiner = new BatchResultJoiner(sent);
+    const got = [...output, ...errors].map((l) => joiner.addLine(l)).filter((x) => x !== undefined);
+    assert.deepEqual(got, [{ customId: 'word:a', vector: [0.1, 0.2] }]);
+    const r = joiner.finish();
+    assert.deepEqual([...r.embeddedIds], ['word:a']);
+    assert.deepEqual([...r.errors.keys()].sort(), ['word:b', 'word:c']);
+    assert.deepEqual(r.missing, ['word:d']);
+    assert.deepEqual(r.unknown, ['word:zzz']);
+  });
+
   test('a vector of the wrong dimension is an error of that request', () => {
     const j = joinBatchResults(
       ['line:x', 'line:y'],
@@ -298,6 +314,36 @@ describe('BatchApi against the provider emulator', () => {
     const j = joinBatchResults(sent, await api.fileText(b.output_file_id!), '', 16);
     assert.equal(j.embedded.size, 3);
     assert.deepEqual(j.missing, []);
+    // The streamed lines of the same file join the same way.
+    const joiner = new BatchResultJoiner(sent, 16);
+    for await (const line of api.fileLines(b.output_file_id!)) joiner.addLine(line);
+    assert.deepEqual([...joiner.finish().embeddedIds].sort(), [...j.embedded.keys()].sort());
+  });
+
+  test('file lines stream across chunk boundaries and multi-byte characters', async () => {
+    const euro = Buffer.from('€');
+    const pieces = [
+      Buffer.from('{"a":1}\n{"b":"x'),
+      euro.subarray(0, 1),
+      Buffer.concat([euro.subarray(1), Buffer.from('"}\n')]),
+      Buffer.from('{"c":3}'),
+    ];
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let i = 0;
+      const next = () => (i < pieces.length ? res.write(pieces[i++], () => setTimeout(next, 5)) : res.end());
+      next();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const lines: string[] = [];
+      for await (const l of new BatchApi(`http://127.0.0.1:${port}/v1`, 'k', 5_000).fileLines('file-x'))
+        lines.push(l);
+      assert.deepEqual(lines, ['{"a":1}', '{"b":"x€"}', '{"c":3}']);
+    } finally {
+      server.close();
+    }
   });
 
   test('an unknown batch is a fatal (non-retryable) error, typed like every provider error', async () => {

@@ -206,8 +206,11 @@ describe('merchant fairness: one merchant with 10x the receipts of four others, 
     for (const merchantId of merchants) {
       const call = calls.find((c) => c.fairnessKey === merchantId);
       assert.ok(call, `a call of ${merchantId}`);
-      const workflowId = call.callId.slice(0, call.callId.lastIndexOf('/'));
-      const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+      // callId = `${workflowId}/${temporalRunId}/${activityId}#${attempt}`
+      const parts = call.callId.split('/');
+      const runId = parts.at(-2)!;
+      const workflowId = parts.slice(0, -2).join('/');
+      const history = await h.client.workflow.getHandle(workflowId, runId).fetchHistory();
       const scheduled = (history.events ?? []).filter(
         (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reviewLabelIssues',
       );

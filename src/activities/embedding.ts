@@ -13,7 +13,7 @@ import {
   deltaToNdjson,
   effectiveLimits,
   isFinalBatchStatus,
-  joinBatchResults,
+  BatchResultJoiner,
   parseBatchKey,
   parseDeltaNdjson,
   requestLine,
@@ -37,7 +37,7 @@ import type { RunStore } from '../stores/runs';
 import type { ObjectStore } from '../stores/s3';
 
 /** What the pipeline needs from the vector store: src/stores/chroma.ts (ChromaStore) provides it. */
-export type VectorIndex = Pick<ChromaStore, 'upsert' | 'count' | 'page' | 'collectionName'>;
+export type VectorIndex = Pick<ChromaStore, 'upsert' | 'get' | 'count' | 'page' | 'collectionName'>;
 
 /**
  * The Chroma record of a line or word: the same builders as the harmonizer's, so the document that
@@ -99,6 +99,7 @@ export function embedSettingsFromConfig(cfg: AppConfig): EmbedSettings {
     reconcileMs: cfg.EMBED_RECONCILE_MS,
     compactorId: cfg.EMBED_COMPACTOR_ID,
     compactChunkSize: cfg.EMBED_COMPACT_CHUNK_SIZE,
+    deltaPartRecords: cfg.EMBED_DELTA_PART_RECORDS,
     compactIdleMs: cfg.EMBED_COMPACT_IDLE_MS,
     snapshot: cfg.EMBED_SNAPSHOT,
     deleteAppliedDeltas: cfg.EMBED_DELETE_APPLIED_DELTAS,
@@ -137,9 +138,9 @@ export interface EmbeddingReport {
   runId: string;
   pipeline: 'embed';
   status: string;
-  /** Items this run submitted for the first time. */
+  /** Items this run took on: submitted for the first time, or found in Chroma already. */
   total: number;
-  /** Items embedded (vector written to a delta, status SUCCESS). */
+  /** Items embedded (vector in a delta, or already in Chroma; status SUCCESS). */
   succeeded: number;
   /** Items given up on after EMBED_MAX_ATTEMPTS, with a reason. */
   failed: number;
@@ -147,6 +148,8 @@ export interface EmbeddingReport {
   released: number;
   /** Item submissions that were a retry (after an expiry, an error line, a failed batch). */
   resubmitted: number;
+  /** Items whose record Chroma already held for the same document: marked embedded, not sent. */
+  reusedFromChroma: number;
   batches: number;
   rounds: number;
   batchStatuses: Record<string, number>;
@@ -264,10 +267,19 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
         if (!rec) {
           const limits = effectiveLimits({ maxRequests: input.maxRequests, maxBytes: input.maxBytes });
           const found = await embeddings.listCandidates(input.kind, limits.maxRequests);
+          // A record Chroma already holds for the same document (e.g. the harmonizer embedded the word)
+          // is not paid for twice: the item is marked embedded as it is.
+          const stored = await vectors.get(
+            input.kind,
+            found.map((c) => c.id),
+          );
           const usable: Array<{ line: string; attempts: number }> = [];
+          let reused = 0;
           for (const c of found) {
             const { document } = chromaRecordOf(c);
-            if (c.text.trim() === '' || document.trim() === '')
+            if (stored.get(c.id)?.document === document && document.trim() !== '') {
+              if (await embeddings.markEmbeddedFromIndex(c.kind, c.id, Date.now())) reused++;
+            } else if (c.text.trim() === '' || document.trim() === '')
               await embeddings.markUnembeddable(c.kind, c.id, 'empty text cannot be embedded');
             else
               usable.push({ line: requestLine(c.kind, c.id, document, input.model), attempts: c.attempts });
@@ -281,7 +293,7 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
           const createdAt = Date.now();
           const common = { batchKey, runId: input.runId, kind: input.kind, seq: input.seq, createdAt };
           if (chosen.length === 0) {
-            await embeddings.createBatch({ ...common, state: 'EMPTY', candidates: found.length });
+            await embeddings.createBatch({ ...common, state: 'EMPTY', candidates: found.length, reused });
           } else {
             // Candidates go to S3 before the record names them: a retry claims from this file.
             const candidatesKey = s3Key('batches', `${base}/candidates-${attempt}.ndjson`);
@@ -292,6 +304,7 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
               candidatesKey,
               candidates: chosen.length,
               retried: chosen.filter((c) => c.attempts > 0).length,
+              reused,
             });
           }
           rec = await recordOf(batchKey);
@@ -419,44 +432,68 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
             'InvalidInput',
           );
         const sent = await customIdsOf(rec);
+        // The output streams through the join; vectors go to S3 part by part, never all in memory.
+        const joiner = new BatchResultJoiner(sent);
+        const vectorIds = new Set<string>();
+        const parts: string[] = [];
+        let records = 0;
+        let waiting: Array<{ customId: string; vector: number[] }> = [];
+        const writePart = async () => {
+          if (waiting.length === 0) return;
+          const items = await embeddings.getItems(
+            rec.kind,
+            waiting.map((w) => decodeCustomId(w.customId).id),
+          );
+          const part: DeltaRecord[] = [];
+          for (const { customId, vector } of waiting) {
+            const item = items.get(decodeCustomId(customId).id);
+            // Only items this batch holds (or already embedded) go into its delta.
+            if (
+              !item ||
+              item.batch !== rec.batchKey ||
+              (item.status !== 'PENDING' && item.status !== 'SUCCESS')
+            )
+              continue;
+            vectorIds.add(item.id);
+            const r = chromaRecordOf(item);
+            part.push({ kind: rec.kind, id: r.id, vector, document: r.document, metadata: r.metadata });
+          }
+          waiting = [];
+          if (part.length === 0) return;
+          const key = s3Key(
+            'deltas',
+            `${keyPath(rec.batchKey)}/part-${String(parts.length).padStart(5, '0')}.ndjson`,
+          );
+          await objects.putText(key, deltaToNdjson(part));
+          parts.push(key);
+          records += part.length;
+          ctx.heartbeat();
+        };
         const keepAlive = heartbeatEvery(ctx);
-        let outputText = '';
-        let errorText = '';
         try {
-          if (b.output_file_id) outputText = await batchApi.fileText(b.output_file_id);
-          if (b.error_file_id) errorText = await batchApi.fileText(b.error_file_id);
+          if (b.output_file_id) {
+            for await (const line of batchApi.fileLines(b.output_file_id)) {
+              const got = joiner.addLine(line);
+              if (!got) continue;
+              waiting.push(got);
+              if (waiting.length >= deps.settings.deltaPartRecords) await writePart();
+            }
+          }
+          await writePart();
+          if (b.error_file_id)
+            for await (const line of batchApi.fileLines(b.error_file_id)) joiner.addLine(line);
         } finally {
           clearInterval(keepAlive);
         }
-        const joined = joinBatchResults(sent, outputText, errorText);
-        const vectorIds = new Set<string>();
-        const records: DeltaRecord[] = [];
-        const items = await embeddings.getItems(
-          rec.kind,
-          [...joined.embedded.keys()].map((c) => decodeCustomId(c).id),
-        );
-        for (const [customId, vector] of joined.embedded) {
-          const item = items.get(decodeCustomId(customId).id);
-          // Only items this batch holds (or already embedded) go into its delta.
-          if (
-            !item ||
-            item.batch !== rec.batchKey ||
-            (item.status !== 'PENDING' && item.status !== 'SUCCESS')
-          )
-            continue;
-          vectorIds.add(item.id);
-          const r = chromaRecordOf(item);
-          records.push({ kind: rec.kind, id: r.id, vector, document: r.document, metadata: r.metadata });
-        }
-        if (records.length > 0) {
-          const key = s3Key('deltas', `${keyPath(rec.batchKey)}.ndjson`);
-          await objects.putText(key, deltaToNdjson(records));
+        const joined = joiner.finish();
+        if (records > 0) {
+          // The delta is recorded before any item becomes SUCCESS: SUCCESS always has a vector behind it.
           await embeddings.putDelta({
             batchKey: rec.batchKey,
             runId: rec.runId,
             kind: rec.kind,
-            s3Key: key,
-            records: records.length,
+            parts,
+            records,
             state: 'PENDING',
             createdAt: Date.now(),
           });
@@ -526,12 +563,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
 
     /** Outcomes of batches already settled (a waiting backfill reconciles with these). */
     async embeddingBatchOutcomes(input: { batchKeys: string[] }): Promise<BatchOutcome[]> {
-      const out: BatchOutcome[] = [];
-      for (const key of input.batchKeys) {
-        const rec = await recordOf(key);
-        if ((rec.state === 'PROCESSED' || rec.state === 'RELEASED') && rec.outcome) out.push(rec.outcome);
-      }
-      return out;
+      const recs = await mapLimit(input.batchKeys, ITEM_UPDATE_CONCURRENCY, (key) => recordOf(key));
+      return recs.flatMap((rec) =>
+        (rec.state === 'PROCESSED' || rec.state === 'RELEASED') && rec.outcome ? [rec.outcome] : [],
+      );
     },
 
     /**
@@ -570,28 +605,35 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
     }): Promise<{ records: number; applied: boolean }> {
       const ctx = Context.current();
       const delta = await embeddings.getDelta(input.batchKey);
-      if (!delta || delta.state === 'APPLIED') return { records: delta?.records ?? 0, applied: false };
-      const text = await objects.getText(delta.s3Key);
-      if (text === undefined)
-        throw ApplicationFailure.nonRetryable(`Delta ${delta.s3Key} is missing from S3`, 'DeltaMissing');
-      let records: DeltaRecord[];
-      try {
-        records = parseDeltaNdjson(text);
-      } catch (err) {
-        throw ApplicationFailure.nonRetryable(
-          `Delta ${delta.s3Key}: ${(err as Error).message}`,
-          'DeltaMissing',
-        );
-      }
+      if (!delta || delta.state !== 'PENDING') return { records: delta?.records ?? 0, applied: false };
       const size = Math.max(1, input.chunkSize);
-      const resumeAt = Number((ctx.info.heartbeatDetails as { chunk?: number } | undefined)?.chunk ?? 0);
-      for (let c = resumeAt; c * size < records.length; c++) {
-        await vectors.upsert(delta.kind, records.slice(c * size, (c + 1) * size));
-        ctx.heartbeat({ chunk: c + 1 });
+      const resume = (ctx.info.heartbeatDetails ?? {}) as { part?: number; chunk?: number };
+      let upserted = 0;
+      for (let p = resume.part ?? 0; p < delta.parts.length; p++) {
+        const key = delta.parts[p]!;
+        const text = await objects.getText(key);
+        if (text === undefined)
+          throw ApplicationFailure.nonRetryable(`Delta part ${key} is missing from S3`, 'DeltaMissing');
+        let records: DeltaRecord[];
+        try {
+          records = parseDeltaNdjson(text);
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(
+            `Delta part ${key}: ${(err as Error).message}`,
+            'DeltaMissing',
+          );
+        }
+        const firstChunk = p === resume.part ? (resume.chunk ?? 0) : 0;
+        for (let c = firstChunk; c * size < records.length; c++) {
+          const chunk = records.slice(c * size, (c + 1) * size);
+          await vectors.upsert(delta.kind, chunk);
+          upserted += chunk.length;
+          ctx.heartbeat({ part: p, chunk: c + 1 });
+        }
       }
       const applied = await embeddings.markDeltaApplied(delta, Date.now(), input.compactorRunId);
-      if (input.deleteApplied) await objects.delete(delta.s3Key);
-      return { records: records.length, applied };
+      if (input.deleteApplied) for (const key of delta.parts) await objects.delete(key);
+      return { records: applied ? delta.records : upserted, applied };
     },
 
     /** Exports both collections to S3 `snapshots/<stamp>/` and points `snapshots/latest.json` at it. */
@@ -639,7 +681,9 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
       makespanMs: number;
       failures: Array<{ itemId: string; reason: string }>;
     }): Promise<EmbeddingReport> {
-      const batches = (await embeddings.listRunBatches(input.runId)).filter((b) => b.state !== 'EMPTY');
+      const records = await embeddings.listRunBatches(input.runId);
+      const reusedFromChroma = records.reduce((n, b) => n + (b.reused ?? 0), 0);
+      const batches = records.filter((b) => b.state !== 'EMPTY');
       const outcomes = batches.flatMap((b) => (b.outcome ? [b.outcome] : []));
       const sum = (f: (o: BatchOutcome) => number) => outcomes.reduce((n, o) => n + f(o), 0);
       const requests = batches.reduce((n, b) => n + (b.itemCount ?? 0), 0);
@@ -659,11 +703,12 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
         runId: input.runId,
         pipeline: 'embed',
         status: input.status,
-        total: requests - resubmitted,
-        succeeded: sum((o) => o.embedded),
+        total: requests - resubmitted + reusedFromChroma,
+        succeeded: sum((o) => o.embedded) + reusedFromChroma,
         failed: sum((o) => o.failed),
         released: Math.max(0, sum((o) => o.released) - resubmitted),
         resubmitted,
+        reusedFromChroma,
         batches: batches.length,
         rounds: input.rounds,
         batchStatuses,

@@ -188,7 +188,7 @@ export function embedReportLines(report: Record<string, unknown>): string[] {
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
   const lines = [
-    `  ${r.batches} batches in ${r.rounds} round(s) (${statuses || 'none settled'}); ${r.resubmitted} items resubmitted, ${r.released} released`,
+    `  ${r.batches} batches in ${r.rounds} round(s) (${statuses || 'none settled'}); ${r.resubmitted} items resubmitted, ${r.released} released, ${r.reusedFromChroma ?? 0} found in Chroma already`,
   ];
   if (r.index)
     lines.push(

@@ -141,48 +141,74 @@ export interface JoinedResults {
 }
 
 /**
- * Joins a batch's output and error files (NDJSON) with the custom_ids sent, on custom_id. An output
- * line wins over an error line for the same request; unparseable lines are skipped and counted as
- * errors of no request (the request then shows up as missing).
+ * Joins a batch's result lines with the custom_ids sent, one line at a time, so a result file of any
+ * size streams through (a 50,000-request batch of 1536-dim vectors is over a gigabyte of JSON). Feed the
+ * output file, then the error file: an output line wins over an error line for the same request;
+ * unparseable lines are skipped (their request then shows up as missing).
  */
+export class BatchResultJoiner {
+  private readonly sent: readonly string[];
+  private readonly sentSet: Set<string>;
+  private readonly embeddedIds = new Set<string>();
+  private readonly errors = new Map<string, string>();
+  private readonly unknown: string[] = [];
+
+  constructor(
+    sent: readonly string[],
+    private readonly expectedDim?: number,
+  ) {
+    this.sent = sent;
+    this.sentSet = new Set(sent);
+  }
+
+  /** Reads one NDJSON line; returns the vector when the line newly embeds a request sent. */
+  addLine(raw: string): { customId: string; vector: number[] } | undefined {
+    if (raw.trim() === '') return undefined;
+    let entry: BatchResultLine;
+    try {
+      entry = JSON.parse(raw) as BatchResultLine;
+    } catch {
+      return undefined;
+    }
+    const customId = typeof entry?.custom_id === 'string' ? entry.custom_id : undefined;
+    if (customId === undefined) return undefined;
+    if (!this.sentSet.has(customId)) {
+      this.unknown.push(customId);
+      return undefined;
+    }
+    if (this.embeddedIds.has(customId)) return undefined;
+    const outcome = readResultLine(entry, this.expectedDim);
+    if ('vector' in outcome) {
+      this.embeddedIds.add(customId);
+      this.errors.delete(customId);
+      return { customId, vector: outcome.vector };
+    }
+    if (!this.errors.has(customId)) this.errors.set(customId, outcome.reason);
+    return undefined;
+  }
+
+  finish(): Omit<JoinedResults, 'embedded'> & { embeddedIds: ReadonlySet<string> } {
+    const missing = this.sent.filter((id) => !this.embeddedIds.has(id) && !this.errors.has(id));
+    return { embeddedIds: this.embeddedIds, errors: this.errors, missing, unknown: this.unknown };
+  }
+}
+
+/** The whole join over in-memory files (small batches, tests). */
 export function joinBatchResults(
   sent: readonly string[],
   outputNdjson: string,
   errorNdjson: string,
   expectedDim?: number,
 ): JoinedResults {
-  const sentSet = new Set(sent);
+  const joiner = new BatchResultJoiner(sent, expectedDim);
   const embedded = new Map<string, number[]>();
-  const errors = new Map<string, string>();
-  const unknown: string[] = [];
-  const visit = (text: string) => {
+  for (const text of [outputNdjson, errorNdjson]) {
     for (const raw of text.split(/\r?\n/)) {
-      if (raw.trim() === '') continue;
-      let entry: BatchResultLine;
-      try {
-        entry = JSON.parse(raw) as BatchResultLine;
-      } catch {
-        continue;
-      }
-      const customId = typeof entry?.custom_id === 'string' ? entry.custom_id : undefined;
-      if (customId === undefined) continue;
-      if (!sentSet.has(customId)) {
-        unknown.push(customId);
-        continue;
-      }
-      if (embedded.has(customId)) continue;
-      const outcome = readResultLine(entry, expectedDim);
-      if ('vector' in outcome) {
-        embedded.set(customId, outcome.vector);
-        errors.delete(customId);
-      } else if (!errors.has(customId)) {
-        errors.set(customId, outcome.reason);
-      }
+      const got = joiner.addLine(raw);
+      if (got) embedded.set(got.customId, got.vector);
     }
-  };
-  visit(outputNdjson);
-  visit(errorNdjson);
-  const missing = sent.filter((id) => !embedded.has(id) && !errors.has(id));
+  }
+  const { errors, missing, unknown } = joiner.finish();
   return { embedded, errors, missing, unknown };
 }
 
@@ -304,6 +330,8 @@ export interface EmbedSettings {
   compactorId: string;
   /** Records per Chroma upsert (one heartbeat each). @default 500 */
   compactChunkSize: number;
+  /** Records per delta part file in S3 (a batch's delta is written and applied part by part). @default 1_000 */
+  deltaPartRecords: number;
   /** A compactor with nothing to do waits this long for more requests, then ends. @default 10_000 */
   compactIdleMs: number;
   /** The compactor continues as new after this many rounds. @default 50 */
@@ -330,6 +358,7 @@ export const DEFAULT_EMBED_SETTINGS: Readonly<EmbedSettings> = Object.freeze({
   reconcileMs: 600_000,
   compactorId: 'embed-compactor',
   compactChunkSize: 500,
+  deltaPartRecords: 1_000,
   compactIdleMs: 10_000,
   compactRoundsPerRun: 50,
   snapshot: false,

@@ -73,7 +73,33 @@ export class BatchApi {
     });
   }
 
-  /** Text of an output or error file. */
+  /**
+   * Lines of an output or error file as they download: a full batch's output (50,000 vectors) is far
+   * larger than one string may be.
+   */
+  async *fileLines(fileId: string): AsyncGenerator<string> {
+    let res: Response;
+    try {
+      res = await this.client.files.content(fileId);
+    } catch (err) {
+      throw mapOpenAiError(err);
+    }
+    if (!res.body) {
+      yield* (await res.text()).split(/\r?\n/);
+      return;
+    }
+    const decoder = new TextDecoder();
+    let rest = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+      rest = lines.pop() ?? '';
+      yield* lines;
+    }
+    rest += decoder.decode();
+    if (rest) yield rest;
+  }
+
+  /** Text of an output or error file (small files). */
   async fileText(fileId: string): Promise<string> {
     return this.call(async () => {
       const res = await this.client.files.content(fileId);

@@ -47,6 +47,8 @@ export interface BatchRecord {
   itemCount?: number;
   /** Items of this batch that had been tried before (resubmissions). */
   retried?: number;
+  /** Candidates found already in Chroma with the same document: marked SUCCESS, not sent. */
+  reused?: number;
   bytes?: number;
   fileId?: string;
   uploadedAt?: number;
@@ -62,7 +64,8 @@ export interface DeltaItem {
   batchKey: string;
   runId: string;
   kind: EmbedKind;
-  s3Key: string;
+  /** S3 keys of its part files (`deltas/<runId>/<kind>-<seq>/part-<n>.ndjson`), applied in order. */
+  parts: string[];
   records: number;
   state: 'PENDING' | 'APPLIED' | 'FAILED';
   createdAt: number;
@@ -91,6 +94,9 @@ export interface EmbeddableItem {
   /** Text of a word's line (words are embedded in context). */
   lineText?: string;
 }
+
+/** `embeddingBatch` of an item found already embedded in Chroma. */
+export const REUSED_FROM_INDEX = 'chroma';
 
 export const gsi2Partition = (kind: EmbedKind, status: EmbeddingStatus) => `EMBED#${kind}#${status}`;
 
@@ -269,6 +275,26 @@ export class EmbeddingStore {
       },
     );
     return ok ? status : undefined;
+  }
+
+  /**
+   * NOT_EMBEDDED -> SUCCESS without a batch, for an item whose record Chroma already holds with the
+   * same document (`embeddingBatch = 'chroma'`).
+   */
+  async markEmbeddedFromIndex(kind: EmbedKind, id: string, at: number): Promise<boolean> {
+    return this.updateIf(
+      itemKeyOf(kind, id),
+      'SET embeddingStatus = :ok, embeddingBatch = :b, GSI2PK = :gsi, GSI2SK = :id, embeddedAt = :at',
+      'embeddingStatus = :ne',
+      {
+        ':ok': 'SUCCESS',
+        ':ne': 'NOT_EMBEDDED',
+        ':b': REUSED_FROM_INDEX,
+        ':gsi': gsi2Partition(kind, 'SUCCESS'),
+        ':id': id,
+        ':at': at,
+      },
+    );
   }
 
   /** An item that can never be embedded (e.g. empty text): NOT_EMBEDDED -> FAILED with a reason. */

@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { BatchCheck, EmbeddingReport } from '../activities/embedding';
+import type { BatchCheck, EmbeddingReport, SubmitEmbeddingBatchResult } from '../activities/embedding';
 import {
   EMBED_KINDS,
   batchKeyOf,
@@ -76,6 +76,9 @@ function dataActivityOptions(s: EmbedSettings): ActivityOptions {
 
 /** Batches one backfill run starts before it continues as new (its history stays small). */
 const BATCHES_PER_RUN = 200;
+/** A kind whose listed candidates cannot be claimed this many times in a row is left for later. */
+const MAX_EMPTY_STREAK = 3;
+const EMPTY_RETRY_MS = 1_000;
 /** Deltas the compactor lists per round. */
 const DELTAS_PER_ROUND = 100;
 /** Longest pause between two looks at a run's pending deltas while the backfill waits for them. */
@@ -114,6 +117,8 @@ interface BackfillCarry {
   roundReleased: number;
   phase: EmbedProgress['phase'];
   stopped: boolean;
+  /** Batches in a row that found candidates but could claim none. */
+  emptyStreak: number;
   stats: {
     submitted: number;
     embedded: number;
@@ -157,6 +162,7 @@ export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<Emb
     roundReleased: 0,
     phase: 'submitting',
     stopped: false,
+    emptyStreak: 0,
     stats: { submitted: 0, embedded: 0, failed: 0, released: 0, batches: 0, batchesDone: 0 },
     failures: [],
   };
@@ -207,9 +213,10 @@ export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<Emb
     if (c.phase === 'submitting') {
       while (c.kindIndex < kinds.length && !c.stopped) {
         const kind = kinds[c.kindIndex]!;
-        const seq = c.seq;
+        const seq = c.seq++;
+        let r: SubmitEmbeddingBatchResult;
         try {
-          const r = await control.submitEmbeddingBatch({
+          r = await control.submitEmbeddingBatch({
             runId,
             kind,
             seq,
@@ -217,24 +224,12 @@ export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<Emb
             maxRequests: s.maxRequestsPerBatch,
             maxBytes: s.maxBytesPerBatch,
           });
-          c.seq++;
-          if (r.state === 'SUBMITTED') {
-            c.stats.batches++;
-            c.stats.submitted += r.itemCount;
-            pending.add(r.batchKey);
-            await startPoller(r.batchKey, runId, s);
-            startedThisRun++;
-          } else if (r.candidates === 0) {
-            c.kindIndex++; // nothing of this kind is left to embed
-          }
-          // EMPTY with candidates: another run held them, or they could not be embedded; look again.
         } catch (err) {
           // The provider refused the submission for good (or retries ran out): give the claimed items
           // back, record why, and submit nothing more in this run.
           const batchKey = batchKeyOf(runId, kind, seq);
           const reason = errorMessage(err);
           c.failures.push({ itemId: batchKey, reason });
-          c.seq++;
           c.stopped = true;
           try {
             const o = await data.releaseEmbeddingBatch({
@@ -248,6 +243,23 @@ export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<Emb
           } catch {
             // No batch record was written: no item was claimed.
           }
+          break;
+        }
+        if (r.state === 'SUBMITTED') {
+          c.emptyStreak = 0;
+          c.stats.batches++;
+          c.stats.submitted += r.itemCount;
+          pending.add(r.batchKey);
+          await startPoller(r.batchKey, runId, s);
+          startedThisRun++;
+        } else if (r.candidates === 0 || ++c.emptyStreak > MAX_EMPTY_STREAK) {
+          // Nothing of this kind is left to embed (or what is listed cannot be claimed: held by
+          // another run while the index catches up); the next round or run looks again.
+          c.kindIndex++;
+          c.emptyStreak = 0;
+        } else {
+          // Listed but not claimable right now (another run holds them, or they could not be embedded).
+          await sleep(EMPTY_RETRY_MS);
         }
         if (startedThisRun >= BATCHES_PER_RUN || workflowInfo().continueAsNewSuggested) await carryOn();
       }
