@@ -17,6 +17,7 @@ import { createEmbeddingDeps, createStores } from '../src/deps';
 import { lineIdOf, wordIdOf, type Receipt } from '../src/domain/receipt';
 import { itemKeyOf } from '../src/stores/embeddings';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DEFAULT_EMBED_SETTINGS,
   decodeCustomId,
@@ -98,10 +99,21 @@ async function embedHarness(opts: {
   });
 }
 
+/** Stops the workers and removes what the test wrote to the shared stack (collections, objects, table). */
 async function closeEmbedHarness(h: EmbedHarness | undefined): Promise<void> {
   if (!h) return;
   await h.close();
   await h.chroma.deleteCollections().catch(() => undefined);
+  const { objects } = createEmbeddingDeps(h.cfg);
+  const prefix = h.cfg.EMBED_S3_PREFIX;
+  if (prefix) for (const key of await objects.list(prefix).catch(() => [])) await objects.delete(key);
+  await new DynamoDBClient({
+    region: h.cfg.AWS_REGION,
+    endpoint: h.cfg.dynamodbEndpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  })
+    .send(new DeleteTableCommand({ TableName: h.cfg.DYNAMODB_TABLE }))
+    .catch(() => undefined);
 }
 
 function startBackfill(
@@ -505,7 +517,10 @@ describe('embedding: duplicate and concurrent compaction requests', { timeout: 1
   after(async () => closeEmbedHarness(h));
 
   test('one compactor runs at a time and every delta is applied once', async () => {
-    h = await embedHarness({ batchCompleteAfterS: 1, env: { EMBED_COMPACT_CHUNK_SIZE: '20' } });
+    h = await embedHarness({
+      batchCompleteAfterS: 1,
+      env: { EMBED_COMPACT_CHUNK_SIZE: '20', EMBED_SNAPSHOT: 'true', EMBED_DELETE_APPLIED_DELTAS: 'true' },
+    });
     const deps = createEmbeddingDeps(h.cfg);
     // Three pending deltas of synthetic words, as pollers would leave them.
     const DELTAS = 3;
@@ -585,6 +600,23 @@ describe('embedding: duplicate and concurrent compaction requests', { timeout: 1
     assert.equal(await h.chroma.count('WORD'), DELTAS * PER_DELTA);
     const appliedDeltas = await deps.embeddings.listDeltas('APPLIED');
     assert.equal(appliedDeltas.length, DELTAS);
+    // EMBED_DELETE_APPLIED_DELTAS: the applied delta objects are gone; EMBED_SNAPSHOT: the collections are in S3.
+    for (const d of appliedDeltas)
+      for (const key of d.parts) assert.equal(await deps.objects.getText(key), undefined);
+    const latest = JSON.parse(
+      (await deps.objects.getText(`${h.cfg.EMBED_S3_PREFIX}snapshots/latest.json`)) ?? '{}',
+    ) as {
+      records: number;
+      files: Array<{ key: string; records: number }>;
+    };
+    assert.equal(latest.records, DELTAS * PER_DELTA);
+    const snapshotIds = new Set<string>();
+    for (const f of latest.files)
+      for (const r of parseDeltaNdjson((await deps.objects.getText(f.key)) ?? '')) {
+        assert.equal(r.vector.length, EMBEDDING_DIM);
+        snapshotIds.add(r.id);
+      }
+    assert.equal(snapshotIds.size, DELTAS * PER_DELTA);
     console.log(
       `compaction figures: ${JSON.stringify({ requests: signals.length + triggers.length, compactorRuns: executions.length, runIdsSignalled: runIdsSignalled.size, deltasApplied: applied, chroma: records, overlaps: 0 })}`,
     );

@@ -47,6 +47,8 @@ export function estimateTokens(messages: ChatMessage[]): number {
   return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4) + 200;
 }
 
+const HEARTBEAT_EVERY_MS = 2000;
+
 export class LlmClient {
   constructor(private readonly deps: LlmClientDeps) {}
 
@@ -240,11 +242,11 @@ export class LlmClient {
    */
   private holdPermit(permit: Permit, heartbeat?: () => void): { release: () => Promise<void> } {
     const { deps } = this;
+    // Heartbeats every 2 s (the SDK throttles them) so a dead worker's attempt is noticed within the
+    // activity's short heartbeat timeout; the lease is renewed at a third of its length.
+    const beat = setInterval(() => heartbeat?.(), HEARTBEAT_EVERY_MS);
     const renewal = setInterval(
-      () => {
-        heartbeat?.();
-        void deps.limiter.renew(permit).catch(() => undefined);
-      },
+      () => void deps.limiter.renew(permit).catch(() => undefined),
       Math.max(1000, deps.limiter.opts.leaseMs / 3),
     );
     deps.metrics.inFlight++;
@@ -254,6 +256,7 @@ export class LlmClient {
         if (released) return;
         released = true;
         clearInterval(renewal);
+        clearInterval(beat);
         deps.metrics.inFlight--;
         await deps.limiter.release(permit);
       },

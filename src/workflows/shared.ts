@@ -61,7 +61,9 @@ export function llmActivityOptions(
   return {
     taskQueue,
     startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '30 seconds',
+    // Short: a worker killed mid-call is noticed (and its call retried) within 10 s; the activity
+    // heartbeats every 2 s while it waits for a permit and while the provider answers.
+    heartbeatTimeout: '10 seconds',
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,
