@@ -17,7 +17,6 @@ import { createEmbeddingDeps, createStores } from '../src/deps';
 import { lineIdOf, wordIdOf, type Receipt } from '../src/domain/receipt';
 import { itemKeyOf } from '../src/stores/embeddings';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DEFAULT_EMBED_SETTINGS,
   decodeCustomId,
@@ -99,7 +98,7 @@ async function embedHarness(opts: {
   });
 }
 
-/** Stops the workers and removes what the test wrote to the shared stack (collections, objects, table). */
+/** Stops the workers and removes the Chroma collections and S3 objects the test wrote to the shared stack. */
 async function closeEmbedHarness(h: EmbedHarness | undefined): Promise<void> {
   if (!h) return;
   await h.close();
@@ -107,13 +106,6 @@ async function closeEmbedHarness(h: EmbedHarness | undefined): Promise<void> {
   const { objects } = createEmbeddingDeps(h.cfg);
   const prefix = h.cfg.EMBED_S3_PREFIX;
   if (prefix) for (const key of await objects.list(prefix).catch(() => [])) await objects.delete(key);
-  await new DynamoDBClient({
-    region: h.cfg.AWS_REGION,
-    endpoint: h.cfg.dynamodbEndpoint,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  })
-    .send(new DeleteTableCommand({ TableName: h.cfg.DYNAMODB_TABLE }))
-    .catch(() => undefined);
 }
 
 function startBackfill(
