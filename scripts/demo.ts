@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   const json = boolFlag(args, 'json');
   const log = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const cfg = loadConfig();
+  // The demo's batches complete within seconds (the emulator), so poll them every 2 s, not every 30 s.
+  const cfg = loadConfig({ EMBED_POLL_INITIAL_MS: '2000', EMBED_POLL_MAX_MS: '5000', ...process.env });
   const started = Date.now();
 
   log('1/4 bringing the embedded stack up (Temporal + UI, Chroma, dynalite, s3rver, LLM emulator)...');
@@ -102,6 +103,12 @@ async function main(): Promise<void> {
         pipeline: 'harmonize',
         workflowType: 'harmonizeLabels',
         title: 'label harmonization (seed 001)',
+        args: {},
+      },
+      {
+        pipeline: 'embed',
+        workflowType: 'embedBackfill',
+        title: 'line and word embeddings via the Batch API (seed 003)',
         args: {},
       },
       { pipeline: 'enrich', workflowType: 'enrichPlaces', title: 'place enrichment (seed 004)', args: {} },
