@@ -9,7 +9,7 @@ import {
   numberFlag,
   parseArgs,
 } from './cli/args';
-import { runReport, startRun, waitForRun } from './cli/runs';
+import { runReport } from './cli/runs';
 import { analyzeSpec, enrichSpec, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
 import { seedCommand } from './cli/seed';
 import { embedCommand, embedReportLines } from './cli/embed';
@@ -131,26 +131,12 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     noCache: boolFlag(args, 'no-cache'),
     ...(priority ? { priority: priority as EvaluateLabelsInput['priority'] } : {}),
   };
-  const client = await connectClient(cfg);
-  const runId = await startRun(cfg, client, {
-    pipeline: 'evaluate',
-    workflowType: 'evaluateLabels',
-    args: input,
-    runId: args.flags.get('run-id')?.at(-1),
-  });
-  const json = boolFlag(args, 'json');
-  if (!boolFlag(args, 'wait')) {
-    console.log(
-      json ? JSON.stringify({ runId }) : `started ${runId}; follow it with: npm run cli -- report ${runId}`,
-    );
-    return 0;
-  }
-  console.error(
-    `run ${runId} started; Temporal UI: http://127.0.0.1:${cfg.TEMPORAL_UI_PORT}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows/${runId}`,
+  return runPipelineCommand(
+    cfg,
+    args,
+    { pipeline: 'evaluate', workflowType: 'evaluateLabels', input },
+    printReport,
   );
-  const report = await waitForRun<EvaluationReport>(client, runId);
-  printReport(report as unknown as Record<string, unknown>, json);
-  return 0;
 }
 
 export function printReport(report: Record<string, unknown>, json: boolean): void {
