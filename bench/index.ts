@@ -279,11 +279,13 @@ async function main(): Promise<void> {
     efficiency: temporal.efficiency,
     benchSeconds: Math.round((Date.now() - started) / 1000),
   };
+  // The seed design's panel plots the requests its clients had out (refused ones until their 429):
+  // the emulator's series only counts admitted requests and so can never rise above the limit.
   const svg = inFlightSvg(
     [
       {
-        title: `seed design: nested Maps 3/10/5 x 3 calls, two retry layers`,
-        points: naive.series,
+        title: `seed design: nested Maps 3/10/5 x 3 calls, two retry layers (requests sent, refused ones included)`,
+        points: n.attemptedSeries,
         makespanMs: naive.makespanMs,
       },
       {
@@ -389,6 +391,8 @@ How to read it:
   recommended full jitter. Same prompts, same receipts, same provider; the seed design saves nothing.
 - **ours** is the Temporal pipeline: child workflows, the \`llm\` queue's global cap, Temporal as the only
   retry layer honouring Retry-After. The adaptive row runs with the cap set 4x above the provider's limit.
+- **the picture**: the seed design's panel counts the requests its clients had out (a refused one until its 429
+  came back); the other panels count what the provider admitted. The dashed line is the provider's limit.
 - **efficiency** is the provider bound (calls answered x latency / provider concurrency) over the makespan.
 - Emulator throughput detail: ${emu.byEndpoint.map((e) => `${e.endpoint} ${e.requestsPerSecond} req/s (p50 ${e.p50Ms} ms, p99 ${e.p99Ms} ms)`).join('; ')}.
 `;

@@ -44,6 +44,12 @@ export interface SeedDesignResult {
   failed: number;
   /** LLM calls that got an answer. */
   calls: number;
+  /**
+   * Requests in flight as the seed design's clients see them (refused ones included, until their
+   * 429 arrives): the burst the provider is hit with. The emulator's own series counts only the
+   * requests it admitted, so it can never show more than its limit.
+   */
+  attemptedSeries: Array<{ t: number; inFlight: number }>;
 }
 
 /** Runs items with at most `limit` in flight (a Map state's MaxConcurrency, or a semaphore). */
@@ -70,6 +76,13 @@ export async function runSeedDesign(
   const provider = createProvider(cfg);
   const schema = answerJsonSchema('label_review');
   let calls = 0;
+  let attempting = 0;
+  const attemptedSeries: SeedDesignResult['attemptedSeries'] = [];
+  let t0 = Date.now();
+  const track = (delta: number) => {
+    attempting += delta;
+    attemptedSeries.push({ t: Date.now() - t0, inFlight: attempting });
+  };
   let succeeded = 0;
   let failed = 0;
 
@@ -124,6 +137,7 @@ export async function runSeedDesign(
   };
 
   const started = Date.now();
+  t0 = started;
   const merchants = (await store.listMerchants()).map((m) => m.merchantId).sort();
   await mapConcurrent(merchants, o.widths.merchants, async (merchantId) => {
     const batches = chunk((await store.listReceiptIds(merchantId)).sort(), o.batchSize);
@@ -131,5 +145,5 @@ export async function runSeedDesign(
       mapConcurrent(batch, o.widths.receipts, processReceipt),
     );
   });
-  return { makespanMs: Date.now() - started, succeeded, failed, calls };
+  return { makespanMs: Date.now() - started, succeeded, failed, calls, attemptedSeries };
 }
