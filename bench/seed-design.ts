@@ -89,12 +89,15 @@ export async function runSeedDesign(
   const callWithInnerRetries = async (messages: ReturnType<typeof labelReviewMessages>) => {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await provider.chat({
-          model: cfg.llmModel,
-          messages,
-          jsonSchema: schema,
-          schemaName: 'label_review',
-        });
+        track(+1);
+        const res = await provider
+          .chat({
+            model: cfg.llmModel,
+            messages,
+            jsonSchema: schema,
+            schemaName: 'label_review',
+          })
+          .finally(() => track(-1));
         calls++;
         const parsed = safeParseJson(res.content, labelReviewAnswerSchema);
         if (!parsed.ok) throw new Error(`invalid answer: ${parsed.error}`);
