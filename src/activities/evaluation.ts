@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { LabelReviewAnswer } from '../domain/llm-tasks';
 import type { LabelIssue, Receipt } from '../domain/receipt';
 import { findLabelIssues, validateReceiptShape } from '../domain/rules';
+import { scoreDecisions, type ScoredDecision } from '../domain/scoring';
 import { summarizeCalls } from '../llm/accounting';
 import type { ReceiptStore, LabelUpdate } from '../stores/receipts';
 import type { RunStore } from '../stores/runs';
@@ -195,12 +196,10 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
       if (planted && Object.keys(planted).length > 0) {
         const receiptIds = new Set(results.map((r) => r.itemId));
         const plantedHere = Object.keys(planted).filter((w) => receiptIds.has(w.split('#')[0]!));
-        const plantedSet = new Set(plantedHere);
-        const positives = reviewed.filter((r) => r.decision === 'INVALID');
-        const tp = positives.filter((r) => plantedSet.has(r.wordId)).length;
+        const score = scoreDecisions(reviewed as ScoredDecision[], new Set(plantedHere));
         report.scores = {
-          precision: positives.length ? round(tp / positives.length) : 1,
-          recall: plantedHere.length ? round(tp / plantedHere.length) : 1,
+          precision: round(score.precision),
+          recall: round(score.recall),
           planted: plantedHere.length,
         };
       }

@@ -2,6 +2,7 @@
 // keep its vectors in Chroma current, look up neighbours, apply the skip rules and the decision
 // cache, save per-word results, build the report. Word lists move between activities as files in
 // S3 (one prefix per group), so workflow history only carries counts.
+import { scoreDecisions } from '../domain/scoring';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { parseDeltaNdjson } from '../domain/embedding';
 import {
@@ -610,12 +611,15 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
         if (planted && Object.keys(planted).length > 0) {
           const harmonized = new Set(results.filter(isWordResult).map((r) => r.itemId));
           const plantedHere = Object.keys(planted).filter((w) => harmonized.has(w));
-          const plantedSet = new Set(plantedHere);
-          const positives = results.filter((r) => isWordResult(r) && r.detail?.outlier === true);
-          const tp = positives.filter((r) => plantedSet.has(r.itemId)).length;
+          // An outlier verdict is the harmonizer's "INVALID": scored like the evaluation's decisions.
+          const decisions = results.filter(isWordResult).map((r) => ({
+            wordId: r.itemId,
+            decision: r.detail?.outlier === true ? ('INVALID' as const) : ('VALID' as const),
+          }));
+          const score = scoreDecisions(decisions, new Set(plantedHere));
           report.scores = {
-            precision: positives.length ? round(tp / positives.length) : 1,
-            recall: plantedHere.length ? round(tp / plantedHere.length) : 1,
+            precision: round(score.precision),
+            recall: round(score.recall),
             planted: plantedHere.length,
           };
         }
