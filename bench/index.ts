@@ -23,7 +23,7 @@ import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { benchEmulator } from './emulator';
 import { markedSections } from './markdown-section';
-import { SEED_DESIGN_DEFAULTS, runSeedDesign } from './seed-design';
+import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
 import { inFlightSvg, type SeriesPanel } from './svg';
 
 interface Profile {
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   const naive = figures(emulator, p, n.makespanMs, n.succeeded, n.failed);
   emulator.reset();
   log('  seed design, retries with full jitter ...');
-  const nj = await runSeedDesign(cfg, { inner: { ...SEED_DESIGN_DEFAULTS.inner, jitter: 'full' } });
+  const nj = await runSeedDesign(cfg, SEED_DESIGN_FULL_JITTER);
   const naiveJitter = figures(emulator, p, nj.makespanMs, nj.succeeded, nj.failed);
 
   // 2. Ours, cap = provider limit. First run (noCache): it also records the review decisions,
@@ -344,7 +344,7 @@ function renderTable(r: Result): string {
     `| design | makespan s | provider requests | calls answered | refused (429) | in flight max | receipts ok | efficiency |`,
     `|---|---|---|---|---|---|---|---|`,
     row('seed design (3/10/5 x 3, two retry layers)', r.naive),
-    row('seed design, inner retries with full jitter', r.naiveJitter),
+    row('seed design, Lambda retries with exponential backoff + full jitter', r.naiveJitter),
     row(`ours, cap ${r.providerLimit}`, r.temporal),
     row(`ours, cap ${r.providerLimit * 4}, adaptive`, r.adaptive),
     '',
@@ -385,10 +385,15 @@ ${table}
 
 How to read it:
 - **seed design** is seed 000's structure in plain Node (\`bench/seed-design.ts\`): Map concurrency 3 / 10 / 5,
-  each receipt's review making up to 3 concurrent calls of 20 issues, the Lambda retrying 429s itself
-  (4 retries, exponential backoff 1 s x 2^n without Retry-After, as tenacity's \`wait_exponential\` does) and the
-  state machine retrying the whole review (3 attempts, 2 s x 2). A second row gives the inner retries AWS's
-  recommended full jitter. Same prompts, same receipts, same provider; the seed design saves nothing.
+  each receipt's review making up to 3 concurrent calls of 20 issues, with the retry settings of the seed
+  project's own code (tnorlund/Portfolio): the Lambda's invoker retries a refused call 3 times after
+  \`random.uniform(0, 0.25)\` s without reading Retry-After, then fails the Lambda; the state machine's \`Retry\`
+  on that rate-limit error reruns the whole review after 5 s, 10 s and 20 s (IntervalSeconds 5, MaxAttempts 3,
+  BackoffRate 2, its first rate-limit rule; later versions used 30 s x 5). A receipt out of retries counts as
+  failed and the rest go on (the seed's state machine has no Catch: there the whole execution would fail).
+  The second row replaces the Lambda's retries with 5 attempts of exponential backoff with full jitter
+  (1 s x 2^n, AWS's recommendation), a fix the seed design did not have. Same prompts, same receipts, same
+  provider; the seed design has no cache.
 - **ours** is the Temporal pipeline: child workflows, the \`llm\` queue's global cap, Temporal as the only
   retry layer honouring Retry-After. The adaptive row runs with the cap set 4x above the provider's limit.
 - **the picture**: the seed design's panel counts the requests its clients had out (a refused one until its 429

@@ -20,13 +20,22 @@ export interface SeedDesignOptions {
   callsPerReview: number;
   chunkSize: number;
   /**
-   * The Lambda's own 429 retries: exponential backoff without Retry-After, like tenacity's
-   * `wait_exponential(multiplier=1, max=30)` that such Lambdas commonly use; `jitter: 'full'` is
-   * the better-behaved variant (AWS's recommended full jitter), measured as well.
+   * The Lambda's own retries of a refused call (429/5xx). `uniform` is what the seed project's
+   * invoker does (tnorlund/Portfolio, receipt_agent `RateLimitedLLMInvoker` / `llm_factory`:
+   * `max_retries = 3`, each retry after `random.uniform(0, max_jitter_seconds)` with 0.25 s, no
+   * backoff, Retry-After not read), then it raises a rate-limit error that fails the Lambda.
+   * `exponential` (1 s x 2^n capped, AWS's "full jitter") is the better-behaved variant it could
+   * have used, measured as well.
    */
-  inner: { maxRetries: number; baseMs: number; capMs: number; jitter: 'none' | 'full' };
-  /** Step Functions `Retry` on the LLMReview task: IntervalSeconds, BackoffRate, MaxAttempts. */
-  outer: { maxAttempts: number; intervalMs: number; backoffRate: number };
+  inner:
+    | { attempts: number; backoff: 'uniform'; maxMs: number }
+    | { attempts: number; backoff: 'exponential'; baseMs: number; capMs: number };
+  /**
+   * Step Functions `Retry` on the LLMReview task for the rate-limit error: IntervalSeconds,
+   * MaxAttempts (retries after the first attempt), BackoffRate. The seed project's first
+   * rate-limit rule was 5 s / 3 / 2.0 (its rate-limit notes; later versions moved to 30 s / 5 / 2.0).
+   */
+  outer: { retries: number; intervalMs: number; backoffRate: number };
 }
 
 export const SEED_DESIGN_DEFAULTS: SeedDesignOptions = {
@@ -34,8 +43,13 @@ export const SEED_DESIGN_DEFAULTS: SeedDesignOptions = {
   batchSize: 10,
   callsPerReview: 3,
   chunkSize: 20,
-  inner: { maxRetries: 4, baseMs: 1000, capMs: 30_000, jitter: 'none' },
-  outer: { maxAttempts: 3, intervalMs: 2000, backoffRate: 2 },
+  inner: { attempts: 3, backoff: 'uniform', maxMs: 250 },
+  outer: { retries: 3, intervalMs: 5000, backoffRate: 2 },
+};
+
+/** The inner retries with exponential backoff and full jitter instead of the seed's quick retries. */
+export const SEED_DESIGN_FULL_JITTER: Partial<SeedDesignOptions> = {
+  inner: { attempts: 5, backoff: 'exponential', baseMs: 1000, capMs: 30_000 },
 };
 
 export interface SeedDesignResult {
@@ -59,8 +73,14 @@ async function mapConcurrent<T>(
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failed = false;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
+    try {
+      while (next < items.length && !failed) await fn(items[next++]!);
+    } catch (err) {
+      failed = true; // like a failed Lambda: the rest of its items are not started
+      throw err;
+    }
   });
   await Promise.all(lanes);
 }
@@ -104,9 +124,13 @@ export async function runSeedDesign(
         return parsed.value;
       } catch (err) {
         const retryable = err instanceof LlmRateLimitedError || err instanceof LlmTransientError;
-        if (!retryable || attempt >= o.inner.maxRetries) throw err;
-        const backoff = Math.min(o.inner.capMs, o.inner.baseMs * 2 ** attempt);
-        await sleep(o.inner.jitter === 'full' ? Math.random() * backoff : backoff);
+        if (!retryable || attempt + 1 >= o.inner.attempts) throw err;
+        const i = o.inner;
+        await sleep(
+          i.backoff === 'uniform'
+            ? Math.random() * i.maxMs
+            : Math.random() * Math.min(i.capMs, i.baseMs * 2 ** attempt),
+        );
       }
     }
   };
@@ -124,17 +148,19 @@ export async function runSeedDesign(
       return;
     }
     const issues = findLabelIssues(receipt, {});
-    for (let attempt = 1; ; attempt++) {
+    for (let retry = 0; ; retry++) {
       try {
         if (issues.length) await llmReview(receipt.merchantName, issues);
         succeeded++;
         return;
       } catch {
-        if (attempt >= o.outer.maxAttempts) {
+        // The seed's state machine has no Catch, so one receipt out of retries fails the whole
+        // execution; here it only counts as failed and the others go on (kinder to the seed).
+        if (retry >= o.outer.retries) {
           failed++;
           return;
         }
-        await sleep(o.outer.intervalMs * o.outer.backoffRate ** (attempt - 1));
+        await sleep(o.outer.intervalMs * o.outer.backoffRate ** retry);
       }
     }
   };

@@ -76,6 +76,11 @@ export const envSchema = z.object({
 
   /** Global cap on concurrent LLM calls across ALL `llm` workers of the namespace. */
   LLM_MAX_CONCURRENT_CALLS: z.coerce.number().int().min(1).max(50).default(8),
+  /**
+   * LLM activities one `llm` worker holds waiting for a permit, beyond the cap (default: the cap).
+   * Their calls start the moment a permit frees, instead of after an activity completion and a poll.
+   */
+  LLM_WORKER_WAITING_CALLS: z.coerce.number().int().min(0).max(200).optional(),
   /** Server-enforced rate of LLM activity dispatch for the `llm` task queue. */
   LLM_MAX_CALLS_PER_SECOND: optionalPositive,
   /** Token budget per minute across all workers (estimated before, reconciled after each call). */

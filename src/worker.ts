@@ -59,8 +59,10 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
         namespace,
         taskQueue: cfg.TASK_QUEUE_LLM,
         activities: createLlmQueueActivities({ llm: layer.llm, objects: harmonization.objects }),
-        // Local slots never exceed the global cap; the shared permits hold it across processes.
-        maxConcurrentActivityTaskExecutions: cfg.LLM_MAX_CONCURRENT_CALLS,
+        // The shared permits hold the cap across processes; the slots beyond it are calls waiting
+        // (heartbeating, in task-queue order) for the next free permit, so none waits on a poll.
+        maxConcurrentActivityTaskExecutions:
+          cfg.LLM_MAX_CONCURRENT_CALLS + (cfg.LLM_WORKER_WAITING_CALLS ?? cfg.LLM_MAX_CONCURRENT_CALLS),
         ...(cfg.LLM_MAX_CALLS_PER_SECOND
           ? { maxTaskQueueActivitiesPerSecond: cfg.LLM_MAX_CALLS_PER_SECOND }
           : {}),

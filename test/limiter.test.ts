@@ -111,6 +111,75 @@ describe('mutual exclusion', () => {
   });
 });
 
+describe('local handoff', () => {
+  /** Waits until `lim` has `n` calls waiting, and gives the head time to fall asleep between looks. */
+  async function untilWaiting(lim: GlobalLimiter, n: number): Promise<void> {
+    while (lim.waiting < n) await sleep(5);
+    await sleep(50);
+  }
+
+  test('a released permit goes to the waiting call of the same process, lease and slot item unchanged', async () => {
+    const lim = limiter({ name: `handoff-${id()}`, cap: 1, adaptive: false });
+    const first = await lim.acquire();
+    const [before] = await readSlots(createDynamoClient(cfg), cfg.DYNAMODB_TABLE);
+    const next = lim.acquire();
+    await untilWaiting(lim, 1);
+    await lim.release(first);
+    const second = await next;
+    assert.equal(second.slot, first.slot);
+    assert.equal(second.holder, first.holder);
+    assert.equal(second.handoffs, 1);
+    // No round trip: the slot item is the one the first call wrote.
+    const [after] = await readSlots(createDynamoClient(cfg), cfg.DYNAMODB_TABLE);
+    assert.deepEqual(after, before);
+    // The new holder can still renew and release it as its own.
+    await lim.renew(second);
+    assert.ok(second.leaseUntil > first.acquiredAt + 5000 - 1);
+    await lim.release(second);
+    assert.equal((await lim.snapshot()).held, 0);
+  });
+
+  test('no handoff across processes, when turned off, or when the limit was cut below the holders', async () => {
+    const name = `nohandoff-${id()}`;
+    // Another instance (another process) waiting gets the permit through DynamoDB.
+    const a = limiter({ name, cap: 1, adaptive: false });
+    const b = limiter({ name, cap: 1, adaptive: false });
+    const pa = await a.acquire();
+    const pb = b.acquire();
+    await untilWaiting(b, 1);
+    await a.release(pa);
+    const got = await pb;
+    assert.notEqual(got.holder, pa.holder);
+    assert.equal(got.handoffs, 0);
+    await b.release(got);
+
+    // handoffMaxAgeMs 0: always through DynamoDB.
+    const off = limiter({ name: `off-${id()}`, cap: 1, adaptive: false, handoffMaxAgeMs: 0 });
+    const p1 = await off.acquire();
+    const w = off.acquire();
+    await untilWaiting(off, 1);
+    await off.release(p1);
+    assert.equal((await w).handoffs, 0);
+    await off.release(await w);
+
+    // Adaptive: 4 held, a 429 cuts the limit to 3; the refused call's slot must not be handed on.
+    const cut = limiter({ name: `cut-${id()}`, cap: 8 });
+    const held = [await cut.acquire(), await cut.acquire(), await cut.acquire(), await cut.acquire()];
+    let third: Permit | undefined;
+    const waiter = cut.acquire().then((p) => (third = p));
+    await untilWaiting(cut, 1);
+    await cut.recordRateLimited(held[3]!);
+    await cut.release(held[3]!);
+    await sleep(300);
+    assert.equal(third, undefined, 'the waiter got the refused slot');
+    assert.deepEqual([(await cut.snapshot()).held, (await cut.snapshot()).allowed], [3, 3]);
+    // One more released: 2 held, 3 allowed, so now the waiter gets a permit.
+    await cut.release(held[0]!);
+    await waiter;
+    for (const p of [held[1]!, held[2]!, third!]) await cut.release(p);
+  });
+});
+
 describe('leases', () => {
   test('the permits of a SIGKILLed holder process come back when their lease ends, not before', async (t) => {
     const name = `lease-${id()}`;

@@ -13,6 +13,12 @@
 // - probing: after `probeAfterSuccesses` successes of calls that ran AT the limit, try one more;
 //   a refused probe doubles that interval (the slow-start overshoot counts as one). Calls that ran
 //   below the limit (a thin backlog) prove nothing and never raise it.
+//
+// Local handoff: a permit released while a call of the same process waits goes straight to that
+// call, lease and all, with no DynamoDB round trip (release + query + conditional put cost ~50 ms
+// per call on a busy machine, 6% of an 800 ms call). It never raises the number held, and it is
+// only done while this process's view of the shared state is fresh (`handoffMaxAgeMs`) and says
+// the slot is within the allowed window, so a lowered limit is obeyed within that age.
 import os from 'node:os';
 import {
   DeleteCommand,
@@ -45,6 +51,11 @@ export interface LimiterOptions {
   maxPollMs?: number;
   /** Tokens per minute across all workers (LLM_MAX_TOKENS_PER_MINUTE). */
   maxTokensPerMinute?: number;
+  /**
+   * Hand a released permit to a waiting call of this process without a DynamoDB round trip, while
+   * the last look at the shared state is at most this old; 0 turns handoff off. @default 1000
+   */
+  handoffMaxAgeMs?: number;
 }
 
 interface LimiterState {
@@ -64,6 +75,10 @@ export interface Permit {
   /** The number of permits allowed when this one was granted. */
   allowedAtAcquire: number;
   acquiredAt: number;
+  /** When the lease ends unless renewed. */
+  leaseUntil: number;
+  /** How many times the permit went from one call of this process to the next without a round trip. */
+  handoffs: number;
 }
 
 export interface LimiterSnapshot {
@@ -87,6 +102,7 @@ export function applyLimiterDefaults(
     probeAfterSuccesses: o.probeAfterSuccesses ?? 20,
     maxPollMs: o.maxPollMs ?? 200,
     maxTokensPerMinute: o.maxTokensPerMinute,
+    handoffMaxAgeMs: o.handoffMaxAgeMs ?? 1000,
   };
 }
 
@@ -121,6 +137,8 @@ export class GlobalLimiter {
    */
   private readonly waiters: Waiter[] = [];
   private cachedState: LimiterState | undefined;
+  /** The last snapshot's time, permits held and permits allowed: what a local handoff goes by. */
+  private lastLook = { at: 0, held: 0, allowed: 0 };
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -178,6 +196,7 @@ export class GlobalLimiter {
       this.opts.adaptive,
       this.opts.slowStartGrowth,
     );
+    this.lastLook = { at: now, held: heldSlots.size, allowed };
     return {
       state,
       heldSlots,
@@ -218,6 +237,7 @@ export class GlobalLimiter {
       }
       let pollMs = 10;
       for (;;) {
+        if (me.handedOff) return me.handedOff;
         const now = Date.now();
         const snap = await this.snapshot(now);
         const slot = pickSlot(snap.heldSlots, snap.allowed);
@@ -227,8 +247,12 @@ export class GlobalLimiter {
           continue; // another process took that slot first: look again at once
         }
         onWait?.();
-        // Woken at once by a release in this process; other processes' releases are polled for.
+        // Woken at once by a release in this process (maybe handing over its permit); other
+        // processes' releases are polled for.
+        me.canTakeHandoff = true;
         await me.sleep(pollMs + Math.random() * pollMs, signal);
+        me.canTakeHandoff = false;
+        if (me.handedOff) return me.handedOff;
         signal?.throwIfAborted();
         pollMs = Math.min(this.opts.maxPollMs, pollMs * 1.5);
       }
@@ -238,6 +262,30 @@ export class GlobalLimiter {
       // The next in line looks now: there may be room for it too, or it is its turn to poll.
       if (i === 0) this.waiters[0]?.wake();
     }
+  }
+
+  /**
+   * Gives a released permit to the first waiting call of this process, if that call is asleep
+   * between looks and the last look at the shared state is fresh and has this slot in the window.
+   */
+  private handOff(permit: Permit): boolean {
+    const head = this.waiters[0];
+    const now = Date.now();
+    const look = this.lastLook;
+    if (!head?.canTakeHandoff) return false;
+    if (now - look.at > this.opts.handoffMaxAgeMs) return false;
+    if (look.held > look.allowed || permit.slot >= look.allowed) return false;
+    // Enough lease left for the next call to renew it in time (it renews at a third of the lease).
+    if (permit.leaseUntil - now < this.opts.leaseMs / 2) return false;
+    head.canTakeHandoff = false;
+    head.handedOff = {
+      ...permit,
+      allowedAtAcquire: look.allowed,
+      acquiredAt: now,
+      handoffs: permit.handoffs + 1,
+    };
+    head.wake();
+    return true;
   }
 
   private async tryTake(
@@ -264,7 +312,15 @@ export class GlobalLimiter {
           ExpressionAttributeValues: { ':now': now },
         }),
       );
-      return { slot, holder, heldAtAcquire, allowedAtAcquire, acquiredAt: now };
+      return {
+        slot,
+        holder,
+        heldAtAcquire,
+        allowedAtAcquire,
+        acquiredAt: now,
+        leaseUntil: now + this.opts.leaseMs,
+        handoffs: 0,
+      };
     } catch (err) {
       if ((err as Error).name === 'ConditionalCheckFailedException') return undefined;
       throw err;
@@ -273,6 +329,7 @@ export class GlobalLimiter {
 
   /** Extends the lease of a permit held through a long call. */
   async renew(permit: Permit): Promise<void> {
+    const leaseUntil = Date.now() + this.opts.leaseMs;
     try {
       await this.ddb.send(
         new UpdateCommand({
@@ -280,15 +337,19 @@ export class GlobalLimiter {
           Key: { PK: this.pk, SK: slotKey(permit.slot) },
           UpdateExpression: 'SET leaseUntil = :t',
           ConditionExpression: 'holder = :h',
-          ExpressionAttributeValues: { ':t': Date.now() + this.opts.leaseMs, ':h': permit.holder },
+          ExpressionAttributeValues: { ':t': leaseUntil, ':h': permit.holder },
         }),
       );
+      permit.leaseUntil = leaseUntil;
     } catch (err) {
       if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      permit.leaseUntil = 0; // no longer ours: never handed on
     }
   }
 
+  /** Gives the permit back: to a waiting call of this process if it can, else to everyone. */
   async release(permit: Permit): Promise<void> {
+    if (this.handOff(permit)) return;
     try {
       await this.ddb.send(
         new DeleteCommand({
@@ -351,6 +412,8 @@ export class GlobalLimiter {
     if (target >= snap.state.limit && !snap.state.slowStart) return;
     // The overshoot that ends slow start was a probe above the provider's limit too.
     const failedProbe = snap.state.slowStart || Date.now() - snap.state.lastProbeAt < 60_000;
+    // This process's view follows at once: the refused slot (released next) is not handed on.
+    this.lastLook = { ...this.lastLook, allowed: Math.min(this.lastLook.allowed, target) };
     await this.conditionalUpdate(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi',
       '#l > :t OR slowStart = :tr',
@@ -443,6 +506,9 @@ export function pickSlot(heldSlots: ReadonlySet<number>, allowed: number): numbe
 
 /** One waiting acquire: sleeps until woken (by a release or its turn) or its poll timer fires. */
 class Waiter {
+  /** Asleep between two looks at the semaphore: a released permit may be handed to it. */
+  canTakeHandoff = false;
+  handedOff: Permit | undefined;
   private resolve: (() => void) | undefined;
   /** A wake that came while not asleep (e.g. during a DynamoDB read) is kept for the next sleep. */
   private woken = false;
