@@ -63,6 +63,10 @@ export interface DesignFigures {
   succeeded: number;
   failed: number;
   efficiency: number;
+  /** From the start to the first call the provider admitted. */
+  firstCallMs: number;
+  /** From the end of the last call to the end of the run. */
+  afterLastCallMs: number;
 }
 
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -86,6 +90,8 @@ function figures(
     succeeded,
     failed,
     efficiency: Math.round((bound / makespanMs) * 100) / 100,
+    firstCallMs: m.series.find((s) => s.max > 0)?.t ?? makespanMs,
+    afterLastCallMs: Math.max(0, makespanMs - (m.series.at(-1)?.t ?? makespanMs)),
     series: m.series.map((s) => ({ t: s.t, inFlight: s.inFlight })),
   };
 }
@@ -169,6 +175,21 @@ async function main(): Promise<void> {
   log('  seed design ...');
   const n = await runSeedDesign(cfg);
   const naive = figures(emulator, p, n.makespanMs, n.succeeded, n.failed);
+  // Its operators then re-run the receipts that failed until every one is reviewed (kinder than
+  // the seed's state machine, which has no Catch: one failed receipt fails the whole execution).
+  let untilDoneMs = n.makespanMs;
+  let executions = 1;
+  let stillFailed = n.failedReceiptIds;
+  for (; stillFailed.length > 0 && executions < 6; executions++) {
+    log(`  seed design, re-run of ${stillFailed.length} failed receipts ...`);
+    const again = await runSeedDesign(cfg, { receiptIds: stillFailed });
+    untilDoneMs += again.makespanMs;
+    stillFailed = again.failedReceiptIds;
+  }
+  const naiveUntilDone = {
+    ...figures(emulator, p, untilDoneMs, receipts - stillFailed.length, stillFailed.length),
+    executions,
+  };
   emulator.reset();
   log('  seed design, retries with full jitter ...');
   const nj = await runSeedDesign(cfg, SEED_DESIGN_FULL_JITTER);
@@ -260,7 +281,7 @@ async function main(): Promise<void> {
   await client.connection.close();
   await emulator.close();
 
-  const strip = ({ series: _s, ...rest }: DesignFigures & { series: unknown }) => rest;
+  const strip = <T extends { series: unknown }>({ series: _s, ...rest }: T) => rest;
   const result = {
     profile: quick ? 'quick' : 'full',
     receipts,
@@ -268,6 +289,7 @@ async function main(): Promise<void> {
     latencyMs: p.latencyMs,
     naive: strip(naive),
     naiveJitter: strip(naiveJitter),
+    naiveUntilDone: strip(naiveUntilDone),
     temporal: strip(temporal),
     adaptive: strip(adaptive),
     overhead,
@@ -276,6 +298,7 @@ async function main(): Promise<void> {
     emulatorRequestsPerSecond: emu.requestsPerSecond,
     speedup: Math.round((naive.makespanMs / temporal.makespanMs) * 100) / 100,
     speedupVsJitter: Math.round((naiveJitter.makespanMs / temporal.makespanMs) * 100) / 100,
+    speedupUntilDone: Math.round((naiveUntilDone.makespanMs / temporal.makespanMs) * 100) / 100,
     efficiency: temporal.efficiency,
     benchSeconds: Math.round((Date.now() - started) / 1000),
   };
@@ -304,10 +327,19 @@ async function main(): Promise<void> {
   const table = renderTable(result);
   console.log(table);
   fs.mkdirSync('docs', { recursive: true });
-  fs.writeFileSync('docs/bench-inflight.svg', svg);
-  // Sections other benches wrote between their markers (bench/enrichment.ts, bench/quality.ts) are kept.
-  const previous = fs.existsSync('docs/BENCHMARKS.md') ? fs.readFileSync('docs/BENCHMARKS.md', 'utf8') : '';
-  fs.writeFileSync('docs/BENCHMARKS.md', renderMarkdown(result, table, emu, argv) + markedSections(previous));
+  // The full profile's figures are the record (docs/BENCHMARKS.md); a quick run writes beside them.
+  const svgName = quick ? 'bench-inflight-quick.svg' : 'bench-inflight.svg';
+  fs.writeFileSync(`docs/${svgName}`, svg);
+  if (quick) {
+    fs.writeFileSync('docs/BENCHMARKS-quick.md', renderMarkdown(result, table, emu, argv, svgName));
+  } else {
+    // Sections other benches wrote between their markers (bench/enrichment.ts, ...) are kept.
+    const previous = fs.existsSync('docs/BENCHMARKS.md') ? fs.readFileSync('docs/BENCHMARKS.md', 'utf8') : '';
+    fs.writeFileSync(
+      'docs/BENCHMARKS.md',
+      renderMarkdown(result, table, emu, argv, svgName) + markedSections(previous),
+    );
+  }
   if (json) console.log(JSON.stringify(result));
 }
 
@@ -318,6 +350,7 @@ type Result = {
   latencyMs: number;
   naive: DesignFigures;
   naiveJitter: DesignFigures;
+  naiveUntilDone: DesignFigures & { executions: number };
   temporal: DesignFigures;
   adaptive: DesignFigures;
   overhead: Array<{ receipts: number; makespanMs: number; receiptsPerSecond: number }>;
@@ -333,22 +366,27 @@ type Result = {
   emulatorRequestsPerSecond: number;
   speedup: number;
   speedupVsJitter: number;
+  speedupUntilDone: number;
   efficiency: number;
   benchSeconds: number;
 };
 
 function renderTable(r: Result): string {
   const row = (name: string, d: DesignFigures) =>
-    `| ${name} | ${(d.makespanMs / 1000).toFixed(1)} | ${d.requests} | ${d.calls} | ${d.rateLimited} (${((100 * d.rateLimited) / Math.max(1, d.requests)).toFixed(1)}%) | ${d.inFlightMax} | ${d.succeeded}/${d.succeeded + d.failed} | ${d.efficiency} |`;
+    `| ${name} | ${(d.makespanMs / 1000).toFixed(1)} | ${d.requests} | ${d.calls} | ${d.rateLimited} (${((100 * d.rateLimited) / Math.max(1, d.requests)).toFixed(1)}%) | ${d.inFlightMax} | ${d.succeeded}/${d.succeeded + d.failed} | ${d.efficiency} | ${(d.firstCallMs / 1000).toFixed(1)} / ${(d.afterLastCallMs / 1000).toFixed(1)} |`;
   return [
-    `| design | makespan s | provider requests | calls answered | refused (429) | in flight max | receipts ok | efficiency |`,
-    `|---|---|---|---|---|---|---|---|`,
+    `| design | makespan s | provider requests | calls answered | refused (429) | in flight max | receipts ok | efficiency | to first call / after last s |`,
+    `|---|---|---|---|---|---|---|---|---|`,
     row('seed design (3/10/5 x 3, two retry layers)', r.naive),
+    row(
+      `seed design until every receipt is reviewed (${r.naiveUntilDone.executions} executions: the failed ones re-run)`,
+      r.naiveUntilDone,
+    ),
     row('seed design, Lambda retries with exponential backoff + full jitter', r.naiveJitter),
     row(`ours, cap ${r.providerLimit}`, r.temporal),
     row(`ours, cap ${r.providerLimit * 4}, adaptive`, r.adaptive),
     '',
-    `speedup ours vs seed design: ${r.speedup}x (vs its full-jitter variant: ${r.speedupVsJitter}x); efficiency = (calls answered x ${r.latencyMs} ms / ${r.providerLimit}) / makespan`,
+    `speedup ours vs seed design: ${r.speedup}x per execution, ${r.speedupUntilDone}x until every receipt is reviewed (vs its full-jitter variant: ${r.speedupVsJitter}x); efficiency = (calls answered x ${r.latencyMs} ms / ${r.providerLimit}) / makespan`,
     '',
     `| orchestration only (--skip-llm-review) | receipts | makespan s | receipts/s |`,
     `|---|---|---|---|`,
@@ -361,7 +399,7 @@ function renderTable(r: Result): string {
     `|---|---|`,
     `| rerun from cache (--revalidate): provider requests | ${r.cacheRerun.requests} (${r.cacheRerun.cacheHits} cache hits, ${(r.cacheRerun.makespanMs / 1000).toFixed(1)} s) |`,
     `| kill -9 at half-way: provider requests vs clean run | ${r.resume.requests} vs ${r.temporal.requests} (extra ${r.resume.extraRequests}); ${r.resume.succeeded} receipts ok, ${r.resume.resultsWritten} results written |`,
-    `| emulator alone, zero latency | ${r.emulatorRequestsPerSecond} requests/s |`,
+    `| emulator alone, zero latency | ${Math.round(r.emulatorRequestsPerSecond)} requests/s |`,
   ].join('\n');
 }
 
@@ -370,6 +408,7 @@ function renderMarkdown(
   table: string,
   emu: Awaited<ReturnType<typeof benchEmulator>>,
   argv: string[],
+  svgName: string,
 ): string {
   return `# Benchmarks
 
@@ -381,7 +420,7 @@ concurrent calls (over it: 429 with Retry-After 1 s), latency ${r.latencyMs} ms 
 
 ${table}
 
-![LLM calls in flight over time](bench-inflight.svg)
+![LLM calls in flight over time](${svgName})
 
 How to read it:
 - **seed design** is seed 000's structure in plain Node (\`bench/seed-design.ts\`): Map concurrency 3 / 10 / 5,

@@ -36,6 +36,8 @@ export interface SeedDesignOptions {
    * rate-limit rule was 5 s / 3 / 2.0 (its rate-limit notes; later versions moved to 30 s / 5 / 2.0).
    */
   outer: { retries: number; intervalMs: number; backoffRate: number };
+  /** Only these receipts (an operator re-running the failed ones); all when unset. */
+  receiptIds?: readonly string[];
 }
 
 export const SEED_DESIGN_DEFAULTS: SeedDesignOptions = {
@@ -56,6 +58,7 @@ export interface SeedDesignResult {
   makespanMs: number;
   succeeded: number;
   failed: number;
+  failedReceiptIds: string[];
   /** LLM calls that got an answer. */
   calls: number;
   /**
@@ -104,7 +107,8 @@ export async function runSeedDesign(
     attemptedSeries.push({ t: Date.now() - t0, inFlight: attempting });
   };
   let succeeded = 0;
-  let failed = 0;
+  const failedReceiptIds: string[] = [];
+  const only = o.receiptIds && new Set(o.receiptIds);
 
   const callWithInnerRetries = async (messages: ReturnType<typeof labelReviewMessages>) => {
     for (let attempt = 0; ; attempt++) {
@@ -144,7 +148,7 @@ export async function runSeedDesign(
   const processReceipt = async (receiptId: string) => {
     const receipt = await store.getReceipt(receiptId);
     if (!receipt) {
-      failed++;
+      failedReceiptIds.push(receiptId);
       return;
     }
     const issues = findLabelIssues(receipt, {});
@@ -157,7 +161,7 @@ export async function runSeedDesign(
         // The seed's state machine has no Catch, so one receipt out of retries fails the whole
         // execution; here it only counts as failed and the others go on (kinder to the seed).
         if (retry >= o.outer.retries) {
-          failed++;
+          failedReceiptIds.push(receiptId);
           return;
         }
         await sleep(o.outer.intervalMs * o.outer.backoffRate ** retry);
@@ -169,10 +173,18 @@ export async function runSeedDesign(
   t0 = started;
   const merchants = (await store.listMerchants()).map((m) => m.merchantId).sort();
   await mapConcurrent(merchants, o.widths.merchants, async (merchantId) => {
-    const batches = chunk((await store.listReceiptIds(merchantId)).sort(), o.batchSize);
+    const ids = (await store.listReceiptIds(merchantId)).filter((r) => !only || only.has(r));
+    const batches = chunk(ids.sort(), o.batchSize);
     await mapConcurrent(batches, o.widths.batches, (batch) =>
       mapConcurrent(batch, o.widths.receipts, processReceipt),
     );
   });
-  return { makespanMs: Date.now() - started, succeeded, failed, calls, attemptedSeries };
+  return {
+    makespanMs: Date.now() - started,
+    succeeded,
+    failed: failedReceiptIds.length,
+    failedReceiptIds,
+    calls,
+    attemptedSeries,
+  };
 }

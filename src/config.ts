@@ -87,6 +87,8 @@ export const envSchema = z.object({
   LLM_MAX_TOKENS_PER_MINUTE: optionalPositive,
   /** Lease of a global-cap permit; a dead worker's permits come back after this. */
   LLM_PERMIT_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Hand a released permit straight to a waiting call of the same worker (no DynamoDB round trip). */
+  LLM_PERMIT_HANDOFF: bool.default(true),
   /** Adapt the shared concurrency limit to 429/503 answers (AIMD below the cap). */
   LLM_ADAPTIVE: bool.default(true),
   LLM_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),

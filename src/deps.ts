@@ -27,6 +27,7 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
     leaseMs: cfg.LLM_PERMIT_LEASE_MS,
     adaptive: cfg.LLM_ADAPTIVE,
     maxTokensPerMinute: cfg.LLM_MAX_TOKENS_PER_MINUTE,
+    ...(cfg.LLM_PERMIT_HANDOFF ? {} : { handoffMaxAgeMs: 0 }),
   });
   const metrics = new LlmMetrics();
   metrics.gauge('llm_permit_waiters', () => limiter.waiting);

@@ -8,6 +8,7 @@ import {
   defineSignal,
   executeChild,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -179,8 +180,17 @@ export async function evaluateMerchant(
   const batches = chunk(receiptIds, s.batchSize);
   const total = receiptIds.length;
   const root = getExternalWorkflowHandle(input.rootWorkflowId);
+  // Progress signals to the root used to hold up the batches (one round trip each); now they are
+  // sent alongside and awaited before this run ends. Histories from before keep replaying.
+  const signalsAlongside = patched('progress-signals-alongside');
+  const pendingSignals: Array<Promise<void>> = [];
+  const signalRoot = async (sent: Promise<void>) => {
+    if (!signalsAlongside) return sent;
+    sent.catch(() => undefined); // handled: a failure surfaces from Promise.all below, not as unhandled
+    pendingSignals.push(sent);
+  };
   const first = input.nextBatch ?? 0;
-  if (first === 0) await root.signal(receiptsPlannedSignal, { merchantId, count: total });
+  if (first === 0) await signalRoot(root.signal(receiptsPlannedSignal, { merchantId, count: total }));
   setHandler(progressQuery, () => ({
     total,
     done: totals.done,
@@ -210,10 +220,11 @@ export async function evaluateMerchant(
       });
       totals.done += r.done;
       totals.failed += r.failed;
-      await root.signal(receiptsDoneSignal, r);
+      await signalRoot(root.signal(receiptsDoneSignal, r));
     },
     stop,
   );
+  await Promise.all(pendingSignals);
   const next = first + nextIndex;
   if (next < batches.length) {
     // History stays small however many batches a merchant has.
