@@ -362,7 +362,15 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
   ) {
     const events: string[] = [];
     const requests: ChatRequest[] = [];
-    const permit: Permit = { slot: 0, holder: 'h', heldAtAcquire: 1, allowedAtAcquire: 4, acquiredAt: 0, leaseUntil: 0, handoffs: 0 };
+    const permit: Permit = {
+      slot: 0,
+      holder: 'h',
+      heldAtAcquire: 1,
+      allowedAtAcquire: 4,
+      acquiredAt: 0,
+      leaseUntil: 0,
+      handoffs: 0,
+    };
     const limiter = {
       opts: { leaseMs: 30_000 },
       reserveTokens: async (n: number) => (events.push(`reserve ${n}`), 7),
