@@ -5,6 +5,7 @@ import {
   UsageError,
   assertKnownFlags,
   boolFlag,
+  flag,
   listFlag,
   numberFlag,
   parseArgs,
@@ -118,7 +119,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     'run-id',
     'chunk-size',
   ]);
-  const priority = args.flags.get('priority')?.at(-1);
+  const priority = flag(args, 'priority');
   if (priority && !['interactive', 'normal', 'backfill'].includes(priority)) {
     throw new UsageError(`--priority must be interactive, normal or backfill, got "${priority}"`);
   }

@@ -334,6 +334,9 @@ describe('harmonize CLI flags', () => {
     assert.throws(() => spec(['--similarity', '0.3']), /must not exceed similarity/);
     assert.throws(() => spec(['--batch-size', '0']), UsageError);
     assert.throws(() => spec(['--frobnicate', '1']), /unknown flag --frobnicate/);
+    // An unknown flag is named as unknown even where it looks like one that takes a value.
+    assert.throws(() => spec(['--frobnicate', '--json']), /unknown flag --frobnicate/);
+    assert.throws(() => spec(['--batch-size', '--json']), /--batch-size needs a value/);
   });
 });
 

@@ -3,6 +3,9 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A flag given without its value; reported when read, after unknown flags have been reported. */
+const MISSING = '\u0000missing';
+
 export interface ParsedArgs {
   positional: string[];
   flags: Map<string, string[]>;
@@ -24,9 +27,11 @@ export function parseArgs(argv: string[], booleanFlags: readonly string[] = []):
     else if (booleanFlags.includes(name)) value = 'true';
     else {
       const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      value = next;
-      i++;
+      if (next === undefined || next.startsWith('--')) value = MISSING;
+      else {
+        value = next;
+        i++;
+      }
     }
     flags.set(name, [...(flags.get(name) ?? []), value]);
   }
@@ -34,7 +39,12 @@ export function parseArgs(argv: string[], booleanFlags: readonly string[] = []):
 }
 
 export function flag(args: ParsedArgs, name: string): string | undefined {
-  return args.flags.get(name)?.at(-1);
+  return present(name, args.flags.get(name)?.at(-1));
+}
+
+function present(name: string, value: string | undefined): string | undefined {
+  if (value === MISSING) throw new UsageError(`--${name} needs a value`);
+  return value;
 }
 
 export function boolFlag(args: ParsedArgs, name: string): boolean {
@@ -44,7 +54,7 @@ export function boolFlag(args: ParsedArgs, name: string): boolean {
 /** Values of a repeatable flag, also split on commas: --merchant a --merchant b,c */
 export function listFlag(args: ParsedArgs, name: string): string[] | undefined {
   const v = args.flags.get(name);
-  return v ? v.flatMap((x) => x.split(',')).filter(Boolean) : undefined;
+  return v ? v.flatMap((x) => present(name, x)!.split(',')).filter(Boolean) : undefined;
 }
 
 export function numberFlag(
