@@ -215,5 +215,11 @@ describe('label evaluation: bad input and structure', () => {
         return true;
       },
     );
+    // The run record says FAILED with the reason (it used to stay RUNNING).
+    const run = await createStores(h.cfg).runs.getRun(runId);
+    assert.equal(run?.status, 'FAILED');
+    assert.match(String(run?.report?.reason), /Unknown merchant ids: nope/);
+    const desc = await h.client.workflow.getHandle(runId).describe();
+    assert.equal(desc.searchAttributes.RunStatus?.[0], 'FAILED');
   });
 });

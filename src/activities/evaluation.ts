@@ -68,6 +68,11 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
       });
     },
 
+    /** A root workflow failed or was cancelled: the run record says so, with the reason. */
+    async failRun(input: { runId: string; status: 'FAILED' | 'CANCELLED'; reason: string }) {
+      await runs.finishRun(input.runId, { status: input.status, reason: input.reason }, input.status);
+    },
+
     async listMerchantIds(input: { merchantIds?: string[] }): Promise<string[]> {
       const all = (await receipts.listMerchants()).map((m) => m.merchantId).sort();
       if (!input.merchantIds?.length) return all;

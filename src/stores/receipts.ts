@@ -260,32 +260,43 @@ export class ReceiptStore {
    */
   async applyLabelUpdates(runId: string, updates: LabelUpdate[]): Promise<number> {
     let applied = 0;
-    for (const u of updates) {
-      const { receiptId, lineIndex, wordIndex } = parseWordId(u.wordId);
-      try {
-        await this.ddb.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: keys.word(receiptId, lineIndex, wordIndex),
-            UpdateExpression:
-              'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
-            ConditionExpression:
-              'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
-            ExpressionAttributeValues: {
-              ':s': u.validationStatus,
-              ':r': u.reason,
-              ':src': u.source,
-              ':sl': u.suggestedLabel ?? null,
-              ':run': runId,
-            },
-          }),
-        );
-        applied++;
-      } catch (err) {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+    // Independent conditional writes, 8 at a time (one after another they cost ~5 ms each).
+    let next = 0;
+    const lane = async () => {
+      while (next < updates.length) {
+        if (await this.applyLabelUpdate(runId, updates[next++]!)) applied++;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, updates.length) }, lane));
     return applied;
+  }
+
+  /** One label update, once per run: false when this run already applied it. */
+  private async applyLabelUpdate(runId: string, u: LabelUpdate): Promise<boolean> {
+    const { receiptId, lineIndex, wordIndex } = parseWordId(u.wordId);
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.word(receiptId, lineIndex, wordIndex),
+          UpdateExpression:
+            'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
+          ConditionExpression:
+            'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+          ExpressionAttributeValues: {
+            ':s': u.validationStatus,
+            ':r': u.reason,
+            ':src': u.source,
+            ':sl': u.suggestedLabel ?? null,
+            ':run': runId,
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      return false;
+    }
   }
 
   async get(key: { PK: string; SK: string }): Promise<Record<string, unknown> | undefined> {

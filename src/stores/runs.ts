@@ -18,7 +18,7 @@ export interface ItemResult {
 export interface RunMeta {
   runId: string;
   pipeline: string;
-  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
   startedAt: number;
   finishedAt?: number;
   params?: Record<string, unknown>;

@@ -32,7 +32,14 @@ import {
   type EmbedSettings,
 } from '../domain/embedding';
 import type { BatchOutcome } from '../stores/embeddings';
-import { PipelineKey, RunIdKey, RunStatusKey, errorMessage, ioLocalActivityOptions } from './shared';
+import {
+  PipelineKey,
+  RunIdKey,
+  RunStatusKey,
+  errorMessage,
+  ioLocalActivityOptions,
+  recordingRunFailure,
+} from './shared';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -149,6 +156,11 @@ export interface EmbedBackfillInput {
 
 /** One backfill run: submit everything not embedded, in as many batches as it takes (no cap). */
 export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<EmbeddingReport> {
+  const runId = input.runId ?? workflowInfo().workflowId;
+  return recordingRunFailure(io.failRun, runId, () => embedBackfillRun(input));
+}
+
+async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<EmbeddingReport> {
   const info = workflowInfo();
   const runId = input.runId ?? info.workflowId;
   const kinds = input.kinds?.length ? input.kinds : [...EMBED_KINDS];

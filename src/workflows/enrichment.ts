@@ -23,6 +23,7 @@ import {
   llmActivityOptions,
   slidingWindow,
   type RunPriority,
+  recordingRunFailure,
 } from './shared';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
@@ -64,6 +65,11 @@ export function applyEnrichmentDefaults(input: EnrichPlacesInput, workflowId: st
 
 /** Root workflow of one enrichment run. */
 export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
+  const runId = input.runId ?? workflowInfo().workflowId;
+  return recordingRunFailure(io.failRun, runId, () => enrichPlacesRun(input));
+}
+
+async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
   const s = applyEnrichmentDefaults(input, workflowInfo().workflowId);
   const startedAt = input.resume?.startedAt ?? Date.now(); // workflow time: deterministic
   const progress: RunProgress = input.resume?.progress ?? {

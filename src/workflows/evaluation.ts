@@ -31,6 +31,7 @@ import {
   ioLocalActivityOptions,
   slidingWindow,
   type RunPriority,
+  recordingRunFailure,
 } from './shared';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
@@ -100,6 +101,11 @@ export const receiptsDoneSignal = defineSignal<[{ done: number; failed: number }
 
 /** Root workflow: one run of the label evaluation over the selected merchants. */
 export async function evaluateLabels(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
+  const runId = input.runId ?? workflowInfo().workflowId;
+  return recordingRunFailure(io.failRun, runId, () => evaluateLabelsRun(input));
+}
+
+async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
   const info = workflowInfo();
   const s = applyEvaluationDefaults(input, info.workflowId);
   const startedAt = Date.now(); // workflow time: deterministic

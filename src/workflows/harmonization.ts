@@ -41,6 +41,7 @@ import {
   llmActivityOptions,
   slidingWindow,
   type RunPriority,
+  recordingRunFailure,
 } from './shared';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
@@ -158,6 +159,14 @@ interface RootState {
 
 /** Root workflow: one harmonizer run over (label type x merchant) groups, in a bounded window. */
 export async function harmonizeLabels(
+  input: HarmonizeLabelsInput = {},
+  state?: RootState,
+): Promise<HarmonizeReport> {
+  const runId = input.runId ?? workflowInfo().workflowId;
+  return recordingRunFailure(io.failRun, runId, () => harmonizeLabelsRun(input, state));
+}
+
+async function harmonizeLabelsRun(
   input: HarmonizeLabelsInput = {},
   state?: RootState,
 ): Promise<HarmonizeReport> {

@@ -24,6 +24,7 @@ import {
   llmActivityOptions,
   pipelineActivityOptions,
   type RunPriority,
+  recordingRunFailure,
 } from './shared';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
@@ -76,6 +77,11 @@ export function applyQualityDefaults(input: AnalyzeTestSuiteInput, workflowId: s
 }
 
 export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
+  const runId = input.runId ?? workflowInfo().workflowId;
+  return recordingRunFailure(io.failRun, runId, () => analyzeTestSuiteRun(input));
+}
+
+async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
   const s = applyQualityDefaults(input, workflowInfo().workflowId);
   const startedAt = input.resume?.startedAt ?? Date.now();
   const progress: RunProgress = input.resume?.progress ?? {

@@ -6,6 +6,13 @@ import {
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/common';
+import {
+  CancellationScope,
+  ContinueAsNew,
+  isCancellation,
+  patched,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 
 export const RunIdKey = defineSearchAttributeKey('PipelineRunId', SearchAttributeType.KEYWORD);
 export const PipelineKey = defineSearchAttributeKey('Pipeline', SearchAttributeType.KEYWORD);
@@ -107,4 +114,25 @@ export function errorMessage(err: unknown): string {
     e = e.cause as typeof e;
   }
   return parts.join(': ') || String(err);
+}
+
+/**
+ * Runs a root workflow's body. When it fails (bad input, an activity out of retries, cancelled), the
+ * run record is marked FAILED (or CANCELLED) with the reason before the failure propagates, so
+ * `report` never shows a dead run as RUNNING. Histories from before this existed keep replaying.
+ */
+export async function recordingRunFailure<T>(
+  failRun: (input: { runId: string; status: 'FAILED' | 'CANCELLED'; reason: string }) => Promise<void>,
+  runId: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof ContinueAsNew || !patched('record-run-failure')) throw err;
+    const status = isCancellation(err) ? 'CANCELLED' : 'FAILED';
+    await CancellationScope.nonCancellable(() => failRun({ runId, status, reason: errorMessage(err) }));
+    upsertSearchAttributes([{ key: RunStatusKey, value: status }]);
+    throw err;
+  }
 }
