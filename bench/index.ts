@@ -417,6 +417,7 @@ machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), ${Math
 Node ${process.version}, the embedded stack (Temporal dev server, dynalite) and the in-process emulator.
 Profile **${r.profile}**: ${r.receipts} receipts (3 merchants), emulated provider limit ${r.providerLimit}
 concurrent calls (over it: 429 with Retry-After 1 s), latency ${r.latencyMs} ms with jitter. Whole bench: ${r.benchSeconds} s.
+${r.profile === 'quick' ? "The full profile's figures are in [BENCHMARKS.md](BENCHMARKS.md)." : 'The last `--quick` run is in [BENCHMARKS-quick.md](BENCHMARKS-quick.md).'}
 
 ${table}
 
