@@ -237,36 +237,43 @@ export class GlobalLimiter {
       }
       let pollMs = 10;
       for (;;) {
-        if (me.handedOff) return me.handedOff;
+        // A release in this process may hand its permit over while we look or sleep (not while
+        // we try to take a slot: then we could end up with two).
+        me.canTakeHandoff = true;
+        if (me.handedOff) return me.take()!;
         const now = Date.now();
         const snap = await this.snapshot(now);
+        if (me.handedOff) return me.take()!;
         const slot = pickSlot(snap.heldSlots, snap.allowed);
         if (slot !== undefined) {
+          me.canTakeHandoff = false;
           const permit = await this.tryTake(slot, snap.held + 1, snap.allowed, now);
           if (permit) return permit;
           continue; // another process took that slot first: look again at once
         }
         onWait?.();
-        // Woken at once by a release in this process (maybe handing over its permit); other
-        // processes' releases are polled for.
-        me.canTakeHandoff = true;
+        // Woken at once by a release in this process; other processes' releases are polled for.
         await me.sleep(pollMs + Math.random() * pollMs, signal);
-        me.canTakeHandoff = false;
-        if (me.handedOff) return me.handedOff;
+        if (me.handedOff) return me.take()!;
         signal?.throwIfAborted();
         pollMs = Math.min(this.opts.maxPollMs, pollMs * 1.5);
       }
     } finally {
+      me.canTakeHandoff = false;
       const i = this.waiters.indexOf(me);
       if (i >= 0) this.waiters.splice(i, 1);
+      // A permit handed over just as this wait failed (e.g. a DynamoDB error) is passed on.
+      const stranded = me.take();
+      if (stranded) void this.release(stranded).catch(() => undefined);
       // The next in line looks now: there may be room for it too, or it is its turn to poll.
       if (i === 0) this.waiters[0]?.wake();
     }
   }
 
   /**
-   * Gives a released permit to the first waiting call of this process, if that call is asleep
-   * between looks and the last look at the shared state is fresh and has this slot in the window.
+   * Gives a released permit to the first waiting call of this process, if that call is between
+   * looks (not taking a slot) and the last look at the shared state is fresh and has this slot in
+   * the window.
    */
   private handOff(permit: Permit): boolean {
     const head = this.waiters[0];
@@ -509,6 +516,13 @@ class Waiter {
   /** Asleep between two looks at the semaphore: a released permit may be handed to it. */
   canTakeHandoff = false;
   handedOff: Permit | undefined;
+
+  /** The permit handed over, once (undefined afterwards). */
+  take(): Permit | undefined {
+    const p = this.handedOff;
+    this.handedOff = undefined;
+    return p;
+  }
   private resolve: (() => void) | undefined;
   /** A wake that came while not asleep (e.g. during a DynamoDB read) is kept for the next sleep. */
   private woken = false;
