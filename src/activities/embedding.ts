@@ -21,6 +21,7 @@ import {
   type EmbedKind,
   type EmbedSettings,
 } from '../domain/embedding';
+import { mapLimit } from '../domain/chunk';
 import type { EmbeddingStatus } from '../domain/receipt';
 import { costOf, percentile, type LlmRunStats, type PriceTable } from '../llm/accounting';
 import type { Batch, BatchApi } from '../llm/batch-api';
@@ -804,18 +805,4 @@ function failureOf(err: unknown): unknown {
 function heartbeatEvery(ctx: Context): NodeJS.Timeout {
   const timeout = ctx.info.heartbeatTimeoutMs ?? 60_000;
   return setInterval(() => ctx.heartbeat(), Math.max(200, Math.min(5_000, timeout / 3)));
-}
-
-/** Runs `fn` over items, at most `limit` at once; results in item order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }

@@ -8,6 +8,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../domain/chunk';
 import type { Label } from '../domain/llm-tasks';
 import type { Line, Merchant, Receipt, ValidationStatus, Word } from '../domain/receipt';
 import { lineIdOf } from '../domain/receipt';
@@ -172,34 +173,20 @@ export class ReceiptStore {
     verdicts: Array<{ wordId: string; outlier: boolean; reason: string; suggestedLabel: Label | null }>,
     concurrency = 8,
   ): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < verdicts.length) {
-        const v = verdicts[next++]!;
-        const { receiptId, lineIndex, wordIndex } = parseWordId(v.wordId);
-        try {
-          await this.ddb.send(
-            new UpdateCommand({
-              TableName: this.table,
-              Key: keys.word(receiptId, lineIndex, wordIndex),
-              UpdateExpression:
-                'SET harmonizerOutlier = :o, harmonizerReason = :r, harmonizerSuggestedLabel = :sl, harmonizedByRun = :run',
-              ConditionExpression: 'attribute_exists(PK)',
-              ExpressionAttributeValues: {
-                ':o': v.outlier,
-                ':r': v.reason,
-                ':sl': v.suggestedLabel,
-                ':run': runId,
-              },
-            }),
-          );
-        } catch (err) {
-          // A word deleted since it was read (re-seeded) has no verdict to carry.
-          if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, verdicts.length) }, worker));
+    // A word deleted since it was read (re-seeded) has no verdict to carry: skipped.
+    await mapLimit(verdicts, concurrency, (v) =>
+      this.updateWordIf(v.wordId, {
+        UpdateExpression:
+          'SET harmonizerOutlier = :o, harmonizerReason = :r, harmonizerSuggestedLabel = :sl, harmonizedByRun = :run',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeValues: {
+          ':o': v.outlier,
+          ':r': v.reason,
+          ':sl': v.suggestedLabel,
+          ':run': runId,
+        },
+      }),
+    );
   }
 
   /** One Query reads the whole receipt: its META item, lines and words share the partition. */
@@ -259,37 +246,40 @@ export class ReceiptStore {
    * run is left alone, so a retried activity never rewrites or regresses a label.
    */
   async applyLabelUpdates(runId: string, updates: LabelUpdate[]): Promise<number> {
-    let applied = 0;
     // Independent conditional writes, 8 at a time (one after another they cost ~5 ms each).
-    let next = 0;
-    const lane = async () => {
-      while (next < updates.length) {
-        if (await this.applyLabelUpdate(runId, updates[next++]!)) applied++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, updates.length) }, lane));
-    return applied;
+    const applied = await mapLimit(updates, 8, (u) =>
+      this.updateWordIf(u.wordId, {
+        UpdateExpression:
+          'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
+        ConditionExpression:
+          'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+        ExpressionAttributeValues: {
+          ':s': u.validationStatus,
+          ':r': u.reason,
+          ':src': u.source,
+          ':sl': u.suggestedLabel ?? null,
+          ':run': runId,
+        },
+      }),
+    );
+    return applied.filter(Boolean).length;
   }
 
-  /** One label update, once per run: false when this run already applied it. */
-  private async applyLabelUpdate(runId: string, u: LabelUpdate): Promise<boolean> {
-    const { receiptId, lineIndex, wordIndex } = parseWordId(u.wordId);
+  /** A conditional update of one word item: false (and nothing written) when the condition fails. */
+  private async updateWordIf(
+    wordId: string,
+    update: Pick<
+      ConstructorParameters<typeof UpdateCommand>[0],
+      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
+    >,
+  ): Promise<boolean> {
+    const { receiptId, lineIndex, wordIndex } = parseWordId(wordId);
     try {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.word(receiptId, lineIndex, wordIndex),
-          UpdateExpression:
-            'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
-          ConditionExpression:
-            'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
-          ExpressionAttributeValues: {
-            ':s': u.validationStatus,
-            ':r': u.reason,
-            ':src': u.source,
-            ':sl': u.suggestedLabel ?? null,
-            ':run': runId,
-          },
+          ...update,
         }),
       );
       return true;
