@@ -1,8 +1,9 @@
-// Records workflow histories for the replay test (test/replay.test.ts): runs a tiny label evaluation
-// on the embedded stack and saves one history per workflow type (and outcome) as proto JSON to
-// test/fixtures/histories/<workflowType>-<n>.json, n = the next free number, so histories of older
-// workflow code stay and keep guarding determinism. `npx tsx scripts/save-histories.ts [--replace]`
-// (--replace first deletes the saved histories). Commit the files it writes.
+// Records workflow histories for the replay test (test/replay.test.ts): runs a tiny label evaluation,
+// place enrichment and test-suite analysis on the embedded stack and saves one history per workflow
+// type (and outcome) as proto JSON to test/fixtures/histories/<workflowType>-<n>.json, n = the next
+// free number, so histories of older workflow code stay and keep guarding determinism.
+// `npx tsx scripts/save-histories.ts [--pipelines evaluate,enrich,analyze] [--replace]` (--replace first
+// deletes the saved histories). Commit the files it writes.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as prettier from 'prettier';
@@ -14,7 +15,10 @@ import {
   runSmallEvaluation,
   startedWorkflowId,
 } from '../test/helpers/histories';
-import { startHarness } from '../test/helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
+import type { RecordedHistory } from '../test/helpers/histories';
+import { writePlaces } from '../src/cli/seed';
+import { generatePlaces } from '../src/domain/places';
 
 function nextFile(workflowType: string): string {
   for (let n = 1; ; n++) {
@@ -23,41 +27,125 @@ function nextFile(workflowType: string): string {
   }
 }
 
+async function save(records: RecordedHistory[]): Promise<number> {
+  let total = 0;
+  for (const rec of records) {
+    // Replay needs the workflow id (child ids derive from it); the started event must carry it.
+    startedWorkflowId(rec.history, rec.workflowId);
+    const file = nextFile(rec.workflowType);
+    // Formatted as `npm run lint` (prettier --check) expects.
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    const text = await prettier.format(historyFileText(rec.history), { ...options, filepath: file });
+    fs.writeFileSync(file, text);
+    total += text.length;
+    console.log(
+      `${path.relative(process.cwd(), file)}  ${rec.history.events?.length ?? 0} events, ` +
+        `${(text.length / 1024).toFixed(1)} KB  (${rec.note})`,
+    );
+  }
+  return total;
+}
+
+/** The first run (which continued as new) and the last run of a root workflow. */
+async function firstAndLast(
+  h: Harness,
+  workflowType: string,
+  workflowId: string,
+): Promise<RecordedHistory[]> {
+  const last = await h.client.workflow.getHandle(workflowId).describe();
+  const firstRunId = last.raw.workflowExecutionInfo?.firstRunId;
+  if (!firstRunId || firstRunId === last.runId) throw new Error(`${workflowId} did not continue as new`);
+  const out: RecordedHistory[] = [];
+  for (const [runId, note] of [
+    [firstRunId, 'first run, continued as new'],
+    [last.runId, 'last run, completed'],
+  ] as const) {
+    const handle = h.client.workflow.getHandle(workflowId, runId);
+    out.push({ workflowType, note, workflowId, runId, history: await handle.fetchHistory() });
+  }
+  return out;
+}
+
+async function evaluate(): Promise<number> {
+  const h = await startHarness(SMALL_RUN_HARNESS);
+  try {
+    const report = await runSmallEvaluation(h);
+    if (report.total !== 4 || report.succeeded !== 3 || report.failed !== 1)
+      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
+    const total = await save(await collectHistories(h, report));
+    console.log(`saved ${(total / 1024).toFixed(1)} KB of histories from run ${report.runId}`);
+    return total;
+  } finally {
+    await h.close();
+  }
+}
+
+/** 5 places in batches of 2, continuing as new after 2 batches. */
+async function enrich(): Promise<number> {
+  const h = await startHarness({ emulator: { accuracy: 1, latencyMs: 5 } });
+  try {
+    await writePlaces(h.cfg, generatePlaces({ count: 5, seed: 4 }));
+    const runId = uniqueId('enrich-');
+    const report = (await h.client.workflow.execute('enrichPlaces', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, batchSize: 2, continueAsNewAfterBatches: 2 }],
+    })) as { succeeded: number };
+    if (report.succeeded !== 5)
+      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
+    return await save(await firstAndLast(h, 'enrichPlaces', runId));
+  } finally {
+    await h.close();
+  }
+}
+
+/** The 12 files under test/fixtures/quality/api, 10 uncertain functions a page, one page a run. */
+async function analyze(): Promise<number> {
+  const h = await startHarness({ emulator: { accuracy: 1, latencyMs: 5 } });
+  try {
+    const runId = uniqueId('analyze-');
+    const report = (await h.client.workflow.execute('analyzeTestSuite', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [
+        {
+          runId,
+          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
+          path: path.resolve(__dirname, '../test/fixtures/quality/api'),
+          pageSize: 10,
+          continueAsNewAfterPages: 1,
+        },
+      ],
+    })) as { status: string; total: number };
+    if (report.status !== 'COMPLETED' || report.total <= 10)
+      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
+    return await save(await firstAndLast(h, 'analyzeTestSuite', runId));
+  } finally {
+    await h.close();
+  }
+}
+
 async function main(): Promise<void> {
   const replace = process.argv.includes('--replace');
+  const i = process.argv.indexOf('--pipelines');
+  const pipelines = (i >= 0 ? (process.argv[i + 1] ?? '') : 'evaluate,enrich,analyze').split(',');
+  const known: Record<string, () => Promise<number>> = { evaluate, enrich, analyze };
+  const unknown = pipelines.filter((p) => !known[p]);
+  if (unknown.length)
+    throw new Error(`unknown pipelines: ${unknown.join(', ')} (known: evaluate, enrich, analyze)`);
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   if (replace) {
     for (const f of fs.readdirSync(HISTORIES_DIR)) {
       if (f.endsWith('.json')) fs.rmSync(path.join(HISTORIES_DIR, f));
     }
   }
-  const h = await startHarness(SMALL_RUN_HARNESS);
-  try {
-    const report = await runSmallEvaluation(h);
-    if (report.total !== 4 || report.succeeded !== 3 || report.failed !== 1)
-      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
-    let total = 0;
-    for (const rec of await collectHistories(h, report)) {
-      // Replay needs the workflow id (child ids derive from it); the started event must carry it.
-      startedWorkflowId(rec.history, rec.workflowId);
-      const file = nextFile(rec.workflowType);
-      // Formatted as `npm run lint` (prettier --check) expects.
-      const options = (await prettier.resolveConfig(file)) ?? {};
-      const text = await prettier.format(historyFileText(rec.history), { ...options, filepath: file });
-      fs.writeFileSync(file, text);
-      total += text.length;
-      console.log(
-        `${path.relative(process.cwd(), file)}  ${rec.history.events?.length ?? 0} events, ` +
-          `${(text.length / 1024).toFixed(1)} KB  (${rec.note})`,
-      );
-    }
-    console.log(`saved ${(total / 1024).toFixed(1)} KB of histories from run ${report.runId}`);
-  } finally {
-    await h.close();
-  }
+  for (const p of pipelines) await known[p]!();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
