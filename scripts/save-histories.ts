@@ -1,9 +1,10 @@
 // Records workflow histories for the replay test (test/replay.test.ts): runs a tiny label evaluation,
-// place enrichment and test-suite analysis on the embedded stack and saves one history per workflow
-// type (and outcome) as proto JSON to test/fixtures/histories/<workflowType>-<n>.json, n = the next
-// free number, so histories of older workflow code stay and keep guarding determinism.
-// `npx tsx scripts/save-histories.ts [--pipelines evaluate,enrich,analyze] [--replace]` (--replace first
-// deletes the saved histories). Commit the files it writes.
+// place enrichment, test-suite analysis and label harmonization on the embedded stack and saves one
+// history per workflow type (and outcome) as proto JSON to
+// test/fixtures/histories/<workflowType>-<n>.json, n = the next free number, so histories of older
+// workflow code stay and keep guarding determinism. `npx tsx scripts/save-histories.ts
+// [--pipelines evaluate,enrich,analyze,harmonize] [--replace]` (--replace first deletes the saved
+// histories). Commit the files it writes.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as prettier from 'prettier';
@@ -19,6 +20,7 @@ import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import type { RecordedHistory } from '../test/helpers/histories';
 import { writePlaces } from '../src/cli/seed';
 import { generatePlaces } from '../src/domain/places';
+import { createHarmonizationStores } from '../src/deps';
 
 function nextFile(workflowType: string): string {
   for (let n = 1; ; n++) {
@@ -125,14 +127,54 @@ async function analyze(): Promise<number> {
   }
 }
 
+/** 1 merchant, 2 label types: the root continues as new after its first group. */
+async function harmonize(): Promise<number> {
+  const h = await startHarness({
+    emulator: { accuracy: 1, latencyMs: 5 },
+    env: { CHROMA_COLLECTION_PREFIX: `${uniqueId('hist')}-` },
+    dataset: { merchants: 1, receiptsPerMerchant: 8, seed: 7 },
+  });
+  try {
+    const runId = uniqueId('hz-');
+    const report = (await h.client.workflow.execute('harmonizeLabels', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [
+        {
+          runId,
+          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
+          merchantIds: ['m-0001'],
+          labelTypes: ['TAX', 'GRAND_TOTAL'],
+          continueAsNewAfterGroups: 1,
+          widths: { groups: 1 },
+        },
+      ],
+    })) as { words: number; succeeded: number };
+    if (report.words === 0 || report.succeeded !== report.words)
+      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
+    const groupId = `${runId}/m-0001/TAX`;
+    const group: RecordedHistory = {
+      workflowType: 'harmonizeGroup',
+      note: 'group of one (merchant, label)',
+      workflowId: groupId,
+      runId: (await h.client.workflow.getHandle(groupId).describe()).runId,
+      history: await h.client.workflow.getHandle(groupId).fetchHistory(),
+    };
+    return await save([...(await firstAndLast(h, 'harmonizeLabels', runId)), group]);
+  } finally {
+    await h.close();
+    await createHarmonizationStores(h.cfg).chroma.deleteCollections();
+  }
+}
+
 async function main(): Promise<void> {
   const replace = process.argv.includes('--replace');
   const i = process.argv.indexOf('--pipelines');
-  const pipelines = (i >= 0 ? (process.argv[i + 1] ?? '') : 'evaluate,enrich,analyze').split(',');
-  const known: Record<string, () => Promise<number>> = { evaluate, enrich, analyze };
+  const pipelines = (i >= 0 ? (process.argv[i + 1] ?? '') : 'evaluate,enrich,analyze,harmonize').split(',');
+  const known: Record<string, () => Promise<number>> = { evaluate, enrich, analyze, harmonize };
   const unknown = pipelines.filter((p) => !known[p]);
   if (unknown.length)
-    throw new Error(`unknown pipelines: ${unknown.join(', ')} (known: evaluate, enrich, analyze)`);
+    throw new Error(`unknown pipelines: ${unknown.join(', ')} (known: evaluate, enrich, analyze, harmonize)`);
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   if (replace) {
     for (const f of fs.readdirSync(HISTORIES_DIR)) {

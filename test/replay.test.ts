@@ -1,5 +1,5 @@
 // Determinism: saved histories (test/fixtures/histories, recorded by scripts/save-histories.ts: label
-// evaluation, place enrichment, test-suite analysis) and
+// evaluation, place enrichment, test-suite analysis, label harmonization) and
 // fresh histories of a live run replay against the current workflow code without a violation.
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,7 +20,13 @@ import { startHarness, workflowBundle, type Harness } from './helpers/pipeline';
 
 const EVALUATION_TYPES = ['evaluateLabels', 'evaluateMerchant', 'evaluateBatch', 'evaluateReceipt'];
 /** Saved histories cover these; the live run below makes the evaluation ones. */
-const WORKFLOW_TYPES = [...EVALUATION_TYPES, 'enrichPlaces', 'analyzeTestSuite'];
+const WORKFLOW_TYPES = [
+  ...EVALUATION_TYPES,
+  'enrichPlaces',
+  'analyzeTestSuite',
+  'harmonizeLabels',
+  'harmonizeGroup',
+];
 
 /** Replays each history with the current workflow code (one shared bundle of src/workflows). */
 async function replay(histories: Array<{ workflowId: string; history: History }>): Promise<ReplayResult[]> {
