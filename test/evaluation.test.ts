@@ -222,4 +222,24 @@ describe('label evaluation: bad input and structure', () => {
     const desc = await h.client.workflow.getHandle(runId).describe();
     assert.equal(desc.searchAttributes.RunStatus?.[0], 'FAILED');
   });
+
+  test('a cancelled run is recorded CANCELLED, not left RUNNING', async () => {
+    const runId = uniqueId('eval-cancel-');
+    const handle = await h.client.workflow.start('evaluateLabels', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, noCache: true }],
+    });
+    await handle.cancel();
+    await assert.rejects(handle.result(), (err: Error & { cause?: Error }) => {
+      assert.equal(err.name, 'WorkflowFailedError');
+      assert.equal(err.cause?.name, 'CancelledFailure');
+      return true;
+    });
+    const run = await createStores(h.cfg).runs.getRun(runId);
+    assert.equal(run?.status, 'CANCELLED');
+    const desc = await handle.describe();
+    assert.equal(desc.status.name, 'CANCELLED');
+    assert.equal(desc.searchAttributes.RunStatus?.[0], 'CANCELLED');
+  });
 });
