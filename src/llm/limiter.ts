@@ -70,7 +70,7 @@ interface LimiterState {
 export interface Permit {
   slot: number;
   holder: string;
-  /** Permits held globally when this one was granted, itself included. */
+  /** Permits held globally when this one was granted, itself included (handed over: its first grant). */
   heldAtAcquire: number;
   /** The number of permits allowed when this one was granted. */
   allowedAtAcquire: number;
