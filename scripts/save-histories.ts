@@ -1,11 +1,12 @@
 // Records workflow histories for the replay test (test/replay.test.ts): runs a tiny label evaluation,
-// place enrichment, test-suite analysis and label harmonization on the embedded stack and saves one
-// history per workflow type (and outcome) as proto JSON to
+// place enrichment, test-suite analysis, label harmonization and embedding on the embedded stack and
+// saves one history per workflow type (and outcome) as proto JSON to
 // test/fixtures/histories/<workflowType>-<n>.json, n = the next free number, so histories of older
 // workflow code stay and keep guarding determinism. `npx tsx scripts/save-histories.ts
-// [--pipelines evaluate,enrich,analyze,harmonize] [--replace]` (--replace first deletes the saved
-// histories). Commit the files it writes.
+// [--pipelines evaluate,enrich,analyze,harmonize,embed] [--replace]` (--replace first deletes the
+// saved histories). Commit the files it writes.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import * as prettier from 'prettier';
 import {
@@ -20,7 +21,8 @@ import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import type { RecordedHistory } from '../test/helpers/histories';
 import { writePlaces } from '../src/cli/seed';
 import { generatePlaces } from '../src/domain/places';
-import { createHarmonizationStores } from '../src/deps';
+import { createEmbeddingDeps, createHarmonizationStores } from '../src/deps';
+import { ChromaStore } from '../src/stores/chroma';
 
 function nextFile(workflowType: string): string {
   for (let n = 1; ; n++) {
@@ -167,14 +169,82 @@ async function harmonize(): Promise<number> {
   }
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** 3 receipts' lines and words through the emulator's Batch API: backfill, one poller, the compactor. */
+async function embed(): Promise<number> {
+  const port = await freePort();
+  const tag = uniqueId('hist');
+  const h = await startHarness({
+    emulator: { port, batchCompleteAfterS: 1, embeddingDim: 64 },
+    env: {
+      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      CHROMA_COLLECTION_PREFIX: `${tag}-`,
+      EMBED_S3_PREFIX: `${tag}/`,
+      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
+      EMBED_POLL_INITIAL_MS: '200',
+      EMBED_POLL_MAX_MS: '500',
+      EMBED_COMPACT_IDLE_MS: '500',
+    },
+    dataset: { merchants: 1, receiptsPerMerchant: 3, seed: 5 },
+  });
+  try {
+    const runId = uniqueId('embed-');
+    const report = (await h.client.workflow.execute('embedBackfill', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [{ runId }],
+    })) as { total: number; succeeded: number };
+    if (report.total === 0 || report.succeeded !== report.total)
+      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
+    const records: RecordedHistory[] = [];
+    for (const [workflowType, workflowId, note] of [
+      ['embedBackfill', runId, 'backfill of lines and words, waited for its batches'],
+      ['pollEmbeddingBatch', `embed-poll/${runId}/line-00000`, 'poller of a batch that completed'],
+      ['compactEmbeddings', h.cfg.EMBED_COMPACTOR_ID, 'compactor that applied the deltas'],
+    ] as const) {
+      const handle = h.client.workflow.getHandle(workflowId);
+      const desc = await handle.describe();
+      records.push({
+        workflowType,
+        note,
+        workflowId,
+        runId: desc.runId,
+        history: await handle.fetchHistory(),
+      });
+    }
+    return await save(records);
+  } finally {
+    await h.close();
+    await new ChromaStore({ url: h.cfg.chromaUrl, prefix: h.cfg.CHROMA_COLLECTION_PREFIX })
+      .deleteCollections()
+      .catch(() => undefined);
+    const { objects } = createEmbeddingDeps(h.cfg);
+    for (const key of await objects.list(h.cfg.EMBED_S3_PREFIX).catch(() => [])) await objects.delete(key);
+  }
+}
+
 async function main(): Promise<void> {
   const replace = process.argv.includes('--replace');
   const i = process.argv.indexOf('--pipelines');
-  const pipelines = (i >= 0 ? (process.argv[i + 1] ?? '') : 'evaluate,enrich,analyze,harmonize').split(',');
-  const known: Record<string, () => Promise<number>> = { evaluate, enrich, analyze, harmonize };
+  const pipelines = (i >= 0 ? (process.argv[i + 1] ?? '') : 'evaluate,enrich,analyze,harmonize,embed').split(
+    ',',
+  );
+  const known: Record<string, () => Promise<number>> = { evaluate, enrich, analyze, harmonize, embed };
   const unknown = pipelines.filter((p) => !known[p]);
   if (unknown.length)
-    throw new Error(`unknown pipelines: ${unknown.join(', ')} (known: evaluate, enrich, analyze, harmonize)`);
+    throw new Error(
+      `unknown pipelines: ${unknown.join(', ')} (known: evaluate, enrich, analyze, harmonize, embed)`,
+    );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   if (replace) {
     for (const f of fs.readdirSync(HISTORIES_DIR)) {

@@ -1,5 +1,5 @@
 // Determinism: saved histories (test/fixtures/histories, recorded by scripts/save-histories.ts: label
-// evaluation, place enrichment, test-suite analysis, label harmonization) and
+// evaluation, place enrichment, test-suite analysis, label harmonization, embedding) and
 // fresh histories of a live run replay against the current workflow code without a violation.
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -26,6 +26,9 @@ const WORKFLOW_TYPES = [
   'analyzeTestSuite',
   'harmonizeLabels',
   'harmonizeGroup',
+  'embedBackfill',
+  'pollEmbeddingBatch',
+  'compactEmbeddings',
 ];
 
 /** Replays each history with the current workflow code (one shared bundle of src/workflows). */
