@@ -6,7 +6,6 @@
 // [--pipelines evaluate,enrich,analyze,harmonize,embed] [--replace]` (--replace first deletes the
 // saved histories). Commit the files it writes.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import * as prettier from 'prettier';
 import {
@@ -17,7 +16,7 @@ import {
   runSmallEvaluation,
   startedWorkflowId,
 } from '../test/helpers/histories';
-import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
+import { freePort, startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import type { RecordedHistory } from '../test/helpers/histories';
 import { writePlaces } from '../src/cli/seed';
 import { generatePlaces } from '../src/domain/places';
@@ -48,6 +47,22 @@ async function save(records: RecordedHistory[]): Promise<number> {
     );
   }
   return total;
+}
+
+/** Runs a root workflow to its end on the harness's pipeline queue; `runId` is its workflow id. */
+async function runRoot<R>(
+  h: Harness,
+  workflowType: string,
+  prefix: string,
+  input: Record<string, unknown>,
+): Promise<{ runId: string; report: R }> {
+  const runId = uniqueId(prefix);
+  const report = (await h.client.workflow.execute(workflowType, {
+    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+    workflowId: runId,
+    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }],
+  })) as R;
+  return { runId, report };
 }
 
 /** The first run (which continued as new) and the last run of a root workflow. */
@@ -89,12 +104,10 @@ async function enrich(): Promise<number> {
   const h = await startHarness({ emulator: { accuracy: 1, latencyMs: 5 } });
   try {
     await writePlaces(h.cfg, generatePlaces({ count: 5, seed: 4 }));
-    const runId = uniqueId('enrich-');
-    const report = (await h.client.workflow.execute('enrichPlaces', {
-      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-      workflowId: runId,
-      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, batchSize: 2, continueAsNewAfterBatches: 2 }],
-    })) as { succeeded: number };
+    const { runId, report } = await runRoot<{ succeeded: number }>(h, 'enrichPlaces', 'enrich-', {
+      batchSize: 2,
+      continueAsNewAfterBatches: 2,
+    });
     if (report.succeeded !== 5)
       throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
     return await save(await firstAndLast(h, 'enrichPlaces', runId));
@@ -107,20 +120,16 @@ async function enrich(): Promise<number> {
 async function analyze(): Promise<number> {
   const h = await startHarness({ emulator: { accuracy: 1, latencyMs: 5 } });
   try {
-    const runId = uniqueId('analyze-');
-    const report = (await h.client.workflow.execute('analyzeTestSuite', {
-      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-      workflowId: runId,
-      args: [
-        {
-          runId,
-          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
-          path: path.resolve(__dirname, '../test/fixtures/quality/api'),
-          pageSize: 10,
-          continueAsNewAfterPages: 1,
-        },
-      ],
-    })) as { status: string; total: number };
+    const { runId, report } = await runRoot<{ status: string; total: number }>(
+      h,
+      'analyzeTestSuite',
+      'analyze-',
+      {
+        path: path.resolve(__dirname, '../test/fixtures/quality/api'),
+        pageSize: 10,
+        continueAsNewAfterPages: 1,
+      },
+    );
     if (report.status !== 'COMPLETED' || report.total <= 10)
       throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
     return await save(await firstAndLast(h, 'analyzeTestSuite', runId));
@@ -137,21 +146,17 @@ async function harmonize(): Promise<number> {
     dataset: { merchants: 1, receiptsPerMerchant: 8, seed: 7 },
   });
   try {
-    const runId = uniqueId('hz-');
-    const report = (await h.client.workflow.execute('harmonizeLabels', {
-      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-      workflowId: runId,
-      args: [
-        {
-          runId,
-          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
-          merchantIds: ['m-0001'],
-          labelTypes: ['TAX', 'GRAND_TOTAL'],
-          continueAsNewAfterGroups: 1,
-          widths: { groups: 1 },
-        },
-      ],
-    })) as { words: number; succeeded: number };
+    const { runId, report } = await runRoot<{ words: number; succeeded: number }>(
+      h,
+      'harmonizeLabels',
+      'hz-',
+      {
+        merchantIds: ['m-0001'],
+        labelTypes: ['TAX', 'GRAND_TOTAL'],
+        continueAsNewAfterGroups: 1,
+        widths: { groups: 1 },
+      },
+    );
     if (report.words === 0 || report.succeeded !== report.words)
       throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
     const groupId = `${runId}/m-0001/TAX`;
@@ -167,17 +172,6 @@ async function harmonize(): Promise<number> {
     await h.close();
     await createHarmonizationStores(h.cfg).chroma.deleteCollections();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** 3 receipts' lines and words through the emulator's Batch API: backfill, one poller, the compactor. */
@@ -198,12 +192,12 @@ async function embed(): Promise<number> {
     dataset: { merchants: 1, receiptsPerMerchant: 3, seed: 5 },
   });
   try {
-    const runId = uniqueId('embed-');
-    const report = (await h.client.workflow.execute('embedBackfill', {
-      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-      workflowId: runId,
-      args: [{ runId }],
-    })) as { total: number; succeeded: number };
+    const { runId, report } = await runRoot<{ total: number; succeeded: number }>(
+      h,
+      'embedBackfill',
+      'embed-',
+      {},
+    );
     if (report.total === 0 || report.succeeded !== report.total)
       throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
     const records: RecordedHistory[] = [];

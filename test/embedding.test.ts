@@ -2,7 +2,6 @@
 // with the emulator's OpenAI Files + Batch API over real HTTP; expiry with partial output; one
 // compactor however many ask; kill -9 of the worker while polling and while compacting; and a poll
 // workflow that outlives a 20-hour batch on the time-skipping test server.
-import net from 'node:net';
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -33,23 +32,12 @@ import type {
   EmbedProgress,
   PollEmbeddingBatchResult,
 } from '../src/workflows/embedding';
-import { startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
+import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
 import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
 const EMBEDDING_DIM = 64;
 /** Requests per batch: a 1 x 5 receipt dataset (~90 lines, ~260 words) makes 1 line batch and 2 word batches. */
 const MAX_REQUESTS = 150;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface EmbedHarness extends Harness {
   chroma: ChromaStore;

@@ -1,5 +1,6 @@
 // Test harness for pipelines: the shared real stack (Temporal, dynalite, ...), plus per test an
 // own DynamoDB table, own task queues, an own in-process emulator with its truth, real workers.
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -44,6 +45,18 @@ export interface Harness {
   dataset?: Dataset;
   workers?: RunningWorkers;
   close(): Promise<void>;
+}
+
+/** A TCP port free on loopback right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 export function uniqueId(prefix = 't'): string {
