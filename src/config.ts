@@ -52,6 +52,14 @@ export const envSchema = z.object({
 
   /** Port of the LLM provider emulator started by `stack up`. */
   EMULATOR_PORT: port.default(11435),
+  /** Port of the real Ollama server `stack up --ollama` starts on 127.0.0.1. */
+  OLLAMA_PORT: port.default(11434),
+  /** Requests that server answers at once (its own OLLAMA_NUM_PARALLEL); more wait in its queue. */
+  OLLAMA_NUM_PARALLEL: z.coerce.number().int().min(1).max(64).default(2),
+  /** Path of the `ollama` binary; default: the build cache of scripts/install-ollama.sh. */
+  OLLAMA_BIN: z.string().optional(),
+  /** Cache of scripts/install-ollama.sh (binary and model); default `~/.cache/receipt-llm-pipelines`. */
+  OLLAMA_CACHE_DIR: z.string().optional(),
 
   /** Path of the `temporal` CLI; default: `temporal` on PATH, else the project venv, else `.tools/bin`. */
   TEMPORAL_CLI: z.string().optional(),
@@ -89,9 +97,20 @@ export const envSchema = z.object({
   LLM_PERMIT_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Hand a released permit straight to a waiting call of the same worker (no DynamoDB round trip). */
   LLM_PERMIT_HANDOFF: bool.default(true),
-  /** Adapt the shared concurrency limit to 429/503 answers (AIMD below the cap). */
-  LLM_ADAPTIVE: bool.default(true),
-  LLM_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
+  /**
+   * How the shared limit adapts below the cap: `latency` (429/503 answers and rising latency, for
+   * providers that queue before they refuse), `refusal` (429/503 only), `off` (the cap, fixed).
+   * `true` means latency, `false` off.
+   */
+  LLM_ADAPTIVE: z
+    .enum(['latency', 'refusal', 'off', 'true', 'false', '1', '0'])
+    .default('latency')
+    .transform((v) => (v === 'true' || v === '1' ? 'latency' : v === 'false' || v === '0' ? 'off' : v)),
+  /**
+   * The most one provider request may take; the request is aborted then, whatever the HTTP client's
+   * own timeouts. At most 290 s: Node's fetch ends a request whose headers take 300 s.
+   */
+  LLM_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).max(290_000).default(120_000),
   LLM_CACHE_TTL_S: z.coerce
     .number()
     .int()

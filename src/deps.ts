@@ -25,7 +25,8 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
   const limiter = new GlobalLimiter(ddb, cfg.DYNAMODB_TABLE, {
     cap: cfg.LLM_MAX_CONCURRENT_CALLS,
     leaseMs: cfg.LLM_PERMIT_LEASE_MS,
-    adaptive: cfg.LLM_ADAPTIVE,
+    adaptive: cfg.LLM_ADAPTIVE !== 'off',
+    latencyAware: cfg.LLM_ADAPTIVE === 'latency',
     maxTokensPerMinute: cfg.LLM_MAX_TOKENS_PER_MINUTE,
     ...(cfg.LLM_PERMIT_HANDOFF ? {} : { handoffMaxAgeMs: 0 }),
   });
@@ -42,6 +43,7 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
     model: cfg.llmModel,
     embeddingModel: cfg.embeddingModel,
     repairAttempts: cfg.LLM_REPAIR_ATTEMPTS,
+    callTimeoutMs: cfg.LLM_CALL_TIMEOUT_MS,
   });
   return { limiter, metrics, llm };
 }

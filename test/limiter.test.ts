@@ -329,6 +329,64 @@ describe('adaptive limit', () => {
     for (const p of background) await lim.release(p);
   });
 
+  test('latency: queueing in slow start cuts the shared limit; a probe that brings no throughput is undone', async () => {
+    const name = `latency-${id()}`;
+    const lim = limiter({ name, cap: 8, initialWindow: 8, probeAfterSuccesses: 3 });
+    const other = limiter({ name, cap: 8, initialWindow: 8 }); // another process sees the same state
+    const held = await lim.acquire();
+    // Eight requests of 400 prompt + 100 completion tokens at `inFlight`, each taking `latencyMs`.
+    const window = async (inFlight: number, latencyMs: number) => {
+      const decisions = lim.latencyDecisions.length;
+      for (let i = 0; i < 8; i++)
+        lim.observeLatency(
+          { ...held, inFlightAtStart: inFlight, acquiredAt: Date.now() },
+          { latencyMs, promptTokens: 400, completionTokens: 100 },
+        );
+      for (let i = 0; i < 200 && lim.latencyDecisions.length === decisions; i++) await sleep(20);
+      return lim.latencyDecisions.at(-1)!.verdict;
+    };
+
+    assert.equal((await window(4, 1000)).kind, 'room', '4 in flight at the unloaded latency');
+    let s = await other.snapshot();
+    assert.deepEqual([s.slowStart, s.allowed], [true, 8]);
+
+    // 8 in flight take twice as long: the provider serves 4 at once and queues the rest.
+    const cut = await window(8, 2000);
+    assert.deepEqual([cut.kind, cut.kind === 'shrink' && cut.to], ['shrink', 4]);
+    s = await other.snapshot();
+    assert.deepEqual([s.limit, s.allowed, s.slowStart], [4, 4, false]);
+
+    // At 4 the latency is back to unloaded; the overshoot counted as a failed probe (interval 3 -> 6),
+    // so after 6 successes at the limit it probes 5.
+    assert.equal((await window(4, 1000)).kind, 'room');
+    for (let i = 0; i < 6; i++) await lim.recordSuccess({ ...held, heldAtAcquire: 4, allowedAtAcquire: 4 });
+    s = await other.snapshot();
+    assert.equal(s.limit, 5);
+    assert.ok(s.state.xBeforeProbe! > 0, 'the throughput at 4 is kept to judge the probe by');
+
+    // 5 in flight take 5/4 as long for the same throughput: the probe is undone, the next waits longer.
+    const undo = await window(5, 1250);
+    assert.deepEqual([undo.kind, undo.kind === 'shrink' && undo.to], ['shrink', 4]);
+    s = await other.snapshot();
+    assert.deepEqual([s.limit, s.state.probeInterval], [4, 12]);
+    await lim.release(held);
+  });
+
+  test('latency-aware off (refusal only): slow latency changes nothing', async () => {
+    const lim = limiter({ name: `refusal-only-${id()}`, cap: 8, initialWindow: 8, latencyAware: false });
+    const held = await lim.acquire();
+    for (let i = 0; i < 16; i++)
+      lim.observeLatency(
+        { ...held, inFlightAtStart: 8, acquiredAt: Date.now() },
+        { latencyMs: 10_000 + i, promptTokens: 400, completionTokens: 100 },
+      );
+    await sleep(200);
+    assert.equal(lim.latencyDecisions.length, 0);
+    const s = await lim.snapshot();
+    assert.deepEqual([s.allowed, s.slowStart], [8, true]);
+    await lim.release(held);
+  });
+
   test('not adaptive: the cap holds and 429s change nothing', async () => {
     const lim = limiter({ name: `fixed-${id()}`, cap: 3, adaptive: false });
     const ps = [await lim.acquire(), await lim.acquire(), await lim.acquire()];

@@ -34,6 +34,7 @@ import {
   pickSlot,
 } from '../src/llm/limiter';
 import { LlmClient, estimateTokens, safeParseJson } from '../src/llm/llm-client';
+import { LlmCallTimeoutError } from '../src/llm/deadline';
 import { mapOpenAiError } from '../src/llm/openai';
 import type { ChatRequest, ChatResult, LlmProvider } from '../src/llm/types';
 import { llmActivityOptions } from '../src/workflows/shared';
@@ -112,7 +113,8 @@ describe('errors', () => {
     assert.equal(rate.type, 'LlmRateLimited');
     assert.equal(rate.nonRetryable, false);
     assert.equal(rate.nextRetryDelay, 2500);
-    assert.equal(toActivityFailure(new LlmRateLimitedError(503, undefined, 'busy')).nextRetryDelay, 1000);
+    // Ollama's 503 (model loading) has no Retry-After: the retry policy's exponential backoff applies.
+    assert.equal(toActivityFailure(new LlmRateLimitedError(503, undefined, 'busy')).nextRetryDelay, undefined);
 
     const budget = toActivityFailure(new LlmBudgetExhaustedError(42_000));
     assert.equal(budget.type, 'LlmBudgetExhausted');
@@ -357,15 +359,17 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
   const jsonSchema = { type: 'object' };
 
   function setup(
-    script: Array<string | Error>,
-    opts: { repairAttempts?: number; acquire?: () => Promise<Permit> } = {},
+    script: Array<string | Error | { truncated: string } | 'never'>,
+    opts: { repairAttempts?: number; acquire?: () => Promise<Permit>; callTimeoutMs?: number } = {},
   ) {
     const events: string[] = [];
+    const latencies: number[] = [];
     const requests: ChatRequest[] = [];
     const permit: Permit = {
       slot: 0,
       holder: 'h',
       heldAtAcquire: 1,
+      inFlightAtStart: 1,
       allowedAtAcquire: 4,
       acquiredAt: 0,
       leaseUntil: 0,
@@ -381,6 +385,7 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
       renew: async () => undefined,
       recordSuccess: async () => void events.push('success'),
       recordRateLimited: async (p?: Permit) => void events.push(`rateLimited ${p === permit}`),
+      observeLatency: (_p: Permit, x: { latencyMs: number }) => void latencies.push(x.latencyMs),
     };
     const provider: LlmProvider = {
       name: 'ollama',
@@ -389,7 +394,16 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
         const next = script.shift();
         if (next === undefined) throw new Error('script exhausted');
         if (next instanceof Error) throw next;
-        return { content: next, promptTokens: 10, completionTokens: 5, model: 'm' };
+        if (next === 'never') return new Promise<ChatResult>(() => undefined); // ignores its signal too
+        if (typeof next === 'object')
+          return {
+            content: next.truncated,
+            truncated: true,
+            promptTokens: 10,
+            completionTokens: 5,
+            model: 'm',
+          };
+        return { content: next, truncated: false, promptTokens: 10, completionTokens: 5, model: 'm' };
       },
       embed: () => Promise.reject(new Error('unused')),
     };
@@ -405,6 +419,7 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
       model: 'm',
       embeddingModel: 'e',
       repairAttempts: opts.repairAttempts ?? 2,
+      callTimeoutMs: opts.callTimeoutMs ?? 10_000,
     });
     const call = (callId: string, extra: { noCache?: boolean; signal?: AbortSignal } = {}) =>
       client.structured({
@@ -416,7 +431,7 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
         jsonSchema,
         ...extra,
       });
-    return { events, requests, ddb, call };
+    return { events, latencies, requests, ddb, call };
   }
 
   test('an invalid answer is repaired: the model sees its answer and the problem', async () => {
@@ -434,6 +449,37 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
     assert.deepEqual(f.events, ['reserve 210', 'acquire', 'release', 'success', 'reconcile 7 -180']);
     assert.equal(f.ddb.items.get('RUN#run|CALL#c1')?.status, 'ok');
     assert.equal([...f.ddb.items.keys()].filter((k) => k.startsWith('LLMCACHE#')).length, 1);
+  });
+
+  test('every request carries an output-token limit; an answer cut by it is repaired, then a recorded failure', async () => {
+    const f = setup([{ truncated: '{"answer":' }, { truncated: '{"ans' }], { repairAttempts: 1 });
+    await assert.rejects(
+      f.call('cut'),
+      (e: Error) =>
+        e instanceof LlmInvalidAnswerError && /cut at the output limit of \d+ tokens/.test(e.message),
+    );
+    const limit = f.requests[0]!.maxOutputTokens;
+    assert.ok(limit && limit >= 64, `a limit was sent: ${limit}`);
+    assert.equal(f.requests[1]!.maxOutputTokens, limit);
+    assert.match(f.requests[1]!.messages.at(-1)!.content, /shorter/);
+    const rec = f.ddb.items.get('RUN#run|CALL#cut');
+    assert.equal(rec?.status, 'invalid_answer');
+    assert.equal(rec?.maxOutputTokens, limit);
+    assert.equal(rec?.truncatedRequests, 2);
+    assert.deepEqual(f.latencies.length, 2, 'both answers were latency samples');
+  });
+
+  test('a provider that never answers (and ignores its abort signal) ends at LLM_CALL_TIMEOUT_MS', async () => {
+    const f = setup(['never'], { callTimeoutMs: 200 });
+    await assert.rejects(
+      f.call('hang'),
+      (e: Error) => e instanceof LlmCallTimeoutError && /200 ms/.test(e.message),
+    );
+    const rec = f.ddb.items.get('RUN#run|CALL#hang');
+    assert.equal(rec?.status, 'error');
+    assert.equal(rec?.timedOut, true);
+    assert.ok(f.events.includes('release'), 'the permit went back');
+    assert.deepEqual(f.latencies, [200], 'the limiter heard the provider took at least the timeout');
   });
 
   test('still invalid after the repairs: a recorded invalid_answer, nothing cached', async () => {

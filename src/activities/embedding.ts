@@ -721,6 +721,8 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
           rateLimited: 0,
           errors: sum((o) => o.released + o.failed),
           cacheHits: 0,
+          timeouts: 0,
+          truncated: 0,
           promptTokens,
           completionTokens: 0,
           costUsd:

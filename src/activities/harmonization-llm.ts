@@ -101,6 +101,7 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
           messages: labelOutlierMessages(batch.merchantName, batch.label, batch.items),
           schema,
           jsonSchema: answerJsonSchema('label_outlier'),
+          itemCount: batch.items.length,
           noCache: input.noCache,
           fairnessKey: input.merchantId,
           signal: ctx.cancellationSignal,

@@ -44,6 +44,7 @@ export function createLlmActivities({ llm }: { llm: LlmClient }) {
           messages: labelReviewMessages(input.merchantName, input.issues),
           schema,
           jsonSchema: answerJsonSchema('label_review'),
+          itemCount: input.issues.length,
           noCache: input.noCache,
           fairnessKey: input.merchantId,
           signal: ctx.cancellationSignal,

@@ -19,6 +19,12 @@ export interface CallRecord {
   costUsd: number;
   model: string;
   at: number;
+  /** The output-token limit each request of the call carried (num_predict / max_tokens). */
+  maxOutputTokens?: number;
+  /** Requests whose answer was cut at that limit (each one an invalid answer). */
+  truncatedRequests?: number;
+  /** The call ended at LLM_CALL_TIMEOUT_MS. */
+  timedOut?: boolean;
 }
 
 export interface LlmRunStats {
@@ -27,6 +33,10 @@ export interface LlmRunStats {
   rateLimited: number;
   errors: number;
   cacheHits: number;
+  /** Calls that ended at LLM_CALL_TIMEOUT_MS. */
+  timeouts: number;
+  /** Provider answers cut at the call's output-token limit. */
+  truncated: number;
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
@@ -89,6 +99,8 @@ export function summarizeCalls(records: CallRecord[]): LlmRunStats {
       (r) => r.status === 'error' || r.status === 'fatal' || r.status === 'invalid_answer',
     ).length,
     cacheHits: records.filter((r) => r.status === 'cache_hit').length,
+    timeouts: records.filter((r) => r.timedOut).length,
+    truncated: sum((r) => r.truncatedRequests ?? 0),
     promptTokens: sum((r) => r.promptTokens),
     completionTokens: sum((r) => r.completionTokens),
     costUsd: Math.round(sum((r) => r.costUsd) * 1e6) / 1e6,

@@ -1,7 +1,10 @@
 // Named errors for each way a provider call can fail, and how each maps to Temporal retries.
 import { ApplicationFailure } from '@temporalio/common';
 
-/** 429, or 503 from a full Ollama queue: retry after the provider's Retry-After. */
+/**
+ * 429, or 503 (Ollama: a model loading or a full queue): retry after the provider's Retry-After, or
+ * with the retry policy's exponential backoff when it sends none (Ollama never does).
+ */
 export class LlmRateLimitedError extends Error {
   override name = 'LlmRateLimitedError';
   constructor(
@@ -77,7 +80,7 @@ export function toActivityFailure(err: unknown): ApplicationFailure {
     return ApplicationFailure.create({
       message: err.message,
       type: 'LlmRateLimited',
-      nextRetryDelay: err.retryAfterMs ?? 1000,
+      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
       details: [{ status: err.status }],
     });
   }

@@ -28,6 +28,16 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { LlmBudgetExhaustedError } from './errors';
+import {
+  DEFAULT_LATENCY_OPTIONS,
+  judgeWindow,
+  nextBase,
+  windowStats,
+  type LatencyMemory,
+  type LatencyOptions,
+  type LatencySample,
+  type LatencyVerdict,
+} from './latency-signal';
 
 export interface LimiterOptions {
   /** Name of the semaphore; one per provider account you want to protect. @default 'llm' */
@@ -38,6 +48,13 @@ export interface LimiterOptions {
   leaseMs: number;
   /** Adapt the limit to 429/503 answers. @default true */
   adaptive?: boolean;
+  /**
+   * Also adapt it to latency (latency-signal.ts): shrink when calls wait in the provider's queue,
+   * which a queueing provider shows long before (or instead of) refusing. Needs `adaptive`. @default true
+   */
+  latencyAware?: boolean;
+  /** Thresholds of the latency signal. @default DEFAULT_LATENCY_OPTIONS */
+  latency?: Partial<LatencyOptions>;
   /** In-flight calls allowed before any success has confirmed more. @default 4 */
   initialWindow?: number;
   /**
@@ -58,7 +75,7 @@ export interface LimiterOptions {
   handoffMaxAgeMs?: number;
 }
 
-interface LimiterState {
+interface LimiterState extends LatencyMemory {
   limit: number;
   confirmed: number;
   slowStart: boolean;
@@ -67,11 +84,24 @@ interface LimiterState {
   lastProbeAt: number;
 }
 
+/** A latency verdict the limiter acted on (for tests, logs and the bench). */
+export interface LatencyDecision {
+  at: number;
+  allowed: number;
+  verdict: LatencyVerdict;
+  latency: number;
+  baseLatency: number;
+  throughput: number;
+  samples: number;
+}
+
 export interface Permit {
   slot: number;
   holder: string;
   /** Permits held globally when this one was granted, itself included (handed over: its first grant). */
   heldAtAcquire: number;
+  /** Permits held when the current call got it (a handed-over permit: this process's last look). */
+  inFlightAtStart: number;
   /** The number of permits allowed when this one was granted. */
   allowedAtAcquire: number;
   acquiredAt: number;
@@ -91,12 +121,15 @@ export interface LimiterSnapshot {
 
 export function applyLimiterDefaults(
   o: LimiterOptions,
-): Required<Omit<LimiterOptions, 'maxTokensPerMinute'>> & Pick<LimiterOptions, 'maxTokensPerMinute'> {
+): Required<Omit<LimiterOptions, 'maxTokensPerMinute' | 'latency'>> &
+  Pick<LimiterOptions, 'maxTokensPerMinute'> & { latency: LatencyOptions } {
   return {
     name: o.name ?? 'llm',
     cap: o.cap,
     leaseMs: o.leaseMs,
     adaptive: o.adaptive ?? true,
+    latencyAware: (o.adaptive ?? true) && (o.latencyAware ?? true),
+    latency: { ...DEFAULT_LATENCY_OPTIONS, ...o.latency },
     initialWindow: Math.min(o.cap, o.initialWindow ?? 4),
     slowStartGrowth: o.slowStartGrowth ?? 0.25,
     probeAfterSuccesses: o.probeAfterSuccesses ?? 20,
@@ -139,6 +172,11 @@ export class GlobalLimiter {
   private cachedState: LimiterState | undefined;
   /** The last snapshot's time, permits held and permits allowed: what a local handoff goes by. */
   private lastLook = { at: 0, held: 0, allowed: 0 };
+  /** Finished requests of this process not yet judged by the latency signal. */
+  private latencyWindow: LatencySample[] = [];
+  private judging = false;
+  /** The latency verdicts this process acted on, newest last (bounded). */
+  readonly latencyDecisions: LatencyDecision[] = [];
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -287,6 +325,7 @@ export class GlobalLimiter {
     head.canTakeHandoff = false;
     head.handedOff = {
       ...permit,
+      inFlightAtStart: look.held,
       allowedAtAcquire: look.allowed,
       acquiredAt: now,
       handoffs: permit.handoffs + 1,
@@ -323,6 +362,7 @@ export class GlobalLimiter {
         slot,
         holder,
         heldAtAcquire,
+        inFlightAtStart: heldAtAcquire,
         allowedAtAcquire,
         acquiredAt: now,
         leaseUntil: now + this.opts.leaseMs,
@@ -396,10 +436,17 @@ export class GlobalLimiter {
     );
     const s = r.Attributes as LimiterState | undefined;
     if (s && s.probeSuccesses >= s.probeInterval && s.limit < this.opts.cap) {
+      // The throughput at the old limit is what the latency signal judges the probe by.
       await this.conditionalUpdate(
-        'SET #l = :next, probeSuccesses = :zero, lastProbeAt = :now',
+        'SET #l = :next, probeSuccesses = :zero, lastProbeAt = :now, adjustedAt = :now, xBeforeProbe = :x',
         '#l = :cur',
-        { ':next': Math.floor(s.limit) + 1, ':cur': s.limit, ':zero': 0, ':now': Date.now() },
+        {
+          ':next': Math.floor(s.limit) + 1,
+          ':cur': s.limit,
+          ':zero': 0,
+          ':now': Date.now(),
+          ':x': s.xAtLimit ?? 0,
+        },
       );
     }
   }
@@ -422,14 +469,88 @@ export class GlobalLimiter {
     // This process's view follows at once: the refused slot (released next) is not handed on.
     this.lastLook = { ...this.lastLook, allowed: Math.min(this.lastLook.allowed, target) };
     await this.conditionalUpdate(
-      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi',
+      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now',
       '#l > :t OR slowStart = :tr',
       {
+        ':now': Date.now(),
         ':t': target,
         ':f': false,
         ':tr': true,
         ':zero': 0,
         ':pi': failedProbe ? Math.min(snap.state.probeInterval * 2, 10_000) : snap.state.probeInterval,
+      },
+    );
+  }
+
+  /**
+   * A provider request finished after `latencyMs` (or timed out): a sample for the latency signal.
+   * Every `minSamples` samples of this process, the window is judged against the shared state.
+   */
+  observeLatency(
+    permit: Permit,
+    sample: Pick<LatencySample, 'latencyMs' | 'promptTokens' | 'completionTokens'>,
+  ): void {
+    if (!this.opts.latencyAware) return;
+    this.latencyWindow.push({ ...sample, inFlight: permit.inFlightAtStart, startedAt: permit.acquiredAt });
+    if (this.latencyWindow.length >= this.opts.latency.minSamples && !this.judging) {
+      this.judging = true;
+      void this.judgeLatency()
+        .catch(() => undefined)
+        .finally(() => (this.judging = false));
+    }
+  }
+
+  private async judgeLatency(): Promise<void> {
+    const snap = await this.snapshot();
+    const { state } = snap;
+    // Calls that started before the limit last changed ran at another level: they prove nothing now.
+    const since = state.adjustedAt ?? 0;
+    const samples = this.latencyWindow.filter((x) => x.startedAt >= since);
+    this.latencyWindow = samples;
+    const stats = windowStats(samples);
+    if (!stats || stats.samples < this.opts.latency.minSamples) return;
+    this.latencyWindow = [];
+    const now = Date.now();
+    const base = nextBase(state, stats, now, this.opts.latency);
+    const verdict = judgeWindow(stats, state, base.baseLatency, snap.allowed, this.opts.latency);
+    this.latencyDecisions.push({
+      at: now,
+      allowed: snap.allowed,
+      verdict,
+      latency: stats.latency,
+      baseLatency: base.baseLatency,
+      throughput: stats.throughput,
+      samples: stats.samples,
+    });
+    if (this.latencyDecisions.length > 200) this.latencyDecisions.shift();
+    const memory = { ':b': base.baseLatency, ':ba': base.baseAt };
+    if (verdict.kind !== 'shrink') {
+      await this.conditionalUpdate(
+        'SET baseLatency = :b, baseAt = :ba, xAtLimit = :x',
+        'attribute_exists(#l)',
+        {
+          ...memory,
+          ':x': stats.throughput,
+        },
+      );
+      return;
+    }
+    const failedProbe = state.slowStart || now - state.lastProbeAt < 60_000;
+    // This process obeys at once: a slot above the new limit is not handed on.
+    this.lastLook = { ...this.lastLook, allowed: Math.min(this.lastLook.allowed, verdict.to) };
+    // Only if no other process changed the limit since these calls started (no double shrink).
+    await this.conditionalUpdate(
+      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
+        'baseLatency = :b, baseAt = :ba REMOVE xAtLimit, xBeforeProbe',
+      'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
+      {
+        ...memory,
+        ':t': verdict.to,
+        ':f': false,
+        ':zero': 0,
+        ':pi': failedProbe ? Math.min(state.probeInterval * 2, 10_000) : state.probeInterval,
+        ':now': now,
+        ':since': since,
       },
     );
   }

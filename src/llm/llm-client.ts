@@ -4,8 +4,10 @@ import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { type CallRecord, type CallStatus, type LlmMetrics, type PriceTable, costOf } from './accounting';
 import { type LlmCache, cacheKey } from './cache';
+import { LlmCallTimeoutError, withDeadline } from './deadline';
 import { LlmInvalidAnswerError, LlmRateLimitedError, LlmFatalError, LlmBudgetExhaustedError } from './errors';
 import type { GlobalLimiter, Permit } from './limiter';
+import { outputTokenLimit } from './output-limit';
 import type { ChatMessage, LlmProvider } from './types';
 
 export interface LlmClientDeps {
@@ -19,6 +21,8 @@ export interface LlmClientDeps {
   model: string;
   embeddingModel: string;
   repairAttempts: number;
+  /** LLM_CALL_TIMEOUT_MS: the most one provider request may take, whatever the HTTP client does. */
+  callTimeoutMs: number;
 }
 
 export interface StructuredCallInput<T> {
@@ -29,6 +33,10 @@ export interface StructuredCallInput<T> {
   messages: ChatMessage[];
   schema: z.ZodType<T>;
   jsonSchema: Record<string, unknown>;
+  /** Items the answer covers (sizes the output-token limit from the schema). @default 1 */
+  itemCount?: number;
+  /** Output-token limit of each request; derived from `jsonSchema` and `itemCount` when unset. */
+  maxOutputTokens?: number;
   /** Do not answer from the cache (the fresh answer still refreshes it). */
   noCache?: boolean;
   fairnessKey?: string;
@@ -76,7 +84,9 @@ export class LlmClient {
     const { promise, shared } = input.noCache
       ? { promise: run(), shared: false }
       : deps.cache.coalesce(key, run);
-    const result = await promise;
+    // A caller sharing another call's request keeps its own activity heartbeating while it waits.
+    const beat = shared ? setInterval(() => input.heartbeat?.(), HEARTBEAT_EVERY_MS) : undefined;
+    const result = await promise.finally(() => clearInterval(beat));
     if (!shared) return result;
     const record = this.record(input, 'cache_hit', started, 0, 0, 0, result.record.model);
     await this.saveRecord(record);
@@ -107,43 +117,70 @@ export class LlmClient {
       throw err;
     }
     const { release } = this.holdPermit(permit, input.heartbeat);
-    let promptTokens = 0;
-    let completionTokens = 0;
-    let requests = 0;
-    let model = deps.model;
+    const maxOutputTokens = input.maxOutputTokens ?? outputTokenLimit(input.jsonSchema, input.itemCount);
+    const usage = { promptTokens: 0, completionTokens: 0, requests: 0, truncated: 0, model: deps.model };
     const callStarted = Date.now();
+    const recordOf = (status: CallStatus, extra: Partial<CallRecord> = {}): CallRecord => ({
+      ...this.record(
+        input,
+        status,
+        started,
+        usage.promptTokens,
+        usage.completionTokens,
+        Math.max(usage.requests, 1),
+        usage.model,
+        Date.now() - callStarted,
+      ),
+      maxOutputTokens,
+      ...(usage.truncated ? { truncatedRequests: usage.truncated } : {}),
+      ...extra,
+    });
     try {
       const messages = [...input.messages];
       for (let attempt = 0; ; attempt++) {
-        requests++;
-        const res = await deps.provider.chat(
-          { model: deps.model, messages, jsonSchema: input.jsonSchema, schemaName: input.task },
-          input.signal,
+        usage.requests++;
+        const requestStarted = Date.now();
+        const res = await this.timed(permit, input.signal, (signal) =>
+          deps.provider.chat(
+            {
+              model: deps.model,
+              messages,
+              jsonSchema: input.jsonSchema,
+              schemaName: input.task,
+              maxOutputTokens,
+            },
+            signal,
+          ),
         );
-        promptTokens += res.promptTokens;
-        completionTokens += res.completionTokens;
-        model = res.model || model;
-        const parsed = safeParseJson(res.content, input.schema);
+        deps.limiter.observeLatency(permit, {
+          latencyMs: Date.now() - requestStarted,
+          promptTokens: res.promptTokens,
+          completionTokens: res.completionTokens,
+        });
+        usage.promptTokens += res.promptTokens;
+        usage.completionTokens += res.completionTokens;
+        usage.model = res.model || usage.model;
+        if (res.truncated) usage.truncated++;
+        const parsed: ReturnType<typeof safeParseJson<T>> = res.truncated
+          ? { ok: false, error: `the answer was cut at the output limit of ${maxOutputTokens} tokens` }
+          : safeParseJson(res.content, input.schema);
         if (parsed.ok) {
-          const latency = Date.now() - callStarted;
-          await release();
-          const record = this.record(
-            input,
-            'ok',
-            started,
-            promptTokens,
-            completionTokens,
-            requests,
-            model,
-            latency,
-          );
-          // Independent writes after the call, at once: they hold the worker slot, not a permit.
-          await Promise.all([
-            deps.limiter.recordSuccess(permit),
-            deps.limiter.reconcileTokens(minute, promptTokens + completionTokens - estimate),
-            // Written even with noCache: a no-cache run skips stale answers but refreshes the cache.
-            deps.cache.put(key, { content: res.content, promptTokens, completionTokens, model }),
+          const record = recordOf('ok');
+          // The answer is paid for: nothing after it may fail the call (a retry would pay again).
+          // Caching it, recording it, and giving the permit back go at once, each best effort.
+          await Promise.allSettled([
+            deps.cache.put(key, {
+              content: res.content,
+              promptTokens: usage.promptTokens,
+              completionTokens: usage.completionTokens,
+              model: usage.model,
+            }),
             this.saveRecord(record),
+            release(),
+          ]);
+          await Promise.allSettled([
+            deps.limiter.recordSuccess(permit),
+            deps.limiter.reconcileTokens(minute, usage.promptTokens + usage.completionTokens - estimate),
           ]);
           return { value: parsed.value, record };
         }
@@ -152,47 +189,45 @@ export class LlmClient {
             `LLM answer for ${input.task} is not valid for its schema after ${attempt + 1} attempts: ${parsed.error}`,
           );
         }
-        // Repair: show the model its answer and what was wrong with it.
-        messages.push(
-          { role: 'assistant', content: res.content.slice(0, 4000) },
-          {
-            role: 'user',
-            content: `That answer is invalid (${parsed.error.slice(0, 500)}). Answer again with only JSON valid for the schema.`,
-          },
-        );
+        messages.push(...repairMessages(res.content, parsed.error, res.truncated));
       }
     } catch (err) {
       // A refusal lowers the shared limit while this permit is still held: released first, its
       // slot could go to a waiter whose call the provider would refuse too.
       if (err instanceof LlmRateLimitedError)
         await deps.limiter.recordRateLimited(permit).catch(() => undefined);
-      await release();
+      await release().catch(() => undefined);
       await deps.limiter
-        .reconcileTokens(minute, promptTokens + completionTokens - estimate)
+        .reconcileTokens(minute, usage.promptTokens + usage.completionTokens - estimate)
         .catch(() => undefined);
-      const status: CallStatus =
-        err instanceof LlmRateLimitedError
-          ? 'rate_limited'
-          : err instanceof LlmInvalidAnswerError
-            ? 'invalid_answer'
-            : err instanceof LlmFatalError
-              ? 'fatal'
-              : 'error';
       await this.saveRecord(
-        this.record(
-          input,
-          status,
-          started,
-          promptTokens,
-          completionTokens,
-          Math.max(requests, 1),
-          model,
-          Date.now() - callStarted,
-        ),
-      );
+        recordOf(statusOf(err), err instanceof LlmCallTimeoutError ? { timedOut: true } : {}),
+      ).catch(() => undefined);
       throw err;
     } finally {
-      await release();
+      await release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * One provider request under LLM_CALL_TIMEOUT_MS. A request that times out tells the limiter the
+   * provider took at least that long (a queueing provider's strongest congestion signal).
+   */
+  private async timed<R>(
+    permit: Permit,
+    signal: AbortSignal | undefined,
+    request: (signal: AbortSignal) => Promise<R>,
+  ): Promise<R> {
+    try {
+      return await withDeadline(this.deps.callTimeoutMs, signal, request);
+    } catch (err) {
+      if (err instanceof LlmCallTimeoutError)
+        this.deps.limiter.observeLatency(permit, {
+          latencyMs: err.timeoutMs,
+          promptTokens: 0,
+          completionTokens: 0,
+        });
+      throw err;
     }
   }
 
@@ -209,9 +244,14 @@ export class LlmClient {
     const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
     const { release } = this.holdPermit(permit, input.heartbeat);
     try {
-      const res = await deps.provider.embed(deps.embeddingModel, input.texts, input.signal);
-      await release();
-      await deps.limiter.recordSuccess(permit);
+      const res = await this.timed(permit, input.signal, (signal) =>
+        deps.provider.embed(deps.embeddingModel, input.texts, signal),
+      );
+      deps.limiter.observeLatency(permit, {
+        latencyMs: Date.now() - started,
+        promptTokens: res.promptTokens,
+        completionTokens: 0,
+      });
       const record: CallRecord = {
         runId: input.runId,
         callId: input.callId,
@@ -225,14 +265,15 @@ export class LlmClient {
         model: res.model,
         at: started,
       };
-      await this.saveRecord(record);
+      await Promise.allSettled([release(), this.saveRecord(record)]);
+      await deps.limiter.recordSuccess(permit).catch(() => undefined);
       return res.vectors;
     } catch (err) {
       if (err instanceof LlmRateLimitedError)
         await deps.limiter.recordRateLimited(permit).catch(() => undefined);
       throw err;
     } finally {
-      await release();
+      await release().catch(() => undefined);
     }
   }
 
@@ -314,4 +355,22 @@ export function safeParseJson<T>(
   const r = schema.safeParse(json);
   if (r.success) return { ok: true, value: r.data };
   return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+}
+
+function statusOf(err: unknown): CallStatus {
+  if (err instanceof LlmRateLimitedError) return 'rate_limited';
+  if (err instanceof LlmInvalidAnswerError) return 'invalid_answer';
+  if (err instanceof LlmFatalError) return 'fatal';
+  return 'error';
+}
+
+/** Re-asks a model whose answer failed its schema: its answer, what was wrong, and how to fix it. */
+function repairMessages(content: string, error: string, truncated: boolean): ChatMessage[] {
+  const fix = truncated
+    ? 'Answer again, shorter: only JSON valid for the schema, each reason under 12 words.'
+    : 'Answer again with only JSON valid for the schema.';
+  return [
+    { role: 'assistant', content: content.slice(0, 4000) },
+    { role: 'user', content: `That answer is invalid (${error.slice(0, 500)}). ${fix}` },
+  ];
 }

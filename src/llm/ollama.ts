@@ -5,23 +5,18 @@ import type { ChatRequest, ChatResult, EmbedResult, LlmProvider } from './types'
 
 export class OllamaProvider implements LlmProvider {
   readonly name = 'ollama' as const;
-  constructor(
-    private readonly host: string,
-    private readonly timeoutMs: number,
-  ) {}
+  constructor(private readonly host: string) {}
 
   /**
    * A client per call: the SDK has no per-request abort signal, so we hand it a fetch bound to
-   * this call's signal; the same fetch turns non-2xx answers into our typed errors, keeping the
-   * Retry-After header that the SDK's own ResponseError would drop.
+   * this call's signal (the LlmClient's deadline aborts it); the same fetch turns non-2xx answers
+   * into our typed errors, keeping the Retry-After header that the SDK's own ResponseError drops.
    */
   private client(signal?: AbortSignal): Ollama {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const boundFetch: typeof fetch = async (input, init) => {
       let res: Response;
       try {
-        res = await fetch(input, { ...init, signal: combined });
+        res = await fetch(input, { ...init, ...(signal ? { signal } : {}) });
       } catch (err) {
         throw new LlmTransientError(undefined, `Ollama request failed: ${(err as Error).message}`);
       }
@@ -44,10 +39,14 @@ export class OllamaProvider implements LlmProvider {
       messages: req.messages,
       stream: false,
       format: req.jsonSchema ?? undefined,
-      options: { temperature: req.temperature ?? 0 },
+      options: {
+        temperature: req.temperature ?? 0,
+        ...(req.maxOutputTokens ? { num_predict: req.maxOutputTokens } : {}),
+      },
     });
     return {
       content: res.message.content,
+      truncated: res.done_reason === 'length',
       promptTokens: res.prompt_eval_count ?? 0,
       completionTokens: res.eval_count ?? 0,
       model: res.model,

@@ -19,6 +19,7 @@ export class OpenAiProvider implements LlmProvider {
           model: req.model,
           messages: req.messages,
           temperature: req.temperature ?? 0,
+          ...(req.maxOutputTokens ? { max_tokens: req.maxOutputTokens } : {}),
           ...(req.jsonSchema
             ? {
                 response_format: {
@@ -32,6 +33,7 @@ export class OpenAiProvider implements LlmProvider {
       );
       return {
         content: res.choices[0]?.message.content ?? '',
+        truncated: res.choices[0]?.finish_reason === 'length',
         promptTokens: res.usage?.prompt_tokens ?? 0,
         completionTokens: res.usage?.completion_tokens ?? 0,
         model: res.model,

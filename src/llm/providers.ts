@@ -8,5 +8,5 @@ export function createProvider(cfg: AppConfig): LlmProvider {
   if (cfg.llmProvider === 'openai') {
     return new OpenAiProvider(cfg.llmBaseUrl, cfg.OPENAI_API_KEY ?? 'emulator', cfg.LLM_CALL_TIMEOUT_MS);
   }
-  return new OllamaProvider(cfg.llmBaseUrl, cfg.LLM_CALL_TIMEOUT_MS);
+  return new OllamaProvider(cfg.llmBaseUrl);
 }

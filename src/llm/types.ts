@@ -11,10 +11,14 @@ export interface ChatRequest {
   jsonSchema?: Record<string, unknown>;
   schemaName?: string;
   temperature?: number;
+  /** Most tokens the model may generate (Ollama `num_predict`, OpenAI `max_tokens`). */
+  maxOutputTokens?: number;
 }
 
 export interface ChatResult {
   content: string;
+  /** True when generation stopped at `maxOutputTokens` (`done_reason`/`finish_reason` "length"). */
+  truncated: boolean;
   promptTokens: number;
   completionTokens: number;
   model: string;

@@ -1,0 +1,127 @@
+// The latency signal of the adaptive limit, for providers that queue before they refuse (a real
+// Ollama server queues without limit; hosted APIs queue internally before any 429). Pure functions:
+// the limiter feeds them windows of finished requests and applies the verdict to the shared state.
+//
+// In the spirit of TCP Vegas and gradient concurrency limits:
+// - a request's latency is normalised by its work (prompt and completion tokens), so big and small
+//   prompts compare; the lowest normalised latency seen recently is the provider's unloaded latency;
+// - by Little's law the provider's throughput is the calls in flight over the latency;
+// - latency near the unloaded one: the provider has room, the limit may grow (slow start, probes);
+// - latency up while the step that raised the limit brought no throughput: calls wait in the
+//   provider's queue, so the limit shrinks (to what the latency says the provider serves at once);
+// - latency up with throughput up too (slots sharing a machine serve more, each more slowly): hold.
+
+/** One finished provider request. */
+export interface LatencySample {
+  latencyMs: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Permits held (globally) when its call started, itself included. */
+  inFlight: number;
+  startedAt: number;
+}
+
+/** What the shared state keeps of the latency signal. */
+export interface LatencyMemory {
+  /** Lowest normalised latency (ms per work unit) seen since `baseAt`: the unloaded latency. */
+  baseLatency?: number;
+  baseAt?: number;
+  /** Throughput (work units per ms) measured at the current limit. */
+  xAtLimit?: number;
+  /** Throughput measured at the limit before the last probe raised it. */
+  xBeforeProbe?: number;
+  /** When the limit last changed by a latency verdict: samples of calls started before are stale. */
+  adjustedAt?: number;
+}
+
+export interface LatencyOptions {
+  /** Latency this much above the unloaded one counts as queueing. @default 0.2 */
+  tolerance: number;
+  /** Throughput gain a raised limit must bring to be kept despite higher latency. @default 0.1 */
+  minGain: number;
+  /** The unloaded latency is learnt again after this long (the provider may have changed). @default 60000 */
+  baseMaxAgeMs: number;
+  /** Samples a window needs before it is judged. @default 8 */
+  minSamples: number;
+}
+
+export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
+  tolerance: 0.2,
+  minGain: 0.1,
+  baseMaxAgeMs: 60_000,
+  minSamples: 8,
+};
+
+/**
+ * Work of a request in decode-token equivalents: prefill runs ~4x faster than decode on CPU servers
+ * and hosted ones alike; the constant stands for the fixed cost of a request.
+ */
+export function workUnits(s: Pick<LatencySample, 'promptTokens' | 'completionTokens'>): number {
+  return 20 + s.promptTokens / 4 + s.completionTokens;
+}
+
+export function normalisedLatency(s: LatencySample): number {
+  return s.latencyMs / workUnits(s);
+}
+
+export interface WindowStats {
+  samples: number;
+  /** Median normalised latency. */
+  latency: number;
+  /** Lowest normalised latency. */
+  minLatency: number;
+  meanInFlight: number;
+  /** Throughput estimate by Little's law: mean in flight over the median latency. */
+  throughput: number;
+}
+
+export function windowStats(samples: readonly LatencySample[]): WindowStats | undefined {
+  if (!samples.length) return undefined;
+  const norm = samples.map(normalisedLatency).sort((a, b) => a - b);
+  const latency = norm[Math.floor((norm.length - 1) / 2)]!;
+  const meanInFlight = samples.reduce((n, s) => n + s.inFlight, 0) / samples.length;
+  return {
+    samples: samples.length,
+    latency,
+    minLatency: norm[0]!,
+    meanInFlight,
+    throughput: meanInFlight / latency,
+  };
+}
+
+export type LatencyVerdict =
+  { kind: 'room' } | { kind: 'hold'; reason: string } | { kind: 'shrink'; to: number; reason: string };
+
+/** The unloaded latency after this window: the lower of the two, or the window's once the old is stale. */
+export function nextBase(memory: LatencyMemory, stats: WindowStats, now: number, o: LatencyOptions) {
+  const stale = memory.baseAt === undefined || now - memory.baseAt > o.baseMaxAgeMs;
+  if (memory.baseLatency === undefined || stale || stats.minLatency < memory.baseLatency)
+    return { baseLatency: stats.minLatency, baseAt: now };
+  return { baseLatency: memory.baseLatency, baseAt: memory.baseAt! };
+}
+
+/**
+ * Judges one window at limit `limit`. `baseLatency` is the unloaded latency to compare with
+ * (`nextBase`). A shrink after a probe undoes it; one in slow start goes to what the provider
+ * serves at once (the in-flight calls scaled by how much longer they took than unloaded ones).
+ */
+export function judgeWindow(
+  stats: WindowStats,
+  memory: LatencyMemory,
+  baseLatency: number,
+  limit: number,
+  o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
+): LatencyVerdict {
+  const ratio = stats.latency / baseLatency;
+  if (ratio <= 1 + o.tolerance) return { kind: 'room' };
+  const gain = memory.xBeforeProbe ? stats.throughput / memory.xBeforeProbe - 1 : undefined;
+  const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
+  if (gain !== undefined && gain >= o.minGain)
+    return { kind: 'hold', reason: `${why}, throughput +${Math.round(gain * 100)}% over the last step` };
+  // The step that raised the limit did not pay: undo it. With nothing measured below (slow start),
+  // go to what the provider serves at once: the calls in flight scaled by how much longer they took.
+  const served = Math.floor((stats.meanInFlight * (1 + o.tolerance)) / ratio);
+  const to = Math.max(1, Math.min(limit - 1, gain === undefined ? served : limit - 1));
+  const flat = gain === undefined ? 'no throughput measured below' : `throughput ${Math.round(gain * 100)}%`;
+  return { kind: 'shrink', to, reason: `${why}, ${flat}` };
+}

@@ -1,0 +1,111 @@
+// The latency signal of the adaptive limit (pure): windows of samples from a model provider that
+// serves P calls at once and queues the rest (latency grows as in-flight / P beyond P).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DEFAULT_LATENCY_OPTIONS,
+  judgeWindow,
+  nextBase,
+  normalisedLatency,
+  windowStats,
+  workUnits,
+  type LatencySample,
+} from '../src/llm/latency-signal';
+
+/** A window of `n` calls at `inFlight` against a provider serving `parallel` at once (ms per work unit = 2). */
+function window(inFlight: number, parallel: number, n = 8, sharing = 1): LatencySample[] {
+  return Array.from({ length: n }, (_, i) => {
+    const promptTokens = 400 + i * 40; // different prompt sizes: normalisation makes them comparable
+    const completionTokens = 100 + i * 10;
+    const work = workUnits({ promptTokens, completionTokens });
+    const queueing = Math.max(1, inFlight / parallel);
+    return {
+      latencyMs: 2 * work * queueing * sharing,
+      promptTokens,
+      completionTokens,
+      inFlight,
+      startedAt: i,
+    };
+  });
+}
+
+describe('latency signal', () => {
+  test('normalised latency makes calls of different sizes comparable', () => {
+    const w = window(2, 4);
+    const norms = w.map(normalisedLatency);
+    assert.ok(
+      norms.every((x) => Math.abs(x - 2) < 1e-9),
+      norms.join(','),
+    );
+    const stats = windowStats(w)!;
+    assert.equal(stats.samples, 8);
+    assert.equal(stats.meanInFlight, 2);
+    assert.equal(stats.throughput, 1, "Little's law: 2 in flight / 2 ms per unit");
+  });
+
+  test('at or below the provider parallelism there is room', () => {
+    const stats = windowStats(window(4, 4))!;
+    assert.deepEqual(judgeWindow(stats, {}, 2, 4), { kind: 'room' });
+  });
+
+  test('queueing found in slow start: shrink to what the provider serves at once', () => {
+    for (const [inFlight, parallel] of [
+      [8, 4],
+      [16, 4],
+      [32, 4],
+      [5, 4],
+      [4, 2],
+    ] as const) {
+      const verdict = judgeWindow(windowStats(window(inFlight, parallel))!, {}, 2, inFlight);
+      assert.equal(verdict.kind, 'shrink');
+      assert.equal(
+        verdict.kind === 'shrink' && verdict.to,
+        parallel,
+        `${inFlight} in flight, parallel ${parallel}`,
+      );
+    }
+  });
+
+  test('a probe one above the parallelism brings latency and no throughput: back down', () => {
+    const atP = windowStats(window(4, 4))!;
+    const above = windowStats(window(5, 4))!;
+    const verdict = judgeWindow(above, { xBeforeProbe: atP.throughput }, 2, 5);
+    assert.equal(verdict.kind, 'shrink');
+    assert.equal(verdict.kind === 'shrink' && verdict.to, 4);
+  });
+
+  test('slots sharing a machine: latency up but throughput up too, so the raised limit is held', () => {
+    // A real CPU server: 2 slots each run at 70% of a lone slot's speed (1.43x the throughput).
+    const lone = windowStats(window(1, 1))!;
+    const two = windowStats(window(2, 2, 8, 1 / 0.7))!;
+    const verdict = judgeWindow(two, { xBeforeProbe: lone.throughput }, lone.latency, 2);
+    assert.equal(verdict.kind, 'hold');
+    // One more than its slots: queueing, throughput flat against 2.
+    const three = windowStats(window(3, 2, 8, 1 / 0.7))!;
+    const next = judgeWindow(three, { xBeforeProbe: two.throughput }, lone.latency, 3);
+    assert.equal(next.kind === 'shrink' && next.to, 2);
+  });
+
+  test('the unloaded latency is the lowest seen, learnt again once stale', () => {
+    const o = DEFAULT_LATENCY_OPTIONS;
+    const stats = windowStats(window(1, 1))!;
+    assert.deepEqual(nextBase({}, stats, 1000, o), { baseLatency: 2, baseAt: 1000 });
+    assert.deepEqual(nextBase({ baseLatency: 1, baseAt: 900 }, stats, 1000, o), {
+      baseLatency: 1,
+      baseAt: 900,
+    });
+    assert.deepEqual(nextBase({ baseLatency: 3, baseAt: 900 }, stats, 1000, o), {
+      baseLatency: 2,
+      baseAt: 1000,
+    });
+    assert.deepEqual(nextBase({ baseLatency: 1, baseAt: 0 }, stats, o.baseMaxAgeMs + 1, o), {
+      baseLatency: 2,
+      baseAt: o.baseMaxAgeMs + 1,
+    });
+  });
+
+  test('never below one call', () => {
+    const verdict = judgeWindow(windowStats(window(2, 1, 8, 10))!, {}, 2, 2);
+    assert.equal(verdict.kind === 'shrink' && verdict.to, 1);
+  });
+});
