@@ -114,7 +114,10 @@ describe('errors', () => {
     assert.equal(rate.nonRetryable, false);
     assert.equal(rate.nextRetryDelay, 2500);
     // Ollama's 503 (model loading) has no Retry-After: the retry policy's exponential backoff applies.
-    assert.equal(toActivityFailure(new LlmRateLimitedError(503, undefined, 'busy')).nextRetryDelay, undefined);
+    assert.equal(
+      toActivityFailure(new LlmRateLimitedError(503, undefined, 'busy')).nextRetryDelay,
+      undefined,
+    );
 
     const budget = toActivityFailure(new LlmBudgetExhaustedError(42_000));
     assert.equal(budget.type, 'LlmBudgetExhausted');
