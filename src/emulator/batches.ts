@@ -529,6 +529,7 @@ export class BatchStore {
       const req = parseChatCompletionRequest(line.body);
       const out = this.deps.engine.chat(req, line.malformChoice);
       if (out.malformed) this.deps.metrics.count(BATCH_METRICS_KEY, 'malformed');
+      if (out.finishReason === 'length') this.deps.metrics.count(BATCH_METRICS_KEY, 'truncated');
       return {
         status: 200,
         body: chatCompletionBody(out, req.model, this.ids.next('chatcmpl-'), created),

@@ -17,6 +17,14 @@ export class EmulatorUsageError extends Error {
 /** Numeric flags and the setting each sets. */
 const NUMERIC_FLAGS = {
   'max-concurrency': 'maxConcurrency',
+  parallel: 'parallel',
+  'max-queue': 'maxQueue',
+  'prefill-tokens-per-s': 'prefillTokensPerS',
+  'decode-tokens-per-s': 'decodeTokensPerS',
+  'parallel-speedup': 'parallelSpeedup',
+  'loading-for-ms': 'loadingForMs',
+  'fault-status': 'faultStatus',
+  'fault-rate': 'faultRate',
   rpm: 'rpm',
   'latency-ms': 'latencyMs',
   'jitter-ms': 'jitterMs',
@@ -43,11 +51,22 @@ GET /_emulator/metrics, GET|PUT /_emulator/config, POST /_emulator/reset, GET /h
 
   --port N                    port to listen on (default: $EMULATOR_PORT or 11435; 0 = any free port)
   --host ADDR                 address to bind (default 127.0.0.1)
-  --max-concurrency N         requests served at once before 429/503 (default ${d.maxConcurrency})
+  --provider-model M          refusing (a hosted API: refuses over --max-concurrency) or queueing
+                              (an Ollama: --parallel slots, a FIFO queue, token-based service time)
+                              (default ${d.providerModel})
+  --max-concurrency N         refusing: requests served at once before 429/503 (default ${d.maxConcurrency})
+  --parallel N                queueing: requests served at once (default ${d.parallel})
+  --max-queue N               queueing: requests waiting before 503, 0 = unbounded (default ${d.maxQueue})
+  --prefill-tokens-per-s N    queueing: prompt tokens/s of one slot alone (default ${d.prefillTokensPerS})
+  --decode-tokens-per-s N     queueing: completion tokens/s of one slot alone (default ${d.decodeTokensPerS})
+  --parallel-speedup X        queueing: throughput of all busy slots vs one (default ${d.parallelSpeedup})
+  --loading-for-ms N          model loading at start: 503 without Retry-After meanwhile (default ${d.loadingForMs})
   --rpm N                     requests per sliding minute, 0 = unlimited (default ${d.rpm})
   --latency-ms N              base latency of chat/embeddings (default ${d.latencyMs})
   --jitter-ms N               seeded jitter, +/- (default ${d.jitterMs})
   --error-rate R              fraction answered 500/502/503 (default ${d.errorRate})
+  --fault-status N            status (400..599) of injected status faults (default: off)
+  --fault-rate R              fraction answered --fault-status (default ${d.faultRate})
   --malformed-rate R          fraction of chat answers invalid for their schema (default ${d.malformedRate})
   --timeout-rate R            fraction that hang, then lose the socket (default ${d.timeoutRate})
   --timeout-ms N              how long a timed-out request hangs (default ${d.timeoutMs})
@@ -83,6 +102,7 @@ export function parseEmulatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         port: { type: 'string' },
         host: { type: 'string' },
         'truth-file': { type: 'string' },
+        'provider-model': { type: 'string' },
         ...Object.fromEntries(Object.keys(NUMERIC_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       },
     }));
@@ -112,6 +132,17 @@ export function parseEmulatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
       if (!(err instanceof EmulatorSettingsError)) throw err;
       throw new EmulatorUsageError(
         `--${flag}: ${err.message.replace(/^Invalid emulator settings: \w+: /, '')} (got ${raw})`,
+      );
+    }
+  }
+  const providerModel = values['provider-model'];
+  if (typeof providerModel === 'string') {
+    try {
+      Object.assign(settings, parseSettingsPatch({ providerModel }));
+    } catch (err) {
+      if (!(err instanceof EmulatorSettingsError)) throw err;
+      throw new EmulatorUsageError(
+        `--provider-model: expected refusing or queueing, got ${JSON.stringify(providerModel)}`,
       );
     }
   }

@@ -4,7 +4,7 @@ import { type JsonSchema } from './json-schema';
 import { answerPrompt, malformAnswer } from './oracle';
 import { type SeededRandom } from './random';
 import { type EmulatorSettings } from './settings';
-import { countChatPromptTokens, countTextTokens } from './tokens';
+import { countChatPromptTokens, countTextTokens, truncateToTokens } from './tokens';
 import { type TruthSource } from './truth-source';
 
 /** A chat request once its wire format is stripped away. */
@@ -15,7 +15,15 @@ export interface ChatInput {
   jsonSchema?: JsonSchema;
   /** JSON output asked for without a schema. */
   jsonMode: boolean;
+  /**
+   * Most completion tokens the answer may have (Ollama `options.num_predict`, OpenAI
+   * `max_completion_tokens` / `max_tokens`); a longer answer is cut. Unset: no limit.
+   */
+  maxCompletionTokens?: number;
 }
+
+/** Why generation stopped: the answer was complete, or it hit `maxCompletionTokens`. */
+export type FinishReason = 'stop' | 'length';
 
 export interface ChatOutput {
   content: string;
@@ -23,6 +31,8 @@ export interface ChatOutput {
   completionTokens: number;
   /** The content was deliberately spoiled (`malformedRate`). */
   malformed: boolean;
+  /** 'length' when the content was cut at `maxCompletionTokens` (and is usually invalid JSON then). */
+  finishReason: FinishReason;
 }
 
 export interface EmbedOutput {
@@ -81,15 +91,24 @@ export class InferenceEngine {
       jsonSchema: input.jsonSchema,
       jsonMode: input.jsonMode,
     });
-    const content =
+    let content =
       malformChoice === undefined
         ? answer.content
         : malformAnswer(answer.content, malformChoice, input.jsonSchema);
+    let completionTokens = countTextTokens(content);
+    let finishReason: FinishReason = 'stop';
+    const limit = input.maxCompletionTokens;
+    if (limit !== undefined && completionTokens > limit) {
+      content = truncateToTokens(content, limit);
+      completionTokens = limit;
+      finishReason = 'length';
+    }
     return {
       content,
       promptTokens: countChatPromptTokens(input.messages),
-      completionTokens: countTextTokens(content),
+      completionTokens,
       malformed: malformChoice !== undefined,
+      finishReason,
     };
   }
 

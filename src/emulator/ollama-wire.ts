@@ -30,7 +30,25 @@ export function parseOllamaChatRequest(body: Record<string, unknown>): OllamaCha
       `invalid format: ${JSON.stringify(body.format)}: expected "json" or a JSON schema object`,
     );
   }
-  return { model: body.model, messages, jsonSchema, jsonMode, stream: body.stream !== false };
+  return {
+    model: body.model,
+    messages,
+    jsonSchema,
+    jsonMode,
+    stream: body.stream !== false,
+    maxCompletionTokens: parseNumPredict(body.options),
+  };
+}
+
+/** `options.num_predict`: a positive integer limits the completion; -1, -2 and 0 mean no limit, as in Ollama. */
+function parseNumPredict(options: unknown): number | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (!isRecord(options)) throw new BadRequestError('options must be an object');
+  const n = options.num_predict;
+  if (n === undefined || n === null) return undefined;
+  if (typeof n !== 'number' || !Number.isInteger(n))
+    throw new BadRequestError(`option "num_predict" must be of type integer, got ${JSON.stringify(n)}`);
+  return n > 0 ? n : undefined;
 }
 
 /** Ollama reports durations in nanoseconds; the emulator splits the real elapsed time plausibly. */
@@ -49,7 +67,7 @@ export function ollamaChatBody(out: ChatOutput, model: string, elapsedMs: number
     model,
     created_at: new Date().toISOString(),
     message: { role: 'assistant', content: out.content },
-    done_reason: 'stop',
+    done_reason: out.finishReason,
     done: true,
     ...durations(elapsedMs),
     prompt_eval_count: out.promptTokens,

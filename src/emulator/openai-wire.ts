@@ -124,6 +124,9 @@ export function parseChatCompletionRequest(body: Record<string, unknown>): OpenA
     }
   }
   const streamOptions = isRecord(body.stream_options) ? body.stream_options : {};
+  // max_tokens is the deprecated name; both are checked, the newer one wins.
+  const maxTokens = parseTokenLimit(body, 'max_tokens');
+  const maxCompletionTokens = parseTokenLimit(body, 'max_completion_tokens');
   return {
     model: body.model,
     messages,
@@ -131,7 +134,34 @@ export function parseChatCompletionRequest(body: Record<string, unknown>): OpenA
     jsonMode,
     stream: body.stream === true,
     includeUsage: streamOptions.include_usage === true,
+    maxCompletionTokens: maxCompletionTokens ?? maxTokens,
   };
+}
+
+/** An optional output-token limit: null or absent for none, else an integer of at least 1. */
+function parseTokenLimit(
+  body: Record<string, unknown>,
+  key: 'max_tokens' | 'max_completion_tokens',
+): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw new BadRequestError(
+      `Invalid type for '${key}': expected an integer, but got ${JSON.stringify(v)} instead.`,
+      400,
+      key,
+      'invalid_type',
+    );
+  }
+  if (v < 1) {
+    throw new BadRequestError(
+      `Invalid '${key}': integer below minimum value. Expected a value >= 1, but got ${v} instead.`,
+      400,
+      key,
+      'integer_below_min_value',
+    );
+  }
+  return v;
 }
 
 function usage(out: ChatOutput) {
@@ -161,7 +191,7 @@ export function chatCompletionBody(out: ChatOutput, model: string, id: string, c
         index: 0,
         message: { role: 'assistant', content: out.content, refusal: null, annotations: [] },
         logprobs: null,
-        finish_reason: 'stop',
+        finish_reason: out.finishReason,
       },
     ],
     usage: usage(out),
@@ -198,7 +228,7 @@ export function chatCompletionStream(
         },
       ],
     },
-    { ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] },
+    { ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: out.finishReason }] },
   ];
   if (includeUsage) events.push({ ...base, choices: [], usage: usage(out) });
   return events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n';

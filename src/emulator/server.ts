@@ -1,10 +1,10 @@
 // The LLM provider emulator's HTTP server: Ollama and OpenAI wire protocols on one port, with
-// limits, latency, faults, an oracle for answers, and metrics under /_emulator.
+// limits (refusing or queueing), latency, faults, an oracle for answers, and metrics under /_emulator.
 import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { AdmissionControl, type Refusal } from './admission';
 import { BatchStore, IdSource, fileObject } from './batches';
-import { InferenceEngine, drawFaults, type FaultDraw } from './engine';
+import { InferenceEngine, drawFaults, type ChatOutput, type FaultDraw } from './engine';
 import {
   BadRequestError,
   ClientGoneError,
@@ -34,7 +34,15 @@ import {
   serverErrorBody,
 } from './openai-wire';
 import { SeededRandom } from './random';
-import { EmulatorSettingsError, resolveEmulatorSettings, type EmulatorSettings } from './settings';
+import { ServiceSlots } from './service-slots';
+import { soloWorkMs } from './service-time';
+import {
+  EmulatorSettingsError,
+  parseSettingsPatch,
+  resolveEmulatorSettings,
+  type EmulatorSettings,
+} from './settings';
+import { drawStatusFault, ollamaStatusErrorMessage, openAiStatusErrorBody } from './status-faults';
 import { TruthSource } from './truth-source';
 
 export interface StartEmulatorOptions extends Partial<EmulatorSettings> {
@@ -67,8 +75,14 @@ export interface EmulatorHandle {
 }
 
 type Api = 'openai' | 'ollama';
-/** What a parsed inference request does once its latency has passed and it did not fail. */
-type Responder = (res: http.ServerResponse, startedAt: number, draw: FaultDraw) => void;
+/** The answer to an inference request: its token counts (which set its service time) and how to send it. */
+interface Answer {
+  promptTokens: number;
+  completionTokens: number;
+  send(res: http.ServerResponse, startedAt: number): void;
+}
+/** A parsed inference request: runs the engine, given the request's drawn fate, when its answer is due. */
+type Answerer = (draw: FaultDraw) => Answer;
 
 /** Biggest page `GET /v1/batches` returns (OpenAI's limit). */
 const MAX_LIST_LIMIT = 100;
@@ -85,9 +99,15 @@ class Emulator {
   private faultRng: SeededRandom;
   /** Pending latency and timeout waits, so close() can end them. */
   private readonly waits = new Map<NodeJS.Timeout, () => void>();
+  /** The queueing model's slots and FIFO queue. */
+  private readonly slots: ServiceSlots;
+  /** performance.now() at which the current model load ends (`loadingForMs`). */
+  private loadingUntil: number;
 
   constructor(settings: EmulatorSettings, log: (message: string) => void) {
     this.settings = settings;
+    this.loadingUntil = performance.now() + settings.loadingForMs;
+    this.slots = new ServiceSlots(() => this.settings, this.metrics);
     this.truth = new TruthSource(settings.truthFile, log);
     this.engine = new InferenceEngine(() => this.settings, this.truth);
     this.batches = new BatchStore({
@@ -100,12 +120,25 @@ class Emulator {
   }
 
   update(patch: unknown): EmulatorSettings {
-    const next = resolveEmulatorSettings(patch, this.settings);
+    const parsed = parseSettingsPatch(patch);
+    const next = { ...this.settings, ...parsed };
     const reseed = next.seed !== this.settings.seed;
     this.settings = next;
     this.truth.setPath(next.truthFile);
     if (reseed) this.faultRng = new SeededRandom(next.seed);
-    return { ...next };
+    if (parsed.loadingForMs !== undefined) this.loadingUntil = performance.now() + parsed.loadingForMs;
+    // More slots (or a bigger queue) may let waiters in now.
+    this.slots.pump();
+    return this.current();
+  }
+
+  /** The settings in force, with `loadingForMs` as the time still left of the current load. */
+  current(): EmulatorSettings {
+    return { ...this.settings, loadingForMs: this.loadingLeftMs() };
+  }
+
+  private loadingLeftMs(): number {
+    return Math.max(0, Math.ceil(this.loadingUntil - performance.now()));
   }
 
   reset(): void {
@@ -120,6 +153,7 @@ class Emulator {
       resolve();
     }
     this.waits.clear();
+    this.slots.close();
   }
 
   private wait(ms: number): Promise<void> {
@@ -133,7 +167,8 @@ class Emulator {
   }
 
   publicSettings(): Record<string, unknown> {
-    return { ...this.settings, truthFile: this.settings.truthFile ?? null };
+    const s = this.current();
+    return { ...s, truthFile: s.truthFile ?? null, faultStatus: s.faultStatus ?? null };
   }
 
   handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -186,30 +221,45 @@ class Emulator {
     fn();
   }
 
-  // ---- inference: admission, latency, faults ----
+  // ---- inference: admission, latency or queueing, faults ----
 
   private async inference(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     key: string,
     api: Api,
-    prepare: (body: Record<string, unknown>) => Responder,
+    prepare: (body: Record<string, unknown>) => Answerer,
   ): Promise<void> {
     this.metrics.count(key, 'requests');
     const s = this.settings;
-    const refusal = this.admission.tryAdmit(this.metrics.inFlight, s.maxConcurrency, s.rpm);
+    const queueing = s.providerModel === 'queueing';
+    // The queueing model never refuses for concurrency: its slots and queue decide further down.
+    const maxConcurrency = queueing ? Number.POSITIVE_INFINITY : s.maxConcurrency;
+    const refusal = this.admission.tryAdmit(this.metrics.inFlight, maxConcurrency, s.rpm);
     if (refusal) {
       this.metrics.count(key, 'rateLimited');
       return this.sendRateLimited(res, api, refusal);
     }
-    this.metrics.enter();
-    // 'close' fires once, whether the answer was sent or the connection died: the slot is freed either way.
-    res.once('close', () => this.metrics.leave());
+    if (performance.now() < this.loadingUntil) {
+      this.metrics.count(key, 'modelLoading');
+      return sendBusy(res, api);
+    }
+    if (!queueing) {
+      this.metrics.enter();
+      // 'close' fires once, whether the answer was sent or the connection died: the slot is freed either way.
+      res.once('close', () => this.metrics.leave());
+    }
     const startedAt = performance.now();
 
-    let respond: Responder;
+    let answerer: Answerer;
     try {
-      respond = prepare(await readJsonObject(req));
+      const body = await readJsonObject(req);
+      const status = drawStatusFault(this.faultRng, this.settings);
+      if (status !== undefined) {
+        this.metrics.count(key, 'statusFaults');
+        return this.sendStatusFault(res, api, status);
+      }
+      answerer = prepare(body);
     } catch (err) {
       return this.sendBadRequest(res, key, api, err);
     }
@@ -220,17 +270,57 @@ class Emulator {
       req.socket.destroy();
       return;
     }
+    if (queueing) return this.serveQueued(res, key, api, answerer(draw), draw, startedAt);
     if (draw.latencyMs > 0) await this.wait(draw.latencyMs);
     if (res.destroyed) return;
-    if (draw.errorStatus !== undefined) {
-      this.metrics.count(key, 'errors');
-      if (api === 'openai')
-        return sendJson(res, draw.errorStatus, serverErrorBody(draw.errorStatus), {
-          'x-request-id': this.ids.next('req_'),
-        });
-      return sendJson(res, draw.errorStatus, { error: ollamaServerErrorMessage(draw.errorStatus) });
+    if (draw.errorStatus !== undefined) return this.sendInjectedError(res, key, api, draw.errorStatus);
+    answerer(draw).send(res, startedAt);
+  }
+
+  /**
+   * Queueing model: waits in FIFO order for a slot (503 when the queue is full), then spends the fixed
+   * overhead and the token work in it. A client that goes away frees its queue place or its slot.
+   */
+  private async serveQueued(
+    res: http.ServerResponse,
+    key: string,
+    api: Api,
+    answer: Answer,
+    draw: FaultDraw,
+    startedAt: number,
+  ): Promise<void> {
+    const clientGone = new AbortController();
+    res.once('close', () => clientGone.abort());
+    if (res.destroyed || res.socket?.destroyed) clientGone.abort();
+    const outcome = await this.slots.take(clientGone.signal);
+    if (outcome.kind === 'aborted') return;
+    if (outcome.kind === 'queue-full') {
+      this.metrics.count(key, 'queueFull');
+      return sendBusy(res, api);
     }
-    respond(res, startedAt, draw);
+    const { slot } = outcome;
+    try {
+      if (draw.latencyMs > 0 && !clientGone.signal.aborted) await this.wait(draw.latencyMs);
+      await slot.compute(soloWorkMs(answer, this.settings), clientGone.signal);
+      if (clientGone.signal.aborted || res.destroyed) return;
+      if (draw.errorStatus !== undefined) return this.sendInjectedError(res, key, api, draw.errorStatus);
+      answer.send(res, startedAt);
+    } finally {
+      // Freed as soon as the answer is written, not when the socket reports 'close' a tick later.
+      slot.release();
+    }
+  }
+
+  private sendStatusFault(res: http.ServerResponse, api: Api, status: number): void {
+    if (api === 'ollama') return sendJson(res, status, { error: ollamaStatusErrorMessage(status) });
+    sendJson(res, status, openAiStatusErrorBody(status), { 'x-request-id': this.ids.next('req_') });
+  }
+
+  private sendInjectedError(res: http.ServerResponse, key: string, api: Api, status: number): void {
+    this.metrics.count(key, 'errors');
+    if (api === 'openai')
+      return sendJson(res, status, serverErrorBody(status), { 'x-request-id': this.ids.next('req_') });
+    sendJson(res, status, { error: ollamaServerErrorMessage(status) });
   }
 
   private sendRateLimited(res: http.ServerResponse, api: Api, refusal: Refusal): void {
@@ -261,43 +351,55 @@ class Emulator {
     sendJson(res, err.status, openAiError(err.message, 'invalid_request_error', err.param, err.code));
   }
 
-  private recordAnswer(
-    key: string,
-    promptTokens: number,
-    completionTokens: number,
-    malformed: boolean,
-  ): void {
-    this.metrics.addTokens(key, promptTokens, completionTokens);
-    if (malformed) this.metrics.count(key, 'malformed');
+  private recordChat(key: string, out: ChatOutput): void {
+    this.metrics.addTokens(key, out.promptTokens, out.completionTokens);
+    if (out.malformed) this.metrics.count(key, 'malformed');
+    if (out.finishReason === 'length') this.metrics.count(key, 'truncated');
   }
 
-  private openAiChat(body: Record<string, unknown>): Responder {
+  private openAiChat(body: Record<string, unknown>): Answerer {
     const request = parseChatCompletionRequest(body);
-    return (res, startedAt, draw) => {
+    return (draw) => {
       const out = this.engine.chat(request, draw.malformed ? draw.malformChoice : undefined);
-      this.recordAnswer('/v1/chat/completions', out.promptTokens, out.completionTokens, out.malformed);
-      const id = this.ids.next('chatcmpl-');
-      const created = Math.floor(Date.now() / 1000);
-      const headers = this.openAiHeaders(startedAt);
-      if (request.stream) {
-        return sendText(
-          res,
-          200,
-          chatCompletionStream(out, request.model, id, created, request.includeUsage),
-          'text/event-stream; charset=utf-8',
-          headers,
-        );
-      }
-      sendJson(res, 200, chatCompletionBody(out, request.model, id, created), headers);
+      return {
+        ...out,
+        send: (res, startedAt) => {
+          this.recordChat('/v1/chat/completions', out);
+          const id = this.ids.next('chatcmpl-');
+          const created = Math.floor(Date.now() / 1000);
+          const headers = this.openAiHeaders(startedAt);
+          if (request.stream) {
+            return sendText(
+              res,
+              200,
+              chatCompletionStream(out, request.model, id, created, request.includeUsage),
+              'text/event-stream; charset=utf-8',
+              headers,
+            );
+          }
+          sendJson(res, 200, chatCompletionBody(out, request.model, id, created), headers);
+        },
+      };
     };
   }
 
-  private openAiEmbeddings(body: Record<string, unknown>): Responder {
+  private openAiEmbeddings(body: Record<string, unknown>): Answerer {
     const request = parseEmbeddingsRequest(body);
-    return (res, startedAt) => {
+    return () => {
       const out = this.engine.embed(request.texts, request.dimensions);
-      this.recordAnswer('/v1/embeddings', out.promptTokens, 0, false);
-      sendJson(res, 200, embeddingsBody(out, request.model, request.encoding), this.openAiHeaders(startedAt));
+      return {
+        promptTokens: out.promptTokens,
+        completionTokens: 0,
+        send: (res, startedAt) => {
+          this.metrics.addTokens('/v1/embeddings', out.promptTokens, 0);
+          sendJson(
+            res,
+            200,
+            embeddingsBody(out, request.model, request.encoding),
+            this.openAiHeaders(startedAt),
+          );
+        },
+      };
     };
   }
 
@@ -316,26 +418,37 @@ class Emulator {
     return headers;
   }
 
-  private ollamaChat(body: Record<string, unknown>): Responder {
+  private ollamaChat(body: Record<string, unknown>): Answerer {
     const request = parseOllamaChatRequest(body);
-    return (res, startedAt, draw) => {
+    return (draw) => {
       const out = this.engine.chat(request, draw.malformed ? draw.malformChoice : undefined);
-      this.recordAnswer('/api/chat', out.promptTokens, out.completionTokens, out.malformed);
-      const answer = ollamaChatBody(out, request.model, performance.now() - startedAt);
-      if (request.stream) return sendText(res, 200, JSON.stringify(answer) + '\n', 'application/x-ndjson');
-      sendJson(res, 200, answer);
+      return {
+        ...out,
+        send: (res, startedAt) => {
+          this.recordChat('/api/chat', out);
+          const answer = ollamaChatBody(out, request.model, performance.now() - startedAt);
+          if (request.stream)
+            return sendText(res, 200, JSON.stringify(answer) + '\n', 'application/x-ndjson');
+          sendJson(res, 200, answer);
+        },
+      };
     };
   }
 
-  private ollamaEmbed(body: Record<string, unknown>, legacy: boolean): Responder {
+  private ollamaEmbed(body: Record<string, unknown>, legacy: boolean): Answerer {
     // The legacy /api/embeddings takes one `prompt` and answers one `embedding`.
     const request = parseOllamaEmbedRequest(legacy ? { ...body, input: body.prompt } : body);
-    return (res, startedAt) => {
+    return () => {
       const out = this.engine.embed(request.texts, request.dimensions);
-      const key = legacy ? '/api/embeddings' : '/api/embed';
-      this.recordAnswer(key, out.promptTokens, 0, false);
-      const answer = ollamaEmbedBody(out, request.model, performance.now() - startedAt);
-      sendJson(res, 200, legacy ? { embedding: answer.embeddings[0] ?? [] } : answer);
+      return {
+        promptTokens: out.promptTokens,
+        completionTokens: 0,
+        send: (res, startedAt) => {
+          this.metrics.addTokens(legacy ? '/api/embeddings' : '/api/embed', out.promptTokens, 0);
+          const answer = ollamaEmbedBody(out, request.model, performance.now() - startedAt);
+          sendJson(res, 200, legacy ? { embedding: answer.embeddings[0] ?? [] } : answer);
+        },
+      };
     };
   }
 
@@ -493,6 +606,15 @@ class Emulator {
   }
 }
 
+/**
+ * 503 "server busy" without Retry-After, as Ollama answers while it loads a model or when its queue is
+ * full; on the OpenAI API in the shape of Ollama's OpenAI-compatible endpoint.
+ */
+function sendBusy(res: http.ServerResponse, api: Api): void {
+  if (api === 'ollama') return sendJson(res, 503, { error: OLLAMA_BUSY_MESSAGE });
+  sendJson(res, 503, openAiError(OLLAMA_BUSY_MESSAGE, 'api_error'));
+}
+
 function describeRefusal(r: Refusal): string {
   return r.reason === 'rpm'
     ? `requests per minute (RPM): limit ${r.limit}, used ${r.limit}, requested 1`
@@ -538,7 +660,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     url: `http://${host}:${address.port}`,
     port: address.port,
     get settings() {
-      return { ...emulator.settings };
+      return emulator.current();
     },
     metrics: () => emulator.metrics.snapshot(),
     updateSettings: (patch) => emulator.update(patch),

@@ -4,11 +4,50 @@ import { z } from 'zod';
 /** Everything that shapes how the emulator behaves; all can be changed live (PUT /_emulator/config). */
 export interface EmulatorSettings {
   /**
+   * How the provider meets more work than it serves at once. `'refusing'` is a hosted API: over
+   * `maxConcurrency` a request is refused with `rateLimitStatus` and `Retry-After`. `'queueing'` is a
+   * self-hosted Ollama: `parallel` requests are served at once, the rest wait in one FIFO queue of at
+   * most `maxQueue`, and service time follows the tokens (`serviceTimeMs` in service-time.ts).
+   * `rpm`, the fault rates and `loadingForMs` apply in both.
+   * @default 'refusing'
+   */
+  providerModel: 'refusing' | 'queueing';
+  /**
    * Most inference requests (chat, embeddings) served at once; one more is refused with
-   * `rateLimitStatus` and `Retry-After`.
+   * `rateLimitStatus` and `Retry-After`. Refusing model only.
    * @default 64
    */
   maxConcurrency: number;
+  /**
+   * Queueing model: requests served at once (Ollama's `OLLAMA_NUM_PARALLEL`); the rest wait in FIFO order.
+   * @default 4
+   */
+  parallel: number;
+  /**
+   * Queueing model: most requests waiting for a slot (Ollama's `OLLAMA_MAX_QUEUE`, whose default this
+   * is); one more is answered 503 "server busy" at once, without `Retry-After`. 0 means unbounded.
+   * @default 512
+   */
+  maxQueue: number;
+  /**
+   * Queueing model: prompt tokens per second a slot reads (prefill) while it computes alone.
+   * Measured on SmolLM2-135M, 2 CPU cores: 230 to 370.
+   * @default 300
+   */
+  prefillTokensPerS: number;
+  /**
+   * Queueing model: completion tokens per second a slot generates (decode) while it computes alone.
+   * Measured on SmolLM2-135M, 2 CPU cores: 60 to 83.
+   * @default 70
+   */
+  decodeTokensPerS: number;
+  /**
+   * Queueing model: throughput of all computing slots together, as a multiple of one slot alone, because
+   * slots share one machine. With k slots computing, each runs at min(1, parallelSpeedup / k) of its solo
+   * speed: 1.4 makes two slots each 0.7 as fast, 1.4 times the throughput of one.
+   * @default 1.4
+   */
+  parallelSpeedup: number;
   /**
    * Inference requests admitted per sliding 60 s window; 0 means unlimited. Admissions are only
    * recorded while a limit is set, so turning it on live starts with an empty window.
@@ -16,7 +55,8 @@ export interface EmulatorSettings {
    */
   rpm: number;
   /**
-   * Base service time of a chat or embeddings request (files and batches answer at once).
+   * Base service time of a chat or embeddings request (files and batches answer at once). In the
+   * queueing model it is a fixed overhead per request, spent in its slot before the token work.
    * @default 200
    */
   latencyMs: number;
@@ -37,6 +77,26 @@ export interface EmulatorSettings {
    * @default 0
    */
   malformedRate: number;
+  /**
+   * Injected status fault: `faultRate` of the inference requests (chat and embeddings, both APIs) are
+   * answered with this 4xx/5xx status once admitted and their body read, before parsing, queueing or
+   * latency, with the API's error body (401 is OpenAI's `invalid_api_key`). Unset (null over HTTP): off.
+   * @default undefined
+   */
+  faultStatus: number | undefined;
+  /**
+   * Fraction of inference requests answered with `faultStatus` (seeded, like the other faults).
+   * @default 0
+   */
+  faultRate: number;
+  /**
+   * Applying this setting starts a model (re)load lasting this many ms from now (given at start: from
+   * the start). Meanwhile every inference request is answered 503 at once with Ollama's "server busy"
+   * error and no `Retry-After`, as Ollama does while it loads a model. Reads back as the ms still left;
+   * 0 ends a load.
+   * @default 0
+   */
+  loadingForMs: number;
   /**
    * Fraction of admitted inference requests that hang `timeoutMs` and then lose their socket.
    * @default 0
@@ -100,16 +160,36 @@ export interface EmulatorSettings {
 }
 
 const rate = z.number().min(0).max(1);
+/** Most slots the queueing model may have; far beyond any real server, it only guards against typos. */
+const MAX_PARALLEL = 1024;
+/** Settings whose `undefined` means "off" (null over HTTP) rather than "not given". */
+const UNSETTABLE: ReadonlySet<string> = new Set(['truthFile', 'faultStatus']);
 
 /** Zod schema of a settings patch: camelCase keys, unknown keys refused (a typo must not pass silently). */
 export const emulatorSettingsPatchSchema = z
   .object({
+    providerModel: z.enum(['refusing', 'queueing']),
     maxConcurrency: z.number().int().min(1),
+    parallel: z.number().int().min(1).max(MAX_PARALLEL),
+    maxQueue: z.number().int().min(0),
+    prefillTokensPerS: z.number().positive(),
+    decodeTokensPerS: z.number().positive(),
+    parallelSpeedup: z.number().min(1),
     rpm: z.number().int().min(0),
     latencyMs: z.number().min(0),
     jitterMs: z.number().min(0),
     errorRate: rate,
     malformedRate: rate,
+    /** null (JSON has no undefined) turns status faults off. */
+    faultStatus: z
+      .number()
+      .int()
+      .min(400)
+      .max(599)
+      .nullable()
+      .transform((v) => v ?? undefined),
+    faultRate: rate,
+    loadingForMs: z.number().min(0),
     timeoutRate: rate,
     timeoutMs: z.number().min(0),
     accuracy: rate,
@@ -133,12 +213,21 @@ export const emulatorSettingsPatchSchema = z
 export type EmulatorSettingsPatch = z.input<typeof emulatorSettingsPatchSchema>;
 
 export const DEFAULT_EMULATOR_SETTINGS: Readonly<EmulatorSettings> = Object.freeze({
+  providerModel: 'refusing',
   maxConcurrency: 64,
+  parallel: 4,
+  maxQueue: 512,
+  prefillTokensPerS: 300,
+  decodeTokensPerS: 70,
+  parallelSpeedup: 1.4,
   rpm: 0,
   latencyMs: 200,
   jitterMs: 50,
   errorRate: 0,
   malformedRate: 0,
+  faultStatus: undefined,
+  faultRate: 0,
+  loadingForMs: 0,
   timeoutRate: 0,
   timeoutMs: 30_000,
   accuracy: 1,
@@ -169,9 +258,9 @@ export function parseSettingsPatch(patch: unknown): Partial<EmulatorSettings> {
   const parsed = emulatorSettingsPatchSchema.safeParse(patch);
   if (parsed.success) {
     const out: Partial<EmulatorSettings> = {};
-    // `truthFile: undefined` is meaningful (unset), other undefined values are "not given".
+    // `undefined` of an UNSETTABLE setting is meaningful (off), other undefined values are "not given".
     for (const [k, v] of Object.entries(parsed.data)) {
-      if (v !== undefined || k === 'truthFile') (out as Record<string, unknown>)[k] = v;
+      if (v !== undefined || UNSETTABLE.has(k)) (out as Record<string, unknown>)[k] = v;
     }
     return out;
   }

@@ -1,5 +1,5 @@
 // Token counts for usage fields, from a real BPE tokenizer (o200k_base, the gpt-4o family's).
-import { countTokens as countBpeTokens, decode } from 'gpt-tokenizer/encoding/o200k_base';
+import { countTokens as countBpeTokens, decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
 
 /** Tokens OpenAI adds per chat message (role and separators) and once to prime the answer. */
 export const TOKENS_PER_MESSAGE = 3;
@@ -33,6 +33,15 @@ export function countChatPromptTokens(messages: ReadonlyArray<{ role: string; co
   let n = TOKENS_PER_REPLY;
   for (const m of messages) n += TOKENS_PER_MESSAGE + countTextTokens(m.content) + countTextTokens(m.role);
   return n;
+}
+
+/**
+ * The first `maxTokens` tokens of a text, as a model cut off by its output limit would have written them
+ * (a multi-byte character split by the cut decodes to U+FFFD).
+ */
+export function truncateToTokens(text: string, maxTokens: number): string {
+  const tokens = encode(text);
+  return tokens.length <= maxTokens ? text : decode(tokens.slice(0, Math.max(0, maxTokens)));
 }
 
 /** Text of token ids (OpenAI embeddings accept token arrays as input). */

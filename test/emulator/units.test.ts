@@ -37,9 +37,32 @@ void describe('settings', () => {
     ['seed', { seed: 1.5 }],
     ['latencyMs', { latencyMs: '10' }],
     ['nonsense', { nonsense: true }],
+    ['providerModel', { providerModel: 'lazy' }],
+    ['parallel', { parallel: 0 }],
+    ['parallel', { parallel: 1.5 }],
+    ['maxQueue', { maxQueue: -1 }],
+    ['prefillTokensPerS', { prefillTokensPerS: 0 }],
+    ['decodeTokensPerS', { decodeTokensPerS: -70 }],
+    ['parallelSpeedup', { parallelSpeedup: 0.5 }],
+    ['loadingForMs', { loadingForMs: -1 }],
+    ['faultStatus', { faultStatus: 200 }],
+    ['faultStatus', { faultStatus: 600 }],
+    ['faultRate', { faultRate: 1.1 }],
   ];
+  void test('the queueing model and status faults are off by default; null turns faultStatus off', () => {
+    const s = resolveEmulatorSettings({});
+    assert.equal(s.providerModel, 'refusing');
+    assert.equal(s.faultStatus, undefined);
+    assert.equal(s.faultRate, 0);
+    assert.equal(s.loadingForMs, 0);
+    const on = resolveEmulatorSettings({ providerModel: 'queueing', faultStatus: 401, faultRate: 1 });
+    assert.equal(on.providerModel, 'queueing');
+    assert.equal(on.faultStatus, 401);
+    assert.equal(resolveEmulatorSettings({ faultStatus: null }, on).faultStatus, undefined);
+  });
+
   for (const [field, patch] of bad) {
-    void test(`rejects a bad ${field}, naming it`, () => {
+    void test(`rejects a bad ${field} (${JSON.stringify(patch[field])}), naming it`, () => {
       assert.throws(
         () => resolveEmulatorSettings(patch),
         (err: unknown) =>
@@ -86,7 +109,60 @@ void describe('CLI flags', () => {
     assert.equal(args.settings.truthFile, '/x.json');
   });
 
+  void test('queueing and status-fault flags map to settings', () => {
+    const args = parseEmulatorArgs(
+      [
+        '--provider-model',
+        'queueing',
+        '--parallel',
+        '2',
+        '--max-queue',
+        '0',
+        '--prefill-tokens-per-s',
+        '250',
+        '--decode-tokens-per-s',
+        '65',
+        '--parallel-speedup',
+        '1.3',
+        '--loading-for-ms',
+        '1500',
+        '--fault-status',
+        '401',
+        '--fault-rate',
+        '0.5',
+      ],
+      env,
+    );
+    assert.deepEqual(
+      {
+        providerModel: args.settings.providerModel,
+        parallel: args.settings.parallel,
+        maxQueue: args.settings.maxQueue,
+        prefillTokensPerS: args.settings.prefillTokensPerS,
+        decodeTokensPerS: args.settings.decodeTokensPerS,
+        parallelSpeedup: args.settings.parallelSpeedup,
+        loadingForMs: args.settings.loadingForMs,
+        faultStatus: args.settings.faultStatus,
+        faultRate: args.settings.faultRate,
+      },
+      {
+        providerModel: 'queueing',
+        parallel: 2,
+        maxQueue: 0,
+        prefillTokensPerS: 250,
+        decodeTokensPerS: 65,
+        parallelSpeedup: 1.3,
+        loadingForMs: 1500,
+        faultStatus: 401,
+        faultRate: 0.5,
+      },
+    );
+  });
+
   for (const [argv, flag] of [
+    [['--provider-model', 'lazy'], '--provider-model'],
+    [['--parallel', '0'], '--parallel'],
+    [['--fault-status', '200'], '--fault-status'],
     [['--rpm', 'lots'], '--rpm'],
     [['--accuracy', '1.2'], '--accuracy'],
     [['--port', '70000'], '--port'],
@@ -155,7 +231,30 @@ void describe('in-flight series', () => {
     );
     assert.equal(snap.series[0]?.t, 0);
     m.reset();
-    assert.deepEqual(m.snapshot().series, [{ t: 0, inFlight: 0, max: 0 }]);
+    assert.deepEqual(m.snapshot().series, [{ t: 0, inFlight: 0, max: 0, queued: 0, queuedMax: 0 }]);
+  });
+
+  void test('records the queue beside the in-flight count, peaks included', () => {
+    let now = 0;
+    const m = new MetricsRecorder(() => now);
+    m.enqueue();
+    m.enqueue();
+    m.enqueue();
+    m.dequeue();
+    m.enter();
+    now = 5;
+    m.dequeue();
+    m.enter();
+    const snap = m.snapshot();
+    assert.equal(snap.queued, 1);
+    assert.equal(snap.queuedMax, 3);
+    assert.equal(snap.inFlight, 2);
+    assert.deepEqual(snap.series, [
+      { t: 0, inFlight: 1, max: 1, queued: 2, queuedMax: 3 },
+      { t: 5, inFlight: 2, max: 2, queued: 1, queuedMax: 2 },
+    ]);
+    m.reset();
+    assert.equal(m.snapshot().queuedMax, 1, 'the peak restarts from what waits now');
   });
 });
 
