@@ -45,7 +45,9 @@ describe('latency signal', () => {
 
   test('at or below the provider parallelism there is room', () => {
     const stats = windowStats(window(4, 4))!;
-    assert.deepEqual(judgeWindow(stats, {}, 2, 4), { kind: 'room' });
+    assert.deepEqual(judgeWindow(stats, { memory: {}, baseLatency: 2, limit: 4, slowStart: false }), {
+      kind: 'room',
+    });
   });
 
   test('queueing found in slow start: shrink to what the provider serves at once', () => {
@@ -56,7 +58,8 @@ describe('latency signal', () => {
       [5, 4],
       [4, 2],
     ] as const) {
-      const verdict = judgeWindow(windowStats(window(inFlight, parallel))!, {}, 2, inFlight);
+      const stats = windowStats(window(inFlight, parallel))!;
+      const verdict = judgeWindow(stats, { memory: {}, baseLatency: 2, limit: inFlight, slowStart: true });
       assert.equal(verdict.kind, 'shrink');
       assert.equal(
         verdict.kind === 'shrink' && verdict.to,
@@ -69,7 +72,12 @@ describe('latency signal', () => {
   test('a probe one above the parallelism brings latency and no throughput: back down', () => {
     const atP = windowStats(window(4, 4))!;
     const above = windowStats(window(5, 4))!;
-    const verdict = judgeWindow(above, { xBeforeProbe: atP.throughput }, 2, 5);
+    const verdict = judgeWindow(above, {
+      memory: { xBeforeProbe: atP.throughput },
+      baseLatency: 2,
+      limit: 5,
+      slowStart: false,
+    });
     assert.equal(verdict.kind, 'shrink');
     assert.equal(verdict.kind === 'shrink' && verdict.to, 4);
   });
@@ -78,15 +86,16 @@ describe('latency signal', () => {
     // A real CPU server: 2 slots each run at 70% of a lone slot's speed (1.43x the throughput).
     const lone = windowStats(window(1, 1))!;
     const two = windowStats(window(2, 2, 8, 1 / 0.7))!;
-    const verdict = judgeWindow(two, { xBeforeProbe: lone.throughput }, lone.latency, 2);
+    const ctx = { baseLatency: lone.latency, slowStart: false };
+    const verdict = judgeWindow(two, { ...ctx, memory: { xBeforeProbe: lone.throughput }, limit: 2 });
     assert.equal(verdict.kind, 'hold');
     // One more than its slots: queueing, throughput flat against 2.
     const three = windowStats(window(3, 2, 8, 1 / 0.7))!;
-    const next = judgeWindow(three, { xBeforeProbe: two.throughput }, lone.latency, 3);
+    const next = judgeWindow(three, { ...ctx, memory: { xBeforeProbe: two.throughput }, limit: 3 });
     assert.equal(next.kind === 'shrink' && next.to, 2);
   });
 
-  test('the unloaded latency is the lowest seen, learnt again once stale', () => {
+  test('the unloaded latency is the lowest window median seen, learnt again once stale', () => {
     const o = DEFAULT_LATENCY_OPTIONS;
     const stats = windowStats(window(1, 1))!;
     assert.deepEqual(nextBase({}, stats, 1000, o), { baseLatency: 2, baseAt: 1000 });
@@ -105,7 +114,23 @@ describe('latency signal', () => {
   });
 
   test('never below one call', () => {
-    const verdict = judgeWindow(windowStats(window(2, 1, 8, 10))!, {}, 2, 2);
+    const stats = windowStats(window(2, 1, 8, 10))!;
+    const verdict = judgeWindow(stats, { memory: {}, baseLatency: 2, limit: 2, slowStart: true });
     assert.equal(verdict.kind === 'shrink' && verdict.to, 1);
+  });
+
+  test('after slow start, latency up with nothing measured below holds (noise must not walk the limit down)', () => {
+    const stats = windowStats(window(5, 4))!; // 1.25x
+    const ctx = { memory: {}, baseLatency: 2, limit: 5 };
+    assert.equal(judgeWindow(stats, { ...ctx, slowStart: false }).kind, 'hold');
+    assert.equal(judgeWindow(stats, { ...ctx, slowStart: true }).kind, 'shrink');
+    // Far up (more than twice unloaded) is evidence enough on its own.
+    const far = judgeWindow(windowStats(window(12, 4))!, {
+      memory: {},
+      baseLatency: 2,
+      limit: 12,
+      slowStart: false,
+    });
+    assert.deepEqual([far.kind, far.kind === 'shrink' && far.to], ['shrink', 4]);
   });
 });

@@ -158,6 +158,53 @@ describe('provider limit 4 unknown to us, cap 16: the adaptive limit learns it',
   });
 });
 
+describe('a provider that queues (4 slots, never refuses), cap 16: the latency signal learns its parallelism', () => {
+  let h: Harness;
+  let report: EvaluationReport;
+
+  before(async () => {
+    h = await startHarness({
+      emulator: {
+        providerModel: 'queueing',
+        parallel: 4,
+        maxQueue: 0,
+        parallelSpeedup: 4, // slots that do not slow each other: latency only grows by queueing
+        latencyMs: 20,
+        jitterMs: 10,
+        prefillTokensPerS: 20_000,
+        decodeTokensPerS: 2_000,
+        accuracy: 1,
+      },
+      env: { LLM_MAX_CONCURRENT_CALLS: '16', LLM_ADAPTIVE: 'latency' },
+      dataset: { merchants: 2, receiptsPerMerchant: 40, seed: 5 },
+    });
+    report = await runEvaluation(h, { reviewChunkSize: 5 });
+  });
+  after(async () => h?.close());
+
+  test('every receipt succeeds and nothing is refused', () => {
+    assert.equal(report.succeeded, 80, JSON.stringify(report.failures));
+    assert.equal(h.emulator.metrics().rateLimited, 0);
+    assert.equal(report.llm.timeouts, 0);
+  });
+
+  test('the shared limit left slow start and settled at the provider parallelism (4, or probing 5)', async (t) => {
+    const lim = new GlobalLimiter(createDynamoClient(h.cfg), h.cfg.DYNAMODB_TABLE, {
+      cap: 16,
+      leaseMs: h.cfg.LLM_PERMIT_LEASE_MS,
+    });
+    const s = await lim.snapshot();
+    const m = h.emulator.metrics();
+    t.diagnostic(
+      `limit ${s.limit}, unloaded ${s.state.baseLatency?.toFixed(3)} ms/unit, provider queue max ${m.queuedMax}, ` +
+        `requests ${m.requests}, mean slots busy ${llmPhase(m.series).meanInFlight.toFixed(2)}`,
+    );
+    assert.ok(m.requests >= 100, `enough calls to judge (${m.requests})`);
+    assert.equal(s.slowStart, false, 'queueing ended slow start although nothing was refused');
+    assert.ok(s.limit === 4 || s.limit === 5, `limit ${s.limit}`);
+  });
+});
+
 describe('merchant fairness: one merchant with 10x the receipts of four others, cap 4', () => {
   let h: Harness;
   let report: EvaluationReport;

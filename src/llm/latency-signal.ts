@@ -92,36 +92,52 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
 export type LatencyVerdict =
   { kind: 'room' } | { kind: 'hold'; reason: string } | { kind: 'shrink'; to: number; reason: string };
 
-/** The unloaded latency after this window: the lower of the two, or the window's once the old is stale. */
+/**
+ * The unloaded latency after this window: the lowest window median seen (a median, so one lucky
+ * request does not set it), or this window's once the old one is stale.
+ */
 export function nextBase(memory: LatencyMemory, stats: WindowStats, now: number, o: LatencyOptions) {
   const stale = memory.baseAt === undefined || now - memory.baseAt > o.baseMaxAgeMs;
-  if (memory.baseLatency === undefined || stale || stats.minLatency < memory.baseLatency)
-    return { baseLatency: stats.minLatency, baseAt: now };
+  if (memory.baseLatency === undefined || stale || stats.latency < memory.baseLatency)
+    return { baseLatency: stats.latency, baseAt: now };
   return { baseLatency: memory.baseLatency, baseAt: memory.baseAt! };
 }
 
+export interface JudgeContext {
+  memory: LatencyMemory;
+  /** The unloaded latency to compare with (`nextBase`). */
+  baseLatency: number;
+  /** Calls allowed in flight when the window ran. */
+  limit: number;
+  slowStart: boolean;
+}
+
 /**
- * Judges one window at limit `limit`. `baseLatency` is the unloaded latency to compare with
- * (`nextBase`). A shrink after a probe undoes it; one in slow start goes to what the provider
- * serves at once (the in-flight calls scaled by how much longer they took than unloaded ones).
+ * Judges one window. A shrink after a probe that brought no throughput undoes it. One in slow start
+ * (or with latency more than twice the unloaded one) goes to what the provider serves at once: the
+ * calls in flight scaled by how much longer they took than unloaded ones. Latency up with nothing to
+ * compare against holds: noise must not walk the limit down.
  */
 export function judgeWindow(
   stats: WindowStats,
-  memory: LatencyMemory,
-  baseLatency: number,
-  limit: number,
+  { memory, baseLatency, limit, slowStart }: JudgeContext,
   o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
 ): LatencyVerdict {
   const ratio = stats.latency / baseLatency;
   if (ratio <= 1 + o.tolerance) return { kind: 'room' };
-  const gain = memory.xBeforeProbe ? stats.throughput / memory.xBeforeProbe - 1 : undefined;
   const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
-  if (gain !== undefined && gain >= o.minGain)
-    return { kind: 'hold', reason: `${why}, throughput +${Math.round(gain * 100)}% over the last step` };
-  // The step that raised the limit did not pay: undo it. With nothing measured below (slow start),
-  // go to what the provider serves at once: the calls in flight scaled by how much longer they took.
+  if (memory.xBeforeProbe) {
+    const gain = stats.throughput / memory.xBeforeProbe - 1;
+    const pct = `${gain >= 0 ? '+' : ''}${Math.round(gain * 100)}%`;
+    if (gain >= o.minGain) return { kind: 'hold', reason: `${why}, throughput ${pct} over the last step` };
+    return {
+      kind: 'shrink',
+      to: Math.max(1, limit - 1),
+      reason: `${why}, throughput ${pct}: the probe did not pay`,
+    };
+  }
+  if (!slowStart && ratio <= 2) return { kind: 'hold', reason: `${why}, no throughput measured below` };
   const served = Math.floor((stats.meanInFlight * (1 + o.tolerance)) / ratio);
-  const to = Math.max(1, Math.min(limit - 1, gain === undefined ? served : limit - 1));
-  const flat = gain === undefined ? 'no throughput measured below' : `throughput ${Math.round(gain * 100)}%`;
-  return { kind: 'shrink', to, reason: `${why}, ${flat}` };
+  const to = Math.max(1, Math.min(limit - 1, served));
+  return { kind: 'shrink', to, reason: `${why}: the provider serves about ${to} at once` };
 }

@@ -512,7 +512,11 @@ export class GlobalLimiter {
     this.latencyWindow = [];
     const now = Date.now();
     const base = nextBase(state, stats, now, this.opts.latency);
-    const verdict = judgeWindow(stats, state, base.baseLatency, snap.allowed, this.opts.latency);
+    const verdict = judgeWindow(
+      stats,
+      { memory: state, baseLatency: base.baseLatency, limit: snap.allowed, slowStart: state.slowStart },
+      this.opts.latency,
+    );
     this.latencyDecisions.push({
       at: now,
       allowed: snap.allowed,
