@@ -1,6 +1,7 @@
 // Unit tests of the LLM layer: error mapping (Retry-After included), the limiter's pure parts,
 // cost and percentiles, cache keys and coalescing, JSON validation, and the client's call path
 // (repair, refusals, cache) over fakes.
+import http from 'node:http';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -35,7 +36,8 @@ import {
 } from '../src/llm/limiter';
 import { LlmClient, estimateTokens, safeParseJson } from '../src/llm/llm-client';
 import { LlmCallTimeoutError } from '../src/llm/deadline';
-import { mapOpenAiError } from '../src/llm/openai';
+import { mapOpenAiError, OpenAiProvider } from '../src/llm/openai';
+import { OllamaProvider } from '../src/llm/ollama';
 import type { ChatRequest, ChatResult, LlmProvider } from '../src/llm/types';
 import { llmActivityOptions } from '../src/workflows/shared';
 
@@ -363,7 +365,12 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
 
   function setup(
     script: Array<string | Error | { truncated: string } | 'never'>,
-    opts: { repairAttempts?: number; acquire?: () => Promise<Permit>; callTimeoutMs?: number } = {},
+    opts: {
+      repairAttempts?: number;
+      acquire?: () => Promise<Permit>;
+      callTimeoutMs?: number;
+      provider?: LlmProvider;
+    } = {},
   ) {
     const events: string[] = [];
     const latencies: number[] = [];
@@ -412,7 +419,7 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
     };
     const ddb = fakeDdb();
     const client = new LlmClient({
-      provider,
+      provider: opts.provider ?? provider,
       limiter: limiter as unknown as GlobalLimiter,
       cache: new LlmCache(ddb.client, 't', 3600),
       metrics: new LlmMetrics(),
@@ -484,6 +491,26 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
     assert.ok(f.events.includes('release'), 'the permit went back');
     assert.deepEqual(f.latencies, [200], 'the limiter heard the provider took at least the timeout');
   });
+
+  for (const kind of ['ollama', 'openai'] as const) {
+    test(`a real ${kind} SDK request to a server that accepts and never answers ends at LLM_CALL_TIMEOUT_MS`, async () => {
+      const sockets = new Set<import('node:net').Socket>();
+      const server = http.createServer(() => undefined); // reads the request, never answers
+      server.on('connection', (s) => sockets.add(s));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+      try {
+        const provider =
+          kind === 'ollama' ? new OllamaProvider(url) : new OpenAiProvider(`${url}/v1`, 'k', 600_000);
+        const f = setup([], { callTimeoutMs: 300, provider });
+        await assert.rejects(f.call(`hang-${kind}`), LlmCallTimeoutError);
+        assert.equal(f.ddb.items.get(`RUN#run|CALL#hang-${kind}`)?.timedOut, true);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise((r) => server.close(r));
+      }
+    });
+  }
 
   test('still invalid after the repairs: a recorded invalid_answer, nothing cached', async () => {
     const f = setup(['nope', '{"answer":null}'], { repairAttempts: 1 });
