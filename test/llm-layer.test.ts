@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationReport } from '../src/activities/evaluation';
+import type { CallRecord } from '../src/llm/accounting';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';
@@ -202,6 +203,37 @@ describe('a provider that queues (4 slots, never refuses), cap 16: the latency s
     assert.ok(m.requests >= 100, `enough calls to judge (${m.requests})`);
     assert.equal(s.slowStart, false, 'queueing ended slow start although nothing was refused');
     assert.ok(s.limit === 4 || s.limit === 5, `limit ${s.limit}`);
+  });
+});
+
+describe('a model reload mid-run: 503 without Retry-After for 3 s (as Ollama answers while loading)', () => {
+  let h: Harness;
+  let report: EvaluationReport;
+  let calls: CallRecord[];
+
+  before(async () => {
+    h = await startHarness({
+      emulator: { providerModel: 'queueing', parallel: 2, maxQueue: 0, latencyMs: 100, accuracy: 1 },
+      env: { LLM_MAX_CONCURRENT_CALLS: '8' },
+      dataset: { merchants: 1, receiptsPerMerchant: 12, seed: 8 },
+    });
+    const handle = await startEvaluation(h, { reviewChunkSize: 5 });
+    while (h.emulator.metrics().requests < 4) await new Promise((r) => setTimeout(r, 20));
+    h.emulator.updateSettings({ loadingForMs: 3000 });
+    report = (await handle.result()) as EvaluationReport;
+    calls = await createStores(h.cfg).runs.listCalls(report.runId);
+  });
+  after(async () => h?.close());
+
+  test('the 503s were met, recorded, and retried by Temporal: every receipt succeeds, nothing lost', async () => {
+    const m = h.emulator.metrics();
+    assert.ok(m.modelLoading > 0, `503s while loading: ${m.modelLoading}`);
+    const refused = calls.filter((c) => c.status === 'rate_limited');
+    assert.ok(refused.length > 0, 'the refused attempts are recorded');
+    assert.equal(report.succeeded, 12, JSON.stringify(report.failures));
+    assert.equal(report.failed, 0);
+    const results = await createStores(h.cfg).runs.listResults(report.runId);
+    assert.equal(new Set(results.map((r) => r.itemId)).size, 12);
   });
 });
 

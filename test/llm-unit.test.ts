@@ -36,7 +36,10 @@ import {
 } from '../src/llm/limiter';
 import { LlmClient, estimateTokens, safeParseJson } from '../src/llm/llm-client';
 import { LlmCallTimeoutError } from '../src/llm/deadline';
-import { mapOpenAiError, OpenAiProvider } from '../src/llm/openai';
+import { mapOpenAiError, OpenAiProvider, strictSubset } from '../src/llm/openai';
+import { FREE_STRING_CHARS, outputTokenLimit } from '../src/llm/output-limit';
+import { boundFreeStrings } from '../src/llm/ollama';
+import { answerJsonSchema, answerJsonSchemaFor, REASON_MAX_CHARS } from '../src/domain/llm-tasks';
 import { OllamaProvider } from '../src/llm/ollama';
 import type { ChatRequest, ChatResult, LlmProvider } from '../src/llm/types';
 import { llmActivityOptions } from '../src/workflows/shared';
@@ -356,6 +359,29 @@ describe('JSON validation', () => {
   test('estimateTokens: about 4 characters a token plus the answer allowance', () => {
     assert.equal(estimateTokens([{ role: 'user', content: 'x'.repeat(400) }]), 300);
     assert.equal(estimateTokens([]), 200);
+  });
+});
+
+describe('per-call answer schemas', () => {
+  test('pin the item ids and count and bound reasons; the OpenAI adapter drops the bounds strict mode refuses', () => {
+    const schema = answerJsonSchemaFor('label_review', ['w1', 'w2']);
+    const reviews = (schema.properties as Record<string, Record<string, unknown>>).reviews!;
+    assert.deepEqual([reviews.minItems, reviews.maxItems], [2, 2]);
+    const item = reviews.items as { properties: Record<string, Record<string, unknown>> };
+    assert.deepEqual(item.properties.id!.enum, ['w1', 'w2']);
+    assert.equal(item.properties.reason!.maxLength, REASON_MAX_CHARS);
+    assert.ok(outputTokenLimit(schema, 2) < outputTokenLimit(answerJsonSchema('label_review'), 2));
+    const strict = JSON.stringify(strictSubset(schema));
+    assert.doesNotMatch(strict, /minItems|maxItems|maxLength/);
+    assert.match(strict, /"enum":\["w1","w2"\]/);
+  });
+
+  test('the Ollama adapter bounds free strings for its grammar, as the output limit assumes', () => {
+    const bounded = boundFreeStrings(answerJsonSchema('place_enrichment'));
+    const props = bounded.properties as Record<string, Record<string, unknown>>;
+    assert.equal(props.description!.maxLength, FREE_STRING_CHARS);
+    assert.equal((props.amenities!.items as Record<string, unknown>).maxLength, FREE_STRING_CHARS);
+    assert.equal(props.hasWomenOnlyHours!.maxLength, undefined);
   });
 });
 

@@ -3,7 +3,7 @@
 // S3 files, so neither vectors nor word lists enter workflow history.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { deltaToNdjson, type DeltaRecord } from '../domain/embedding';
-import { answerJsonSchema, labelOutlierAnswerSchema } from '../domain/llm-tasks';
+import { answerJsonSchemaFor, labelOutlierAnswerSchema } from '../domain/llm-tasks';
 import { labelOutlierMessages } from '../domain/prompts';
 import { toActivityFailure } from '../llm/errors';
 import type { LlmClient } from '../llm/llm-client';
@@ -100,7 +100,7 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
           task: 'label_outlier',
           messages: labelOutlierMessages(batch.merchantName, batch.label, batch.items),
           schema,
-          jsonSchema: answerJsonSchema('label_outlier'),
+          jsonSchema: answerJsonSchemaFor('label_outlier', [...ids]),
           itemCount: batch.items.length,
           noCache: input.noCache,
           fairnessKey: input.merchantId,

@@ -1,6 +1,6 @@
 // `llm`-queue activities: every LLM call of every pipeline, through the shared LlmClient.
 import { Context } from '@temporalio/activity';
-import { labelReviewAnswerSchema, answerJsonSchema } from '../domain/llm-tasks';
+import { labelReviewAnswerSchema, answerJsonSchemaFor } from '../domain/llm-tasks';
 import { labelReviewMessages } from '../domain/prompts';
 import type { LabelIssue } from '../domain/receipt';
 import { toActivityFailure } from '../llm/errors';
@@ -43,7 +43,7 @@ export function createLlmActivities({ llm }: { llm: LlmClient }) {
           task: 'label_review',
           messages: labelReviewMessages(input.merchantName, input.issues),
           schema,
-          jsonSchema: answerJsonSchema('label_review'),
+          jsonSchema: answerJsonSchemaFor('label_review', [...ids]),
           itemCount: input.issues.length,
           noCache: input.noCache,
           fairnessKey: input.merchantId,

@@ -94,6 +94,37 @@ export function answerJsonSchema(task: TaskKind): Record<string, unknown> {
   return { title: task, ...schema };
 }
 
+/** Longest reason a per-call schema asks for (the answer schemas accept longer ones). */
+export const REASON_MAX_CHARS = 160;
+
+/**
+ * The JSON schema of one call answering `ids`: the per-item array holds exactly one entry per id,
+ * each entry's `id` is one of them, and reasons are short. Structured output (Ollama's grammar) then
+ * cannot invent items or ramble past the last one: a small model's answers become valid far more
+ * often, and its output ends. (The OpenAI adapter drops the length bounds its strict mode refuses.)
+ */
+export function answerJsonSchemaFor(task: 'label_review' | 'label_outlier', ids: readonly string[]) {
+  const schema = answerJsonSchema(task);
+  const key = task === 'label_review' ? 'reviews' : 'decisions';
+  const props = schema.properties as Record<string, Record<string, unknown>>;
+  const array = props[key]!;
+  const item = array.items as { properties: Record<string, unknown> };
+  props[key] = {
+    ...array,
+    minItems: ids.length,
+    maxItems: ids.length,
+    items: {
+      ...item,
+      properties: {
+        ...item.properties,
+        id: { type: 'string', enum: [...ids] },
+        reason: { type: 'string', maxLength: REASON_MAX_CHARS },
+      },
+    },
+  };
+  return schema;
+}
+
 /**
  * Every prompt ends with one fenced block `ITEMS` holding `{task, items:[{id, ...}]}` so that
  * answers are per stable item id: the emulator's oracle reads it, and so could a human.

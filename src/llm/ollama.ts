@@ -1,6 +1,7 @@
 // Ollama adapter (official `ollama` SDK): chat with a `format` schema, embeddings.
 import { Ollama } from 'ollama';
 import { LlmTransientError, errorForStatus, parseRetryAfter } from './errors';
+import { FREE_STRING_CHARS } from './output-limit';
 import type { ChatRequest, ChatResult, EmbedResult, LlmProvider } from './types';
 
 export class OllamaProvider implements LlmProvider {
@@ -38,7 +39,7 @@ export class OllamaProvider implements LlmProvider {
       model: req.model,
       messages: req.messages,
       stream: false,
-      format: req.jsonSchema ?? undefined,
+      format: req.jsonSchema ? boundFreeStrings(req.jsonSchema) : undefined,
       options: {
         temperature: req.temperature ?? 0,
         ...(req.maxOutputTokens ? { num_predict: req.maxOutputTokens } : {}),
@@ -57,4 +58,24 @@ export class OllamaProvider implements LlmProvider {
     const res = await this.client(signal).embed({ model, input: inputs });
     return { vectors: res.embeddings, promptTokens: res.prompt_eval_count ?? 0, model: res.model };
   }
+}
+
+/**
+ * The schema with every unbounded string given the length the output-token limit assumes
+ * (FREE_STRING_CHARS): Ollama turns `format` into a sampling grammar, so a small model cannot spend
+ * its whole budget on one free-text field and leave the JSON unfinished.
+ */
+export function boundFreeStrings(schema: Record<string, unknown>): Record<string, unknown> {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!v || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    const out = Object.fromEntries(
+      Object.entries(o).map(([k, x]) => [k, k === 'enum' || k === 'required' ? x : walk(x)]),
+    );
+    const isString = o.type === 'string' || (Array.isArray(o.type) && o.type.includes('string'));
+    if (isString && o.maxLength === undefined && o.enum === undefined) out.maxLength = FREE_STRING_CHARS;
+    return out;
+  };
+  return walk(schema) as Record<string, unknown>;
 }

@@ -24,7 +24,11 @@ export class OpenAiProvider implements LlmProvider {
             ? {
                 response_format: {
                   type: 'json_schema' as const,
-                  json_schema: { name: req.schemaName ?? 'answer', schema: req.jsonSchema, strict: true },
+                  json_schema: {
+                    name: req.schemaName ?? 'answer',
+                    schema: strictSubset(req.jsonSchema),
+                    strict: true,
+                  },
                 },
               }
             : {}),
@@ -68,4 +72,21 @@ export function mapOpenAiError(err: unknown): Error {
   if (err instanceof OpenAI.APIError)
     return new LlmTransientError(undefined, `OpenAI request failed: ${err.message}`);
   return err as Error;
+}
+
+/** Length bounds that OpenAI's strict structured outputs may refuse; our zod schemas still check answers. */
+const UNSUPPORTED_IN_STRICT = new Set(['minItems', 'maxItems', 'minLength', 'maxLength']);
+
+/** The schema without keywords outside OpenAI's strict subset (recursively). */
+export function strictSubset(schema: unknown): Record<string, unknown> {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!v || typeof v !== 'object') return v;
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .filter(([k]) => !UNSUPPORTED_IN_STRICT.has(k))
+        .map(([k, x]) => [k, k === 'enum' || k === 'required' ? x : walk(x)]),
+    );
+  };
+  return walk(schema) as Record<string, unknown>;
 }

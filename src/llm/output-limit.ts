@@ -3,7 +3,7 @@
 // model can generate until the client gives up, and the call never ends.
 
 /** Characters assumed for a string the schema does not bound (a free-text `reason`). */
-const FREE_STRING_CHARS = 240;
+export const FREE_STRING_CHARS = 240;
 /** Characters assumed for an `id` property (our ids are short). */
 const ID_CHARS = 48;
 /** Items assumed for an array that is neither bounded nor the per-item answer array. */
