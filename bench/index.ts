@@ -22,6 +22,8 @@ import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
 import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { benchEmulator } from './emulator';
+import { queueingSection, realOllamaSection, renderQueueingTable } from './queueing';
+import { ollamaInstall } from '../src/stack/tools';
 import { markedSections } from './markdown-section';
 import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
 import { inFlightSvg, type SeriesPanel } from './svg';
@@ -230,6 +232,24 @@ async function main(): Promise<void> {
   const adaptive = figures(emulator, p, a.makespanMs, a.succeeded, a.failed);
   await workers.shutdown();
 
+  // 4b. A provider that queues instead of refusing, our cap 8x its parallelism: three designs.
+  log(`  queueing provider (parallel ${p.providerLimit}, cap ${p.providerLimit * 8}) ...`);
+  const queueing = await queueingSection(
+    { env, client, bundle, log, truthFile },
+    { parallel: p.providerLimit, cap: p.providerLimit * 8, latencyMs: p.latencyMs },
+  );
+  // 4c. The same on the stack's real Ollama server (full profile, or --ollama; --no-ollama skips it).
+  const wantOllama = argv.includes('--ollama') || (!quick && !argv.includes('--no-ollama'));
+  let realOllama: Awaited<ReturnType<typeof realOllamaSection>> | undefined;
+  let realOllamaNote = '';
+  const missing = ollamaInstall(cfg).missing;
+  if (wantOllama && missing) {
+    realOllamaNote = `real Ollama rows skipped: ${missing}`;
+  } else if (wantOllama) {
+    log('  real Ollama (NUM_PARALLEL from OLLAMA_NUM_PARALLEL, cap 16) ...');
+    realOllama = await realOllamaSection({ env, client, bundle, log, id }, { cap: 16, receipts: 12 });
+  }
+
   // 5. kill -9 of the worker process at half-way, then a new worker.
   log('  kill -9 at half-way ...');
   await resetLimiter(cfg);
@@ -292,6 +312,9 @@ async function main(): Promise<void> {
     naiveUntilDone: strip(naiveUntilDone),
     temporal: strip(temporal),
     adaptive: strip(adaptive),
+    queueing,
+    ...(realOllama ? { realOllama } : {}),
+    realOllamaNote,
     overhead,
     cacheRerun,
     resume,
@@ -353,6 +376,9 @@ type Result = {
   naiveUntilDone: DesignFigures & { executions: number };
   temporal: DesignFigures;
   adaptive: DesignFigures;
+  queueing: Awaited<ReturnType<typeof queueingSection>>;
+  realOllama?: Awaited<ReturnType<typeof realOllamaSection>>;
+  realOllamaNote: string;
   overhead: Array<{ receipts: number; makespanMs: number; receiptsPerSecond: number }>;
   cacheRerun: { makespanMs: number; requests: number; cacheHits: number };
   resume: {
@@ -387,6 +413,9 @@ function renderTable(r: Result): string {
     row(`ours, cap ${r.providerLimit * 4}, adaptive`, r.adaptive),
     '',
     `speedup ours vs seed design: ${r.speedup}x per execution, ${r.speedupUntilDone}x until every receipt is reviewed (vs its full-jitter variant: ${r.speedupVsJitter}x); efficiency = (calls answered x ${r.latencyMs} ms / ${r.providerLimit}) / makespan`,
+    '',
+    renderQueueingTable(r.queueing, r.realOllama),
+    ...(r.realOllamaNote ? ['', r.realOllamaNote] : []),
     '',
     `| orchestration only (--skip-llm-review) | receipts | makespan s | receipts/s |`,
     `|---|---|---|---|`,

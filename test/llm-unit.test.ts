@@ -2,6 +2,7 @@
 // cost and percentiles, cache keys and coalescing, JSON validation, and the client's call path
 // (repair, refusals, cache) over fakes.
 import http from 'node:http';
+import type net from 'node:net';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -520,11 +521,11 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
 
   for (const kind of ['ollama', 'openai'] as const) {
     test(`a real ${kind} SDK request to a server that accepts and never answers ends at LLM_CALL_TIMEOUT_MS`, async () => {
-      const sockets = new Set<import('node:net').Socket>();
+      const sockets = new Set<net.Socket>();
       const server = http.createServer(() => undefined); // reads the request, never answers
       server.on('connection', (s) => sockets.add(s));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+      const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
       try {
         const provider =
           kind === 'ollama' ? new OllamaProvider(url) : new OpenAiProvider(`${url}/v1`, 'k', 600_000);

@@ -14,6 +14,7 @@ import { Connection } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
 import { runStackCommand, type CliIo } from '../src/stack/cli';
 import { PortInUseError } from '../src/stack/errors';
+import { OLLAMA_STACK_MODEL } from '../src/stack/ollama';
 import { pidFile, procStartTicks, readPidRecord, spawnDetached, writePidRecord } from '../src/stack/process';
 import {
   EMULATOR_ENTRY,
@@ -24,6 +25,7 @@ import {
   type ServiceName,
 } from '../src/stack/services';
 import { stackDown, stackStatus, stackUp, type StackStatus } from '../src/stack/stack';
+import { ollamaInstall } from '../src/stack/tools';
 
 const PORT_OFFSET = 300;
 const EXTERNAL_VARS = [
@@ -72,8 +74,13 @@ function runningPids(st: StackStatus, names: readonly ServiceName[]): Map<Servic
   return pids;
 }
 
-/** Services expected to run as processes of ours (the emulator only once its code exists). */
-const processServices: ServiceName[] = SERVICE_NAMES.filter((n) => n !== 'emulator' || emulatorInstalled);
+/**
+ * Services a plain `up` runs as processes of ours (the emulator only once its code exists; the optional
+ * ollama only with --ollama).
+ */
+const processServices: ServiceName[] = SERVICE_NAMES.filter(
+  (n) => n !== 'ollama' && (n !== 'emulator' || emulatorInstalled),
+);
 
 void describe('embedded stack', () => {
   const defaults = loadConfig({}, PROJECT_ROOT);
@@ -88,9 +95,13 @@ void describe('embedded stack', () => {
     DYNAMODB_PORT: String(defaults.DYNAMODB_PORT + PORT_OFFSET),
     S3_PORT: String(defaults.S3_PORT + PORT_OFFSET),
     EMULATOR_PORT: String(defaults.EMULATOR_PORT + PORT_OFFSET),
+    OLLAMA_PORT: String(defaults.OLLAMA_PORT + PORT_OFFSET),
   });
+  const ollamaMissing = ollamaInstall(loadConfig(env, PROJECT_ROOT), env).missing;
   let cfg: AppConfig;
   let firstPids: Map<ServiceName, number>;
+  /** Pid of the ollama server `up --ollama` started, once it did. */
+  let ollamaPid: number | undefined;
   const otherDataDirs: string[] = [];
 
   before(async () => {
@@ -110,8 +121,12 @@ void describe('embedded stack', () => {
     const result = await stackUp(cfg, { env });
     for (const name of processServices) assert.equal(result.actions[name], 'started', name);
     if (!emulatorInstalled) assert.equal(result.status.emulator.state, 'not installed');
+    // The real LLM server is optional: a plain up neither starts it nor fails over it.
+    assert.equal(result.actions.ollama, undefined);
+    assert.equal(result.status.ollama.state, ollamaMissing ? 'not installed' : 'stopped');
+    assert.equal(result.status.ollama.pid, null);
     for (const name of STATUS_NAMES) {
-      if (name === 'emulator' && !emulatorInstalled) continue;
+      if (name === 'ollama' || (name === 'emulator' && !emulatorInstalled)) continue;
       assert.equal(result.status[name].state, 'running', `${name}: ${result.status[name].detail ?? ''}`);
     }
     firstPids = runningPids(result.status, processServices);
@@ -208,6 +223,38 @@ void describe('embedded stack', () => {
     assert.ok(text.includes(`Temporal UI: http://127.0.0.1:${cfg.TEMPORAL_UI_PORT}`));
   });
 
+  void test(
+    'up --ollama adds a running ollama server with its model, and reuses the rest',
+    { skip: ollamaMissing && `ollama not installed (${ollamaMissing})` },
+    async () => {
+      const io = capture();
+      assert.equal(await runStackCommand(['up', '--ollama'], env, io), 0, io.stderr.join('\n'));
+      const text = io.stdout.join('\n');
+      assert.match(text, /^ollama\s+running\s+\d+\s+\S+\s+started$/m);
+      assert.match(text, /^temporal\s+running\s+\d+\s+\S+\s+reused$/m);
+      assert.ok(text.includes(`OLLAMA_HOST=http://127.0.0.1:${cfg.OLLAMA_PORT}`), text);
+
+      const status = capture();
+      assert.equal(await runStackCommand(['status', '--json'], env, status), 0);
+      const st = JSON.parse(status.stdout[0] ?? '') as StackStatus;
+      assert.equal(st.ollama.state, 'running', st.ollama.detail);
+      assert.equal(st.ollama.url, `http://127.0.0.1:${cfg.OLLAMA_PORT}`);
+      assert.ok(st.ollama.pid);
+      ollamaPid = st.ollama.pid;
+      assert.equal(st.temporal.pid, firstPids.get('temporal'), 'the other services were reused');
+
+      const tags = (await (await fetch(`${st.ollama.url}/api/tags`)).json()) as {
+        models: { name: string }[];
+      };
+      assert.deepEqual(
+        tags.models.map((m) => m.name),
+        [OLLAMA_STACK_MODEL],
+      );
+      // Its models live in DATA_DIR, not in ~/.ollama.
+      assert.ok(fs.existsSync(path.join(dataDir, 'ollama', 'models', 'manifests')));
+    },
+  );
+
   void test('a port held by another program gives a clear error and starts nothing', async () => {
     const squatter = net.createServer();
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
@@ -277,7 +324,8 @@ void describe('embedded stack', () => {
     assert.equal(liveProcessGroups().get(forker.pid)?.length, 2, 'sh and its sleep child');
     try {
       const { stopped } = await stackDown(cfg);
-      assert.deepEqual([...stopped].sort(), ['forker', 'ghost', ...processServices].sort());
+      const ours = [...processServices, ...(ollamaPid ? ['ollama'] : [])];
+      assert.deepEqual([...stopped].sort(), ['forker', 'ghost', ...ours].sort());
       assert.equal(
         liveProcessGroups().has(forker.pid),
         false,
@@ -285,7 +333,7 @@ void describe('embedded stack', () => {
       );
 
       const groups = liveProcessGroups();
-      for (const [name, pid] of firstPids) {
+      for (const [name, pid] of [...firstPids, ...(ollamaPid ? [['ollama', ollamaPid] as const] : [])]) {
         assert.equal(groups.has(pid), false, `${name} (pid/pgid ${pid}) still has live processes`);
       }
       assert.ok(groups.has(bystanderPid), 'a process we did not start must survive down');
@@ -297,6 +345,7 @@ void describe('embedded stack', () => {
       const st = await stackStatus(cfg, env);
       for (const name of processServices) assert.equal(st[name].state, 'stopped', name);
       assert.equal(st.temporalUi.state, 'stopped');
+      if (ollamaPid) assert.equal(st.ollama.state, 'stopped');
     } finally {
       process.kill(bystanderPid, 'SIGKILL');
     }

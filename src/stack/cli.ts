@@ -1,7 +1,8 @@
-// `stack up [--fresh] [--only a,b] | down | status [--json]`: the command-line face of the embedded stack.
+// `stack up [--fresh] [--ollama] [--only a,b] | down | status [--json]`: the command-line face of the embedded stack.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { StackError } from './errors';
+import { ollamaProviderEnv } from './ollama';
 import { SERVICE_NAMES, STATUS_NAMES, isServiceName, type ServiceName } from './services';
 import { stackDown, stackStatus, stackUp, type StackStatus, type UpAction } from './stack';
 
@@ -16,7 +17,7 @@ const consoleIo: CliIo = {
   err: (line) => console.error(line),
 };
 
-const USAGE = `usage: stack up [--fresh] [--only ${SERVICE_NAMES.join(',')}] | stack down | stack status [--json]`;
+const USAGE = `usage: stack up [--fresh] [--ollama] [--only ${SERVICE_NAMES.join(',')}] | stack down | stack status [--json]`;
 
 /**
  * Runs one stack command; `argv` may start with `stack`. Returns the exit code: 0 ok, 1 failure
@@ -56,7 +57,12 @@ export async function runStackCommand(
 async function up(rest: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args: rest,
-    options: { fresh: { type: 'boolean', default: false }, only: { type: 'string' } },
+    options: {
+      fresh: { type: 'boolean', default: false },
+      // Also the real LLM server (optional: installed by `npm run tools -- --ollama`).
+      ollama: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
   });
   const only = parseOnly(values.only);
   if (only instanceof Error) {
@@ -65,11 +71,20 @@ async function up(rest: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<nu
   }
   const cfg = loadConfig(env);
   const started = Date.now();
-  const result = await stackUp(cfg, { fresh: values.fresh, ...(only ? { only } : {}), env });
+  const result = await stackUp(cfg, {
+    fresh: values.fresh,
+    ollama: values.ollama,
+    ...(only ? { only } : {}),
+    env,
+  });
   io.out(formatTable(result.status, result.actions));
   for (const note of result.notes) io.out(`note: ${note}`);
   io.out(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s (data: ${cfg.dataDir})`);
   if (result.status.temporalUi.url) io.out(`Temporal UI: ${result.status.temporalUi.url}`);
+  if (result.actions.ollama) {
+    const vars = Object.entries(ollamaProviderEnv(cfg)).map(([k, v]) => `${k}=${v}`);
+    io.out(`Pipelines on the real model: ${vars.join(' ')} npm run worker`);
+  }
   return 0;
 }
 

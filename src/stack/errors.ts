@@ -70,6 +70,17 @@ export class ToolMissingError extends StackError {
   }
 }
 
+/** An optional service was asked for (`stack up --ollama`) but its binary or data is not installed. */
+export class ServiceNotInstalledError extends StackError {
+  override name = 'ServiceNotInstalledError';
+  constructor(
+    readonly service: string,
+    why: string,
+  ) {
+    super(`${service}: not installed: ${why}.`);
+  }
+}
+
 /** Another `stack up|down` held the stack lock for too long. */
 export class StackLockTimeoutError extends StackError {
   override name = 'StackLockTimeoutError';

@@ -1,4 +1,4 @@
-// Public API of the embedded stack (start/stop/status of Temporal, Chroma, dynalite, s3rver, emulator).
+// Public API of the embedded stack (start/stop/status of Temporal, Chroma, dynalite, s3rver, emulator, ollama).
 export { runStackCommand, formatTable, type CliIo } from './cli';
 export * from './errors';
 export {
@@ -22,4 +22,5 @@ export {
   type StackUpResult,
   type UpAction,
 } from './stack';
-export { findTool, requireTool, type ToolName } from './tools';
+export { OLLAMA_STACK_MODEL, ollamaProviderEnv, ollamaUrl } from './ollama';
+export { findTool, ollamaInstall, requireTool, type OllamaInstall, type ToolName } from './tools';

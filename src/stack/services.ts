@@ -3,15 +3,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { envSchema, type AppConfig, type Env } from '../config';
 import { probeAnyHttp, probeDynamo, probeHttp, probeTemporal, type Health } from './health';
+import { ollamaDataDir, ollamaServerEnv, ollamaUrl, pointsAtStackOllama } from './ollama';
 import type { LaunchSpec } from './process';
-import { requireTool } from './tools';
+import { ollamaInstall, requireTool } from './tools';
 
-/** Services that run as processes (or are external). */
-export const SERVICE_NAMES = ['temporal', 'chroma', 'dynamodb', 's3', 'emulator'] as const;
+/** Services that run as processes (or are external); `ollama` only when asked for (ServiceDef.optional). */
+export const SERVICE_NAMES = ['temporal', 'chroma', 'dynamodb', 's3', 'emulator', 'ollama'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** Entries of `stack status`: the services plus the Temporal Web UI (served by the temporal process). */
-export const STATUS_NAMES = ['temporal', 'temporalUi', 'chroma', 'dynamodb', 's3', 'emulator'] as const;
+export const STATUS_NAMES = [
+  'temporal',
+  'temporalUi',
+  'chroma',
+  'dynamodb',
+  's3',
+  'emulator',
+  'ollama',
+] as const;
 export type StatusName = (typeof STATUS_NAMES)[number];
 
 export function isServiceName(name: string): name is ServiceName {
@@ -72,6 +81,11 @@ export interface ServiceDef {
   ports: ServicePort[];
   /** Set when the embedded service cannot run because its code is not there (status `not installed`). */
   notInstalled?: string;
+  /**
+   * Started only when asked for (`stack up --ollama`, `--only`), never by a plain `stack up`; asked for
+   * but not installed, it is an error rather than a skip.
+   */
+  optional?: boolean;
   /** Command line of the embedded process; throws ToolMissingError when its binary is not installed. */
   launch(): LaunchSpec;
   /** Directories the process writes its data to (created before start). */
@@ -79,7 +93,7 @@ export interface ServiceDef {
   probe(): Promise<Health>;
 }
 
-/** The five services under `cfg`. */
+/** The services under `cfg`. */
 export function describeServices(
   cfg: AppConfig,
   env: NodeJS.ProcessEnv = process.env,
@@ -200,10 +214,14 @@ export function describeServices(
   };
 
   const llmVar = cfg.OLLAMA_HOST ? 'OLLAMA_HOST' : cfg.OPENAI_BASE_URL ? 'OPENAI_BASE_URL' : 'OPENAI_API_KEY';
+  // OLLAMA_HOST naming the stack's own Ollama server does not replace the emulator: the Batch API of the
+  // embedding pipeline still comes from it.
+  const externalLlm =
+    cfg.external.llm && !(pointsAtStackOllama(cfg) && !cfg.OPENAI_API_KEY && !cfg.OPENAI_BASE_URL);
   const emulator: ServiceDef = {
     name: 'emulator',
-    url: cfg.external.llm ? cfg.llmBaseUrl : cfg.emulatorUrl,
-    external: cfg.external.llm,
+    url: externalLlm ? cfg.llmBaseUrl : cfg.emulatorUrl,
+    external: externalLlm,
     externalVar: llmVar,
     ports: [{ port: cfg.EMULATOR_PORT, envVar: 'EMULATOR_PORT' }],
     dataDirs: [],
@@ -211,10 +229,30 @@ export function describeServices(
       ? {}
       : { notInstalled: `${path.relative(PROJECT_ROOT, EMULATOR_ENTRY)} does not exist yet` }),
     launch: () => tsxNode(EMULATOR_ENTRY, ['--port', String(cfg.EMULATOR_PORT), '--host', '127.0.0.1']),
-    probe: () => probeLlm(cfg),
+    probe: () => probeLlm(cfg, externalLlm),
   };
 
-  return { temporal, chroma, dynamodb, s3, emulator };
+  const install = ollamaInstall(cfg, env);
+  const ollama: ServiceDef = {
+    name: 'ollama',
+    url: ollamaUrl(cfg),
+    // Never external: an OLLAMA_HOST of another server stands in for the emulator (above), not for this.
+    external: false,
+    externalVar: 'OLLAMA_HOST',
+    optional: true,
+    ports: [{ port: cfg.OLLAMA_PORT, envVar: 'OLLAMA_PORT' }],
+    dataDirs: [path.join(ollamaDataDir(cfg), 'models')],
+    ...(install.missing ? { notInstalled: install.missing } : {}),
+    launch: () => ({
+      command: install.bin,
+      args: ['serve'],
+      cwd: ollamaDataDir(cfg),
+      env: ollamaServerEnv(cfg, env),
+    }),
+    probe: () => probeHttp(`${ollamaUrl(cfg)}/api/version`),
+  };
+
+  return { temporal, chroma, dynamodb, s3, emulator, ollama };
 }
 
 /** URL of the Temporal Web UI, or null for an external Temporal without TEMPORAL_UI_URL. */
@@ -224,8 +262,8 @@ export function temporalUiUrl(cfg: AppConfig): string | null {
 }
 
 /** Emulator or real provider: an endpoint that costs nothing (model list). */
-function probeLlm(cfg: AppConfig): Promise<Health> {
-  if (!cfg.external.llm) {
+function probeLlm(cfg: AppConfig, external: boolean): Promise<Health> {
+  if (!external) {
     return probeAnyHttp([`${cfg.emulatorUrl}/healthz`, `${cfg.emulatorUrl}/api/tags`]);
   }
   if (cfg.llmProvider === 'ollama') return probeHttp(`${trimSlash(cfg.llmBaseUrl)}/api/tags`);

@@ -8,12 +8,14 @@ import { provision } from '../stores/provision';
 import {
   ExternalServiceError,
   PortInUseError,
+  ServiceNotInstalledError,
   ServiceStartError,
   StackUpError,
   UnsafeDataDirError,
 } from './errors';
 import { probeHttp, waitForHealthy, type Health } from './health';
 import { lockFile, withStackLock } from './lock';
+import { ensureStackModel, pointsAtStackOllama } from './ollama';
 import {
   isPortFree,
   isProcessAlive,
@@ -58,8 +60,13 @@ export type StackStatus = Record<StatusName, ServiceStatus>;
 export interface StackUpOptions {
   /** Stop every service of ours and wipe DATA_DIR before starting. @default false */
   fresh?: boolean;
-  /** Bring up only these services. @default every service */
+  /** Bring up only these services (optional ones included when named). @default every non-optional service */
   only?: ServiceName[];
+  /**
+   * Also start the optional `ollama` service (a real LLM server), register its model and load it.
+   * @default false
+   */
+  ollama?: boolean;
   /** Environment handed to the started processes. @default process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -83,10 +90,10 @@ const UNHEALTHY_GRACE_MS = 10_000;
  * provisions the DynamoDB table and S3 bucket.
  */
 export async function stackUp(cfg: AppConfig, opts: StackUpOptions = {}): Promise<StackUpResult> {
+  const defs = describeServices(cfg, opts.env);
   const selected = opts.only?.length
     ? SERVICE_NAMES.filter((n) => opts.only?.includes(n))
-    : [...SERVICE_NAMES];
-  const defs = describeServices(cfg, opts.env);
+    : SERVICE_NAMES.filter((n) => !defs[n].optional || (n === 'ollama' && opts.ollama));
   const notes: string[] = [];
 
   const actions = await withStackLock(cfg.dataDir, 3 * cfg.STACK_START_TIMEOUT_MS, async () => {
@@ -104,8 +111,17 @@ export async function stackUp(cfg: AppConfig, opts: StackUpOptions = {}): Promis
       const s = settled[i];
       if (s?.status === 'fulfilled') result[name] = s.value;
     });
+    // Under the lock: two `up --ollama` at once must not both register the model.
+    if (selected.includes('ollama')) notes.push(...(await ensureStackModel(cfg, opts.env)));
     return result;
   });
+  const ollamaRec = readPidRecord(cfg.dataDir, 'ollama');
+  const ollamaRunning = ollamaRec !== null && isProcessAlive(ollamaRec.pid, ollamaRec.procStartTicks);
+  if (!selected.includes('ollama') && pointsAtStackOllama(cfg) && !ollamaRunning) {
+    notes.push(
+      `ollama: OLLAMA_HOST=${cfg.OLLAMA_HOST} names the stack's Ollama server, which is not running; add --ollama`,
+    );
+  }
 
   if (selected.includes('temporal')) {
     try {
@@ -129,6 +145,8 @@ async function upService(cfg: AppConfig, def: ServiceDef, notes: string[]): Prom
     return 'external';
   }
   if (def.notInstalled) {
+    // Asked for by name, a missing optional service is an error; a missing emulator is only noted.
+    if (def.optional) throw new ServiceNotInstalledError(def.name, def.notInstalled);
     notes.push(`${def.name}: not installed (${def.notInstalled}); skipped`);
     return 'skipped';
   }

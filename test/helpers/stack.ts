@@ -1,8 +1,18 @@
 // The shared embedded stack for tests: started once, reused by every test file and every later run.
 import { loadConfig, type AppConfig } from '../../src/config';
+import { ollamaProviderEnv } from '../../src/stack/ollama';
 import { stackUp } from '../../src/stack/stack';
 
-let shared: Promise<AppConfig> | undefined;
+export interface EnsureStackOptions {
+  /**
+   * Also run the stack's real Ollama server (its model registered and loaded), and return a config whose
+   * LLM layer talks to it (LLM_PROVIDER=ollama, OLLAMA_HOST, LLM_MODEL and EMBEDDING_MODEL smollm2:135m).
+   * Needs `npm run tools -- --ollama` (npm test runs it). @default false
+   */
+  ollama?: boolean;
+}
+
+const shared = new Map<boolean, Promise<AppConfig>>();
 
 /**
  * Brings the stack of `env`'s config up (reusing services already running, so other test files and
@@ -10,18 +20,26 @@ let shared: Promise<AppConfig> | undefined;
  * within a process the first call's promise is shared; across processes the stack lock serialises
  * `stack up` and the second process finds everything running.
  */
-export function ensureStack(env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
-  if (env !== process.env) return up(env);
-  shared ??= up(env).catch((err: unknown) => {
-    // A failed start is not cached: a later call (or test file) tries again.
-    shared = undefined;
-    throw err;
-  });
-  return shared;
+export function ensureStack(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: EnsureStackOptions = {},
+): Promise<AppConfig> {
+  const ollama = opts.ollama ?? false;
+  if (env !== process.env) return up(env, ollama);
+  let pending = shared.get(ollama);
+  if (!pending) {
+    pending = up(env, ollama).catch((err: unknown) => {
+      // A failed start is not cached: a later call (or test file) tries again.
+      shared.delete(ollama);
+      throw err;
+    });
+    shared.set(ollama, pending);
+  }
+  return pending;
 }
 
-async function up(env: NodeJS.ProcessEnv): Promise<AppConfig> {
+async function up(env: NodeJS.ProcessEnv, ollama: boolean): Promise<AppConfig> {
   const cfg = loadConfig(env);
-  await stackUp(cfg, { env });
-  return cfg;
+  await stackUp(cfg, { env, ollama });
+  return ollama ? loadConfig({ ...env, ...ollamaProviderEnv(cfg) }) : cfg;
 }
