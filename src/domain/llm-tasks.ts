@@ -95,7 +95,7 @@ export function answerJsonSchema(task: TaskKind): Record<string, unknown> {
 }
 
 /** Longest reason a per-call schema asks for (the answer schemas accept longer ones). */
-export const REASON_MAX_CHARS = 160;
+export const REASON_MAX_CHARS = 80;
 
 /**
  * The JSON schema of one call answering `ids`: the per-item array holds exactly one entry per id,
