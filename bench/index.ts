@@ -24,7 +24,7 @@ import { workflowBundle } from '../test/helpers/pipeline';
 import { benchEmulator } from './emulator';
 import { queueingSection, realOllamaSection, renderQueueingTable } from './queueing';
 import { ollamaInstall } from '../src/stack/tools';
-import { markedSections } from './markdown-section';
+import { markedSections, writeSection } from './markdown-section';
 import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
 import { inFlightSvg, type SeriesPanel } from './svg';
 
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     realOllamaNote = `real Ollama rows skipped: ${missing}`;
   } else if (wantOllama) {
     log('  real Ollama (NUM_PARALLEL from OLLAMA_NUM_PARALLEL, cap 16) ...');
-    realOllama = await realOllamaSection({ env, client, bundle, log, id }, { cap: 16, receipts: 12 });
+    realOllama = await realOllamaSection({ env, client, bundle, log, id }, { cap: 16, receipts: 8 });
   }
 
   // 5. kill -9 of the worker process at half-way, then a new worker.
@@ -363,7 +363,24 @@ async function main(): Promise<void> {
       renderMarkdown(result, table, emu, argv, svgName) + markedSections(previous),
     );
   }
+  // The queueing-provider figures are their own section of docs/BENCHMARKS.md, from either profile.
+  await writeSection('queueing', renderQueueingSection(result));
   if (json) console.log(JSON.stringify(result));
+}
+
+function renderQueueingSection(r: Result): string {
+  return `## A provider that queues instead of refusing (\`npm run bench${r.profile === 'quick' ? ' -- --quick' : ''}\`, ${new Date().toISOString().slice(0, 10)})
+
+A real Ollama server queues every request beyond \`OLLAMA_NUM_PARALLEL\` without limit and never answers 429;
+hosted APIs queue internally before they refuse. Same workload (the bench's ${r.receipts} receipts, \`--revalidate
+--no-cache\`: the same prompts), our cap 8x the provider's parallelism, three designs: **fixed-cap**
+(\`LLM_ADAPTIVE=off\`), **refusal-adaptive** (learns from 429/503 only, the design before this section existed) and
+**latency-adaptive** (\`LLM_ADAPTIVE=latency\`, the default). Throughput share = mean provider slots busy while
+there was LLM work / the provider's slots. Unloaded latency = what each call of the workload takes alone (the
+emulator's own service-time model; for real Ollama, the same prompts run one at a time).
+
+${renderQueueingTable(r.queueing, r.realOllama)}
+${r.realOllamaNote ? `\n${r.realOllamaNote}\n` : ''}`;
 }
 
 type Result = {

@@ -40,7 +40,12 @@ import { LlmCallTimeoutError } from '../src/llm/deadline';
 import { mapOpenAiError, OpenAiProvider, strictSubset } from '../src/llm/openai';
 import { FREE_STRING_CHARS, outputTokenLimit } from '../src/llm/output-limit';
 import { boundFreeStrings } from '../src/llm/ollama';
-import { answerJsonSchema, answerJsonSchemaFor, REASON_MAX_CHARS } from '../src/domain/llm-tasks';
+import {
+  answerJsonSchema,
+  answerJsonSchemaFor,
+  coversExactly,
+  REASON_MAX_CHARS,
+} from '../src/domain/llm-tasks';
 import { OllamaProvider } from '../src/llm/ollama';
 import type { ChatRequest, ChatResult, LlmProvider } from '../src/llm/types';
 import { llmActivityOptions } from '../src/workflows/shared';
@@ -364,6 +369,14 @@ describe('JSON validation', () => {
 });
 
 describe('per-call answer schemas', () => {
+  test('an answer must name every id sent exactly once (a repeated id failed a harmonizer group on the real model)', () => {
+    const ids = new Set(['a', 'b', 'c']);
+    assert.equal(coversExactly([{ id: 'a' }, { id: 'b' }, { id: 'c' }], ids), true);
+    assert.equal(coversExactly([{ id: 'a' }, { id: 'a' }, { id: 'b' }], ids), false);
+    assert.equal(coversExactly([{ id: 'a' }, { id: 'b' }], ids), false);
+    assert.equal(coversExactly([{ id: 'a' }, { id: 'b' }, { id: 'x' }], ids), false);
+  });
+
   test('pin the item ids and count and bound reasons; the OpenAI adapter drops the bounds strict mode refuses', () => {
     const schema = answerJsonSchemaFor('label_review', ['w1', 'w2']);
     const reviews = (schema.properties as Record<string, Record<string, unknown>>).reviews!;

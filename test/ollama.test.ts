@@ -180,11 +180,16 @@ describe(
     let calls: CallRecord[];
     const seen: number[] = [];
 
-    /** A second server of ours on its own port, one request at a time, sharing the stack's model store. */
+    /**
+     * A second server of ours on its own port sharing the stack's model store: one request at a time
+     * and a pending queue of one (OLLAMA_MAX_QUEUE), so overload shows as Ollama's own 503 "server busy
+     * ... maximum pending requests exceeded", without Retry-After, as while a model loads.
+     */
     function startServer(port: number): ChildProcess {
       const bin = ollamaInstall(stackCfg).bin;
       const cfg = loadConfig({ ...process.env, OLLAMA_PORT: String(port), OLLAMA_NUM_PARALLEL: '1' });
-      const env = { ...ollamaServerEnv(cfg), OLLAMA_MODELS: path.join(ollamaDataDir(stackCfg), 'models') };
+      const models = path.join(ollamaDataDir(stackCfg), 'models');
+      const env = { ...ollamaServerEnv(cfg), OLLAMA_MODELS: models, OLLAMA_MAX_QUEUE: '1' };
       return spawn(bin, ['serve'], { env, stdio: 'ignore' });
     }
 
@@ -213,12 +218,13 @@ describe(
       const handle = await h.client.workflow.start('evaluateLabels', {
         taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
         workflowId: runId,
-        args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, reviewChunkSize: 3, noCache: true }],
+        // One issue a call: more calls at once than one slot and a queue of one hold.
+        args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, reviewChunkSize: 1, noCache: true }],
       });
-      // Once calls are in the server's queue, restart it: queued calls lose their connection, and the
-      // new server answers 503 while it loads the model (no Retry-After), then serves again.
+      // Once the first answers (503s come at once) are recorded, restart the server: the calls it is
+      // serving or queueing lose their connection; the new one loads the model, then serves again.
       const stores = createStores(h.cfg);
-      for (let i = 0; i < 600 && (await stores.runs.listCalls(runId)).length < 2; i++)
+      for (let i = 0; i < 600 && (await stores.runs.listCalls(runId)).length < 1; i++)
         await new Promise((r) => setTimeout(r, 100));
       server.kill('SIGKILL');
       server = startServer(port);
@@ -245,11 +251,14 @@ describe(
       for (const r of results.filter((x) => x.status !== 'SUCCEEDED')) assert.ok(r.reason);
     });
 
-    test('calls broken by the restart were retried, and answered by the new server', (t) => {
+    test("the server's 503s and the calls broken by the restart were retried, then answered", (t) => {
       t.diagnostic(`statuses while the server came back: ${seen.join(',')}`);
-      const broken = calls.filter((c) => c.status === 'error' || c.status === 'rate_limited');
-      t.diagnostic(`call records: ${calls.length}, broken by the restart: ${broken.length}`);
-      assert.ok(broken.length > 0, 'the restart broke calls in flight');
+      const refused = calls.filter((c) => c.status === 'rate_limited');
+      const broken = calls.filter((c) => c.status === 'error');
+      t.diagnostic(
+        `call records: ${calls.length}, 503: ${refused.length}, broken by the restart: ${broken.length}`,
+      );
+      assert.ok(refused.length > 0, "cap 8 against one slot and a queue of one met Ollama's 503");
       assert.ok(calls.some((c) => c.status === 'ok' || c.status === 'invalid_answer'));
       assertRealCalls(calls, h);
     });

@@ -3,7 +3,7 @@
 // S3 files, so neither vectors nor word lists enter workflow history.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { deltaToNdjson, type DeltaRecord } from '../domain/embedding';
-import { answerJsonSchemaFor, labelOutlierAnswerSchema } from '../domain/llm-tasks';
+import { answerJsonSchemaFor, coversExactly, labelOutlierAnswerSchema } from '../domain/llm-tasks';
 import { labelOutlierMessages } from '../domain/prompts';
 import { toActivityFailure } from '../llm/errors';
 import type { LlmClient } from '../llm/llm-client';
@@ -88,10 +88,9 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
       const ctx = Context.current();
       const batch = await getJson<DecisionBatchFile>(objects, batchKey(input, input.batchIndex));
       const ids = new Set(batch.items.map((i) => i.id));
-      const schema = labelOutlierAnswerSchema.refine(
-        (a) => a.decisions.length === ids.size && a.decisions.every((d) => ids.has(d.id)),
-        { message: `decisions must cover exactly the ${ids.size} item ids sent` },
-      );
+      const schema = labelOutlierAnswerSchema.refine((a) => coversExactly(a.decisions, ids), {
+        message: `decisions must cover exactly the ${ids.size} item ids sent, each once`,
+      });
       let value;
       try {
         ({ value } = await llm.structured({

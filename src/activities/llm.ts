@@ -1,6 +1,6 @@
 // `llm`-queue activities: every LLM call of every pipeline, through the shared LlmClient.
 import { Context } from '@temporalio/activity';
-import { labelReviewAnswerSchema, answerJsonSchemaFor } from '../domain/llm-tasks';
+import { answerJsonSchemaFor, coversExactly, labelReviewAnswerSchema } from '../domain/llm-tasks';
 import { labelReviewMessages } from '../domain/prompts';
 import type { LabelIssue } from '../domain/receipt';
 import { toActivityFailure } from '../llm/errors';
@@ -32,10 +32,9 @@ export function createLlmActivities({ llm }: { llm: LlmClient }) {
       const ctx = Context.current();
       const ids = new Set(input.issues.map((i) => i.wordId));
       // An answer must decide every issue sent, and nothing else; otherwise it is repaired.
-      const schema = labelReviewAnswerSchema.refine(
-        (a) => a.reviews.length === ids.size && a.reviews.every((r) => ids.has(r.id)),
-        { message: `reviews must cover exactly the ${ids.size} item ids sent` },
-      );
+      const schema = labelReviewAnswerSchema.refine((a) => coversExactly(a.reviews, ids), {
+        message: `reviews must cover exactly the ${ids.size} item ids sent, each once`,
+      });
       try {
         const { value } = await llm.structured({
           runId: input.runId,

@@ -94,6 +94,12 @@ export function answerJsonSchema(task: TaskKind): Record<string, unknown> {
   return { title: task, ...schema };
 }
 
+/** True when the answers name every id sent exactly once, and nothing else (a repeated id is invalid). */
+export function coversExactly(answers: ReadonlyArray<{ id: string }>, ids: ReadonlySet<string>): boolean {
+  const seen = new Set(answers.map((a) => a.id));
+  return answers.length === ids.size && seen.size === ids.size && [...seen].every((id) => ids.has(id));
+}
+
 /** Longest reason a per-call schema asks for (the answer schemas accept longer ones). */
 export const REASON_MAX_CHARS = 80;
 
