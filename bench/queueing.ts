@@ -12,6 +12,7 @@ import type { EvaluationReport } from '../src/activities/evaluation';
 import { writeDataset } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { generateDataset } from '../src/domain/generator';
+import { llmPhase } from '../src/emulator/metrics';
 import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
 import { serviceTimeMs } from '../src/emulator/service-time';
 import { percentile } from '../src/llm/accounting';
@@ -61,18 +62,6 @@ interface BenchContext {
   client: Client;
   bundle: WorkflowBundleWithSourceMap;
   log: (s: string) => void;
-}
-
-/** Mean slots in use between the first and the last moment a call held one, and that span. */
-export function llmPhase(series: Array<{ t: number; inFlight: number }>) {
-  const first = series.findIndex((p) => p.inFlight > 0);
-  let last = series.length - 1;
-  while (last > 0 && series[last]!.inFlight === 0) last--;
-  let area = 0;
-  for (let i = Math.max(0, first); i < last; i++)
-    area += series[i]!.inFlight * (series[i + 1]!.t - series[i]!.t);
-  const span = first < 0 ? 0 : series[last]!.t - series[first]!.t;
-  return { span, meanInFlight: span ? area / span : 0 };
 }
 
 async function runEvaluation(cfg: AppConfig, client: Client, input: EvaluateLabelsInput) {

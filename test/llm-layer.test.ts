@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationReport } from '../src/activities/evaluation';
 import type { CallRecord } from '../src/llm/accounting';
+import { llmPhase } from '../src/emulator/metrics';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';
@@ -35,18 +36,6 @@ function startEvaluation(h: Harness, input: EvaluateLabelsInput = {}) {
 
 async function runEvaluation(h: Harness, input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
   return (await (await startEvaluation(h, input)).result()) as EvaluationReport;
-}
-
-/** From the emulator's in-flight series: first to last moment with a request in flight, and the mean in flight then. */
-function llmPhase(series: Array<{ t: number; inFlight: number }>) {
-  const first = series.findIndex((p) => p.inFlight > 0);
-  let last = series.length - 1;
-  while (last > 0 && series[last]!.inFlight === 0) last--;
-  let area = 0;
-  for (let i = Math.max(0, first); i < last; i++)
-    area += series[i]!.inFlight * (series[i + 1]!.t - series[i]!.t);
-  const span = first < 0 ? 0 : series[last]!.t - series[first]!.t;
-  return { span, meanInFlight: span ? area / span : 0 };
 }
 
 const ms = (n: number) => `${(n / 1000).toFixed(1)} s`;

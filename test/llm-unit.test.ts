@@ -124,6 +124,11 @@ describe('errors', () => {
     assert.equal(rate.type, 'LlmRateLimited');
     assert.equal(rate.nonRetryable, false);
     assert.equal(rate.nextRetryDelay, 2500);
+    // A call that keeps outlasting LLM_CALL_TIMEOUT_MS stops after 3 attempts, saying what to change.
+    assert.equal(toActivityFailure(new LlmCallTimeoutError(100), 1).nonRetryable, false);
+    const timedOut = toActivityFailure(new LlmCallTimeoutError(100), 3);
+    assert.deepEqual([timedOut.nonRetryable, timedOut.type], [true, 'LlmCallTimeout']);
+    assert.match(timedOut.message, /Raise LLM_CALL_TIMEOUT_MS/);
     // Ollama's 503 (model loading) has no Retry-After: the retry policy's exponential backoff applies.
     assert.equal(
       toActivityFailure(new LlmRateLimitedError(503, undefined, 'busy')).nextRetryDelay,

@@ -190,7 +190,17 @@ describe(
       const cfg = loadConfig({ ...process.env, OLLAMA_PORT: String(port), OLLAMA_NUM_PARALLEL: '1' });
       const models = path.join(ollamaDataDir(stackCfg), 'models');
       const env = { ...ollamaServerEnv(cfg), OLLAMA_MODELS: models, OLLAMA_MAX_QUEUE: '1' };
-      return spawn(bin, ['serve'], { env, stdio: 'ignore' });
+      // Its own process group: a kill of the group also ends the model runner it spawns.
+      return spawn(bin, ['serve'], { env, stdio: 'ignore', detached: true });
+    }
+
+    function killServer(p: ChildProcess | undefined) {
+      if (p?.pid === undefined || p.exitCode !== null) return;
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
 
     async function status(url: string, body: unknown): Promise<number> {
@@ -226,7 +236,7 @@ describe(
       const stores = createStores(h.cfg);
       for (let i = 0; i < 600 && (await stores.runs.listCalls(runId)).length < 1; i++)
         await new Promise((r) => setTimeout(r, 100));
-      server.kill('SIGKILL');
+      killServer(server);
       server = startServer(port);
       // Poke the loading server so its 503s are seen here too (what a caller meets meanwhile).
       for (let i = 0; i < 50; i++) {
@@ -239,7 +249,7 @@ describe(
       calls = await stores.runs.listCalls(runId);
     });
     after(async () => {
-      server?.kill('SIGKILL');
+      killServer(server);
       await h?.close();
     });
 

@@ -219,7 +219,7 @@ export function createEnrichmentLlmActivities({ llm }: { llm: LlmClient }) {
         const { id: _id, ...enrichment } = value;
         return enrichment;
       } catch (err) {
-        throw toActivityFailure(err);
+        throw toActivityFailure(err, ctx.info.attempt);
       }
     },
   };

@@ -59,7 +59,7 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
           heartbeat: () => ctx.heartbeat(),
         });
       } catch (err) {
-        throw toActivityFailure(err);
+        throw toActivityFailure(err, ctx.info.attempt);
       }
       if (vectors.length !== batch.length || vectors.some((v) => !Array.isArray(v) || v.length === 0))
         throw ApplicationFailure.nonRetryable(
@@ -107,7 +107,7 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
           heartbeat: () => ctx.heartbeat(),
         }));
       } catch (err) {
-        throw toActivityFailure(err);
+        throw toActivityFailure(err, ctx.info.attempt);
       }
       const keyOf = new Map(batch.items.map((item, i) => [item.id, batch.keys[i]!]));
       const file: DecisionsFile = {

@@ -58,7 +58,7 @@ export function createLlmActivities({ llm }: { llm: LlmClient }) {
           reason: r.reason,
         }));
       } catch (err) {
-        throw toActivityFailure(err);
+        throw toActivityFailure(err, ctx.info.attempt);
       }
     },
   };

@@ -436,7 +436,7 @@ export function createQualityLlmActivities({ llm }: { llm: LlmClient }) {
         });
         return { hasIssue: value.hasIssue, issues: value.issues };
       } catch (err) {
-        throw toActivityFailure(err);
+        throw toActivityFailure(err, ctx.info.attempt);
       }
     },
   };

@@ -1,16 +1,7 @@
 // A hard bound on one provider request: LLM_CALL_TIMEOUT_MS, whatever the HTTP client does.
-import { LlmTransientError } from './errors';
+import { LlmCallTimeoutError } from './errors';
 
-/** The provider did not answer within LLM_CALL_TIMEOUT_MS; the request was aborted. */
-export class LlmCallTimeoutError extends LlmTransientError {
-  override name = 'LlmCallTimeoutError';
-  constructor(readonly timeoutMs: number) {
-    super(
-      undefined,
-      `LLM provider did not answer within ${timeoutMs} ms (LLM_CALL_TIMEOUT_MS); request aborted`,
-    );
-  }
-}
+export { LlmCallTimeoutError };
 
 /**
  * Runs `request` with a signal that aborts after `timeoutMs` or when `outer` aborts, and settles by

@@ -27,6 +27,20 @@ export class LlmTransientError extends Error {
   }
 }
 
+/** The provider did not answer within LLM_CALL_TIMEOUT_MS; the request was aborted (deadline.ts). */
+export class LlmCallTimeoutError extends LlmTransientError {
+  override name = 'LlmCallTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(
+      undefined,
+      `LLM provider did not answer within ${timeoutMs} ms (LLM_CALL_TIMEOUT_MS); request aborted`,
+    );
+  }
+}
+
+/** Attempts of one call that may end at LLM_CALL_TIMEOUT_MS before it fails for good. */
+export const MAX_TIMED_OUT_ATTEMPTS = 3;
+
 /** 400/401/403/404 (bad request, bad key, unknown model): retrying cannot help. */
 export class LlmFatalError extends Error {
   override name = 'LlmFatalError';
@@ -74,8 +88,16 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
  * Turns any error of an LLM call into the ApplicationFailure Temporal should see. Temporal is the
  * only retry layer: rate limits carry `nextRetryDelay` from Retry-After, fatal ones are non-retryable.
  */
-export function toActivityFailure(err: unknown): ApplicationFailure {
+export function toActivityFailure(err: unknown, attempt = 1): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
+  // A call that keeps outlasting the deadline would do so for all 15 attempts: stop, and say what to do.
+  if (err instanceof LlmCallTimeoutError && attempt >= MAX_TIMED_OUT_ATTEMPTS) {
+    return ApplicationFailure.nonRetryable(
+      `${err.message}, on ${attempt} attempts: the provider cannot answer this call in time. ` +
+        'Raise LLM_CALL_TIMEOUT_MS, send fewer items a call, or lower LLM_MAX_CONCURRENT_CALLS.',
+      'LlmCallTimeout',
+    );
+  }
   if (err instanceof LlmRateLimitedError) {
     return ApplicationFailure.create({
       message: err.message,
