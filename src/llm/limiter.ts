@@ -172,6 +172,8 @@ export class GlobalLimiter {
   private cachedState: LimiterState | undefined;
   /** The last snapshot's time, permits held and permits allowed: what a local handoff goes by. */
   private lastLook = { at: 0, held: 0, allowed: 0 };
+  /** A limit this process lowered, kept in its view for a while (a concurrent read may predate the write). */
+  private localCut: { allowed: number; until: number } | undefined;
   /** Finished requests of this process not yet judged by the latency signal. */
   private latencyWindow: LatencySample[] = [];
   private judging = false;
@@ -234,7 +236,9 @@ export class GlobalLimiter {
       this.opts.adaptive,
       this.opts.slowStartGrowth,
     );
-    this.lastLook = { at: now, held: heldSlots.size, allowed };
+    // A cut this process just made holds in its view even if this read raced ahead of the write.
+    const cut = this.localCut && now < this.localCut.until ? this.localCut.allowed : Infinity;
+    this.lastLook = { at: now, held: heldSlots.size, allowed: Math.min(allowed, cut) };
     return {
       state,
       heldSlots,
@@ -467,7 +471,7 @@ export class GlobalLimiter {
     // The overshoot that ends slow start was a probe above the provider's limit too.
     const failedProbe = snap.state.slowStart || Date.now() - snap.state.lastProbeAt < 60_000;
     // This process's view follows at once: the refused slot (released next) is not handed on.
-    this.lastLook = { ...this.lastLook, allowed: Math.min(this.lastLook.allowed, target) };
+    this.lowerLocalView(target);
     await this.conditionalUpdate(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now',
       '#l > :t OR slowStart = :tr',
@@ -541,7 +545,7 @@ export class GlobalLimiter {
     }
     const failedProbe = state.slowStart || now - state.lastProbeAt < 60_000;
     // This process obeys at once: a slot above the new limit is not handed on.
-    this.lastLook = { ...this.lastLook, allowed: Math.min(this.lastLook.allowed, verdict.to) };
+    this.lowerLocalView(verdict.to);
     // Only if no other process changed the limit since these calls started (no double shrink).
     await this.conditionalUpdate(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
@@ -557,6 +561,12 @@ export class GlobalLimiter {
         ':since': since,
       },
     );
+  }
+
+  /** This process obeys a lowered limit at once: a slot above it is not handed on. */
+  private lowerLocalView(allowed: number): void {
+    this.lastLook = { ...this.lastLook, allowed: Math.min(this.lastLook.allowed, allowed) };
+    this.localCut = { allowed, until: Date.now() + Math.max(2000, 2 * this.opts.handoffMaxAgeMs) };
   }
 
   private async conditionalUpdate(update: string, condition: string, values: Record<string, unknown>) {
