@@ -207,6 +207,25 @@ async function main(): Promise<void> {
   const t = await runOurs(cfg, client, { noCache: true });
   const temporal = figures(emulator, p, t.makespanMs, t.succeeded, t.failed);
 
+  // --queueing: only the queueing-provider sections (and real Ollama with --ollama), after the first run.
+  if (argv.includes('--queueing')) {
+    await workers.shutdown();
+    const queueing = await queueingSection(
+      { env, client, bundle, log, truthFile },
+      { parallel: p.providerLimit, cap: p.providerLimit * 8, latencyMs: p.latencyMs },
+    );
+    const realOllama = argv.includes('--ollama')
+      ? await realOllamaSection({ env, client, bundle, log, id }, { cap: 16, receipts: 8 })
+      : undefined;
+    await client.connection.close();
+    await emulator.close();
+    const r = { profile: quick ? 'quick' : 'full', receipts, queueing, realOllama, realOllamaNote: '' };
+    console.log(renderQueueingTable(queueing, realOllama));
+    await writeSection('queueing', renderQueueingSection(r));
+    if (json) console.log(JSON.stringify({ queueing, ...(realOllama ? { realOllama } : {}) }));
+    return;
+  }
+
   // 3. Cache rerun: same data, --revalidate, cache on: the provider should see nothing.
   emulator.reset();
   log('  rerun from cache ...');
@@ -368,7 +387,9 @@ async function main(): Promise<void> {
   if (json) console.log(JSON.stringify(result));
 }
 
-function renderQueueingSection(r: Result): string {
+function renderQueueingSection(
+  r: Pick<Result, 'profile' | 'receipts' | 'queueing' | 'realOllama' | 'realOllamaNote'>,
+): string {
   return `## A provider that queues instead of refusing (\`npm run bench${r.profile === 'quick' ? ' -- --quick' : ''}\`, ${new Date().toISOString().slice(0, 10)})
 
 A real Ollama server queues every request beyond \`OLLAMA_NUM_PARALLEL\` without limit and never answers 429;

@@ -113,6 +113,18 @@ describe('latency signal', () => {
     });
   });
 
+  test('a CPU-starved client holds: its own event-loop lag is not the provider queueing', () => {
+    const stats = windowStats(window(8, 4))!;
+    const ctx = { memory: {}, baseLatency: 2, limit: 8, slowStart: true, medianLatencyMs: 2000 };
+    assert.equal(judgeWindow(stats, { ...ctx, clientLagMs: 150 }).kind, 'shrink', 'lag under 10% of latency');
+    const starved = judgeWindow(stats, { ...ctx, clientLagMs: 400 });
+    assert.equal(starved.kind, 'hold');
+    assert.match(starved.kind === 'hold' ? starved.reason : '', /CPU-starved/);
+    // At the unloaded latency the lag changes nothing: there is room.
+    const calm = windowStats(window(4, 4))!;
+    assert.equal(judgeWindow(calm, { ...ctx, clientLagMs: 400 }).kind, 'room');
+  });
+
   test('never below one call', () => {
     const stats = windowStats(window(2, 1, 8, 10))!;
     const verdict = judgeWindow(stats, { memory: {}, baseLatency: 2, limit: 2, slowStart: true });

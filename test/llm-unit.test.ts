@@ -193,7 +193,9 @@ describe('limiter (pure parts)', () => {
     assert.equal(d.name, 'llm');
     assert.equal(d.adaptive, true);
     assert.equal(d.slowStartGrowth, 0.25);
-    assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000 }).initialWindow, 4);
+    // Latency-aware (the default) starts lower: its unloaded latency is learnt from the first calls.
+    assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000 }).initialWindow, 2);
+    assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000, latencyAware: false }).initialWindow, 4);
   });
 
   test('pickSlot takes the lowest free slot below the allowed count', () => {

@@ -43,6 +43,17 @@ export interface LatencyOptions {
   baseMaxAgeMs: number;
   /** Samples a window needs before it is judged. @default 8 */
   minSamples: number;
+  /**
+   * Samples a window needs during slow start: the limit grows every call latency there, so the
+   * queue it overshoots into must be seen early. @default 4
+   */
+  slowStartSamples: number;
+  /**
+   * A window is not judged when this process's event loop lagged more than this share of the
+   * window's median latency: a CPU-starved client measures its own delay, not the provider's
+   * queue. @default 0.1
+   */
+  maxClientLagShare: number;
 }
 
 export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
@@ -50,6 +61,8 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   minGain: 0.1,
   baseMaxAgeMs: 60_000,
   minSamples: 8,
+  slowStartSamples: 4,
+  maxClientLagShare: 0.1,
 };
 
 /**
@@ -110,6 +123,10 @@ export interface JudgeContext {
   /** Calls allowed in flight when the window ran. */
   limit: number;
   slowStart: boolean;
+  /** Worst event-loop lag of this process while the window's calls ran (ms). @default 0 */
+  clientLagMs?: number;
+  /** Median wall-clock latency of the window's requests (ms). */
+  medianLatencyMs?: number;
 }
 
 /**
@@ -120,10 +137,15 @@ export interface JudgeContext {
  */
 export function judgeWindow(
   stats: WindowStats,
-  { memory, baseLatency, limit, slowStart }: JudgeContext,
+  { memory, baseLatency, limit, slowStart, clientLagMs = 0, medianLatencyMs = 0 }: JudgeContext,
   o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
 ): LatencyVerdict {
   const ratio = stats.latency / baseLatency;
+  if (ratio > 1 + o.tolerance && clientLagMs > o.maxClientLagShare * medianLatencyMs)
+    return {
+      kind: 'hold',
+      reason: `latency ${ratio.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
+    };
   if (ratio <= 1 + o.tolerance) return { kind: 'room' };
   const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
   if (memory.xBeforeProbe) {

@@ -27,6 +27,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { ClientLag } from './client-lag';
 import { LlmBudgetExhaustedError } from './errors';
 import {
   DEFAULT_LATENCY_OPTIONS,
@@ -55,7 +56,10 @@ export interface LimiterOptions {
   latencyAware?: boolean;
   /** Thresholds of the latency signal. @default DEFAULT_LATENCY_OPTIONS */
   latency?: Partial<LatencyOptions>;
-  /** In-flight calls allowed before any success has confirmed more. @default 4 */
+  /**
+   * In-flight calls allowed before any success has confirmed more. @default 4, or 2 when
+   * `latencyAware` (its unloaded latency is learnt from the first calls: they must not queue).
+   */
   initialWindow?: number;
   /**
    * Slow start allows this fraction more than the highest concurrency confirmed by a success
@@ -123,14 +127,15 @@ export function applyLimiterDefaults(
   o: LimiterOptions,
 ): Required<Omit<LimiterOptions, 'maxTokensPerMinute' | 'latency'>> &
   Pick<LimiterOptions, 'maxTokensPerMinute'> & { latency: LatencyOptions } {
+  const latencyAware = (o.adaptive ?? true) && (o.latencyAware ?? true);
   return {
     name: o.name ?? 'llm',
     cap: o.cap,
     leaseMs: o.leaseMs,
     adaptive: o.adaptive ?? true,
-    latencyAware: (o.adaptive ?? true) && (o.latencyAware ?? true),
+    latencyAware,
     latency: { ...DEFAULT_LATENCY_OPTIONS, ...o.latency },
-    initialWindow: Math.min(o.cap, o.initialWindow ?? 4),
+    initialWindow: Math.min(o.cap, o.initialWindow ?? (latencyAware ? 2 : 4)),
     slowStartGrowth: o.slowStartGrowth ?? 0.25,
     probeAfterSuccesses: o.probeAfterSuccesses ?? 20,
     maxPollMs: o.maxPollMs ?? 200,
@@ -176,6 +181,8 @@ export class GlobalLimiter {
   private localCut: { allowed: number; until: number } | undefined;
   /** Finished requests of this process not yet judged by the latency signal. */
   private latencyWindow: LatencySample[] = [];
+  /** This process's event-loop lag while the window ran (a starved client's latency is its own). */
+  private readonly clientLag = new ClientLag();
   private judging = false;
   /** The latency verdicts this process acted on, newest last (bounded). */
   readonly latencyDecisions: LatencyDecision[] = [];
@@ -441,6 +448,7 @@ export class GlobalLimiter {
     const s = r.Attributes as LimiterState | undefined;
     if (s && s.probeSuccesses >= s.probeInterval && s.limit < this.opts.cap) {
       // The throughput at the old limit is what the latency signal judges the probe by.
+      this.trace('probe', { from: s.limit, x: s.xAtLimit });
       await this.conditionalUpdate(
         'SET #l = :next, probeSuccesses = :zero, lastProbeAt = :now, adjustedAt = :now, xBeforeProbe = :x',
         '#l = :cur',
@@ -471,6 +479,7 @@ export class GlobalLimiter {
     // The overshoot that ends slow start was a probe above the provider's limit too.
     const failedProbe = snap.state.slowStart || Date.now() - snap.state.lastProbeAt < 60_000;
     // This process's view follows at once: the refused slot (released next) is not handed on.
+    this.trace('refused', { from: snap.state.limit, to: target, slowStart: snap.state.slowStart });
     this.lowerLocalView(target);
     await this.conditionalUpdate(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now',
@@ -495,13 +504,27 @@ export class GlobalLimiter {
     sample: Pick<LatencySample, 'latencyMs' | 'promptTokens' | 'completionTokens'>,
   ): void {
     if (!this.opts.latencyAware) return;
+    this.clientLag.start();
     this.latencyWindow.push({ ...sample, inFlight: permit.inFlightAtStart, startedAt: permit.acquiredAt });
-    if (this.latencyWindow.length >= this.opts.latency.minSamples && !this.judging) {
-      this.judging = true;
-      void this.judgeLatency()
-        .catch(() => undefined)
-        .finally(() => (this.judging = false));
-    }
+    this.maybeJudge();
+  }
+
+  /** Judges the window once it is full; samples that came in during a judgement are judged next. */
+  private maybeJudge(): void {
+    if (this.judging || this.latencyWindow.length < this.windowSize()) return;
+    this.judging = true;
+    void this.judgeLatency()
+      .catch(() => undefined)
+      .finally(() => {
+        this.judging = false;
+        this.maybeJudge();
+      });
+  }
+
+  /** Samples judged at once: fewer while slow start still raises the limit every call latency. */
+  private windowSize(): number {
+    const l = this.opts.latency;
+    return this.cachedState?.slowStart === false ? l.minSamples : l.slowStartSamples;
   }
 
   private async judgeLatency(): Promise<void> {
@@ -512,13 +535,20 @@ export class GlobalLimiter {
     const samples = this.latencyWindow.filter((x) => x.startedAt >= since);
     this.latencyWindow = samples;
     const stats = windowStats(samples);
-    if (!stats || stats.samples < this.opts.latency.minSamples) return;
+    if (!stats || stats.samples < this.windowSize()) return;
     this.latencyWindow = [];
     const now = Date.now();
     const base = nextBase(state, stats, now, this.opts.latency);
     const verdict = judgeWindow(
       stats,
-      { memory: state, baseLatency: base.baseLatency, limit: snap.allowed, slowStart: state.slowStart },
+      {
+        memory: state,
+        baseLatency: base.baseLatency,
+        limit: snap.allowed,
+        slowStart: state.slowStart,
+        clientLagMs: this.clientLag.takeMaxMs(),
+        medianLatencyMs: median(samples.map((x) => x.latencyMs)),
+      },
       this.opts.latency,
     );
     this.latencyDecisions.push({
@@ -531,6 +561,12 @@ export class GlobalLimiter {
       samples: stats.samples,
     });
     if (this.latencyDecisions.length > 200) this.latencyDecisions.shift();
+    this.trace('latency', {
+      allowed: snap.allowed,
+      ...verdict,
+      ratio: stats.latency / base.baseLatency,
+      inFlight: stats.meanInFlight,
+    });
     const memory = { ':b': base.baseLatency, ':ba': base.baseAt };
     if (verdict.kind !== 'shrink') {
       await this.conditionalUpdate(
@@ -561,6 +597,12 @@ export class GlobalLimiter {
         ':since': since,
       },
     );
+  }
+
+  /** LLM_LIMITER_TRACE=1: every decision of this process on stderr (a debugging aid). */
+  private trace(what: string, detail: Record<string, unknown>): void {
+    if (process.env.LLM_LIMITER_TRACE !== '1') return;
+    console.error(`limiter ${what} ${JSON.stringify({ t: Date.now() % 1e6, ...detail })}`);
   }
 
   /** This process obeys a lowered limit at once: a slot above it is not handed on. */
@@ -684,4 +726,9 @@ class Waiter {
       signal?.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
 }
