@@ -23,6 +23,7 @@ import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { benchEmulator } from './emulator';
 import { queueingSection, realOllamaSection, renderQueueingTable } from './queueing';
+import { renderScaleSection, scaleSection } from './scale';
 import { ollamaInstall } from '../src/stack/tools';
 import { markedSections, writeSection } from './markdown-section';
 import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
@@ -146,6 +147,7 @@ async function main(): Promise<void> {
   const p = quick ? QUICK : FULL;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   await ensureStack();
+  if (argv.includes('--scale')) return runScaleBench(argv, json);
   const id = Date.now().toString(36);
   const truthFile = path.join(os.tmpdir(), `bench-truth-${id}.json`);
   const emulator = await startEmulator({
@@ -385,6 +387,23 @@ async function main(): Promise<void> {
   // The queueing-provider figures are their own section of docs/BENCHMARKS.md, from either profile.
   await writeSection('queueing', renderQueueingSection(result));
   if (json) console.log(JSON.stringify(result));
+}
+
+/** `--scale [--receipts N]`: only the scale section (a growth table at 300, 1,000 and N receipts). */
+async function runScaleBench(argv: string[], json: boolean): Promise<void> {
+  const i = argv.indexOf('--receipts');
+  const n = i >= 0 ? Number(argv[i + 1]) : 3000;
+  if (!Number.isInteger(n) || n < 12)
+    throw new Error(`--receipts takes a whole number of at least 12, got ${argv[i + 1]}`);
+  const sizes = [...new Set([300, 1000, n].filter((x) => x <= n))];
+  const client = await connectClient(loadConfig());
+  log(`bench --scale: ${sizes.join(' / ')} receipts, 2 llm + 1 pipeline worker processes`);
+  const scale = await scaleSection(client, sizes);
+  await client.connection.close();
+  const body = renderScaleSection(scale);
+  console.log(body);
+  await writeSection('scale', body);
+  if (json) console.log(JSON.stringify({ scale }));
 }
 
 function renderQueueingSection(

@@ -22,7 +22,18 @@ export function createStores(cfg: AppConfig) {
 }
 
 export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
-  const limiter = new GlobalLimiter(ddb, cfg.DYNAMODB_TABLE, {
+  // The limiter has a client of its own, so its DynamoDB round trips can be counted (the scale bench
+  // reports them per LLM call).
+  const limiterDdb = createDynamoClient(cfg);
+  let limiterRequests = 0;
+  limiterDdb.middlewareStack.add(
+    (next) => (args) => {
+      limiterRequests++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countLimiterRequests' },
+  );
+  const limiter = new GlobalLimiter(limiterDdb, cfg.DYNAMODB_TABLE, {
     cap: cfg.LLM_MAX_CONCURRENT_CALLS,
     leaseMs: cfg.LLM_PERMIT_LEASE_MS,
     adaptive: cfg.LLM_ADAPTIVE !== 'off',
@@ -32,6 +43,7 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
   });
   const metrics = new LlmMetrics();
   metrics.gauge('llm_permit_waiters', () => limiter.waiting);
+  metrics.gauge('llm_limiter_dynamodb_requests', () => limiterRequests);
   const llm = new LlmClient({
     provider: createProvider(cfg),
     limiter,

@@ -169,6 +169,7 @@ export class LlmMetrics {
         if (req.url !== '/metrics') return res.writeHead(404).end();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.render());
       })
-      .listen(port, '127.0.0.1');
+      .listen(port, '127.0.0.1')
+      .unref(); // a scrape endpoint must not keep a worker alive after SIGTERM shut it down
   }
 }

@@ -1,0 +1,278 @@
+// `npm run bench -- --scale [--json] [--receipts N]`: thousands of receipts across worker processes
+// near the provider bound. Two `llm` worker processes and one `pipeline` worker process (separate OS
+// processes, as a deployment runs them), a refusing provider (the emulator) with limit 16 and
+// 800 ms calls, our cap equal to that limit; a growth table at 300 / 1,000 / N receipts; CPU seconds
+// of every process from /proc, per 1,000 receipts of orchestration alone.
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { loadConfig, type AppConfig } from '../src/config';
+import type { EvaluationReport } from '../src/activities/evaluation';
+import { writeDataset } from '../src/cli/seed';
+import { generateDataset } from '../src/domain/generator';
+import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { GlobalLimiter } from '../src/llm/limiter';
+import { stackStatus } from '../src/stack/stack';
+import { createDynamoClient } from '../src/stores/clients';
+import { ensureTable } from '../src/stores/provision';
+import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
+import { CpuMeter, peakRssMiB } from './proc-stats';
+
+export const SCALE = { providerLimit: 16, latencyMs: 800, jitterMs: 200, merchants: 12 } as const;
+
+export interface ScaleRow {
+  receipts: number;
+  makespanMs: number;
+  /** LLM work at the provider's limit over the makespan (1 = the provider never idled). */
+  efficiency: number;
+  llmCalls: number;
+  inFlightMax: number;
+  refused: number;
+  limiterDynamoRequestsPerCall: number;
+  /** Largest history (events) of any workflow of the run. */
+  maxHistoryEvents: number;
+  /** The orchestration alone (--skip-llm-review) over the same receipts. */
+  orchestrationMakespanMs: number;
+  orchestrationReceiptsPerS: number;
+  /** User+system CPU seconds per 1,000 receipts of orchestration alone, by process. */
+  cpuPer1000: Record<string, number>;
+  peakRssMiB: Record<string, number>;
+}
+
+interface Workers {
+  llm: WorkerProcess[];
+  pipeline: WorkerProcess;
+  metricsPorts: number[];
+}
+
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function scaleEnv(id: string, emulatorUrl: string, truthFile: string): Record<string, string> {
+  return {
+    DYNAMODB_TABLE: `scale-${id}`,
+    TASK_QUEUE_PIPELINE: `scale-pipeline-${id}`,
+    TASK_QUEUE_LLM: `scale-llm-${id}`,
+    OLLAMA_HOST: emulatorUrl,
+    TRUTH_FILE: truthFile,
+    LLM_MAX_CONCURRENT_CALLS: String(SCALE.providerLimit),
+    LOG_LEVEL: 'ERROR',
+    NODE_NO_WARNINGS: '1',
+  };
+}
+
+async function startScaleWorkers(env: Record<string, string>, basePort: number): Promise<Workers> {
+  const metricsPorts = [basePort, basePort + 2];
+  const llm = metricsPorts.map((port) => spawnWorker({ ...env, METRICS_PORT: String(port) }, ['llm']));
+  const pipeline = spawnWorker(env, ['pipeline']);
+  await Promise.all([...llm, pipeline].map((w) => w.ready));
+  return { llm, pipeline, metricsPorts };
+}
+
+async function stopScaleWorkers(w: Workers): Promise<void> {
+  for (const p of [...w.llm, w.pipeline]) p.kill('SIGTERM');
+  await Promise.all([...w.llm, w.pipeline].map((p) => p.exited));
+}
+
+/** The limiter's DynamoDB requests so far, summed over the `llm` workers' /metrics. */
+async function limiterRequests(ports: number[]): Promise<number> {
+  let n = 0;
+  for (const port of ports) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    n += Number(/^llm_limiter_dynamodb_requests (\d+)/m.exec(text)?.[1] ?? 0);
+  }
+  return n;
+}
+
+async function largestHistory(client: Client, runId: string): Promise<number> {
+  let max = 0;
+  const query = `WorkflowId = "${runId}" OR WorkflowId STARTS_WITH "${runId}/"`;
+  for await (const wf of client.workflow.list({ query })) max = Math.max(max, wf.historyLength ?? 0);
+  return max;
+}
+
+async function runEvaluation(client: Client, cfg: AppConfig, runId: string, skipLlmReview: boolean) {
+  return (await client.workflow.execute('evaluateLabels', {
+    taskQueue: cfg.TASK_QUEUE_PIPELINE,
+    workflowId: runId,
+    args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, noCache: true, skipLlmReview }],
+  })) as EvaluationReport;
+}
+
+/** One size of the growth table: seed, the LLM run, then the orchestration alone with CPU measured. */
+async function scaleRow(
+  client: Client,
+  emulator: EmulatorHandle,
+  receipts: number,
+  truthFile: string,
+  servicePids: Record<string, number | undefined>,
+): Promise<ScaleRow> {
+  const id = `${Date.now().toString(36)}-${receipts}`;
+  const env = scaleEnv(id, emulator.url, truthFile);
+  const cfg = loadConfig({ ...process.env, ...env });
+  await ensureTable(cfg);
+  log(`  scale ${receipts}: seeding ...`);
+  await writeDataset(
+    cfg,
+    generateDataset({
+      merchants: SCALE.merchants,
+      receiptsPerMerchant: Math.ceil(receipts / SCALE.merchants),
+      seed: 16,
+    }),
+  );
+  await new GlobalLimiter(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, {
+    cap: SCALE.providerLimit,
+    leaseMs: cfg.LLM_PERMIT_LEASE_MS,
+  }).resetState();
+  const workers = await startScaleWorkers(env, 19_400);
+  try {
+    emulator.reset();
+    log(`  scale ${receipts}: LLM review ...`);
+    const r = await runEvaluation(client, cfg, `scale-${id}`, false);
+    const m = emulator.metrics();
+    const calls = m.requests - m.rateLimited - m.errors - m.timeouts;
+    const bound = (calls * SCALE.latencyMs) / SCALE.providerLimit;
+    const limiterCalls = await limiterRequests(workers.metricsPorts);
+    const maxHistoryEvents = await largestHistory(client, `scale-${id}`);
+
+    log(`  scale ${receipts}: orchestration alone ...`);
+    const pids = {
+      'pipeline worker': workers.pipeline.pid,
+      'temporal server': servicePids.temporal,
+      dynalite: servicePids.dynamodb,
+    };
+    const meter = new CpuMeter(pids).start();
+    const o = await runEvaluation(client, cfg, `scale-o-${id}`, true);
+    const cpu = meter.stop();
+    log(`  scale ${receipts}: orchestration alone took ${o.makespanMs} ms`);
+    const per1000 = Object.fromEntries(
+      Object.entries(cpu).map(([k, v]) => [k, Math.round((v / o.succeeded) * 1000 * 10) / 10]),
+    );
+    per1000.total = Math.round(Object.values(per1000).reduce((a, b) => a + b, 0) * 10) / 10;
+    const rss: Record<string, number> = { 'pipeline worker': peakRssMiB(workers.pipeline.pid) };
+    workers.llm.forEach((w, i) => (rss[`llm worker ${i + 1}`] = peakRssMiB(w.pid)));
+    return {
+      receipts: r.total,
+      makespanMs: r.makespanMs,
+      efficiency: Math.round((bound / r.makespanMs) * 100) / 100,
+      llmCalls: calls,
+      inFlightMax: m.inFlightMax,
+      refused: m.rateLimited,
+      limiterDynamoRequestsPerCall: Math.round((limiterCalls / Math.max(1, calls)) * 10) / 10,
+      maxHistoryEvents,
+      orchestrationMakespanMs: o.makespanMs,
+      orchestrationReceiptsPerS: Math.round((o.succeeded / o.makespanMs) * 10_000) / 10,
+      cpuPer1000: per1000,
+      peakRssMiB: rss,
+    };
+  } finally {
+    log(`  scale ${receipts}: stopping the workers ...`);
+    await stopScaleWorkers(workers);
+  }
+}
+
+export interface ScaleSection {
+  receipts: number;
+  workers: { llm: number; pipeline: number };
+  providerLimit: number;
+  latencyMs: number;
+  efficiency: number;
+  makespanMs: number;
+  inFlightMax: number;
+  refused: number;
+  rows: ScaleRow[];
+}
+
+export async function scaleSection(client: Client, sizes: number[]): Promise<ScaleSection> {
+  const truthFile = path.join(os.tmpdir(), `scale-truth-${Date.now().toString(36)}.json`);
+  const emulator = await startEmulator({
+    port: 0,
+    maxConcurrency: SCALE.providerLimit,
+    latencyMs: SCALE.latencyMs,
+    jitterMs: SCALE.jitterMs,
+    retryAfterS: 1,
+    accuracy: 1,
+    truthFile,
+  });
+  const status = await stackStatus(loadConfig());
+  const servicePids = {
+    temporal: status.temporal?.pid ?? undefined,
+    dynamodb: status.dynamodb?.pid ?? undefined,
+  };
+  const rows: ScaleRow[] = [];
+  try {
+    for (const size of sizes) rows.push(await scaleRow(client, emulator, size, truthFile, servicePids));
+  } finally {
+    await emulator.close();
+  }
+  const last = rows.at(-1)!;
+  return {
+    receipts: last.receipts,
+    workers: { llm: 2, pipeline: 1 },
+    providerLimit: SCALE.providerLimit,
+    latencyMs: SCALE.latencyMs,
+    efficiency: last.efficiency,
+    makespanMs: last.makespanMs,
+    inFlightMax: last.inFlightMax,
+    refused: last.refused,
+    rows,
+  };
+}
+
+/** What a provider limit of `limit` would need, from the CPU per receipt measured here. */
+export function sizingFor(s: ScaleSection, limit = 500): string {
+  const last = s.rows.at(-1)!;
+  const callsPerReceipt = last.llmCalls / last.receipts;
+  const receiptsPerS = limit / (s.latencyMs / 1000) / callsPerReceipt;
+  const cores = (name: string) => ((last.cpuPer1000[name] ?? 0) / 1000) * receiptsPerS;
+  const f = (x: number) => x.toFixed(1);
+  return (
+    `At ${callsPerReceipt.toFixed(2)} LLM calls per receipt and ${s.latencyMs} ms calls, a provider limit of ${limit} ` +
+    `is fed by ${Math.round(receiptsPerS)} receipts/s. At the CPU measured here that takes about ` +
+    `${f(cores('temporal server'))} cores of Temporal server (a cluster: history and matching services, with a ` +
+    `database that keeps up), ${f(cores('pipeline worker'))} cores of pipeline workers and ` +
+    `${f(cores('dynalite'))} of DynamoDB emulation (real DynamoDB: capacity, not our cores), ` +
+    `${f(cores('total'))} cores in all: about ${Math.ceil(cores('pipeline worker') / 1.5)} worker machines ` +
+    `of 2 cores at 75% use, beside the cluster.`
+  );
+}
+
+export function renderScaleSection(s: ScaleSection): string {
+  const procs = Object.keys(s.rows[0]?.cpuPer1000 ?? {});
+  const rssNames = Object.keys(s.rows[0]?.peakRssMiB ?? {});
+  const growth = s.rows.map(
+    (r) =>
+      `| ${r.receipts} | ${(r.makespanMs / 1000).toFixed(1)} | ${(((r.makespanMs / r.receipts) * 1000) / 1000).toFixed(1)} | ${r.efficiency} | ${r.llmCalls} | ${r.inFlightMax} / ${s.providerLimit} | ${r.refused} | ${r.limiterDynamoRequestsPerCall} | ${r.maxHistoryEvents} | ${r.orchestrationReceiptsPerS} |`,
+  );
+  const cpu = s.rows.map((r) => `| ${r.receipts} | ${procs.map((p) => r.cpuPer1000[p]).join(' | ')} |`);
+  const rss = s.rows.map((r) => `| ${r.receipts} | ${rssNames.map((p) => r.peakRssMiB[p]).join(' | ')} |`);
+  const first = s.rows[0]!;
+  const last = s.rows.at(-1)!;
+  const perReceipt = (r: ScaleRow) => r.makespanMs / r.receipts;
+  return `## Scale: ${s.receipts} receipts across worker processes (\`npm run bench -- --scale\`, ${new Date().toISOString().slice(0, 10)})
+
+Two \`llm\` worker processes and one \`pipeline\` worker process (separate OS processes), the emulator refusing
+above ${s.providerLimit} calls at once with ${s.latencyMs} ms ± ${SCALE.jitterMs} ms calls, our cap ${s.providerLimit} (adaptive), ${SCALE.merchants} merchants,
+one evaluation run per size (\`--no-cache\`), then the same receipts with \`--skip-llm-review\` (orchestration alone)
+with CPU seconds read from /proc. Efficiency = LLM calls x ${s.latencyMs} ms / ${s.providerLimit} over the makespan.
+
+| receipts | makespan s | ms per receipt | efficiency | LLM calls | in flight max / limit | refused | limiter DynamoDB requests per call | largest history (events) | orchestration receipts/s |
+|---|---|---|---|---|---|---|---|---|---|
+${growth.join('\n')}
+
+Makespan per receipt at ${last.receipts} is ${(perReceipt(last) / perReceipt(first)).toFixed(2)}x that at ${first.receipts}.
+
+CPU seconds per 1,000 receipts, orchestration alone (user + system, from /proc):
+
+| receipts | ${procs.join(' | ')} |
+|---|${procs.map(() => '---').join('|')}|
+${cpu.join('\n')}
+
+Peak resident memory (MiB) of the worker processes:
+
+| receipts | ${rssNames.join(' | ')} |
+|---|${rssNames.map(() => '---').join('|')}|
+${rss.join('\n')}
+
+${sizingFor(s)}
+`;
+}
