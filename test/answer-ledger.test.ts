@@ -4,6 +4,9 @@
 // by the emulator.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type { EvaluationReport } from '../src/activities/evaluation';
 import { summarizeCalls, type CallRecord } from '../src/llm/accounting';
 import { AnswerLedger } from '../src/llm/answer-ledger';
 import { LlmCache } from '../src/llm/cache';
@@ -11,7 +14,8 @@ import { GlobalLimiter } from '../src/llm/limiter';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';
 import { askNumber, injectDynamoFault, llmClient, startLlmStack, type LlmStack } from './helpers/llm-client';
-import { uniqueId } from './helpers/pipeline';
+import { killWorker, spawnLlmWorker, type LlmWorkerProcess } from './helpers/llm-layer';
+import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 /** A cache whose writes fail (DynamoDB refusing them), reads working. */
 class CacheThatCannotWrite extends LlmCache {
@@ -155,5 +159,89 @@ describe('the answer ledger: one payment per logical call', () => {
     const again = await llm.embed({ ...attempt(2), texts });
     assert.equal(requests(), before + 1);
     assert.deepEqual(again, paid);
+  });
+});
+
+/** The worker of llm-worker-crash-after-answer.ts as a child process; resolves how it ended. */
+function spawnCrashingWorker(env: Record<string, string>) {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'helpers/llm-worker-crash-after-answer.ts')],
+    { cwd: path.resolve(__dirname, '..'), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code)),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()).includes('worker running:') && resolve());
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    void exited.then((e) => reject(new Error(`crashing worker ended (${String(e)}) before ready:\n${out}`)));
+  });
+  ready.catch(() => undefined);
+  return { child, ready, exited, kill: () => child.exitCode === null && child.kill('SIGKILL') };
+}
+
+describe('kill -9 of an llm worker between a provider answer and the activity completion, --no-cache', () => {
+  let h: Harness;
+  let crashing: ReturnType<typeof spawnCrashingWorker> | undefined;
+  let survivor: LlmWorkerProcess | undefined;
+  let ended: NodeJS.Signals | number | null | 'run finished first';
+  let report: EvaluationReport;
+  let records: CallRecord[];
+
+  before(async () => {
+    h = await startHarness({
+      queues: ['pipeline'],
+      emulator: { accuracy: 1, latencyMs: 50 },
+      env: { LLM_MAX_CONCURRENT_CALLS: '2' },
+      dataset: { merchants: 1, receiptsPerMerchant: 4, seed: 11 },
+    });
+    crashing = spawnCrashingWorker(h.env);
+    await crashing.ready;
+    const runId = uniqueId('paid-once-');
+    const handle = await h.client.workflow.start('evaluateLabels', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, noCache: true, reviewChunkSize: 5 }],
+    });
+    const result = handle.result();
+    ended = await Promise.race([crashing.exited, result.then(() => 'run finished first' as const)]);
+    // The attempt it died in is retried (after the heartbeat timeout) on a worker that lives.
+    survivor = spawnLlmWorker(h.env);
+    await survivor.ready;
+    report = (await result) as EvaluationReport;
+    records = await createStores(h.cfg).runs.listCalls(runId);
+  });
+  after(async () => {
+    crashing?.kill();
+    await killWorker(survivor);
+    await h?.close();
+  });
+
+  test('the worker died by SIGKILL after a paid answer, and the run still reviewed every receipt', () => {
+    assert.equal(ended, 'SIGKILL');
+    assert.equal(report.succeeded, 4, JSON.stringify(report.failures));
+  });
+
+  test('every logical call was paid once: the retry of the killed attempt made no provider request', () => {
+    const byCall = new Map<string, CallRecord[]>();
+    for (const r of records) {
+      const logical = r.callId.replace(/#\d+$/, '');
+      byCall.set(logical, [...(byCall.get(logical) ?? []), r]);
+    }
+    for (const [logical, attempts] of byCall)
+      assert.equal(
+        attempts.filter((a) => a.providerRequests > 0).length,
+        1,
+        `${logical}: ${JSON.stringify(attempts.map((a) => [a.callId, a.status, a.providerRequests]))}`,
+      );
+    const replayed = records.filter((r) => r.replayed);
+    assert.equal(replayed.length, 1, 'the killed attempt was answered from the ledger on its retry');
+    assert.match(replayed[0]!.callId, /#2$/);
+    assert.equal(h.emulator.metrics().requests, summarizeCalls(records).providerRequests);
+    assert.equal(h.emulator.metrics().requests, byCall.size);
   });
 });
