@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     TASK_QUEUE_LLM: `bench-enrich-llm-${id}`,
     OLLAMA_HOST: emulator.url,
     TRUTH_FILE: truthFile,
-    LLM_PERMIT_LEASE_MS: '5000',
+    LLM_PERMIT_LEASE_MS: '10000',
     LLM_MAX_CONCURRENT_CALLS: String(CAP),
   };
   const cfg = loadConfig({ ...process.env, ...env });

@@ -65,7 +65,7 @@ async function setup(name: string, dataset: Dataset, latencyMs: number): Promise
     CHROMA_COLLECTION_PREFIX: `bench-${id}-`,
     OLLAMA_HOST: emulator.url,
     TRUTH_FILE: truthFile,
-    LLM_PERMIT_LEASE_MS: '5000',
+    LLM_PERMIT_LEASE_MS: '10000',
     LLM_MAX_CONCURRENT_CALLS: String(CAP),
   });
   await ensureTable(cfg);

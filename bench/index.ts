@@ -127,7 +127,7 @@ function benchConfig(id: string, emulatorUrl: string, truthFile: string, extra: 
     TASK_QUEUE_LLM: `bench-llm-${id}`,
     OLLAMA_HOST: emulatorUrl,
     TRUTH_FILE: truthFile,
-    LLM_PERMIT_LEASE_MS: '5000',
+    LLM_PERMIT_LEASE_MS: '10000',
     ...extra,
   };
   return { env, cfg: loadConfig({ ...process.env, ...env }) };
@@ -245,8 +245,9 @@ async function main(): Promise<void> {
     ...env,
     LLM_MAX_CONCURRENT_CALLS: String(p.providerLimit * 4),
   });
-  workers = await startWorkers(adaptiveCfg, { queues: ['pipeline', 'llm'], workflowBundle: bundle });
+  // The new cap is set first: a worker whose cap differs from the stored one is refused.
   await resetLimiter(adaptiveCfg);
+  workers = await startWorkers(adaptiveCfg, { queues: ['pipeline', 'llm'], workflowBundle: bundle });
   emulator.reset();
   log(`  ours, cap ${p.providerLimit * 4} (adaptive) ...`);
   const a = await runOurs(adaptiveCfg, client, { revalidate: true, noCache: true });

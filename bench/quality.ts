@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     TASK_QUEUE_LLM: `bench-quality-llm-${id}`,
     OLLAMA_HOST: emulator.url,
     TRUTH_FILE: truthFile,
-    LLM_PERMIT_LEASE_MS: '5000',
+    LLM_PERMIT_LEASE_MS: '10000',
     LLM_MAX_CONCURRENT_CALLS: String(CAP),
     // An invalid answer is a permanent failure at once (the 2% run); clean runs never repair.
     LLM_REPAIR_ATTEMPTS: '0',

@@ -42,6 +42,12 @@ export const envSchema = z.object({
   S3_PORT: port.default(4568),
   S3_BUCKET: z.string().min(3).default('receipt-pipelines'),
   AWS_REGION: z.string().default('us-east-1'),
+  /** Longest wait for a TCP connection to DynamoDB or S3 before the attempt fails (and is retried). */
+  AWS_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  /** Longest DynamoDB request (sent until answered) before the attempt fails (and is retried). */
+  DYNAMODB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10_000),
+  /** Longest S3 request (body uploaded until the answer starts): large files need more than DynamoDB. */
+  S3_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
 
   /** Task queue of workflows and I/O activities. */
   TASK_QUEUE_PIPELINE: z.string().min(1).default('pipeline'),
@@ -93,8 +99,28 @@ export const envSchema = z.object({
   LLM_MAX_CALLS_PER_SECOND: optionalPositive,
   /** Token budget per minute across all workers (estimated before, reconciled after each call). */
   LLM_MAX_TOKENS_PER_MINUTE: optionalPositive,
-  /** Lease of a global-cap permit; a dead worker's permits come back after this. */
-  LLM_PERMIT_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * Lease of a global-cap permit; a dead worker's permits come back after this. At least 10 s: a call
+   * whose lease cannot be renewed in time is aborted, and a shorter lease would abort calls on any
+   * DynamoDB hiccup (renewals go every third of it).
+   */
+  LLM_PERMIT_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(10_000, 'must be at least 10000 (10 s): a shorter lease aborts calls whenever one renewal is slow')
+    .default(30_000),
+  /**
+   * Start-up of an `llm` worker overwrites the shared limiter state with its own cap: the deliberate
+   * way to change LLM_MAX_CONCURRENT_CALLS (otherwise a worker with another cap than the stored one
+   * is refused). Stop the other llm workers first; set it on one worker, once.
+   */
+  LLM_LIMITER_RESET: bool.default(false),
+  /** How long a paid LLM answer is kept for retries of its call (the answer ledger). */
+  LLM_ANSWER_LEDGER_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(3600)
+    .default(14 * 24 * 3600),
   /** Hand a released permit straight to a waiting call of the same worker (no DynamoDB round trip). */
   LLM_PERMIT_HANDOFF: bool.default(true),
   /**

@@ -4,6 +4,7 @@ import { embedSettingsFromConfig, type EmbeddingDeps } from './activities/embedd
 import { BatchApi } from './llm/batch-api';
 import { EmbeddingStore } from './stores/embeddings';
 import { LlmMetrics, parsePrices } from './llm/accounting';
+import { AnswerLedger } from './llm/answer-ledger';
 import { LlmCache } from './llm/cache';
 import { GlobalLimiter } from './llm/limiter';
 import { LlmClient } from './llm/llm-client';
@@ -56,6 +57,7 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
     embeddingModel: cfg.embeddingModel,
     repairAttempts: cfg.LLM_REPAIR_ATTEMPTS,
     callTimeoutMs: cfg.LLM_CALL_TIMEOUT_MS,
+    ledger: new AnswerLedger(ddb, cfg.DYNAMODB_TABLE, cfg.LLM_ANSWER_LEDGER_TTL_S),
   });
   return { limiter, metrics, llm };
 }

@@ -6,6 +6,7 @@ import { createLlmQueueActivities, createPipelineActivities } from './activities
 import { createEmbeddingDeps, createHarmonizationStores, createLlmLayer, createStores } from './deps';
 import { connectWorker } from './temporal';
 import { createS3Client } from './stores/clients';
+import { type GlobalLimiter, LimiterCapMismatchError } from './llm/limiter';
 
 export type QueueName = 'pipeline' | 'llm';
 
@@ -23,8 +24,11 @@ export interface RunningWorkers {
 }
 
 export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): Promise<Worker[]> {
-  const { connection, namespace } = await connectWorker(cfg);
   const stores = createStores(cfg);
+  // Checked before connecting: a worker refused for its cap leaves nothing open behind it.
+  const layer = opts.queues.includes('llm') ? createLlmLayer(cfg, stores.ddb) : undefined;
+  if (layer) await checkLimiterCap(layer.limiter, cfg);
+  const { connection, namespace } = await connectWorker(cfg);
   const harmonization = createHarmonizationStores(cfg, stores);
   const workers: Worker[] = [];
   if (opts.queues.includes('pipeline')) {
@@ -50,8 +54,7 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
       }),
     );
   }
-  if (opts.queues.includes('llm')) {
-    const layer = createLlmLayer(cfg, stores.ddb);
+  if (layer) {
     if (cfg.METRICS_PORT) layer.metrics.serve(cfg.METRICS_PORT);
     workers.push(
       await Worker.create({
@@ -71,6 +74,21 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
     );
   }
   return workers;
+}
+
+/**
+ * Refuses to start an llm worker whose cap differs from the shared limiter's, or, with
+ * LLM_LIMITER_RESET=true, makes its cap the shared one (the deliberate cap change).
+ */
+async function checkLimiterCap(limiter: GlobalLimiter, cfg: AppConfig): Promise<void> {
+  try {
+    if (cfg.LLM_LIMITER_RESET) await limiter.resetState();
+    else await limiter.checkCap();
+  } catch (err) {
+    if (err instanceof LimiterCapMismatchError) throw new ConfigError(err.message);
+    // No table yet (provisioned later): the check happens at the first call instead.
+    if ((err as Error).name !== 'ResourceNotFoundException') throw err;
+  }
 }
 
 export async function startWorkers(cfg: AppConfig, opts: StartWorkersOptions): Promise<RunningWorkers> {

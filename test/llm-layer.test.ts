@@ -308,7 +308,7 @@ describe('an llm worker killed (SIGKILL) while it holds permits', () => {
     h = await startHarness({
       queues: ['pipeline'],
       emulator: { maxConcurrency: 100, accuracy: 1, latencyMs: 300, jitterMs: 0 },
-      env: { LLM_MAX_CONCURRENT_CALLS: '4', LLM_PERMIT_LEASE_MS: '5000' },
+      env: { LLM_MAX_CONCURRENT_CALLS: '4', LLM_PERMIT_LEASE_MS: '10000' },
       dataset: { merchants: 1, receiptsPerMerchant: 10, seed: 17 },
     });
     const ddb = createDynamoClient(h.cfg);

@@ -429,17 +429,17 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
       inFlightAtStart: 1,
       allowedAtAcquire: 4,
       acquiredAt: 0,
-      leaseUntil: 0,
+      leaseUntil: Date.now() + 60_000,
       handoffs: 0,
     };
     const limiter = {
-      opts: { leaseMs: 30_000 },
+      opts: { leaseMs: 30_000, skewMarginMs: 2000 },
       reserveTokens: async (n: number) => (events.push(`reserve ${n}`), 7),
       reconcileTokens: async (minute: number | undefined, delta: number) =>
         void events.push(`reconcile ${minute} ${delta}`),
       acquire: opts.acquire ?? (async () => (events.push('acquire'), permit)),
       release: async () => void events.push('release'),
-      renew: async () => undefined,
+      renew: async () => true,
       recordSuccess: async () => void events.push('success'),
       recordRateLimited: async (p?: Permit) => void events.push(`rateLimited ${p === permit}`),
       observeLatency: (_p: Permit, x: { latencyMs: number }) => void latencies.push(x.latencyMs),

@@ -16,7 +16,7 @@ import { PlaceStore } from '../stores/places';
 import type { ReceiptStore } from '../stores/receipts';
 import type { RunStore } from '../stores/runs';
 import { readTruth } from '../stores/truth';
-import { callIdOf } from './llm';
+import { llmCallIds } from './llm-call-ids';
 
 export interface EnrichmentDeps {
   receipts: ReceiptStore;
@@ -206,7 +206,7 @@ export function createEnrichmentLlmActivities({ llm }: { llm: LlmClient }) {
       try {
         const { value } = await llm.structured({
           runId: input.runId,
-          callId: callIdOf(),
+          ...llmCallIds(),
           task: 'place_enrichment',
           messages: placeEnrichmentMessages(input.place),
           schema: placeEnrichmentSchemaFor(input.place.placeId),

@@ -20,16 +20,11 @@ import {
   type GroupRef,
   type WordsFile,
 } from './harmonization';
+import { llmCallIds } from './llm-call-ids';
 
 export interface HarmonizationLlmDeps {
   llm: LlmClient;
   objects: ObjectStore;
-}
-
-/** Id of this activity attempt: call records are written once per attempt. */
-function callIdOf(): string {
-  const info = Context.current().info;
-  return `${info.workflowExecution?.workflowId ?? 'standalone'}/${info.activityId}#${info.attempt}`;
 }
 
 export function createHarmonizationLlmActivities({ llm, objects }: HarmonizationLlmDeps) {
@@ -53,7 +48,7 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
       try {
         vectors = await llm.embed({
           runId: input.runId,
-          callId: callIdOf(),
+          ...llmCallIds(),
           texts: batch.map((w) => w.document),
           signal: ctx.cancellationSignal,
           heartbeat: () => ctx.heartbeat(),
@@ -95,7 +90,7 @@ export function createHarmonizationLlmActivities({ llm, objects }: Harmonization
       try {
         ({ value } = await llm.structured({
           runId: input.runId,
-          callId: callIdOf(),
+          ...llmCallIds(),
           task: 'label_outlier',
           messages: labelOutlierMessages(batch.merchantName, batch.label, batch.items),
           schema,

@@ -652,7 +652,8 @@ export function harmonizeReportOf(
     rules.set(rule, (rules.get(rule) ?? 0) + 1);
   }
   const decisionCalls = calls.filter((c) => c.task === 'label_outlier' && c.status !== 'cache_hit').length;
-  const embedCalls = calls.filter((c) => c.task === 'embed').length;
+  // Calls that reached the provider: a batch whose every text had a cached vector is a cache_hit.
+  const embedCalls = calls.filter((c) => c.task === 'embed' && c.status !== 'cache_hit').length;
   const failedResults = results.filter((r) => r.status === 'FAILED');
   return {
     runId: input.runId,

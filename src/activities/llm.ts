@@ -6,6 +6,7 @@ import type { LabelIssue } from '../domain/receipt';
 import { toActivityFailure } from '../llm/errors';
 import type { LlmClient } from '../llm/llm-client';
 import type { ReviewedWord } from './evaluation';
+import { llmCallIds } from './llm-call-ids';
 
 export interface ReviewLabelIssuesInput {
   runId: string;
@@ -15,14 +16,6 @@ export interface ReviewLabelIssuesInput {
   chunkIndex: number;
   issues: LabelIssue[];
   noCache?: boolean;
-}
-
-/** Id of this activity attempt: call records are written once per attempt. */
-export function callIdOf(): string {
-  const info = Context.current().info;
-  const exec = info.workflowExecution;
-  // The run id too: activity ids restart after continue-as-new, and records must not collide.
-  return `${exec?.workflowId ?? 'standalone'}/${exec?.runId ?? ''}/${info.activityId}#${info.attempt}`;
 }
 
 export function createLlmActivities({ llm }: { llm: LlmClient }) {
@@ -38,7 +31,7 @@ export function createLlmActivities({ llm }: { llm: LlmClient }) {
       try {
         const { value } = await llm.structured({
           runId: input.runId,
-          callId: callIdOf(),
+          ...llmCallIds(),
           task: 'label_review',
           messages: labelReviewMessages(input.merchantName, input.issues),
           schema,

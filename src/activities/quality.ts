@@ -23,7 +23,7 @@ import type { ReceiptStore } from '../stores/receipts';
 import type { RunStore } from '../stores/runs';
 import { TestFileError, localTestFiles, s3TestFiles, type TestFileSource } from '../stores/test-files';
 import { readTruth } from '../stores/truth';
-import { callIdOf } from './llm';
+import { llmCallIds } from './llm-call-ids';
 
 export interface QualityDeps {
   receipts: ReceiptStore;
@@ -424,7 +424,7 @@ export function createQualityLlmActivities({ llm }: { llm: LlmClient }) {
       try {
         const { value } = await llm.structured({
           runId: input.runId,
-          callId: callIdOf(),
+          ...llmCallIds(),
           task: 'test_quality',
           messages: testQualityMessages(input.fn),
           schema: testQualitySchemaFor(input.fn.id),

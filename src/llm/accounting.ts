@@ -25,6 +25,11 @@ export interface CallRecord {
   truncatedRequests?: number;
   /** The call ended at LLM_CALL_TIMEOUT_MS. */
   timedOut?: boolean;
+  /**
+   * A `cache_hit` answered from the answer ledger: an earlier attempt of the same logical call had
+   * paid for it (its completion was lost), so this attempt made no request.
+   */
+  replayed?: boolean;
 }
 
 export interface LlmRunStats {

@@ -1,7 +1,14 @@
 // LLM answer cache in DynamoDB, keyed by a hash of everything that shapes the answer, with a TTL;
-// identical requests in flight in one process are coalesced onto one provider call.
+// identical requests in flight in one process are coalesced onto one provider call. Embeddings are
+// cached per text (provider, embedding model, text), so a batch reuses what other batches embedded.
 import { createHash } from 'node:crypto';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 
 export interface CacheKeyParts {
   provider: string;
@@ -67,6 +74,66 @@ export class LlmCache {
     );
   }
 
+  /**
+   * The cached vector of each text (undefined where there is none). Keys DynamoDB left unprocessed
+   * count as misses: the texts are embedded again, never answered wrongly.
+   */
+  async getVectors(
+    parts: { provider: string; model: string },
+    texts: readonly string[],
+    now = Date.now(),
+  ): Promise<Array<number[] | undefined>> {
+    const keys = texts.map((t) => vectorKey(parts, t));
+    const found = new Map<string, number[]>();
+    for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
+      const wanted = [...new Set(keys.slice(i, i + BATCH_GET_MAX))];
+      const r = await this.ddb.send(
+        new BatchGetCommand({
+          RequestItems: { [this.table]: { Keys: wanted.map((k) => ({ PK: k, SK: 'VECTOR' })) } },
+        }),
+      );
+      for (const item of r.Responses?.[this.table] ?? []) {
+        if (Number(item.expiresAt) * 1000 <= now || !item.vector) continue;
+        found.set(String(item.PK), Array.from(toFloat64(item.vector as Uint8Array)));
+      }
+    }
+    return keys.map((k) => found.get(k));
+  }
+
+  /** Caches one vector per text (float64, as the provider sent it). */
+  async putVectors(
+    parts: { provider: string; model: string },
+    texts: readonly string[],
+    vectors: readonly number[][],
+    now = Date.now(),
+  ): Promise<void> {
+    if (this.ttlSeconds <= 0) return;
+    const expiresAt = Math.floor(now / 1000) + this.ttlSeconds;
+    const items = new Map<string, Record<string, unknown>>();
+    texts.forEach((t, i) => {
+      const key = vectorKey(parts, t);
+      const vector = vectors[i];
+      if (vector?.length)
+        items.set(key, {
+          PK: key,
+          SK: 'VECTOR',
+          vector: Buffer.from(Float64Array.from(vector).buffer),
+          createdAt: now,
+          expiresAt,
+        });
+    });
+    const all = [...items.values()];
+    for (let i = 0; i < all.length; i += BATCH_WRITE_MAX) {
+      await this.ddb.send(
+        new BatchWriteCommand({
+          RequestItems: {
+            [this.table]: all.slice(i, i + BATCH_WRITE_MAX).map((Item) => ({ PutRequest: { Item } })),
+          },
+        }),
+      );
+    }
+  }
+
   /** Runs `fn` once for concurrent callers with the same key in this process. */
   coalesce<T>(key: string, fn: () => Promise<T>): { promise: Promise<T>; shared: boolean } {
     const existing = this.inFlight.get(key) as Promise<T> | undefined;
@@ -75,4 +142,16 @@ export class LlmCache {
     this.inFlight.set(key, promise);
     return { promise, shared: false };
   }
+}
+
+const BATCH_GET_MAX = 100;
+const BATCH_WRITE_MAX = 25;
+
+function vectorKey(parts: { provider: string; model: string }, text: string): string {
+  return `LLMCACHE#${cacheKey({ provider: parts.provider, model: parts.model, messages: text, params: 'embedding' })}`;
+}
+
+/** A copy: a binary attribute's bytes need not sit at an 8-byte aligned offset. */
+function toFloat64(bytes: Uint8Array): Float64Array {
+  return new Float64Array(new Uint8Array(bytes).buffer);
 }

@@ -28,7 +28,8 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ClientLag } from './client-lag';
-import { LlmBudgetExhaustedError } from './errors';
+import { LlmBudgetExhaustedError, LlmTransientError } from './errors';
+import { defaultSkewMarginMs, leaseEndForOthers } from './lease-keeper';
 import {
   DEFAULT_LATENCY_OPTIONS,
   judgeWindow,
@@ -45,8 +46,16 @@ export interface LimiterOptions {
   name?: string;
   /** The global cap (LLM_MAX_CONCURRENT_CALLS). */
   cap: number;
-  /** A permit not renewed for this long is free again (a dead worker's permits come back). */
+  /**
+   * A permit not renewed for this long is free again (a dead worker's permits come back). The
+   * config (LLM_PERMIT_LEASE_MS) asks for at least 10 s; tests of the limiter itself go lower.
+   */
   leaseMs: number;
+  /**
+   * Clock skew tolerated between processes (lease-keeper.ts): a holder stops this much before its
+   * written lease end, others take the slot this much after it. @default min(2000, leaseMs / 10)
+   */
+  skewMarginMs?: number;
   /** Adapt the limit to 429/503 answers. @default true */
   adaptive?: boolean;
   /**
@@ -80,6 +89,8 @@ export interface LimiterOptions {
 }
 
 interface LimiterState extends LatencyMemory {
+  /** The cap every worker sharing this state runs with (a worker with another cap is refused). */
+  cap: number;
   limit: number;
   confirmed: number;
   slowStart: boolean;
@@ -132,6 +143,7 @@ export function applyLimiterDefaults(
     name: o.name ?? 'llm',
     cap: o.cap,
     leaseMs: o.leaseMs,
+    skewMarginMs: o.skewMarginMs ?? defaultSkewMarginMs(o.leaseMs),
     adaptive: o.adaptive ?? true,
     latencyAware,
     latency: { ...DEFAULT_LATENCY_OPTIONS, ...o.latency },
@@ -203,6 +215,7 @@ export class GlobalLimiter {
 
   private initialState(): LimiterState {
     return {
+      cap: this.opts.cap,
       limit: this.opts.cap,
       confirmed: 0,
       slowStart: true,
@@ -229,12 +242,15 @@ export class GlobalLimiter {
     const heldSlots = new Set<number>();
     for (const item of r.Items ?? []) {
       if (item.SK === 'STATE') state = item as unknown as LimiterState;
-      else if (typeof item.SK === 'string' && item.SK.startsWith('SLOT#') && Number(item.leaseUntil) > now) {
+      else if (
+        typeof item.SK === 'string' &&
+        item.SK.startsWith('SLOT#') &&
+        leaseEndForOthers(Number(item.leaseUntil), this.opts.skewMarginMs) > now
+      ) {
         heldSlots.add(Number(item.slot));
       }
     }
-    if (!state || (state as unknown as { cap?: number }).cap !== this.opts.cap)
-      state = await this.resetState();
+    state = state ? this.sameCap(state) : await this.initState();
     this.cachedState = state;
     const allowed = allowedInFlight(
       state,
@@ -257,15 +273,50 @@ export class GlobalLimiter {
     };
   }
 
-  /** (Re)initialises the shared state, e.g. when the configured cap changes. */
+  /**
+   * Overwrites the shared state with a fresh one for this limiter's cap: the deliberate way to change
+   * the cap (LLM_LIMITER_RESET=true on a worker start). Workers still running with another cap are
+   * refused from their next look on.
+   */
   async resetState(): Promise<LimiterState> {
     const state = this.initialState();
     await this.ddb.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { PK: this.pk, SK: 'STATE', cap: this.opts.cap, ...state },
-      }),
+      new PutCommand({ TableName: this.table, Item: { PK: this.pk, SK: 'STATE', ...state } }),
     );
+    return state;
+  }
+
+  /**
+   * Checks that the shared state is for this limiter's cap, creating it if there is none (a worker
+   * calls this as it starts, so a misconfigured one is refused before it takes any call).
+   */
+  async checkCap(): Promise<void> {
+    await this.snapshot();
+  }
+
+  /** The first worker creates the state; a racing second one reads the winner's (and its cap). */
+  private async initState(): Promise<LimiterState> {
+    const state = this.initialState();
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { PK: this.pk, SK: 'STATE', ...state },
+          ConditionExpression: 'attribute_not_exists(SK)',
+        }),
+      );
+      return state;
+    } catch (err) {
+      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      return (await this.snapshot()).state;
+    }
+  }
+
+  /** The stored state, if it is for our cap; a state from before caps were stored is adopted. */
+  private sameCap(state: LimiterState): LimiterState {
+    if (state.cap === undefined) return { ...state, cap: this.opts.cap };
+    if (Number(state.cap) !== this.opts.cap)
+      throw new LimiterCapMismatchError(this.opts.name, Number(state.cap), this.opts.cap);
     return state;
   }
 
@@ -365,8 +416,9 @@ export class GlobalLimiter {
             acquiredAt: now,
             leaseUntil: now + this.opts.leaseMs,
           },
-          ConditionExpression: 'attribute_not_exists(holder) OR leaseUntil < :now',
-          ExpressionAttributeValues: { ':now': now },
+          // Free once its lease has ended as others see it (leaseEndForOthers: skew-tolerant).
+          ConditionExpression: 'attribute_not_exists(holder) OR leaseUntil < :cutoff',
+          ExpressionAttributeValues: { ':cutoff': now - this.opts.skewMarginMs },
         }),
       );
       return {
@@ -385,8 +437,11 @@ export class GlobalLimiter {
     }
   }
 
-  /** Extends the lease of a permit held through a long call. */
-  async renew(permit: Permit): Promise<void> {
+  /**
+   * Extends the lease of a permit held through a long call: true when renewed, false when the slot
+   * is no longer this permit's (another holder took it after the lease ended). Errors are thrown.
+   */
+  async renew(permit: Permit): Promise<boolean> {
     const leaseUntil = Date.now() + this.opts.leaseMs;
     try {
       await this.ddb.send(
@@ -399,9 +454,11 @@ export class GlobalLimiter {
         }),
       );
       permit.leaseUntil = leaseUntil;
+      return true;
     } catch (err) {
       if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
       permit.leaseUntil = 0; // no longer ours: never handed on
+      return false;
     }
   }
 
@@ -669,6 +726,27 @@ export class GlobalLimiter {
         UpdateExpression: 'ADD used :d',
         ExpressionAttributeValues: { ':d': delta },
       }),
+    );
+  }
+}
+
+/**
+ * The shared state was set up for another cap than this worker's. Retryable: the call may go to a
+ * worker with the right cap; this one refuses every call until it is restarted.
+ */
+export class LimiterCapMismatchError extends LlmTransientError {
+  override name = 'LimiterCapMismatchError';
+  constructor(
+    readonly limiter: string,
+    readonly storedCap: number,
+    readonly ownCap: number,
+  ) {
+    super(
+      undefined,
+      `The shared LLM limiter '${limiter}' runs with a cap of ${storedCap} concurrent calls, but this ` +
+        `worker has LLM_MAX_CONCURRENT_CALLS=${ownCap}; refusing to run with two caps. Start it with ` +
+        `LLM_MAX_CONCURRENT_CALLS=${storedCap}, or, to change the cap for every worker, stop the llm ` +
+        `workers and start one with LLM_MAX_CONCURRENT_CALLS=${ownCap} LLM_LIMITER_RESET=true.`,
     );
   }
 }

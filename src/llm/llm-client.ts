@@ -1,12 +1,24 @@
-// The shared LLM layer every pipeline calls: cache -> token budget -> global permit -> provider
-// -> schema validation with bounded repair -> accounting. Errors come out typed (errors.ts).
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+// The shared LLM layer every pipeline calls: answer ledger and cache -> token budget -> global
+// permit (its lease kept, or the request aborted) -> provider -> schema validation with bounded
+// repair -> the paid answer into the ledger FIRST, then cache, records and permit, best effort.
+// Errors come out typed (errors.ts).
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
-import { type CallRecord, type CallStatus, type LlmMetrics, type PriceTable, costOf } from './accounting';
+import type { CallRecord, CallStatus, LlmMetrics, PriceTable } from './accounting';
+import { type AnswerLedger, type PaidAnswer, keepPaidAnswer, paidAnswerOf } from './answer-ledger';
 import { type LlmCache, cacheKey } from './cache';
-import { LlmCallTimeoutError, withDeadline } from './deadline';
-import { LlmInvalidAnswerError, LlmRateLimitedError, LlmFatalError, LlmBudgetExhaustedError } from './errors';
+import { CallRecorder, statusOf } from './call-records';
+import { LlmCallTimeoutError } from './deadline';
+import { type EmbedCallInput, embedTexts } from './embed-call';
+import { LlmInvalidAnswerError, LlmBudgetExhaustedError } from './errors';
 import type { GlobalLimiter, Permit } from './limiter';
+import {
+  HEARTBEAT_EVERY_MS,
+  afterFailedRequest,
+  holdPermit,
+  observeLatency,
+  timedRequest,
+} from './permit-call';
 import { outputTokenLimit } from './output-limit';
 import type { ChatMessage, LlmProvider } from './types';
 
@@ -23,12 +35,23 @@ export interface LlmClientDeps {
   repairAttempts: number;
   /** LLM_CALL_TIMEOUT_MS: the most one provider request may take, whatever the HTTP client does. */
   callTimeoutMs: number;
+  /** Paid answers by logical call; without it, calls without `answerId`, a retry may pay again. */
+  ledger?: AnswerLedger;
 }
 
-export interface StructuredCallInput<T> {
-  runId: string;
+/** Ids of one call: the attempt (`callId`, one record each) and the logical call (`answerId`). */
+export interface CallIds {
   /** Unique per activity attempt (activityId + attempt) so a record is written once per attempt. */
   callId: string;
+  /**
+   * The logical call, the same on every attempt (workflow run + activity + which call in it): its
+   * paid answer is kept in the answer ledger and a retry reuses it instead of paying again.
+   */
+  answerId?: string;
+}
+
+export interface StructuredCallInput<T> extends CallIds {
+  runId: string;
   task: string;
   messages: ChatMessage[];
   schema: z.ZodType<T>;
@@ -50,15 +73,19 @@ export interface StructuredCallResult<T> {
   record: CallRecord;
 }
 
+export type { EmbedCallInput };
+
 /** Roughly 4 characters a token: only the budget's up-front estimate; usage reconciles it. */
 export function estimateTokens(messages: ChatMessage[]): number {
   return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4) + 200;
 }
 
-const HEARTBEAT_EVERY_MS = 2000;
-
 export class LlmClient {
-  constructor(private readonly deps: LlmClientDeps) {}
+  private readonly records: CallRecorder;
+
+  constructor(private readonly deps: LlmClientDeps) {
+    this.records = new CallRecorder(deps);
+  }
 
   async structured<T>(input: StructuredCallInput<T>): Promise<StructuredCallResult<T>> {
     const { deps } = this;
@@ -70,14 +97,19 @@ export class LlmClient {
       params: { temperature: 0 },
     });
     const started = Date.now();
-    if (!input.noCache) {
-      const hit = await deps.cache.get(key);
-      const parsed = hit && safeParseJson(hit.content, input.schema);
-      if (parsed && parsed.ok) {
-        const record = this.record(input, 'cache_hit', started, 0, 0, 0, hit.model);
-        await this.saveRecord(record);
-        return { value: parsed.value, record };
-      }
+    // The ledger is read whether or not the cache is: an answer this logical call paid for is reused.
+    const [paid, hit] = await Promise.all([
+      paidAnswerOf(deps.ledger, input, key),
+      input.noCache ? undefined : deps.cache.get(key),
+    ]);
+    const replay = paid?.content !== undefined ? safeParseJson(paid.content, input.schema) : undefined;
+    if (paid && replay?.ok)
+      return { value: replay.value, record: await this.records.replayed(input, paid, started) };
+    const parsed = hit && safeParseJson(hit.content, input.schema);
+    if (parsed && parsed.ok) {
+      const record = this.records.record(input, 'cache_hit', started, 0, 0, 0, hit.model);
+      await this.records.save(record);
+      return { value: parsed.value, record };
     }
     const run = () => this.callProvider(input, key, started);
     // Coalescing shares one provider call between identical concurrent requests in this process.
@@ -87,9 +119,17 @@ export class LlmClient {
     // A caller sharing another call's request keeps its own activity heartbeating while it waits.
     const beat = shared ? setInterval(() => input.heartbeat?.(), HEARTBEAT_EVERY_MS) : undefined;
     const result = await promise.finally(() => clearInterval(beat));
-    if (!shared) return result;
-    const record = this.record(input, 'cache_hit', started, 0, 0, 0, result.record.model);
-    await this.saveRecord(record);
+    if (!shared) return { value: result.value, record: result.record };
+    // Another call paid; this logical call keeps the answer too, for its retry if the cache fails it.
+    await keepPaidAnswer(deps.ledger, input, {
+      ...result.paid,
+      paidByCallId: input.callId,
+      providerRequests: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+    });
+    const record = this.records.record(input, 'cache_hit', started, 0, 0, 0, result.record.model);
+    await this.records.save(record).catch(() => undefined);
     return { value: result.value, record };
   }
 
@@ -97,7 +137,7 @@ export class LlmClient {
     input: StructuredCallInput<T>,
     key: string,
     started: number,
-  ): Promise<StructuredCallResult<T>> {
+  ): Promise<StructuredCallResult<T> & { paid: PaidAnswer }> {
     const { deps } = this;
     const estimate = estimateTokens(input.messages);
     let minute: number | undefined;
@@ -105,7 +145,7 @@ export class LlmClient {
       minute = await deps.limiter.reserveTokens(estimate);
     } catch (err) {
       if (err instanceof LlmBudgetExhaustedError)
-        await this.saveRecord(this.record(input, 'rate_limited', started, 0, 0, 0, deps.model));
+        await this.records.save(this.records.record(input, 'rate_limited', started, 0, 0, 0, deps.model));
       throw err;
     }
     let permit: Permit;
@@ -116,12 +156,12 @@ export class LlmClient {
       await deps.limiter.reconcileTokens(minute, -estimate).catch(() => undefined);
       throw err;
     }
-    const { release } = this.holdPermit(permit, input.heartbeat);
+    const held = holdPermit(deps, permit, input.heartbeat);
     const maxOutputTokens = input.maxOutputTokens ?? outputTokenLimit(input.jsonSchema, input.itemCount);
     const usage = { promptTokens: 0, completionTokens: 0, requests: 0, truncated: 0, model: deps.model };
     const callStarted = Date.now();
     const recordOf = (status: CallStatus, extra: Partial<CallRecord> = {}): CallRecord => ({
-      ...this.record(
+      ...this.records.record(
         input,
         status,
         started,
@@ -140,7 +180,7 @@ export class LlmClient {
       for (let attempt = 0; ; attempt++) {
         usage.requests++;
         const requestStarted = Date.now();
-        const res = await this.timed(permit, input.signal, (signal) =>
+        const res = await timedRequest(deps, permit, held, input.signal, (signal) =>
           deps.provider.chat(
             {
               model: deps.model,
@@ -152,22 +192,35 @@ export class LlmClient {
             signal,
           ),
         );
-        deps.limiter.observeLatency(permit, {
-          latencyMs: Date.now() - requestStarted,
-          promptTokens: res.promptTokens,
-          completionTokens: res.completionTokens,
-        });
         usage.promptTokens += res.promptTokens;
         usage.completionTokens += res.completionTokens;
         usage.model = res.model || usage.model;
         if (res.truncated) usage.truncated++;
+        observeLatency(deps.limiter, permit, {
+          latencyMs: Date.now() - requestStarted,
+          promptTokens: res.promptTokens,
+          completionTokens: res.completionTokens,
+        });
         const parsed: ReturnType<typeof safeParseJson<T>> = res.truncated
           ? { ok: false, error: `the answer was cut at the output limit of ${maxOutputTokens} tokens` }
           : safeParseJson(res.content, input.schema);
         if (parsed.ok) {
           const record = recordOf('ok');
-          // The answer is paid for: nothing after it may fail the call (a retry would pay again).
-          // Caching it, recording it, and giving the permit back go at once, each best effort.
+          const paid: PaidAnswer = {
+            requestKey: key,
+            paidByCallId: input.callId,
+            content: res.content,
+            promptTokens: usage.promptTokens,
+            completionTokens: usage.completionTokens,
+            providerRequests: usage.requests,
+            latencyMs: record.latencyMs,
+            model: usage.model,
+            at: started,
+          };
+          // The answer is paid for: kept first (a retry of this logical call reuses it, cache or
+          // not), and nothing after it may fail the call. Caching it, recording it, and giving the
+          // permit back go at once, each best effort.
+          await keepPaidAnswer(deps.ledger, input, paid);
           await Promise.allSettled([
             deps.cache.put(key, {
               content: res.content,
@@ -175,14 +228,14 @@ export class LlmClient {
               completionTokens: usage.completionTokens,
               model: usage.model,
             }),
-            this.saveRecord(record),
-            release(),
+            this.records.save(record),
+            held.release(),
           ]);
           await Promise.allSettled([
             deps.limiter.recordSuccess(permit),
             deps.limiter.reconcileTokens(minute, usage.promptTokens + usage.completionTokens - estimate),
           ]);
-          return { value: parsed.value, record };
+          return { value: parsed.value, record, paid };
         }
         if (attempt >= deps.repairAttempts) {
           throw new LlmInvalidAnswerError(
@@ -192,153 +245,22 @@ export class LlmClient {
         messages.push(...repairMessages(res.content, parsed.error, res.truncated));
       }
     } catch (err) {
-      // A refusal lowers the shared limit while this permit is still held: released first, its
-      // slot could go to a waiter whose call the provider would refuse too.
-      if (err instanceof LlmRateLimitedError)
-        await deps.limiter.recordRateLimited(permit).catch(() => undefined);
-      await release().catch(() => undefined);
+      await afterFailedRequest(deps.limiter, err, permit, held);
       await deps.limiter
         .reconcileTokens(minute, usage.promptTokens + usage.completionTokens - estimate)
         .catch(() => undefined);
-      await this.saveRecord(
-        recordOf(statusOf(err), err instanceof LlmCallTimeoutError ? { timedOut: true } : {}),
-      ).catch(() => undefined);
+      await this.records
+        .save(recordOf(statusOf(err), err instanceof LlmCallTimeoutError ? { timedOut: true } : {}))
+        .catch(() => undefined);
       throw err;
     } finally {
-      await release().catch(() => undefined);
+      await held.release().catch(() => undefined);
     }
   }
 
-  /**
-   * One provider request under LLM_CALL_TIMEOUT_MS. A request that times out tells the limiter the
-   * provider took at least that long (a queueing provider's strongest congestion signal).
-   */
-  private async timed<R>(
-    permit: Permit,
-    signal: AbortSignal | undefined,
-    request: (signal: AbortSignal) => Promise<R>,
-  ): Promise<R> {
-    try {
-      return await withDeadline(this.deps.callTimeoutMs, signal, request);
-    } catch (err) {
-      if (err instanceof LlmCallTimeoutError)
-        this.deps.limiter.observeLatency(permit, {
-          latencyMs: err.timeoutMs,
-          promptTokens: 0,
-          completionTokens: 0,
-        });
-      throw err;
-    }
-  }
-
-  /** Embeds texts through the same permit and accounting path (used by harmonizer/embedding). */
-  async embed(input: {
-    runId: string;
-    callId: string;
-    texts: string[];
-    signal?: AbortSignal;
-    heartbeat?: () => void;
-  }) {
-    const { deps } = this;
-    const started = Date.now();
-    const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
-    const { release } = this.holdPermit(permit, input.heartbeat);
-    try {
-      const res = await this.timed(permit, input.signal, (signal) =>
-        deps.provider.embed(deps.embeddingModel, input.texts, signal),
-      );
-      deps.limiter.observeLatency(permit, {
-        latencyMs: Date.now() - started,
-        promptTokens: res.promptTokens,
-        completionTokens: 0,
-      });
-      const record: CallRecord = {
-        runId: input.runId,
-        callId: input.callId,
-        task: 'embed',
-        status: 'ok',
-        providerRequests: 1,
-        latencyMs: Date.now() - started,
-        promptTokens: res.promptTokens,
-        completionTokens: 0,
-        costUsd: costOf(deps.prices, res.model, res.promptTokens, 0),
-        model: res.model,
-        at: started,
-      };
-      await Promise.allSettled([release(), this.saveRecord(record)]);
-      await deps.limiter.recordSuccess(permit).catch(() => undefined);
-      return res.vectors;
-    } catch (err) {
-      if (err instanceof LlmRateLimitedError)
-        await deps.limiter.recordRateLimited(permit).catch(() => undefined);
-      throw err;
-    } finally {
-      await release().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Keeps a permit's lease alive (and the activity heartbeating) while its call runs; `release`
-   * gives it back once, however many paths call it.
-   */
-  private holdPermit(permit: Permit, heartbeat?: () => void): { release: () => Promise<void> } {
-    const { deps } = this;
-    // Heartbeats every 2 s (the SDK throttles them) so a dead worker's attempt is noticed within the
-    // activity's short heartbeat timeout; the lease is renewed at a third of its length.
-    const beat = setInterval(() => heartbeat?.(), HEARTBEAT_EVERY_MS);
-    const renewal = setInterval(
-      () => void deps.limiter.renew(permit).catch(() => undefined),
-      Math.max(1000, deps.limiter.opts.leaseMs / 3),
-    );
-    deps.metrics.inFlight++;
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        clearInterval(renewal);
-        clearInterval(beat);
-        deps.metrics.inFlight--;
-        await deps.limiter.release(permit);
-      },
-    };
-  }
-
-  private record(
-    input: Pick<StructuredCallInput<unknown>, 'runId' | 'callId' | 'task' | 'fairnessKey'>,
-    status: CallStatus,
-    started: number,
-    promptTokens: number,
-    completionTokens: number,
-    providerRequests: number,
-    model: string,
-    latencyMs = Date.now() - started,
-  ): CallRecord {
-    return {
-      runId: input.runId,
-      callId: input.callId,
-      task: input.task,
-      ...(input.fairnessKey ? { fairnessKey: input.fairnessKey } : {}),
-      status,
-      providerRequests,
-      latencyMs,
-      promptTokens,
-      completionTokens,
-      costUsd: costOf(this.deps.prices, model, promptTokens, completionTokens),
-      model,
-      at: started,
-    };
-  }
-
-  /** One record per call attempt, in the run's partition (overwrites the same attempt's record). */
-  private async saveRecord(record: CallRecord): Promise<void> {
-    this.deps.metrics.observe(record);
-    await this.deps.ddb.send(
-      new PutCommand({
-        TableName: this.deps.table,
-        Item: { PK: `RUN#${record.runId}`, SK: `CALL#${record.callId}`, ...record },
-      }),
-    );
+  /** Embeds texts through the same ledger, permit and accounting path (embed-call.ts). */
+  async embed(input: EmbedCallInput): Promise<number[][]> {
+    return embedTexts(this.deps, this.records, input);
   }
 }
 
@@ -355,13 +277,6 @@ export function safeParseJson<T>(
   const r = schema.safeParse(json);
   if (r.success) return { ok: true, value: r.data };
   return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
-}
-
-function statusOf(err: unknown): CallStatus {
-  if (err instanceof LlmRateLimitedError) return 'rate_limited';
-  if (err instanceof LlmInvalidAnswerError) return 'invalid_answer';
-  if (err instanceof LlmFatalError) return 'fatal';
-  return 'error';
 }
 
 /** Re-asks a model whose answer failed its schema: its answer, what was wrong, and how to fix it. */

@@ -10,12 +10,22 @@ function credentialsFor(cfg: AppConfig, external: boolean) {
   return { accessKeyId: 'local', secretAccessKey: 'local' };
 }
 
+/**
+ * Connection and request timeouts (none by default in the SDK: a blackholed endpoint would hang a
+ * call, and a permit's lease renewal with it). A timed-out attempt fails as TimeoutError, which the
+ * SDK retries up to `maxAttempts`. `throwOnRequestTimeout`: without it the SDK only logs a warning.
+ */
+function requestHandler(cfg: AppConfig, requestTimeout: number) {
+  return { connectionTimeout: cfg.AWS_CONNECTION_TIMEOUT_MS, requestTimeout, throwOnRequestTimeout: true };
+}
+
 export function createDynamoClient(cfg: AppConfig): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region: cfg.AWS_REGION,
     endpoint: cfg.dynamodbEndpoint,
     credentials: credentialsFor(cfg, cfg.external.dynamodb),
     maxAttempts: 3,
+    requestHandler: requestHandler(cfg, cfg.DYNAMODB_REQUEST_TIMEOUT_MS),
   });
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
@@ -29,5 +39,6 @@ export function createS3Client(cfg: AppConfig): S3Client {
     forcePathStyle: true,
     credentials: credentialsFor(cfg, cfg.external.s3),
     maxAttempts: 3,
+    requestHandler: requestHandler(cfg, cfg.S3_REQUEST_TIMEOUT_MS),
   });
 }

@@ -74,7 +74,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     TASK_QUEUE_LLM: `llm-${id}`,
     OLLAMA_HOST: emulator.url,
     TRUTH_FILE: truthFile,
-    LLM_PERMIT_LEASE_MS: '5000',
+    LLM_PERMIT_LEASE_MS: '10000',
     ...opts.env,
   };
   const cfg = loadConfig({ ...process.env, ...env });

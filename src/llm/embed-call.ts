@@ -1,0 +1,116 @@
+// Embedding calls (the label harmonizer's realtime path): answer ledger, then a per-text vector
+// cache, then only the texts without a cached vector go to the provider under a permit; the paid
+// vectors go into the ledger first, everything after them is best effort.
+import type { CallRecord } from './accounting';
+import { type AnswerLedger, type LedgerCall, keepPaidAnswer, paidAnswerOf } from './answer-ledger';
+import { type LlmCache, cacheKey } from './cache';
+import { type CallIdentity, type CallRecorder, statusOf } from './call-records';
+import { LlmInvalidAnswerError } from './errors';
+import {
+  type PermitCallDeps,
+  afterFailedRequest,
+  holdPermit,
+  observeLatency,
+  timedRequest,
+} from './permit-call';
+import type { LlmProvider } from './types';
+
+export interface EmbedCallInput extends LedgerCall {
+  texts: string[];
+  /** Do not answer from the cache (the fresh vectors still refresh it). */
+  noCache?: boolean;
+  signal?: AbortSignal;
+  heartbeat?: () => void;
+}
+
+export interface EmbedCallDeps extends PermitCallDeps {
+  provider: LlmProvider;
+  cache: LlmCache;
+  ledger?: AnswerLedger;
+  embeddingModel: string;
+}
+
+export async function embedTexts(
+  deps: EmbedCallDeps,
+  records: CallRecorder,
+  input: EmbedCallInput,
+): Promise<number[][]> {
+  const started = Date.now();
+  const identity: CallIdentity = { runId: input.runId, callId: input.callId, task: 'embed' };
+  const model = { provider: deps.provider.name, model: deps.embeddingModel };
+  const key = cacheKey({ ...model, messages: input.texts, params: 'embedding' });
+  // The ledger is read whether or not the cache is: vectors this logical call paid for are reused.
+  const paid = await paidAnswerOf(deps.ledger, input, key);
+  if (paid?.vectors?.length === input.texts.length) {
+    await records.replayed(identity, paid, started);
+    return paid.vectors;
+  }
+  const cached = input.noCache
+    ? input.texts.map(() => undefined)
+    : await deps.cache.getVectors(model, input.texts);
+  if (cached.every((v) => v !== undefined)) {
+    const record = records.record(identity, 'cache_hit', started, 0, 0, 0, deps.embeddingModel);
+    await records.save(record).catch(() => undefined);
+    return cached;
+  }
+  return embedFromProvider(deps, records, input, { identity, key, cached, started });
+}
+
+/** Sends the texts without a cached vector under a permit; keeps the paid answer first. */
+async function embedFromProvider(
+  deps: EmbedCallDeps,
+  records: CallRecorder,
+  input: EmbedCallInput,
+  call: { identity: CallIdentity; key: string; cached: Array<number[] | undefined>; started: number },
+): Promise<number[][]> {
+  const missing = input.texts.flatMap((_, i) => (call.cached[i] ? [] : [i]));
+  const texts = missing.map((i) => input.texts[i]!);
+  const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
+  const held = holdPermit(deps, permit, input.heartbeat);
+  let answered: CallRecord | undefined;
+  try {
+    const requestStarted = Date.now();
+    const res = await timedRequest(deps, permit, held, input.signal, (signal) =>
+      deps.provider.embed(deps.embeddingModel, texts, signal),
+    );
+    answered = records.record(call.identity, 'ok', call.started, res.promptTokens, 0, 1, res.model);
+    observeLatency(deps.limiter, permit, {
+      latencyMs: Date.now() - requestStarted,
+      promptTokens: res.promptTokens,
+      completionTokens: 0,
+    });
+    if (res.vectors.length !== texts.length)
+      throw new LlmInvalidAnswerError(
+        `Embedding answer has ${res.vectors.length} vectors for ${texts.length} texts`,
+      );
+    const vectors = input.texts.map((_, i) => call.cached[i]!);
+    missing.forEach((textIndex, j) => (vectors[textIndex] = res.vectors[j]!));
+    // Paid for: kept first, and nothing after it may fail the call (a retry would pay again).
+    await keepPaidAnswer(deps.ledger, input, {
+      requestKey: call.key,
+      paidByCallId: input.callId,
+      vectors,
+      promptTokens: res.promptTokens,
+      completionTokens: 0,
+      providerRequests: 1,
+      latencyMs: answered.latencyMs,
+      model: res.model,
+      at: call.started,
+    });
+    await Promise.allSettled([
+      deps.cache.putVectors({ provider: deps.provider.name, model: deps.embeddingModel }, texts, res.vectors),
+      records.save(answered),
+      held.release(),
+    ]);
+    await deps.limiter.recordSuccess(permit).catch(() => undefined);
+    return vectors;
+  } catch (err) {
+    await afterFailedRequest(deps.limiter, err, permit, held);
+    const failed =
+      answered ?? records.record(call.identity, 'ok', call.started, 0, 0, 1, deps.embeddingModel);
+    await records.save({ ...failed, status: statusOf(err) }).catch(() => undefined);
+    throw err;
+  } finally {
+    await held.release().catch(() => undefined);
+  }
+}
