@@ -1,0 +1,304 @@
+// A fault-injecting HTTP proxy on 127.0.0.1 in front of one service of the stack (dynalite, s3rver,
+// Chroma): it forwards requests unchanged (Host header included, so S3 signatures stay valid) and,
+// for a period set by a test, delays them, answers them with an error (HTTP 5xx, DynamoDB
+// throttling), holds them without an answer (blackhole) or refuses connections.
+// In process: `startFaultProxy({ target })`; from another process: the control API under
+// `/__fault-proxy/` (PUT fault, DELETE fault, GET stats) or `npx tsx src/stack/fault-proxy.ts`.
+import http from 'node:http';
+import type net from 'node:net';
+
+/** What a fault does to the requests it hits. */
+export type FaultSpec =
+  | { kind: 'delay'; delayMs: number }
+  | { kind: 'fail'; status: number; body?: string; headers?: Record<string, string> }
+  | { kind: 'blackhole' }
+  | { kind: 'refuse' };
+
+export interface FaultOptions {
+  /** How long the fault lasts; until `clear()` when absent. */
+  forMs?: number;
+  /** Share of the requests hit (deterministic: every 1/rate-th request). @default 1 */
+  rate?: number;
+  /** Only requests whose method, path or X-Amz-Target matches this pattern are hit. */
+  match?: RegExp;
+}
+
+export interface FaultProxyStats {
+  /** Requests received (control requests excluded). */
+  requests: number;
+  /** Requests forwarded to the target. */
+  forwarded: number;
+  /** Requests a fault hit, by kind (a refused connection counts once per connection). */
+  faulted: Record<FaultSpec['kind'], number>;
+  /** Forwarded requests that failed at the target (connection error). */
+  upstreamErrors: number;
+}
+
+export interface FaultProxy {
+  /** Base URL of the proxy (`http://127.0.0.1:<port>`): the endpoint to give clients. */
+  url: string;
+  port: number;
+  target: string;
+  /** Starts a fault (replacing any current one); resolves once it is active. */
+  inject(fault: FaultSpec, opts?: FaultOptions): Promise<void>;
+  /** Ends the current fault now: held requests are dropped, a refusing proxy listens again. */
+  clear(): Promise<void>;
+  /** The current fault, if any. */
+  readonly active: (FaultSpec & FaultOptions) | undefined;
+  stats(): FaultProxyStats;
+  close(): Promise<void>;
+}
+
+export interface StartFaultProxyOptions {
+  /** Base URL of the service behind the proxy, e.g. `http://127.0.0.1:4567`. */
+  target: string;
+  /** Port on 127.0.0.1; 0 lets the OS pick. @default 0 */
+  port?: number;
+}
+
+/** Prefix of the control API; never forwarded. */
+export const CONTROL_PREFIX = '/__fault-proxy/';
+
+/** The error DynamoDB answers when a table's throughput is exceeded (retryable throttling). */
+export function dynamoThrottling(
+  type:
+    | 'ProvisionedThroughputExceededException'
+    | 'ThrottlingException' = 'ProvisionedThroughputExceededException',
+): FaultSpec {
+  return {
+    kind: 'fail',
+    status: 400,
+    headers: { 'content-type': 'application/x-amz-json-1.0' },
+    body: JSON.stringify({
+      __type: `com.amazonaws.dynamodb.v20120810#${type}`,
+      message: 'Rate of requests exceeds the allowed throughput (injected by the fault proxy).',
+    }),
+  };
+}
+
+/** An HTTP 503 with a body naming the proxy (S3 clients read it as a retryable ServiceUnavailable). */
+export function serviceUnavailable(): FaultSpec {
+  return {
+    kind: 'fail',
+    status: 503,
+    headers: { 'content-type': 'application/xml' },
+    body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>Injected by the fault proxy.</Message></Error>',
+  };
+}
+
+export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<FaultProxy> {
+  const target = new URL(opts.target);
+  const agent = new http.Agent({ keepAlive: true });
+  const stats: FaultProxyStats = {
+    requests: 0,
+    forwarded: 0,
+    faulted: { delay: 0, fail: 0, blackhole: 0, refuse: 0 },
+    upstreamErrors: 0,
+  };
+  let active: (FaultSpec & FaultOptions) | undefined;
+  let endTimer: NodeJS.Timeout | undefined;
+  let seen = 0; // requests the current fault has considered (for its rate)
+  const held = new Set<http.ServerResponse>();
+  const sockets = new Set<net.Socket>();
+
+  const hits = (req: http.IncomingMessage): boolean => {
+    if (!active) return false;
+    if (active.match && !active.match.test(requestLabel(req))) return false;
+    const rate = active.rate ?? 1;
+    seen++;
+    return Math.floor(seen * rate) > Math.floor((seen - 1) * rate);
+  };
+
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    stats.forwarded++;
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', (err) => {
+      stats.upstreamErrors++;
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`fault proxy: ${opts.target} failed: ${err.message}`);
+    });
+    req.pipe(upstream);
+  };
+
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url?.startsWith(CONTROL_PREFIX)) return void control(req, res);
+    stats.requests++;
+    const fault = hits(req) ? active : undefined;
+    if (!fault) return forward(req, res);
+    stats.faulted[fault.kind]++;
+    if (fault.kind === 'delay') {
+      const timer = setTimeout(() => forward(req, res), fault.delayMs);
+      res.on('close', () => clearTimeout(timer));
+    } else if (fault.kind === 'fail') {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(fault.status, fault.headers ?? { 'content-type': 'text/plain' });
+        res.end(fault.body ?? `fault proxy: injected HTTP ${fault.status}`);
+      });
+    } else {
+      // blackhole (refuse never gets here: its connections are closed on accept)
+      req.resume();
+      held.add(res);
+      res.on('close', () => held.delete(res));
+    }
+  };
+
+  const control = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const what = req.url!.slice(CONTROL_PREFIX.length);
+      if (what === 'stats' && req.method === 'GET') return reply(200, stats);
+      if (what === 'fault' && req.method === 'DELETE') {
+        await proxy.clear();
+        return reply(200, { cleared: true });
+      }
+      if (what === 'fault' && req.method === 'PUT') {
+        const body = JSON.parse(await readBody(req)) as FaultSpec & {
+          forMs?: number;
+          rate?: number;
+          match?: string;
+        };
+        const { forMs, rate, match, ...spec } = body;
+        await proxy.inject(spec as FaultSpec, {
+          ...(forMs !== undefined ? { forMs } : {}),
+          ...(rate !== undefined ? { rate } : {}),
+          ...(match !== undefined ? { match: new RegExp(match) } : {}),
+        });
+        return reply(200, { active: proxy.active });
+      }
+      reply(404, { error: `unknown control request ${req.method} ${req.url}` });
+    } catch (err) {
+      reply(400, { error: (err as Error).message });
+    }
+  };
+
+  const server = http.createServer(handle);
+  server.keepAliveTimeout = 5_000;
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  let port = opts.port ?? 0;
+  await listen();
+  port = (server.address() as net.AddressInfo).port;
+
+  /** Stops listening (new connections are refused) and drops the open ones. */
+  const refuse = async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+  };
+
+  const end = async () => {
+    if (endTimer) clearTimeout(endTimer);
+    endTimer = undefined;
+    const was = active;
+    active = undefined;
+    // A held request is never answered: its connection is dropped (the client sees a reset).
+    for (const res of held) res.socket?.destroy();
+    held.clear();
+    if (was?.kind === 'refuse') await listen();
+  };
+
+  const proxy: FaultProxy = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    target: opts.target,
+    async inject(fault, faultOpts = {}) {
+      validateFault(fault, faultOpts);
+      await end();
+      active = { ...fault, ...faultOpts };
+      seen = 0;
+      if (fault.kind === 'refuse') {
+        stats.faulted.refuse++;
+        await refuse();
+      }
+      if (faultOpts.forMs !== undefined) endTimer = setTimeout(() => void end(), faultOpts.forMs);
+    },
+    clear: end,
+    get active() {
+      return active;
+    },
+    stats: () => structuredClone(stats),
+    async close() {
+      await end();
+      await refuse();
+      agent.destroy();
+    },
+  };
+  return proxy;
+}
+
+/** What a fault's `match` is tested against: `METHOD path X-Amz-Target`. */
+function requestLabel(req: http.IncomingMessage): string {
+  return `${req.method} ${req.url} ${String(req.headers['x-amz-target'] ?? '')}`;
+}
+
+function validateFault(fault: FaultSpec, opts: FaultOptions): void {
+  const problems: string[] = [];
+  if (!['delay', 'fail', 'blackhole', 'refuse'].includes(fault.kind))
+    problems.push(`kind must be delay, fail, blackhole or refuse, got ${JSON.stringify(fault.kind)}`);
+  if (fault.kind === 'delay' && !(fault.delayMs >= 0)) problems.push('delayMs must be >= 0');
+  if (
+    fault.kind === 'fail' &&
+    !(Number.isInteger(fault.status) && fault.status >= 400 && fault.status <= 599)
+  )
+    problems.push('status must be an HTTP error status (400-599)');
+  if (opts.rate !== undefined && !(opts.rate > 0 && opts.rate <= 1)) problems.push('rate must be in (0, 1]');
+  if (opts.forMs !== undefined && !(opts.forMs >= 0)) problems.push('forMs must be >= 0');
+  if (fault.kind === 'refuse' && (opts.rate !== undefined || opts.match))
+    problems.push('a refusing proxy refuses every connection: no rate or match');
+  if (problems.length) throw new RangeError(`invalid fault: ${problems.join('; ')}`);
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}
+
+if (require.main === module) {
+  // npx tsx src/stack/fault-proxy.ts --target http://127.0.0.1:4567 [--port 5567]
+  const argv = process.argv.slice(2);
+  const arg = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const target = arg('target');
+  if (!target) {
+    console.error('usage: fault-proxy --target <url> [--port <port>]');
+    process.exit(2);
+  }
+  void startFaultProxy({ target, port: Number(arg('port') ?? 0) }).then((p) => {
+    console.log(`fault proxy ${p.url} -> ${target}; control: ${p.url}${CONTROL_PREFIX}{fault,stats}`);
+  });
+}
