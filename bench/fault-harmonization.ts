@@ -1,5 +1,5 @@
-// Fault scenario: Chroma down (connections refused) mid-harmonization, from the first embedding
-// request: word vectors are upserted and neighbours read while Chroma is away. A clean run of the
+// Fault scenario: Chroma down (every connection dropped) mid-harmonization, from the run's first
+// request to it: existing vectors are read and new ones upserted while Chroma is away. A clean run of the
 // same data (own table, own collections) gives the provider requests the faulted run should make.
 import type { HarmonizeReport } from '../src/activities/harmonization';
 import { createHarmonizationStores, createStores } from '../src/deps';
@@ -38,6 +38,8 @@ async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined
     dataset: DATASET,
   });
   const runId = uniqueId('fault-chroma-');
+  // Armed before the run: Chroma goes away right after the run's first request to it.
+  if (proxy) await proxy.inject({ kind: 'reset' }, { afterRequests: 1, forMs: ctx.faultMs });
   const started = Date.now();
   const handle = await h.client.workflow.start('harmonizeLabels', {
     taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
@@ -46,11 +48,9 @@ async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined
   });
   let inFlightAtFault = 0;
   if (proxy) {
-    inFlightAtFault = await waitFor('the first embedding request of the harmonizer', async () => {
-      const m = h.emulator.metrics();
-      return m.requests >= 1 ? m.inFlight : undefined;
-    });
-    await proxy.inject({ kind: 'refuse' }, { forMs: ctx.faultMs });
+    inFlightAtFault = await waitFor('the first Chroma request of the harmonizer', async () =>
+      proxy.active ? h.emulator.metrics().inFlight : undefined,
+    );
   }
   let runStatus = 'COMPLETED';
   const report = await within(
@@ -107,14 +107,14 @@ export async function chromaDownMidHarmonization(ctx: ScenarioContext): Promise<
         extraProviderRequests: Math.max(0, m.requests - cleanRequests),
         capHeld: m.inFlightMax <= CAP,
         detail: {
-          injected: `connections to Chroma refused for ${ctx.faultMs / 1000} s from the first embedding request`,
+          injected: `every connection to Chroma dropped for ${ctx.faultMs / 1000} s from the run's first Chroma request`,
           runStatus: faulted.runStatus,
           providerRequests: m.requests,
           cleanProviderRequests: cleanRequests,
           inFlightAtFault: faulted.inFlightAtFault,
           cap: CAP,
           inFlightMax: m.inFlightMax,
-          proxy: { requests: stats.requests, faulted: stats.faulted.refuse },
+          proxy: { requests: stats.requests, faulted: stats.faulted.reset },
           makespanMs: faulted.makespanMs,
         },
       };

@@ -2,11 +2,14 @@
 // behind our fault proxy (src/stack/fault-proxy.ts), a fault is injected mid-run, and the run is
 // accounted for: items total / succeeded / failed with a reason / lost, provider requests beyond a
 // clean run, the LLM cap held. Used by test/faults.test.ts and by `npm run bench -- --faults`.
+import fs from 'node:fs';
 import { ensureStack } from '../test/helpers/stack';
 import type { FaultRow, FaultScenario, ScenarioContext } from './fault-common';
 import { chromaDownMidHarmonization } from './fault-harmonization';
 import { s3DownMidEmbedding } from './fault-embedding';
 import { dynamoThrottlingDuringEvaluation } from './fault-evaluation';
+
+import { jsonRow } from './fault-common';
 
 export { jsonRow, type FaultRow } from './fault-common';
 
@@ -60,4 +63,16 @@ export function reliabilityMarkdown(rows: readonly FaultRow[], when = new Date()
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `npm run bench -- --faults [--json]`: runs every fault scenario, prints the table, writes
+ * docs/RELIABILITY.md; with --json the last line is `{"faults":{"rows":[...]}}`.
+ */
+export async function faultsBench(argv: readonly string[]): Promise<void> {
+  const rows = await runFaultScenarios();
+  const markdown = reliabilityMarkdown(rows);
+  fs.writeFileSync('docs/RELIABILITY.md', markdown);
+  console.log(markdown);
+  if (argv.includes('--json')) console.log(JSON.stringify({ faults: { rows: rows.map(jsonRow) } }));
 }

@@ -151,6 +151,23 @@ describe('fault proxy', { timeout: 60_000 }, () => {
     assert.equal(await freshGet(proxy.port, '/back'), 200);
   });
 
+  test('reset drops every connection (counted); an armed fault starts after the requests it waits for', async () => {
+    seen.length = 0;
+    await proxy.inject({ kind: 'reset' }, { afterRequests: 2, forMs: 60_000 });
+    assert.equal(await freshGet(proxy.port, '/first'), 200);
+    assert.equal(proxy.active, undefined, 'armed, not active, after one request');
+    assert.equal(await freshGet(proxy.port, '/second'), 200, 'the request that trips it passes');
+    const before = proxy.stats().faulted.reset;
+    assert.equal(await freshGet(proxy.port, '/dropped'), 'ECONNRESET');
+    assert.equal(proxy.stats().faulted.reset - before, 1);
+    assert.deepEqual(
+      seen.map((x) => x.url),
+      ['/first', '/second'],
+    );
+    await proxy.clear();
+    assert.equal(await freshGet(proxy.port, '/recovered'), 200);
+  });
+
   test('the control API sets and clears a fault and reports stats; a bad fault is refused', async () => {
     const put = await fetch(`${proxy.url}${CONTROL_PREFIX}fault`, {
       method: 'PUT',

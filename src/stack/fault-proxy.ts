@@ -12,6 +12,9 @@ export type FaultSpec =
   | { kind: 'delay'; delayMs: number }
   | { kind: 'fail'; status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'blackhole' }
+  /** Connections accepted and dropped at once (counted; the client sees a reset). */
+  | { kind: 'reset' }
+  /** Nothing listens: connections are refused (counted once per period). */
   | { kind: 'refuse' };
 
 export interface FaultOptions {
@@ -21,6 +24,11 @@ export interface FaultOptions {
   rate?: number;
   /** Only requests whose method, path or X-Amz-Target matches this pattern are hit. */
   match?: RegExp;
+  /**
+   * Arms the fault: it starts when this many more requests have been received (they pass), so a
+   * test can start it at the first request a run makes of the service. @default 0 (starts now)
+   */
+  afterRequests?: number;
 }
 
 export interface FaultProxyStats {
@@ -39,7 +47,7 @@ export interface FaultProxy {
   url: string;
   port: number;
   target: string;
-  /** Starts a fault (replacing any current one); resolves once it is active. */
+  /** Starts (or arms, with `afterRequests`) a fault, replacing any current one. */
   inject(fault: FaultSpec, opts?: FaultOptions): Promise<void>;
   /** Ends the current fault now: held requests are dropped, a refusing proxy listens again. */
   clear(): Promise<void>;
@@ -92,10 +100,11 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   const stats: FaultProxyStats = {
     requests: 0,
     forwarded: 0,
-    faulted: { delay: 0, fail: 0, blackhole: 0, refuse: 0 },
+    faulted: { delay: 0, fail: 0, blackhole: 0, reset: 0, refuse: 0 },
     upstreamErrors: 0,
   };
   let active: (FaultSpec & FaultOptions) | undefined;
+  let armed: { fault: FaultSpec; opts: FaultOptions; remaining: number } | undefined;
   let endTimer: NodeJS.Timeout | undefined;
   let seen = 0; // requests the current fault has considered (for its rate)
   const held = new Set<http.ServerResponse>();
@@ -136,6 +145,16 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.url?.startsWith(CONTROL_PREFIX)) return void control(req, res);
     stats.requests++;
+    if (armed && --armed.remaining <= 0) {
+      const { fault, opts: faultOpts } = armed;
+      armed = undefined;
+      forward(req, res); // the request that trips the fault still passes
+      // ...and its connection goes once answered, if the fault is one of connections.
+      res.on('finish', () => {
+        if (active?.kind === 'reset' || active?.kind === 'refuse') req.socket.destroy();
+      });
+      return void start(fault, faultOpts, req.socket);
+    }
     const fault = hits(req) ? active : undefined;
     if (!fault) return forward(req, res);
     stats.faulted[fault.kind]++;
@@ -149,7 +168,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         res.end(fault.body ?? `fault proxy: injected HTTP ${fault.status}`);
       });
     } else {
-      // blackhole (refuse never gets here: its connections are closed on accept)
+      // blackhole (reset and refuse never get here: their connections are closed on accept)
       req.resume();
       held.add(res);
       res.on('close', () => held.delete(res));
@@ -173,12 +192,14 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
           forMs?: number;
           rate?: number;
           match?: string;
+          afterRequests?: number;
         };
-        const { forMs, rate, match, ...spec } = body;
+        const { forMs, rate, match, afterRequests, ...spec } = body;
         await proxy.inject(spec as FaultSpec, {
           ...(forMs !== undefined ? { forMs } : {}),
           ...(rate !== undefined ? { rate } : {}),
           ...(match !== undefined ? { match: new RegExp(match) } : {}),
+          ...(afterRequests !== undefined ? { afterRequests } : {}),
         });
         return reply(200, { active: proxy.active });
       }
@@ -191,6 +212,10 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   const server = http.createServer(handle);
   server.keepAliveTimeout = 5_000;
   server.on('connection', (socket) => {
+    if (active?.kind === 'reset') {
+      stats.faulted.reset++;
+      return void socket.destroy();
+    }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -207,10 +232,10 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   port = (server.address() as net.AddressInfo).port;
 
   /** Stops listening (new connections are refused) and drops the open ones. */
-  const refuse = async () => {
+  const refuse = async (spare?: net.Socket) => {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      for (const s of sockets) s.destroy();
+      for (const s of sockets) if (s !== spare) s.destroy();
     });
   };
 
@@ -219,10 +244,24 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     endTimer = undefined;
     const was = active;
     active = undefined;
+    armed = undefined;
     // A held request is never answered: its connection is dropped (the client sees a reset).
     for (const res of held) res.socket?.destroy();
     held.clear();
     if (was?.kind === 'refuse') await listen();
+  };
+
+  const start = async (fault: FaultSpec, faultOpts: FaultOptions, spare?: net.Socket) => {
+    active = { ...fault, ...faultOpts };
+    seen = 0;
+    if (fault.kind === 'refuse') {
+      stats.faulted.refuse++;
+      await refuse(spare);
+    }
+    // Open connections are dropped too, or keep-alive clients would never see the outage.
+    // (`spare`: the connection of the request that tripped an armed fault, still being answered.)
+    if (fault.kind === 'reset') for (const s of sockets) if (s !== spare) s.destroy();
+    if (faultOpts.forMs !== undefined) endTimer = setTimeout(() => void end(), faultOpts.forMs);
   };
 
   const proxy: FaultProxy = {
@@ -232,13 +271,8 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     async inject(fault, faultOpts = {}) {
       validateFault(fault, faultOpts);
       await end();
-      active = { ...fault, ...faultOpts };
-      seen = 0;
-      if (fault.kind === 'refuse') {
-        stats.faulted.refuse++;
-        await refuse();
-      }
-      if (faultOpts.forMs !== undefined) endTimer = setTimeout(() => void end(), faultOpts.forMs);
+      if (faultOpts.afterRequests) armed = { fault, opts: faultOpts, remaining: faultOpts.afterRequests };
+      else await start(fault, faultOpts);
     },
     clear: end,
     get active() {
@@ -261,8 +295,8 @@ function requestLabel(req: http.IncomingMessage): string {
 
 function validateFault(fault: FaultSpec, opts: FaultOptions): void {
   const problems: string[] = [];
-  if (!['delay', 'fail', 'blackhole', 'refuse'].includes(fault.kind))
-    problems.push(`kind must be delay, fail, blackhole or refuse, got ${JSON.stringify(fault.kind)}`);
+  if (!['delay', 'fail', 'blackhole', 'reset', 'refuse'].includes(fault.kind))
+    problems.push(`kind must be delay, fail, blackhole, reset or refuse, got ${JSON.stringify(fault.kind)}`);
   if (fault.kind === 'delay' && !(fault.delayMs >= 0)) problems.push('delayMs must be >= 0');
   if (
     fault.kind === 'fail' &&
@@ -271,8 +305,10 @@ function validateFault(fault: FaultSpec, opts: FaultOptions): void {
     problems.push('status must be an HTTP error status (400-599)');
   if (opts.rate !== undefined && !(opts.rate > 0 && opts.rate <= 1)) problems.push('rate must be in (0, 1]');
   if (opts.forMs !== undefined && !(opts.forMs >= 0)) problems.push('forMs must be >= 0');
-  if (fault.kind === 'refuse' && (opts.rate !== undefined || opts.match))
-    problems.push('a refusing proxy refuses every connection: no rate or match');
+  if ((fault.kind === 'refuse' || fault.kind === 'reset') && (opts.rate !== undefined || opts.match))
+    problems.push(`a ${fault.kind} fault hits every connection: no rate or match`);
+  if (opts.afterRequests !== undefined && !(Number.isInteger(opts.afterRequests) && opts.afterRequests >= 0))
+    problems.push('afterRequests must be an integer >= 0');
   if (problems.length) throw new RangeError(`invalid fault: ${problems.join('; ')}`);
 }
 
