@@ -95,71 +95,120 @@ export function serviceUnavailable(): FaultSpec {
 }
 
 export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<FaultProxy> {
-  const target = new URL(opts.target);
-  const agent = new http.Agent({ keepAlive: true });
-  const stats: FaultProxyStats = {
+  const server = new FaultProxyServer(new URL(opts.target));
+  await server.listen(opts.port ?? 0);
+  const url = `http://127.0.0.1:${server.port}`;
+  return {
+    url,
+    port: server.port,
+    target: opts.target,
+    inject: (fault, faultOpts = {}) => server.inject(fault, faultOpts),
+    clear: () => server.end(),
+    get active() {
+      return server.active;
+    },
+    stats: () => structuredClone(server.stats),
+    close: () => server.close(),
+  };
+}
+
+/** The proxy's state and its request path; `startFaultProxy` hands out its public face. */
+class FaultProxyServer {
+  readonly stats: FaultProxyStats = {
     requests: 0,
     forwarded: 0,
     faulted: { delay: 0, fail: 0, blackhole: 0, reset: 0, refuse: 0 },
     upstreamErrors: 0,
   };
-  let active: (FaultSpec & FaultOptions) | undefined;
-  let armed: { fault: FaultSpec; opts: FaultOptions; remaining: number } | undefined;
-  let endTimer: NodeJS.Timeout | undefined;
-  let seen = 0; // requests the current fault has considered (for its rate)
-  const held = new Set<http.ServerResponse>();
-  const sockets = new Set<net.Socket>();
+  active: (FaultSpec & FaultOptions) | undefined;
+  port = 0;
+  private armed: { fault: FaultSpec; opts: FaultOptions; remaining: number } | undefined;
+  private endTimer: NodeJS.Timeout | undefined;
+  /** Requests the current fault has considered (for its rate). */
+  private seen = 0;
+  private readonly held = new Set<http.ServerResponse>();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly agent = new http.Agent({ keepAlive: true });
+  private readonly server = http.createServer((req, res) => this.handle(req, res));
 
-  const hits = (req: http.IncomingMessage): boolean => {
-    if (!active) return false;
-    if (active.match && !active.match.test(requestLabel(req))) return false;
-    const rate = active.rate ?? 1;
-    seen++;
-    return Math.floor(seen * rate) > Math.floor((seen - 1) * rate);
-  };
-
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    stats.forwarded++;
-    const upstream = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-        agent,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', (err) => {
-      stats.upstreamErrors++;
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`fault proxy: ${opts.target} failed: ${err.message}`);
+  constructor(private readonly target: URL) {
+    this.server.keepAliveTimeout = 5_000;
+    this.server.on('connection', (socket) => {
+      if (this.active?.kind === 'reset') {
+        this.stats.faulted.reset++;
+        return void socket.destroy();
+      }
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
     });
-    req.pipe(upstream);
-  };
+  }
 
-  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (req.url?.startsWith(CONTROL_PREFIX)) return void control(req, res);
-    stats.requests++;
-    if (armed && --armed.remaining <= 0) {
-      const { fault, opts: faultOpts } = armed;
-      armed = undefined;
-      forward(req, res); // the request that trips the fault still passes
-      // ...and its connection goes once answered, if the fault is one of connections.
-      res.on('finish', () => {
-        if (active?.kind === 'reset' || active?.kind === 'refuse') req.socket.destroy();
+  listen(port = this.port): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        this.port = (this.server.address() as net.AddressInfo).port;
+        resolve();
       });
-      return void start(fault, faultOpts, req.socket);
+    });
+  }
+
+  async inject(fault: FaultSpec, opts: FaultOptions): Promise<void> {
+    validateFault(fault, opts);
+    await this.end();
+    if (opts.afterRequests) this.armed = { fault, opts, remaining: opts.afterRequests };
+    else await this.start(fault, opts);
+  }
+
+  /** Ends the current fault: held requests are dropped (never answered), a refusing proxy listens again. */
+  async end(): Promise<void> {
+    if (this.endTimer) clearTimeout(this.endTimer);
+    this.endTimer = undefined;
+    const was = this.active;
+    this.active = undefined;
+    this.armed = undefined;
+    for (const res of this.held) res.socket?.destroy();
+    this.held.clear();
+    if (was?.kind === 'refuse') await this.listen();
+  }
+
+  async close(): Promise<void> {
+    await this.end();
+    await this.stopListening();
+    this.agent.destroy();
+  }
+
+  /** `spare`: the connection of the request that tripped an armed fault, still being answered. */
+  private async start(fault: FaultSpec, opts: FaultOptions, spare?: net.Socket): Promise<void> {
+    this.active = { ...fault, ...opts };
+    this.seen = 0;
+    if (fault.kind === 'refuse') {
+      this.stats.faulted.refuse++;
+      await this.stopListening(spare);
     }
-    const fault = hits(req) ? active : undefined;
-    if (!fault) return forward(req, res);
-    stats.faulted[fault.kind]++;
+    // Open connections are dropped too, or keep-alive clients would never see the outage.
+    if (fault.kind === 'reset') for (const s of this.sockets) if (s !== spare) s.destroy();
+    if (opts.forMs !== undefined) this.endTimer = setTimeout(() => void this.end(), opts.forMs);
+  }
+
+  /** Stops listening (new connections are refused) and drops the open ones. */
+  private stopListening(spare?: net.Socket): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) if (s !== spare) s.destroy();
+    });
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.url?.startsWith(CONTROL_PREFIX)) return void handleControl(this, req, res);
+    this.stats.requests++;
+    if (this.armed && --this.armed.remaining <= 0) return this.trip(req, res);
+    const fault = this.hits(req) ? this.active : undefined;
+    if (!fault) return this.forward(req, res);
+    this.stats.faulted[fault.kind]++;
     if (fault.kind === 'delay') {
-      const timer = setTimeout(() => forward(req, res), fault.delayMs);
+      const timer = setTimeout(() => this.forward(req, res), fault.delayMs);
       res.on('close', () => clearTimeout(timer));
     } else if (fault.kind === 'fail') {
       req.resume();
@@ -170,122 +219,88 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     } else {
       // blackhole (reset and refuse never get here: their connections are closed on accept)
       req.resume();
-      held.add(res);
-      res.on('close', () => held.delete(res));
+      this.held.add(res);
+      res.on('close', () => this.held.delete(res));
     }
-  };
+  }
 
-  const control = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    try {
-      const what = req.url!.slice(CONTROL_PREFIX.length);
-      if (what === 'stats' && req.method === 'GET') return reply(200, stats);
-      if (what === 'fault' && req.method === 'DELETE') {
-        await proxy.clear();
-        return reply(200, { cleared: true });
-      }
-      if (what === 'fault' && req.method === 'PUT') {
-        const body = JSON.parse(await readBody(req)) as FaultSpec & {
-          forMs?: number;
-          rate?: number;
-          match?: string;
-          afterRequests?: number;
-        };
-        const { forMs, rate, match, afterRequests, ...spec } = body;
-        await proxy.inject(spec as FaultSpec, {
-          ...(forMs !== undefined ? { forMs } : {}),
-          ...(rate !== undefined ? { rate } : {}),
-          ...(match !== undefined ? { match: new RegExp(match) } : {}),
-          ...(afterRequests !== undefined ? { afterRequests } : {}),
-        });
-        return reply(200, { active: proxy.active });
-      }
-      reply(404, { error: `unknown control request ${req.method} ${req.url}` });
-    } catch (err) {
-      reply(400, { error: (err as Error).message });
-    }
-  };
+  /** The request that trips an armed fault passes; the fault starts behind it. */
+  private trip(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const { fault, opts } = this.armed!;
+    this.armed = undefined;
+    this.forward(req, res);
+    // Its connection goes once answered, if the fault is one of connections.
+    res.on('finish', () => {
+      if (this.active?.kind === 'reset' || this.active?.kind === 'refuse') req.socket.destroy();
+    });
+    void this.start(fault, opts, req.socket);
+  }
 
-  const server = http.createServer(handle);
-  server.keepAliveTimeout = 5_000;
-  server.on('connection', (socket) => {
-    if (active?.kind === 'reset') {
-      stats.faulted.reset++;
-      return void socket.destroy();
+  private hits(req: http.IncomingMessage): boolean {
+    const active = this.active;
+    if (!active) return false;
+    if (active.match && !active.match.test(requestLabel(req))) return false;
+    const rate = active.rate ?? 1;
+    this.seen++;
+    return Math.floor(this.seen * rate) > Math.floor((this.seen - 1) * rate);
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.stats.forwarded++;
+    const { hostname, port } = this.target;
+    const upstream = http.request(
+      { host: hostname, port, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', (err) => {
+      this.stats.upstreamErrors++;
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`fault proxy: ${this.target.origin} failed: ${err.message}`);
+    });
+    req.pipe(upstream);
+  }
+}
+
+/** The control API: PUT fault (a FaultSpec with forMs, rate, match as a regex string, afterRequests), DELETE fault, GET stats. */
+async function handleControl(
+  proxy: FaultProxyServer,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const reply = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  try {
+    const what = req.url!.slice(CONTROL_PREFIX.length);
+    if (what === 'stats' && req.method === 'GET') return reply(200, proxy.stats);
+    if (what === 'fault' && req.method === 'DELETE') {
+      await proxy.end();
+      return reply(200, { cleared: true });
     }
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
+    if (what === 'fault' && req.method === 'PUT') {
+      const body = JSON.parse(await readBody(req)) as FaultSpec & {
+        forMs?: number;
+        rate?: number;
+        match?: string;
+        afterRequests?: number;
+      };
+      const { forMs, rate, match, afterRequests, ...spec } = body;
+      await proxy.inject(spec as FaultSpec, {
+        ...(forMs !== undefined ? { forMs } : {}),
+        ...(rate !== undefined ? { rate } : {}),
+        ...(match !== undefined ? { match: new RegExp(match) } : {}),
+        ...(afterRequests !== undefined ? { afterRequests } : {}),
       });
-    });
-  let port = opts.port ?? 0;
-  await listen();
-  port = (server.address() as net.AddressInfo).port;
-
-  /** Stops listening (new connections are refused) and drops the open ones. */
-  const refuse = async (spare?: net.Socket) => {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) if (s !== spare) s.destroy();
-    });
-  };
-
-  const end = async () => {
-    if (endTimer) clearTimeout(endTimer);
-    endTimer = undefined;
-    const was = active;
-    active = undefined;
-    armed = undefined;
-    // A held request is never answered: its connection is dropped (the client sees a reset).
-    for (const res of held) res.socket?.destroy();
-    held.clear();
-    if (was?.kind === 'refuse') await listen();
-  };
-
-  const start = async (fault: FaultSpec, faultOpts: FaultOptions, spare?: net.Socket) => {
-    active = { ...fault, ...faultOpts };
-    seen = 0;
-    if (fault.kind === 'refuse') {
-      stats.faulted.refuse++;
-      await refuse(spare);
+      return reply(200, { active: proxy.active });
     }
-    // Open connections are dropped too, or keep-alive clients would never see the outage.
-    // (`spare`: the connection of the request that tripped an armed fault, still being answered.)
-    if (fault.kind === 'reset') for (const s of sockets) if (s !== spare) s.destroy();
-    if (faultOpts.forMs !== undefined) endTimer = setTimeout(() => void end(), faultOpts.forMs);
-  };
-
-  const proxy: FaultProxy = {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    target: opts.target,
-    async inject(fault, faultOpts = {}) {
-      validateFault(fault, faultOpts);
-      await end();
-      if (faultOpts.afterRequests) armed = { fault, opts: faultOpts, remaining: faultOpts.afterRequests };
-      else await start(fault, faultOpts);
-    },
-    clear: end,
-    get active() {
-      return active;
-    },
-    stats: () => structuredClone(stats),
-    async close() {
-      await end();
-      await refuse();
-      agent.destroy();
-    },
-  };
-  return proxy;
+    reply(404, { error: `unknown control request ${req.method} ${req.url}` });
+  } catch (err) {
+    reply(400, { error: (err as Error).message });
+  }
 }
 
 /** What a fault's `match` is tested against: `METHOD path X-Amz-Target`. */
