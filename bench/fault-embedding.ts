@@ -1,4 +1,4 @@
-// Fault scenario: S3 down (connections refused) mid-embedding, from the first batch at the provider:
+// Fault scenario: S3 down (every connection dropped, counted) mid-embedding, from the first batch at the provider:
 // batch outputs, deltas and the compactor's reads all meet the outage.
 import type { EmbeddingReport } from '../src/activities/embedding';
 import { embedStatus } from '../src/cli/embed';
@@ -59,7 +59,7 @@ export async function s3DownMidEmbedding(ctx: ScenarioContext): Promise<FaultRow
       await waitFor('the first embedding batch at the provider', async () =>
         (await providerBatches(h.emulator.url)).length >= 1 ? true : undefined,
       );
-      await proxy.inject({ kind: 'refuse' }, { forMs: ctx.faultMs });
+      await proxy.inject({ kind: 'reset' }, { forMs: ctx.faultMs });
       let runStatus = 'COMPLETED';
       const report = await within(
         `embedding ${runId}`,
@@ -99,14 +99,14 @@ export async function s3DownMidEmbedding(ctx: ScenarioContext): Promise<FaultRow
         extraProviderRequests: Math.max(0, requested - items),
         capHeld: true, // the Batch API takes no permits: nothing in flight to cap
         detail: {
-          injected: `connections to S3 refused for ${ctx.faultMs / 1000} s from the first batch submitted`,
+          injected: `every connection to S3 dropped for ${ctx.faultMs / 1000} s from the first batch submitted`,
           runStatus: `${report ? report.status : runStatus}; Chroma ${status.chroma}, deltas pending ${status.deltasPending}`,
           providerRequests: requested,
           cleanProviderRequests: items,
           inFlightAtFault: 0,
           cap: h.cfg.LLM_MAX_CONCURRENT_CALLS,
           inFlightMax: h.emulator.metrics().inFlightMax,
-          proxy: { requests: stats.requests, faulted: stats.faulted.refuse },
+          proxy: { requests: stats.requests, faulted: stats.faulted.reset },
           makespanMs,
         },
       };
