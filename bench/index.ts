@@ -1,4 +1,5 @@
-// `npm run bench [-- --quick] [--json]`: the seed's design vs ours on the same receipts and the same
+// `npm run bench [-- --quick] [--json]` (`-- --faults [--json]`: only the fault scenarios, bench/faults.ts,
+// writing docs/RELIABILITY.md): the seed's design vs ours on the same receipts and the same
 // emulated provider limit, in one run; prints a table, writes docs/BENCHMARKS.md and an SVG of LLM
 // calls in flight over time. Also: orchestration overhead, cache rerun, kill -9 at half-way.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +23,7 @@ import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
 import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { benchEmulator } from './emulator';
+import { faultsBench } from './faults';
 import { queueingSection, realOllamaSection, renderQueueingTable } from './queueing';
 import { renderScaleSection, scaleSection } from './scale';
 import { ollamaInstall } from '../src/stack/tools';
@@ -146,6 +148,7 @@ async function main(): Promise<void> {
   const json = argv.includes('--json');
   const p = quick ? QUICK : FULL;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  if (argv.includes('--faults')) return faultsBench(argv);
   await ensureStack();
   if (argv.includes('--scale')) return runScaleBench(argv, json);
   const id = Date.now().toString(36);

@@ -6,9 +6,11 @@ import {
   assertKnownFlags,
   boolFlag,
   flag,
-  listFlag,
+  idFlag,
+  idListFlag,
   numberFlag,
   parseArgs,
+  usableId,
 } from './cli/args';
 import { runReport } from './cli/runs';
 import { analyzeSpec, enrichSpec, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
@@ -64,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   }
   const args = parseArgs(rest, BOOLEAN_FLAGS);
+  // Refused before anything connects: a run id becomes a workflow id and DynamoDB/S3 keys.
+  idFlag(args, 'run-id', 'run id');
   const cfg = loadConfig();
   switch (command) {
     case 'seed': {
@@ -88,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       assertKnownFlags(args, ['json']);
       const runId = args.positional[0];
       if (!runId) throw new UsageError('report needs a run id: npm run cli -- report <runId>');
+      usableId('run id', runId);
       const client = await connectClient(cfg);
       const report = await runReport(cfg, client, runId);
       printReport(report, boolFlag(args, 'json'));
@@ -124,7 +129,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     throw new UsageError(`--priority must be interactive, normal or backfill, got "${priority}"`);
   }
   const input: EvaluateLabelsInput = {
-    merchantIds: listFlag(args, 'merchant'),
+    merchantIds: idListFlag(args, 'merchant', 'merchant id'),
     batchSize: numberFlag(args, 'batch-size', { min: 1, max: 1000, int: true }),
     reviewChunkSize: numberFlag(args, 'chunk-size', { min: 1, max: 200, int: true }) ?? cfg.REVIEW_CHUNK_SIZE,
     skipLlmReview: boolFlag(args, 'skip-llm-review'),

@@ -246,11 +246,8 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   const parsed = envSchema.safeParse(stripEmpty(env));
   if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) => `  ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
-    );
     throw new ConfigError(
-      `Invalid configuration in environment variables:\n${lines.join('\n')}\nFix or unset them (see README, Configuration).`,
+      `Invalid configuration in environment variables:\n${describeConfigIssues(parsed.error.issues, env).join('\n')}\nFix or unset them (see README, Configuration).`,
     );
   }
   const e = parsed.data;
@@ -286,6 +283,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 }
 
 /** An empty variable (`FOO=`) means unset, as shells and .env files usually intend. */
+/** Values at least this long are cut out of a validator's message should it echo them. */
+const MIN_SCRUBBED_LENGTH = 6;
+
+/**
+ * One line per bad variable: its name and what is wrong, never its value (a config error lands in
+ * logs and CI output, and the value may be a secret such as OPENAI_API_KEY). Only the value's length
+ * is shown, and any echo of the value inside a validator's message is cut out.
+ */
+export function describeConfigIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  env: NodeJS.ProcessEnv,
+): string[] {
+  return issues.map((issue) => {
+    const name = issue.path.map(String).join('.');
+    const value = env[String(issue.path[0])];
+    // Values this short cannot hold a secret, and cutting them would garble the message's words.
+    const echoes = value !== undefined && value.length >= MIN_SCRUBBED_LENGTH;
+    const message = echoes ? issue.message.split(value).join('<value>') : issue.message;
+    const shown =
+      value === undefined
+        ? 'unset'
+        : `value hidden, ${value.length} character${value.length === 1 ? '' : 's'}`;
+    return `  ${name} (${shown}): ${message}`;
+  });
+}
+
 function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;

@@ -12,6 +12,7 @@ import {
   applySkipRuleDefaults,
   decisionBatches,
   exactNeighbours,
+  exactNeighboursYielding,
   harmonizeArtifactKey,
   skipRuleProblems,
   skipVerdict,
@@ -182,6 +183,21 @@ describe('exact neighbours', () => {
     assert.deepEqual(exactNeighbours([], 5), []);
     assert.deepEqual(exactNeighbours([[1, 2]], 5), [[]]);
     assert.throws(() => exactNeighbours([[1, 2], [1]], 1), RangeError);
+  });
+  test('the yielding version gives the same result and lets other callbacks run between slices', async () => {
+    const vectors = Array.from({ length: 60 }, (_, i) => Array.from(embedText(`WORD ${i % 17} ${i}`, 32)));
+    // A callback queued before the call runs before it ends only if the loop is given back between
+    // slices (a slice of 0 ms yields after every row); the synchronous loop would run it after.
+    let done = false;
+    let ranBefore = 0;
+    setImmediate(() => {
+      if (!done) ranBefore++;
+    });
+    const sliced = await exactNeighboursYielding(vectors, 5, 0);
+    done = true;
+    assert.deepEqual(sliced, exactNeighbours(vectors, 5));
+    assert.equal(ranBefore, 1, 'the queued callback ran while the neighbours were computed');
+    await assert.rejects(exactNeighboursYielding([[1, 2], [1]], 1), RangeError);
   });
 });
 

@@ -40,6 +40,19 @@ describe('parseImportFile', () => {
       /GRAND_TOTAL/,
     ],
     ['bad id characters', receipt('b 5/x', goodLines), /receiptId/],
+    ['a ".." in its id', receipt('b..6', goodLines), /receiptId: receipt id "b\.\.6" contains "\.\."/],
+    ['an id over 100 characters', receipt('r'.repeat(101), goodLines), /at most 100/],
+    ['a merchant id with a slash', { ...receipt('b-7', goodLines), merchantId: '../m' }, /merchantId/],
+    [
+      'a word text over 200 characters',
+      receipt('b-8', [{ words: [word('A'.repeat(201), 'MERCHANT_NAME')] }]),
+      /lines\.0\.words\.0\.text: Too big/,
+    ],
+    [
+      'a merchant name over 200 characters',
+      { ...receipt('b-9', goodLines), merchantName: 'N'.repeat(201) },
+      /merchantName/,
+    ],
   ];
   for (const [name, record, reason] of badCases) {
     test(`rejects a record with ${name}, keeps the good one`, () => {
@@ -58,6 +71,11 @@ describe('parseImportFile', () => {
     );
     assert.equal(r.receipts.length, 1);
     assert.match(r.rejected[0]!.reasons[0]!, /duplicated/);
+  });
+
+  test('a merchants entry with an invalid id makes the file invalid, naming the field', () => {
+    const file = { merchants: [{ merchantId: 'a/../b', name: 'X' }], receipts: [] };
+    assert.throws(() => parseImportFile(JSON.stringify(file)), /merchantId[\s\S]*outside A-Z/);
   });
 
   test('a file that is not JSON or has no receipts array is a clear error', () => {

@@ -8,7 +8,7 @@ import { parseDeltaNdjson } from '../domain/embedding';
 import {
   PROMPT_NEIGHBOURS,
   decisionBatches,
-  exactNeighbours,
+  exactNeighboursYielding,
   harmonizeArtifactKey,
   harmonizeArtifactPrefix,
   indexedName,
@@ -341,7 +341,8 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
         const presentVectors = present.map((w) => vectors.get(w.id)!.vector!);
         const neighboursOf = new Map<string, Array<{ id: string; document: string; similarity: number }>>();
         if (input.exact) {
-          exactNeighbours(presentVectors, k).forEach((hits, i) =>
+          // Seconds of CPU for a large group: sliced, so heartbeats and permit renewals keep running.
+          (await exactNeighboursYielding(presentVectors, k)).forEach((hits, i) =>
             neighboursOf.set(
               present[i]!.id,
               hits.map((h) => ({

@@ -20,7 +20,7 @@ import { summarizeCalls } from '../llm/accounting';
 import { toActivityFailure } from '../llm/errors';
 import type { LlmClient } from '../llm/llm-client';
 import type { ReceiptStore } from '../stores/receipts';
-import type { RunStore } from '../stores/runs';
+import { runPartition, type RunStore } from '../stores/runs';
 import { TestFileError, localTestFiles, s3TestFiles, type TestFileSource } from '../stores/test-files';
 import { readTruth } from '../stores/truth';
 import { llmCallIds } from './llm-call-ids';
@@ -177,7 +177,7 @@ export function createQualityActivities({ receipts, runs, truthFile, s3, s3Bucke
       };
       await Promise.all(Array.from({ length: FILE_READ_CONCURRENCY }, reader));
 
-      const pk = `RUN#${input.runId}`;
+      const pk = runPartition(input.runId);
       const files: Array<Record<string, unknown>> = analyses.map((a) => {
         const stored: StoredFile = {
           path: a.path,
@@ -232,7 +232,7 @@ export function createQualityActivities({ receipts, runs, truthFile, s3, s3Bucke
       const items = await receipts.queryAll({
         KeyConditionExpression: 'PK = :pk AND SK BETWEEN :a AND :b',
         ExpressionAttributeValues: {
-          ':pk': `RUN#${input.runId}`,
+          ':pk': runPartition(input.runId),
           ':a': uncertainKey(input.from),
           ':b': uncertainKey(input.from + input.limit - 1),
         },
@@ -298,7 +298,7 @@ export function createQualityActivities({ receipts, runs, truthFile, s3, s3Bucke
       makespanMs: number;
     }): Promise<QualityReport> {
       const [fileItems, results, calls, truth] = await Promise.all([
-        receipts.queryPrefix(`RUN#${input.runId}`, 'FILE#'),
+        receipts.queryPrefix(runPartition(input.runId), 'FILE#'),
         runs.listResults(input.runId),
         runs.listCalls(input.runId),
         readTruth(truthFile),

@@ -1,4 +1,6 @@
 // Minimal flag parsing for the CLI: --flag value, --flag=value, boolean flags, repeated flags.
+import { idProblem, type IdKind } from '../domain/ids';
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -55,6 +57,24 @@ export function boolFlag(args: ParsedArgs, name: string): boolean {
 export function listFlag(args: ParsedArgs, name: string): string[] | undefined {
   const v = args.flags.get(name);
   return v ? v.flatMap((x) => present(name, x)!.split(',')).filter(Boolean) : undefined;
+}
+
+/** `value` when it is a valid id of that kind, else a UsageError saying what an id may hold. */
+export function usableId(kind: IdKind, value: string): string {
+  const problem = idProblem(kind, value);
+  if (problem) throw new UsageError(problem);
+  return value;
+}
+
+/** An id-valued flag (--run-id), validated: ids become DynamoDB, S3 and workflow keys. */
+export function idFlag(args: ParsedArgs, name: string, kind: IdKind): string | undefined {
+  const value = flag(args, name);
+  return value === undefined ? undefined : usableId(kind, value);
+}
+
+/** A repeatable id-valued flag (--merchant a,b), each id validated. */
+export function idListFlag(args: ParsedArgs, name: string, kind: IdKind): string[] | undefined {
+  return listFlag(args, name)?.map((v) => usableId(kind, v));
 }
 
 export function numberFlag(

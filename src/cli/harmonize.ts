@@ -4,7 +4,16 @@ import type { HarmonizeReport } from '../activities/harmonization';
 import { LABELS } from '../domain/llm-tasks';
 import { skipRuleProblems, type SkipRules } from '../domain/harmonization';
 import type { HarmonizeLabelsInput } from '../workflows/harmonization';
-import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, flag, listFlag, numberFlag } from './args';
+import {
+  type ParsedArgs,
+  UsageError,
+  assertKnownFlags,
+  boolFlag,
+  flag,
+  idListFlag,
+  listFlag,
+  numberFlag,
+} from './args';
 import type { PipelineRunSpec } from './pipelines';
 
 const PRIORITIES = ['interactive', 'normal', 'backfill'] as const;
@@ -37,7 +46,10 @@ export function harmonizeSpec(cfg: AppConfig, args: ParsedArgs): PipelineRunSpec
   const unknown = (labelTypes ?? []).filter((l) => !(LABELS as readonly string[]).includes(l));
   if (unknown.length)
     throw new UsageError(`unknown label types: ${unknown.join(', ')} (known: ${LABELS.join(', ')})`);
-  const merchants = [...(listFlag(args, 'merchants') ?? []), ...(listFlag(args, 'merchant') ?? [])];
+  const merchants = [
+    ...(idListFlag(args, 'merchants', 'merchant id') ?? []),
+    ...(idListFlag(args, 'merchant', 'merchant id') ?? []),
+  ];
   const rules: SkipRules = {
     similarity: numberFlag(args, 'similarity', { min: 0, max: 1 }) ?? cfg.HARMONIZE_SIMILARITY,
     consistentNeighbours:

@@ -5,6 +5,7 @@ import { createStores } from '../deps';
 import { PipelineKey, RunIdKey } from '../workflows/shared';
 import type { RunProgress } from '../workflows/evaluation';
 import { ProgressBar } from './progress';
+import { usableId } from './args';
 
 export function newRunId(pipeline: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -19,7 +20,8 @@ export interface StartRunOptions<A> {
 }
 
 export async function startRun<A>(cfg: AppConfig, client: Client, opts: StartRunOptions<A>): Promise<string> {
-  const runId = opts.runId ?? newRunId(opts.pipeline);
+  // A run id given by the user (--run-id) becomes a workflow id and DynamoDB/S3 keys: validated first.
+  const runId = opts.runId === undefined ? newRunId(opts.pipeline) : usableId('run id', opts.runId);
   await client.workflow.start(opts.workflowType, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
@@ -64,6 +66,7 @@ export async function runReport(
   client: Client,
   runId: string,
 ): Promise<Record<string, unknown>> {
+  usableId('run id', runId);
   const { runs } = createStores(cfg);
   const meta = await runs.getRun(runId);
   let temporalStatus: string | undefined;

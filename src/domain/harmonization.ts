@@ -90,11 +90,49 @@ export interface NeighbourHit {
   similarity: number;
 }
 
+/** Longest stretch `exactNeighboursYielding` computes before it lets other callbacks run. */
+export const NEIGHBOUR_SLICE_MS = 10;
+
 /**
  * The `k` nearest other vectors of every vector by cosine similarity, nearest first, ties by index:
- * exact and deterministic (all pairs, O(n^2 d)), for groups small enough to afford it.
+ * exact and deterministic (all pairs, O(n^2 d)), for groups small enough to afford it. Synchronous:
+ * for small inputs and tools; a process that holds LLM permits uses `exactNeighboursYielding`.
  */
 export function exactNeighbours(vectors: ReadonlyArray<ArrayLike<number>>, k: number): NeighbourHit[][] {
+  const rows = neighbourRows(vectors, k);
+  for (;;) {
+    const step = rows.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * `exactNeighbours`, the same result, computed in slices of about `sliceMs` with the event loop
+ * free in between: a group of thousands of words costs seconds of CPU, and a blocked loop would
+ * stop heartbeats and permit-lease renewals of every call this process runs, so leases lapse.
+ */
+export async function exactNeighboursYielding(
+  vectors: ReadonlyArray<ArrayLike<number>>,
+  k: number,
+  sliceMs = NEIGHBOUR_SLICE_MS,
+): Promise<NeighbourHit[][]> {
+  const rows = neighbourRows(vectors, k);
+  let sliceStart = performance.now();
+  for (;;) {
+    const step = rows.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** The all-pairs loop, pausing (`yield`) after each row so a caller can slice it. */
+function* neighbourRows(
+  vectors: ReadonlyArray<ArrayLike<number>>,
+  k: number,
+): Generator<void, NeighbourHit[][], void> {
   const n = vectors.length;
   const dim = n ? vectors[0]!.length : 0;
   const flat = new Float64Array(n * dim);
@@ -122,6 +160,7 @@ export function exactNeighbours(vectors: ReadonlyArray<ArrayLike<number>>, k: nu
       offer(best[i]!, { index: j, similarity: dot });
       offer(best[j]!, { index: i, similarity: dot });
     }
+    yield;
   }
   return best;
 }

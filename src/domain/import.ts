@@ -4,18 +4,28 @@ import { z } from 'zod';
 import { VALIDATION_STATUSES, lineIdOf, wordIdOf, type Merchant, type Receipt } from './receipt';
 import { labelSchema } from './llm-tasks';
 import { validateReceiptShape } from './rules';
+import { idProblem, type IdKind } from './ids';
+import { MAX_IMPORT_FIELD_TEXT, MAX_WORD_TEXT } from './bounded-text';
+
+/** An id field: the shape every id must have before it becomes a key (domain/ids.ts). */
+const idSchema = (kind: IdKind) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = idProblem(kind, value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+const fieldText = z.string().min(1).max(MAX_IMPORT_FIELD_TEXT);
 
 const importWordSchema = z.object({
-  text: z.string().min(1),
+  text: z.string().min(1).max(MAX_WORD_TEXT),
   label: labelSchema.optional(),
   validationStatus: z.enum(VALIDATION_STATUSES).optional(),
 });
 
 const importReceiptSchema = z.object({
-  receiptId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'receiptId: 1-100 chars of A-Z a-z 0-9 _ . : -'),
-  merchantId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/),
-  merchantName: z.string().min(1),
-  purchasedAt: z.string().min(1),
+  receiptId: idSchema('receipt id'),
+  merchantId: idSchema('merchant id'),
+  merchantName: fieldText,
+  purchasedAt: fieldText,
   lines: z.array(z.object({ words: z.array(importWordSchema) })),
 });
 
@@ -23,10 +33,10 @@ const importFileSchema = z.object({
   merchants: z
     .array(
       z.object({
-        merchantId: z.string().min(1),
-        name: z.string().min(1),
-        address: z.string().default(''),
-        phone: z.string().default(''),
+        merchantId: idSchema('merchant id'),
+        name: fieldText,
+        address: z.string().max(MAX_IMPORT_FIELD_TEXT).default(''),
+        phone: z.string().max(MAX_IMPORT_FIELD_TEXT).default(''),
       }),
     )
     .default([]),
@@ -48,7 +58,11 @@ export function parseImportFile(text: string): ImportResult {
   }
   const file = importFileSchema.safeParse(json);
   if (!file.success)
-    throw new Error(`Import file must be {"merchants"?: [...], "receipts": [...]}: ${file.error.message}`);
+    throw new Error(
+      `Import file must be {"merchants"?: [...], "receipts": [...]}: ${file.error.issues
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')}`,
+    );
   const merchants = new Map(file.data.merchants.map((m) => [m.merchantId, m]));
   const receipts: Receipt[] = [];
   const rejected: ImportResult['rejected'] = [];

@@ -11,6 +11,8 @@ import {
 import type { EmbedKind } from '../domain/embedding';
 import type { EmbeddingStatus } from '../domain/receipt';
 import { keys, parseWordId } from './receipts';
+import { runPartition } from './runs';
+import { boundText, MAX_PROVIDER_TEXT } from '../domain/bounded-text';
 
 type Key = { PK: string; SK: string };
 type Item = Record<string, unknown>;
@@ -117,7 +119,7 @@ export function itemKeyOf(kind: EmbedKind, id: string): Key {
 }
 
 export const batchRecordKey = (runId: string, kind: EmbedKind, seq: number): Key => ({
-  PK: `RUN#${runId}`,
+  PK: runPartition(runId),
   SK: `EMBEDBATCH#${kind}-${String(seq).padStart(5, '0')}`,
 });
 export const deltaKey = (batchKey: string): Key => ({ PK: `EMBEDDELTA#${batchKey}`, SK: 'META' });
@@ -271,7 +273,7 @@ export class EmbeddingStore {
         ':id': id,
         ':n': attempts,
         ':prev': previousAttempts,
-        ':r': reason.slice(0, 500),
+        ':r': boundText(reason, MAX_PROVIDER_TEXT),
       },
     );
     return ok ? status : undefined;
@@ -308,7 +310,7 @@ export class EmbeddingStore {
         ':ne': 'NOT_EMBEDDED',
         ':gsi': gsi2Partition(kind, 'FAILED'),
         ':id': id,
-        ':r': reason,
+        ':r': boundText(reason, MAX_PROVIDER_TEXT),
       },
     );
   }
@@ -422,7 +424,7 @@ export class EmbeddingStore {
   async listRunBatches(runId: string): Promise<BatchRecord[]> {
     return (await this.queryAll({
       KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
-      ExpressionAttributeValues: { ':pk': `RUN#${runId}`, ':sk': 'EMBEDBATCH#' },
+      ExpressionAttributeValues: { ':pk': runPartition(runId), ':sk': 'EMBEDBATCH#' },
       ConsistentRead: true,
     })) as unknown as BatchRecord[];
   }
@@ -519,7 +521,7 @@ export class EmbeddingStore {
         ':failed': 'FAILED',
         ':pending': 'PENDING',
         ':gsi': deltaPartition('FAILED'),
-        ':r': reason.slice(0, 1000),
+        ':r': boundText(reason, MAX_PROVIDER_TEXT),
         ':at': at,
       },
       { '#state': 'state' },

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Label } from '../domain/llm-tasks';
 import type { ReceiptStore } from './receipts';
+import { boundText, MAX_PROVIDER_TEXT } from '../domain/bounded-text';
 
 export interface OutlierDecision {
   outlier: boolean;
@@ -65,7 +66,12 @@ export class OutlierDecisionCache {
     if (this.ttlSeconds <= 0 || entries.length === 0) return;
     const expiresAt = Math.floor(now / 1000) + this.ttlSeconds;
     await this.store.batchPut(
-      entries.map((e) => ({ ...itemKey(e.key), decision: e.decision, createdAt: now, expiresAt })),
+      entries.map((e) => ({
+        ...itemKey(e.key),
+        decision: { ...e.decision, reason: boundText(e.decision.reason, MAX_PROVIDER_TEXT) },
+        createdAt: now,
+        expiresAt,
+      })),
     );
   }
 }

@@ -2,6 +2,11 @@
 // share the partition `PLACE#<id>`, so one Query reads a place whole (docs/DATA_MODEL.md).
 import type { Place, PlaceEnrichment, PlaceReview } from '../domain/places';
 import type { ReceiptStore } from './receipts';
+import { boundStrings, boundText, MAX_PROVIDER_TEXT } from '../domain/bounded-text';
+import { validId } from '../domain/ids';
+
+/** Partition of a place (META and reviews); the id is validated. */
+const placePartition = (placeId: string) => `PLACE#${validId('place id', placeId)}`;
 
 export type PlaceStatus = 'PENDING' | 'ENRICHED' | 'FAILED';
 
@@ -24,9 +29,9 @@ export interface PlaceMeta {
 }
 
 export const placeKeys = {
-  meta: (placeId: string) => ({ PK: `PLACE#${placeId}`, SK: 'META' }),
+  meta: (placeId: string) => ({ PK: placePartition(placeId), SK: 'META' }),
   review: (placeId: string, reviewIndex: number) => ({
-    PK: `PLACE#${placeId}`,
+    PK: placePartition(placeId),
     SK: `REVIEW#${String(reviewIndex).padStart(3, '0')}`,
   }),
 };
@@ -99,7 +104,7 @@ export class PlaceStore {
         slice.map((id) =>
           this.store.queryAll({
             KeyConditionExpression: 'PK = :pk',
-            ExpressionAttributeValues: { ':pk': `PLACE#${id}` },
+            ExpressionAttributeValues: { ':pk': placePartition(id) },
           }),
         ),
       );
@@ -141,7 +146,13 @@ export class PlaceStore {
       placeId,
       'SET #s = :enriched, enrichment = :e, enrichedAt = :now, enrichedByRun = :run REMOVE reason',
       'attribute_exists(PK)',
-      { ':enriched': 'ENRICHED', ':e': enrichment, ':now': now, ':run': runId },
+      // The enrichment is provider text (description, hours, amenities): bounded before it is stored.
+      {
+        ':enriched': 'ENRICHED',
+        ':e': boundStrings(enrichment, MAX_PROVIDER_TEXT),
+        ':now': now,
+        ':run': runId,
+      },
     );
   }
 
@@ -149,7 +160,8 @@ export class PlaceStore {
    * Records why a place's enrichment failed: FAILED with the reason, unless an earlier run enriched
    * it, in which case the old enrichment stays and the reason is kept next to it.
    */
-  async markFailed(placeId: string, runId: string, reason: string, now = Date.now()): Promise<void> {
+  async markFailed(placeId: string, runId: string, fullReason: string, now = Date.now()): Promise<void> {
+    const reason = boundText(fullReason, MAX_PROVIDER_TEXT);
     const applied = await this.update(
       placeId,
       'SET #s = :failed, reason = :r, failedAt = :now, failedByRun = :run',

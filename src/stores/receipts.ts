@@ -12,23 +12,37 @@ import { mapLimit } from '../domain/chunk';
 import type { Label } from '../domain/llm-tasks';
 import type { Line, Merchant, Receipt, ValidationStatus, Word } from '../domain/receipt';
 import { lineIdOf } from '../domain/receipt';
+import {
+  boundStrings,
+  boundText,
+  MAX_IMPORT_FIELD_TEXT,
+  MAX_LINE_TEXT,
+  MAX_PROVIDER_TEXT,
+  MAX_WORD_TEXT,
+} from '../domain/bounded-text';
+import { validId } from '../domain/ids';
+
+/** Partition of a merchant (its META item; GSI1 partition of its receipts); the id is validated. */
+export const merchantPartition = (merchantId: string) => `MERCHANT#${validId('merchant id', merchantId)}`;
+/** Partition of a receipt (META, lines and words); the id is validated. */
+const receiptPartition = (receiptId: string) => `RECEIPT#${validId('receipt id', receiptId)}`;
 
 export const keys = {
-  merchant: (merchantId: string) => ({ PK: `MERCHANT#${merchantId}`, SK: 'META' }),
-  receipt: (receiptId: string) => ({ PK: `RECEIPT#${receiptId}`, SK: 'META' }),
+  merchant: (merchantId: string) => ({ PK: merchantPartition(merchantId), SK: 'META' }),
+  receipt: (receiptId: string) => ({ PK: receiptPartition(receiptId), SK: 'META' }),
   line: (receiptId: string, lineIndex: number) => ({
-    PK: `RECEIPT#${receiptId}`,
+    PK: receiptPartition(receiptId),
     SK: `LINE#${pad(lineIndex)}`,
   }),
   word: (receiptId: string, lineIndex: number, wordIndex: number) => ({
-    PK: `RECEIPT#${receiptId}`,
+    PK: receiptPartition(receiptId),
     SK: `LINE#${pad(lineIndex)}#WORD#${pad(wordIndex)}`,
   }),
 };
 
 /** GSI1 partition of the words of one merchant carrying one label. */
 export function labelledWordsPartition(merchantId: string, label: string): string {
-  return `MERCHANT#${merchantId}#LABEL#${label}`;
+  return `${merchantPartition(merchantId)}#LABEL#${label}`;
 }
 
 function pad(n: number): string {
@@ -63,7 +77,7 @@ export class ReceiptStore {
         type: 'MERCHANT',
         GSI1PK: 'MERCHANTS',
         GSI1SK: m.merchantId,
-        ...m,
+        ...boundStrings(m, MAX_IMPORT_FIELD_TEXT),
       })),
     );
   }
@@ -76,22 +90,24 @@ export class ReceiptStore {
       items.push({
         ...keys.receipt(r.receiptId),
         type: 'RECEIPT',
-        GSI1PK: `MERCHANT#${r.merchantId}`,
+        GSI1PK: merchantPartition(r.merchantId),
         GSI1SK: `RECEIPT#${r.receiptId}`,
         receiptId: r.receiptId,
         merchantId: r.merchantId,
-        merchantName: r.merchantName,
-        purchasedAt: r.purchasedAt,
+        merchantName: boundText(r.merchantName, MAX_IMPORT_FIELD_TEXT),
+        purchasedAt: boundText(r.purchasedAt, MAX_IMPORT_FIELD_TEXT),
         lineCount: r.lines.length,
         wordCount,
       });
       for (const line of r.lines) {
+        // Texts come from import files too: bounded here, where they enter DynamoDB items.
+        const lineText = boundText(line.text, MAX_LINE_TEXT);
         items.push({
           ...keys.line(r.receiptId, line.lineIndex),
           type: 'LINE',
           lineId: line.lineId,
           lineIndex: line.lineIndex,
-          text: line.text,
+          text: lineText,
           merchantId: r.merchantId,
           embeddingStatus: 'NOT_EMBEDDED',
           GSI2PK: 'EMBED#LINE#NOT_EMBEDDED',
@@ -104,10 +120,10 @@ export class ReceiptStore {
             wordId: w.wordId,
             lineIndex: w.lineIndex,
             wordIndex: w.wordIndex,
-            text: w.text,
+            text: boundText(w.text, MAX_WORD_TEXT),
             merchantId: r.merchantId,
             // The word's context for embeddings and prompts (domain/embedding-text.ts).
-            lineText: line.text,
+            lineText,
             ...(w.label
               ? {
                   // Labelled words of a merchant by label (the harmonizer's groups), overloading GSI1.
@@ -116,7 +132,7 @@ export class ReceiptStore {
                   label: w.label.label,
                   validationStatus: w.label.validationStatus,
                   labelSource: w.label.source,
-                  labelReason: w.label.reason,
+                  labelReason: w.label.reason && boundText(w.label.reason, MAX_PROVIDER_TEXT),
                   suggestedLabel: w.label.suggestedLabel,
                 }
               : {}),
@@ -149,7 +165,7 @@ export class ReceiptStore {
     const items = await this.queryAll({
       IndexName: 'GSI1',
       KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :r)',
-      ExpressionAttributeValues: { ':pk': `MERCHANT#${merchantId}`, ':r': 'RECEIPT#' },
+      ExpressionAttributeValues: { ':pk': merchantPartition(merchantId), ':r': 'RECEIPT#' },
       ProjectionExpression: 'receiptId',
     });
     return items.map((i) => String(i.receiptId));
@@ -181,7 +197,7 @@ export class ReceiptStore {
         ConditionExpression: 'attribute_exists(PK)',
         ExpressionAttributeValues: {
           ':o': v.outlier,
-          ':r': v.reason,
+          ':r': boundText(v.reason, MAX_PROVIDER_TEXT),
           ':sl': v.suggestedLabel,
           ':run': runId,
         },
@@ -255,7 +271,7 @@ export class ReceiptStore {
           'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
         ExpressionAttributeValues: {
           ':s': u.validationStatus,
-          ':r': u.reason,
+          ':r': boundText(u.reason, MAX_PROVIDER_TEXT),
           ':src': u.source,
           ':sl': u.suggestedLabel ?? null,
           ':run': runId,
