@@ -20,6 +20,7 @@ export function labelReviewMessages(merchantName: string, issues: LabelIssue[]):
     label: i.label,
     line: i.lineText,
     flags: i.rules,
+    ...(i.unlabelled ? { unlabelled: true } : {}),
   }));
   return [
     { role: 'system', content: LABEL_REVIEW_SYSTEM },

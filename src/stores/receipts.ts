@@ -10,7 +10,15 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/chunk';
 import type { Label } from '../domain/llm-tasks';
-import type { Line, Merchant, Receipt, ValidationStatus, Word } from '../domain/receipt';
+import type {
+  BoundingBox,
+  Line,
+  Merchant,
+  PastLabel,
+  Receipt,
+  ValidationStatus,
+  Word,
+} from '../domain/receipt';
 import { lineIdOf } from '../domain/receipt';
 
 export const keys = {
@@ -29,6 +37,11 @@ export const keys = {
 /** GSI1 partition of the words of one merchant carrying one label. */
 export function labelledWordsPartition(merchantId: string, label: string): string {
   return `MERCHANT#${merchantId}#LABEL#${label}`;
+}
+
+function isBox(v: unknown): v is BoundingBox {
+  const b = v as Partial<BoundingBox> | undefined;
+  return typeof b?.x === 'number' && typeof b.y === 'number' && typeof b.width === 'number' && typeof b.height === 'number';
 }
 
 function pad(n: number): string {
@@ -82,6 +95,8 @@ export class ReceiptStore {
         merchantId: r.merchantId,
         merchantName: r.merchantName,
         purchasedAt: r.purchasedAt,
+        ...(r.imageId ? { imageId: r.imageId } : {}),
+        ...(r.receiptNumber !== undefined ? { receiptNumber: r.receiptNumber } : {}),
         lineCount: r.lines.length,
         wordCount,
       });
@@ -92,6 +107,7 @@ export class ReceiptStore {
           lineId: line.lineId,
           lineIndex: line.lineIndex,
           text: line.text,
+          ...(line.boundingBox ? { boundingBox: line.boundingBox } : {}),
           merchantId: r.merchantId,
           embeddingStatus: 'NOT_EMBEDDED',
           GSI2PK: 'EMBED#LINE#NOT_EMBEDDED',
@@ -105,6 +121,7 @@ export class ReceiptStore {
             lineIndex: w.lineIndex,
             wordIndex: w.wordIndex,
             text: w.text,
+            ...(w.boundingBox ? { boundingBox: w.boundingBox } : {}),
             merchantId: r.merchantId,
             // The word's context for embeddings and prompts (domain/embedding-text.ts).
             lineText: line.text,
@@ -120,6 +137,7 @@ export class ReceiptStore {
                   suggestedLabel: w.label.suggestedLabel,
                 }
               : {}),
+            ...(w.pastLabels?.length ? { pastLabels: w.pastLabels } : {}),
             embeddingStatus: 'NOT_EMBEDDED',
             GSI2PK: 'EMBED#WORD#NOT_EMBEDDED',
             GSI2SK: w.wordId,
@@ -205,6 +223,7 @@ export class ReceiptStore {
           lineId: lineIdOf(receiptId, lineIndex),
           lineIndex,
           text: String(i.text),
+          ...(isBox(i.boundingBox) ? { boundingBox: i.boundingBox } : {}),
           words: [],
         });
       }
@@ -218,6 +237,8 @@ export class ReceiptStore {
         lineIndex: Number(i.lineIndex),
         wordIndex: Number(i.wordIndex),
         text: String(i.text),
+        ...(isBox(i.boundingBox) ? { boundingBox: i.boundingBox } : {}),
+        ...(Array.isArray(i.pastLabels) && i.pastLabels.length ? { pastLabels: i.pastLabels as PastLabel[] } : {}),
       };
       if (i.label !== undefined) {
         word.label = {
@@ -237,6 +258,8 @@ export class ReceiptStore {
       merchantId: String(meta.merchantId),
       merchantName: String(meta.merchantName),
       purchasedAt: String(meta.purchasedAt),
+      ...(typeof meta.imageId === 'string' ? { imageId: meta.imageId } : {}),
+      ...(typeof meta.receiptNumber === 'number' ? { receiptNumber: meta.receiptNumber } : {}),
       lines: sorted,
     };
   }
