@@ -41,7 +41,12 @@ export function labelledWordsPartition(merchantId: string, label: string): strin
 
 function isBox(v: unknown): v is BoundingBox {
   const b = v as Partial<BoundingBox> | undefined;
-  return typeof b?.x === 'number' && typeof b.y === 'number' && typeof b.width === 'number' && typeof b.height === 'number';
+  return (
+    typeof b?.x === 'number' &&
+    typeof b.y === 'number' &&
+    typeof b.width === 'number' &&
+    typeof b.height === 'number'
+  );
 }
 
 function pad(n: number): string {
@@ -61,6 +66,11 @@ export interface LabelUpdate {
   reason: string;
   source: string;
   suggestedLabel?: Label | null;
+  /**
+   * Set when the word had no label and the review confirmed the one proposed for it: the label is
+   * created (VALID, proposed by `source`) and the word joins its merchant's group of that label.
+   */
+  createLabel?: { label: Label; merchantId: string };
 }
 
 export class ReceiptStore {
@@ -238,7 +248,9 @@ export class ReceiptStore {
         wordIndex: Number(i.wordIndex),
         text: String(i.text),
         ...(isBox(i.boundingBox) ? { boundingBox: i.boundingBox } : {}),
-        ...(Array.isArray(i.pastLabels) && i.pastLabels.length ? { pastLabels: i.pastLabels as PastLabel[] } : {}),
+        ...(Array.isArray(i.pastLabels) && i.pastLabels.length
+          ? { pastLabels: i.pastLabels as PastLabel[] }
+          : {}),
       };
       if (i.label !== undefined) {
         word.label = {
@@ -271,21 +283,42 @@ export class ReceiptStore {
   async applyLabelUpdates(runId: string, updates: LabelUpdate[]): Promise<number> {
     // Independent conditional writes, 8 at a time (one after another they cost ~5 ms each).
     const applied = await mapLimit(updates, 8, (u) =>
-      this.updateWordIf(u.wordId, {
-        UpdateExpression:
-          'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
-        ConditionExpression:
-          'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
-        ExpressionAttributeValues: {
-          ':s': u.validationStatus,
-          ':r': u.reason,
-          ':src': u.source,
-          ':sl': u.suggestedLabel ?? null,
-          ':run': runId,
-        },
-      }),
+      u.createLabel
+        ? this.createWordLabel(runId, u, u.createLabel)
+        : this.updateWordIf(u.wordId, {
+            UpdateExpression:
+              'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
+            ConditionExpression:
+              'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+            ExpressionAttributeValues: {
+              ':s': u.validationStatus,
+              ':r': u.reason,
+              ':src': u.source,
+              ':sl': u.suggestedLabel ?? null,
+              ':run': runId,
+            },
+          }),
     );
     return applied.filter(Boolean).length;
+  }
+
+  /** Gives an unlabelled word the label a review confirmed (only if it is still unlabelled). */
+  private createWordLabel(runId: string, u: LabelUpdate, create: NonNullable<LabelUpdate['createLabel']>) {
+    return this.updateWordIf(u.wordId, {
+      UpdateExpression:
+        'SET #label = :l, validationStatus = :s, labelReason = :r, labelSource = :src, reviewedByRun = :run, GSI1PK = :gpk, GSI1SK = :gsk',
+      ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(#label)',
+      ExpressionAttributeNames: { '#label': 'label' },
+      ExpressionAttributeValues: {
+        ':l': create.label,
+        ':s': u.validationStatus,
+        ':r': u.reason,
+        ':src': u.source,
+        ':run': runId,
+        ':gpk': labelledWordsPartition(create.merchantId, create.label),
+        ':gsk': u.wordId,
+      },
+    });
   }
 
   /** A conditional update of one word item: false (and nothing written) when the condition fails. */
@@ -293,7 +326,7 @@ export class ReceiptStore {
     wordId: string,
     update: Pick<
       ConstructorParameters<typeof UpdateCommand>[0],
-      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
+      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues' | 'ExpressionAttributeNames'
     >,
   ): Promise<boolean> {
     const { receiptId, lineIndex, wordIndex } = parseWordId(wordId);
