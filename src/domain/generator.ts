@@ -1,7 +1,7 @@
 // Synthetic US receipts with labelled words, some labels planted wrong, and the truth to score against.
 import { imageIdOf, layoutToLines } from './generator-geometry';
 import { receiptLayout } from './generator-layout';
-import { merchantIdOf, merchantProfile, type MerchantProfile } from './generator-profile';
+import { merchantProfile, type MerchantProfile } from './generator-profile';
 import { emptyTruth, type Label, type Truth } from './llm-tasks';
 import type { Merchant, Receipt, WordLabel } from './receipt';
 import { seededFor } from './random';

@@ -1,7 +1,7 @@
 // Import of receipts from a JSON file (documented in docs/DATA_MODEL.md): each record validated,
 // bad records rejected with reasons, the good ones turned into Receipts with stable ids.
 import { z } from 'zod';
-import { VALIDATION_STATUSES, lineIdOf, wordIdOf, type Merchant, type Receipt } from './receipt';
+import { VALIDATION_STATUSES, lineIdOf, wordIdOf, type Receipt } from './receipt';
 import { LabelReader, type ImportFormat, type ImportResult } from './import-common';
 import { parseDynamoExportFile } from './import-dynamo';
 import { parseLayoutLmFile } from './import-layoutlm';

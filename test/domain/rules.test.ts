@@ -225,7 +225,7 @@ runCases('LINE_ITEM_ARITHMETIC', [
     flagged: [],
   },
   {
-    name: 'two cents off is within the default tolerance (the seed\'s $0.02)',
+    name: "two cents off is within the default tolerance (the seed's $0.02)",
     lines: cleanWith(6, '2x|QUANTITY MILK|PRODUCT_NAME 3.49|UNIT_PRICE 7.00|LINE_TOTAL'),
     flagged: [],
   },
