@@ -15,6 +15,7 @@ import {
 import { runReport } from './cli/runs';
 import { analyzeSpec, enrichSpec, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
 import { seedCommand } from './cli/seed';
+import { LABEL_ALIASES } from './domain/labels';
 import { embedCommand, embedReportLines } from './cli/embed';
 import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
 import { runEmulatorCommand } from './emulator/cli';
@@ -23,11 +24,13 @@ import { connectClient } from './temporal';
 import type { EvaluationReport } from './activities/evaluation';
 import type { EvaluateLabelsInput } from './workflows/evaluation';
 
+const resolveAlias = (alias: string): string => LABEL_ALIASES[alias] ?? alias;
+
 const HELP = `Usage: npm run cli -- <command> [flags]
 
   stack up [--fresh] | down | status [--json]   the embedded stack (Temporal + UI, Chroma, dynalite, s3rver, emulator)
   emulator [flags]                              run the LLM provider emulator in the foreground (--help for flags)
-  seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F   write a dataset
+  seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F [--format native|layoutlm|dynamo-export]   write a dataset
   seed --places N [--seed S] [--quality-truth F]   write places with reviews (enrichment); merge quality truth
   evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
            [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
@@ -75,8 +78,11 @@ export async function main(argv: string[]): Promise<number> {
       if (summary.receipts > 0 || (summary.places === undefined && summary.qualityFunctions === undefined))
         console.log(
           `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
+            (summary.format ? ` (imported from ${summary.format})` : '') +
             (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
         );
+      for (const [alias, n] of Object.entries(summary.aliases ?? {}))
+        console.log(`  mapped ${n} label(s) ${alias} -> ${resolveAlias(alias)}`);
       if (summary.places !== undefined)
         console.log(`seeded ${summary.places} places, ${summary.reviews} reviews`);
       if (summary.qualityFunctions !== undefined)
