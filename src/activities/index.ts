@@ -7,6 +7,7 @@ import type { ObjectStore } from '../stores/s3';
 import { createEnrichmentActivities, createEnrichmentLlmActivities } from './enrichment';
 import { createQualityActivities, createQualityLlmActivities, type QualityDeps } from './quality';
 import type { LlmClient } from '../llm/llm-client';
+import { ProviderBreaker, withProviderBreaker } from '../llm/breaker';
 import { createEmbeddingActivities, type EmbeddingDeps } from './embedding';
 
 export type PipelineActivities = ReturnType<typeof createEvaluationActivities> &
@@ -35,12 +36,20 @@ export function createPipelineActivities(
   };
 }
 
-/** Activities of the `llm` queue (every LLM call). */
-export function createLlmQueueActivities(deps: { llm: LlmClient; objects: ObjectStore }): LlmActivities {
+/**
+ * Activities of the `llm` queue (every LLM call), all behind one provider breaker: a run refused
+ * for its credentials sends nothing more from this process.
+ */
+export function createLlmQueueActivities(deps: {
+  llm: LlmClient;
+  objects: ObjectStore;
+  breaker?: ProviderBreaker;
+}): LlmActivities {
+  const llm = withProviderBreaker(deps.llm, deps.breaker ?? new ProviderBreaker());
   return {
-    ...createLlmActivities(deps),
-    ...createEnrichmentLlmActivities(deps),
-    ...createQualityLlmActivities(deps),
-    ...createHarmonizationLlmActivities(deps),
+    ...createLlmActivities({ llm }),
+    ...createEnrichmentLlmActivities({ llm }),
+    ...createQualityLlmActivities({ llm }),
+    ...createHarmonizationLlmActivities({ llm, objects: deps.objects }),
   };
 }

@@ -8,6 +8,7 @@ import {
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -40,6 +41,7 @@ import {
   ioLocalActivityOptions,
   recordingRunFailure,
 } from './shared';
+import { RUN_BREAKER_PATCH, runStoppingFailure } from './run-breaker';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -255,6 +257,10 @@ async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<Embeddi
           } catch {
             // No batch record was written: no item was claimed.
           }
+          // Refused for our credentials: nothing this run does can succeed, so it fails with why.
+          const stopping = runStoppingFailure(err);
+          if (stopping && patched(RUN_BREAKER_PATCH))
+            throw ApplicationFailure.nonRetryable(stopping.message, stopping.type);
           break;
         }
         if (r.state === 'SUBMITTED') {

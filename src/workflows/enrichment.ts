@@ -25,6 +25,7 @@ import {
   type RunPriority,
   recordingRunFailure,
 } from './shared';
+import { RunBreaker } from './run-breaker';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -103,15 +104,19 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
   const first = input.resume?.nextBatch ?? 0;
   let started = 0;
   const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
-  const nextIndex = await slidingWindow(
-    batches.slice(first),
-    s.batchesInFlight,
-    async (batch) => {
-      started++;
-      await enrichBatch(s, llmFor, batch, progress);
-      progress.merchantsDone++;
-    },
-    stop,
+  // A place refused for the provider's credentials stops the run: the other batches are cancelled.
+  const breaker = new RunBreaker();
+  const nextIndex = await breaker.run(() =>
+    slidingWindow(
+      batches.slice(first),
+      s.batchesInFlight,
+      async (batch) => {
+        started++;
+        await enrichBatch(s, llmFor, batch, progress, breaker);
+        progress.merchantsDone++;
+      },
+      () => breaker.open || stop(),
+    ),
   );
   const next = first + nextIndex;
   if (next < batches.length) {
@@ -135,6 +140,7 @@ async function enrichBatch(
   llmFor: (placeId: string) => ReturnType<typeof proxyActivities<Activities>>,
   placeIds: string[],
   progress: RunProgress,
+  breaker: RunBreaker,
 ): Promise<void> {
   let batch;
   try {
@@ -158,7 +164,8 @@ async function enrichBatch(
         await io.savePlaceEnrichment({ runId: s.runId, placeId: place.placeId, enrichment });
         progress.done++;
       } catch (err) {
-        // Invalid answer after repairs, a 400/401, retries exhausted: this place only.
+        if (breaker.trip(err)) return;
+        // Invalid answer after repairs, a 400/404, retries exhausted: this place only.
         await io.recordPlaceFailure({ runId: s.runId, placeId: place.placeId, reason: errorMessage(err) });
         progress.failed++;
       }

@@ -33,6 +33,7 @@ import {
   type RunPriority,
   recordingRunFailure,
 } from './shared';
+import { RunBreaker } from './run-breaker';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -131,29 +132,39 @@ async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<Evalu
   const merchantIds = await io.listMerchantIds({ merchantIds: input.merchantIds });
   progress.merchantsTotal = merchantIds.length;
 
-  await slidingWindow(merchantIds, s.widths.merchants, async (merchantId) => {
-    try {
-      await executeChild(evaluateMerchant, {
-        workflowId: `${info.workflowId}/${merchantId}`,
-        args: [{ settings: s, merchantId, rootWorkflowId: info.workflowId }],
-        typedSearchAttributes: [
-          { key: RunIdKey, value: s.runId },
-          { key: PipelineKey, value: 'evaluate' },
-          { key: MerchantKey, value: merchantId },
-        ],
-        memo: { runId: s.runId, merchantId },
-      });
-    } catch (err) {
-      // A merchant that fails as a whole (e.g. its receipts cannot be listed) is recorded, not fatal.
-      await io.recordItemFailure({
-        runId: s.runId,
-        itemId: `merchant:${merchantId}`,
-        reason: errorMessage(err),
-        merchantId,
-      });
-    }
-    progress.merchantsDone++;
-  });
+  // A merchant stopped by the provider breaker stops the run: the others are cancelled.
+  const breaker = new RunBreaker();
+  await breaker.run(() =>
+    slidingWindow(
+      merchantIds,
+      s.widths.merchants,
+      async (merchantId) => {
+        try {
+          await executeChild(evaluateMerchant, {
+            workflowId: `${info.workflowId}/${merchantId}`,
+            args: [{ settings: s, merchantId, rootWorkflowId: info.workflowId }],
+            typedSearchAttributes: [
+              { key: RunIdKey, value: s.runId },
+              { key: PipelineKey, value: 'evaluate' },
+              { key: MerchantKey, value: merchantId },
+            ],
+            memo: { runId: s.runId, merchantId },
+          });
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          // A merchant that fails as a whole (e.g. its receipts cannot be listed) is recorded, not fatal.
+          await io.recordItemFailure({
+            runId: s.runId,
+            itemId: `merchant:${merchantId}`,
+            reason: errorMessage(err),
+            merchantId,
+          });
+        }
+        progress.merchantsDone++;
+      },
+      () => breaker.open,
+    ),
+  );
 
   // Let the last receiptsDone signals land before the report is built.
   await condition(() => progress.done + progress.failed >= progress.total, '5 seconds');
@@ -209,26 +220,35 @@ export async function evaluateMerchant(
   // workflowInfo() anew: the SDK replaces the info object on each activation, so `info` is stale.
   const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   const remaining = batches.slice(first);
-  const nextIndex = await slidingWindow(
-    remaining,
-    s.widths.batches,
-    async (receiptBatch, i) => {
-      started++;
-      const batchIndex = first + i;
-      const r = await executeChild(evaluateBatch, {
-        workflowId: `${info.workflowId}/b${String(batchIndex).padStart(5, '0')}`,
-        args: [{ settings: s, merchantId, receiptIds: receiptBatch }],
-        typedSearchAttributes: [
-          { key: RunIdKey, value: s.runId },
-          { key: PipelineKey, value: 'evaluate' },
-          { key: MerchantKey, value: merchantId },
-        ],
-      });
-      totals.done += r.done;
-      totals.failed += r.failed;
-      await signalRoot(root.signal(receiptsDoneSignal, r));
-    },
-    stop,
+  const breaker = new RunBreaker();
+  const nextIndex = await breaker.run(() =>
+    slidingWindow(
+      remaining,
+      s.widths.batches,
+      async (receiptBatch, i) => {
+        started++;
+        const batchIndex = first + i;
+        let r;
+        try {
+          r = await executeChild(evaluateBatch, {
+            workflowId: `${info.workflowId}/b${String(batchIndex).padStart(5, '0')}`,
+            args: [{ settings: s, merchantId, receiptIds: receiptBatch }],
+            typedSearchAttributes: [
+              { key: RunIdKey, value: s.runId },
+              { key: PipelineKey, value: 'evaluate' },
+              { key: MerchantKey, value: merchantId },
+            ],
+          });
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          throw err;
+        }
+        totals.done += r.done;
+        totals.failed += r.failed;
+        await signalRoot(root.signal(receiptsDoneSignal, r));
+      },
+      () => breaker.open || stop(),
+    ),
   );
   await Promise.all(pendingSignals);
   const next = first + nextIndex;
@@ -256,24 +276,33 @@ export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: 
     merchantsDone: 0,
     merchantsTotal: 1,
   }));
-  await slidingWindow(input.receiptIds, s.widths.receipts, async (receiptId) => {
-    try {
-      const r = await executeChild(evaluateReceipt, {
-        workflowId: `${info.workflowId}/${receiptId}`,
-        args: [{ settings: s, merchantId: input.merchantId, receiptId }],
-      });
-      if (r.status === 'SUCCEEDED') out.done++;
-      else out.failed++;
-    } catch (err) {
-      out.failed++;
-      await io.recordItemFailure({
-        runId: s.runId,
-        itemId: receiptId,
-        reason: errorMessage(err),
-        merchantId: input.merchantId,
-      });
-    }
-  });
+  const breaker = new RunBreaker();
+  await breaker.run(() =>
+    slidingWindow(
+      input.receiptIds,
+      s.widths.receipts,
+      async (receiptId) => {
+        try {
+          const r = await executeChild(evaluateReceipt, {
+            workflowId: `${info.workflowId}/${receiptId}`,
+            args: [{ settings: s, merchantId: input.merchantId, receiptId }],
+          });
+          if (r.status === 'SUCCEEDED') out.done++;
+          else out.failed++;
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          out.failed++;
+          await io.recordItemFailure({
+            runId: s.runId,
+            itemId: receiptId,
+            reason: errorMessage(err),
+            merchantId: input.merchantId,
+          });
+        }
+      },
+      () => breaker.open,
+    ),
+  );
   return out;
 }
 
@@ -310,25 +339,30 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
   if (!s.skipLlmReview && issues.length > 0) {
     const llm = proxyActivities<Activities>(llmActivityOptions(merchantId, s.priority, s.llmTaskQueue));
     const chunks = chunk(issues, s.reviewChunkSize);
-    await Promise.all(
-      chunks.map(async (issuesChunk, chunkIndex) => {
-        try {
-          reviews.push(
-            ...(await llm.reviewLabelIssues({
-              runId: s.runId,
-              receiptId,
-              merchantId,
-              merchantName: receipt.merchantName,
-              chunkIndex,
-              issues: issuesChunk,
-              noCache: s.noCache,
-            })),
-          );
-        } catch (err) {
-          // An invalid answer after repairs, a 400/401, or retries exhausted: recorded for this chunk.
-          failedChunks.push({ chunkIndex, reason: errorMessage(err) });
-        }
-      }),
+    // A chunk refused for the provider's credentials fails the receipt (and the run), unsaved.
+    const breaker = new RunBreaker();
+    await breaker.run(() =>
+      Promise.all(
+        chunks.map(async (issuesChunk, chunkIndex) => {
+          try {
+            reviews.push(
+              ...(await llm.reviewLabelIssues({
+                runId: s.runId,
+                receiptId,
+                merchantId,
+                merchantName: receipt.merchantName,
+                chunkIndex,
+                issues: issuesChunk,
+                noCache: s.noCache,
+              })),
+            );
+          } catch (err) {
+            if (breaker.trip(err)) return;
+            // An invalid answer after repairs, a 400/404, or retries exhausted: recorded for this chunk.
+            failedChunks.push({ chunkIndex, reason: errorMessage(err) });
+          }
+        }),
+      ),
     );
   }
   reviews.sort((a, b) => (a.wordId < b.wordId ? -1 : a.wordId > b.wordId ? 1 : 0));

@@ -43,6 +43,7 @@ import {
   type RunPriority,
   recordingRunFailure,
 } from './shared';
+import { RunBreaker } from './run-breaker';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -222,40 +223,45 @@ async function harmonizeLabelsRun(
 
   let started = 0;
   const stop = () => started >= s.continueAsNewAfterGroups || workflowInfo().continueAsNewSuggested;
-  const next = await slidingWindow(
-    groups.slice(st.nextGroup),
-    s.widths.groups,
-    async ({ merchantId, label }) => {
-      started++;
-      try {
-        const r = await executeChild(harmonizeGroup, {
-          workflowId: `${info.workflowId}/${merchantId}/${label}`,
-          args: [{ settings: s, merchantId, label, rootWorkflowId: info.workflowId }],
-          typedSearchAttributes: [
-            { key: RunIdKey, value: s.runId },
-            { key: PipelineKey, value: 'harmonize' },
-            { key: MerchantKey, value: merchantId },
-          ],
-          memo: { runId: s.runId, merchantId, label },
-        });
-        st.progress.done += r.succeeded;
-        st.progress.failed += r.failed;
-        st.failedBatches += r.failedBatches;
-      } catch (err) {
-        // A group that fails as a whole (e.g. its words cannot be listed) is recorded, not fatal.
-        st.progress.failed++;
-        await io.recordItemFailure({
-          runId: s.runId,
-          itemId: `group:${merchantId}/${label}`,
-          reason: errorMessage(err),
-          merchantId,
-        });
-      }
-      st.progress.groupsDone++;
-      st.merchantGroupsDone[merchantId] = (st.merchantGroupsDone[merchantId] ?? 0) + 1;
-      if (st.merchantGroupsDone[merchantId] === labelTypes.length) st.progress.merchantsDone++;
-    },
-    stop,
+  // A group stopped by the provider breaker stops the run: the other groups are cancelled.
+  const breaker = new RunBreaker();
+  const next = await breaker.run(() =>
+    slidingWindow(
+      groups.slice(st.nextGroup),
+      s.widths.groups,
+      async ({ merchantId, label }) => {
+        started++;
+        try {
+          const r = await executeChild(harmonizeGroup, {
+            workflowId: `${info.workflowId}/${merchantId}/${label}`,
+            args: [{ settings: s, merchantId, label, rootWorkflowId: info.workflowId }],
+            typedSearchAttributes: [
+              { key: RunIdKey, value: s.runId },
+              { key: PipelineKey, value: 'harmonize' },
+              { key: MerchantKey, value: merchantId },
+            ],
+            memo: { runId: s.runId, merchantId, label },
+          });
+          st.progress.done += r.succeeded;
+          st.progress.failed += r.failed;
+          st.failedBatches += r.failedBatches;
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          // A group that fails as a whole (e.g. its words cannot be listed) is recorded, not fatal.
+          st.progress.failed++;
+          await io.recordItemFailure({
+            runId: s.runId,
+            itemId: `group:${merchantId}/${label}`,
+            reason: errorMessage(err),
+            merchantId,
+          });
+        }
+        st.progress.groupsDone++;
+        st.merchantGroupsDone[merchantId] = (st.merchantGroupsDone[merchantId] ?? 0) + 1;
+        if (st.merchantGroupsDone[merchantId] === labelTypes.length) st.progress.merchantsDone++;
+      },
+      () => breaker.open || stop(),
+    ),
   );
   st.nextGroup += next;
   if (st.nextGroup < groups.length) {
@@ -329,27 +335,33 @@ export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupS
   if (prepared.words === 0) return emptySummary(merchantId, label);
 
   let started = 0;
-  const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
+  // A batch refused for the provider's credentials fails the group (and the run), unsaved.
+  const breaker = new RunBreaker();
+  const stop = () =>
+    breaker.open || started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   if (st.phase === 'embed') {
     const pending = range(st.next, prepared.embedBatches);
-    const done = await slidingWindow(
-      pending,
-      s.widths.embedBatches,
-      async (batchIndex) => {
-        started++;
-        try {
-          await llm(`embed-${pad(batchIndex)}`).embedWords({
-            ...ref,
-            batchIndex,
-            batchSize: s.embedBatchSize,
-          });
-          await groupIo.upsertWordEmbeddings({ ...ref, batchIndex });
-        } catch (err) {
-          // Words of a batch that cannot be embedded end as failed words; the others go on.
-          st.failedEmbedBatches.push({ batchIndex, reason: errorMessage(err) });
-        }
-      },
-      stop,
+    const done = await breaker.run(() =>
+      slidingWindow(
+        pending,
+        s.widths.embedBatches,
+        async (batchIndex) => {
+          started++;
+          try {
+            await llm(`embed-${pad(batchIndex)}`).embedWords({
+              ...ref,
+              batchIndex,
+              batchSize: s.embedBatchSize,
+            });
+            await groupIo.upsertWordEmbeddings({ ...ref, batchIndex });
+          } catch (err) {
+            if (breaker.trip(err)) return;
+            // Words of a batch that cannot be embedded end as failed words; the others go on.
+            st.failedEmbedBatches.push({ batchIndex, reason: errorMessage(err) });
+          }
+        },
+        stop,
+      ),
     );
     st.next += done;
     if (st.next < prepared.embedBatches) await continueAsNew<typeof harmonizeGroup>({ ...input, state: st });
@@ -374,19 +386,22 @@ export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupS
   }
 
   const plan = st.plan!;
-  const done = await slidingWindow(
-    range(st.next, plan.batches),
-    s.widths.decideBatches,
-    async (batchIndex) => {
-      started++;
-      try {
-        await llm(`decide-${pad(batchIndex)}`).decideOutliers({ ...ref, batchIndex, noCache: s.noCache });
-      } catch (err) {
-        // An invalid answer after repairs, a 400/401, or retries exhausted: recorded for its words.
-        st.failedBatches.push({ batchIndex, reason: errorMessage(err) });
-      }
-    },
-    stop,
+  const done = await breaker.run(() =>
+    slidingWindow(
+      range(st.next, plan.batches),
+      s.widths.decideBatches,
+      async (batchIndex) => {
+        started++;
+        try {
+          await llm(`decide-${pad(batchIndex)}`).decideOutliers({ ...ref, batchIndex, noCache: s.noCache });
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          // An invalid answer after repairs, a 400/404, or retries exhausted: recorded for its words.
+          st.failedBatches.push({ batchIndex, reason: errorMessage(err) });
+        }
+      },
+      stop,
+    ),
   );
   st.next += done;
   if (st.next < plan.batches) await continueAsNew<typeof harmonizeGroup>({ ...input, state: st });
