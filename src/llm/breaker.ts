@@ -113,6 +113,7 @@ export function withProviderBreaker(llm: LlmClient, breaker: ProviderBreaker): L
   const guarded = Object.create(llm) as LlmClient;
   guarded.structured = (input) =>
     breaker.call(input.runId, input.signal, (signal) => llm.structured({ ...input, signal }));
-  guarded.embed = (input) => breaker.call(input.runId, input.signal, (signal) => llm.embed({ ...input, signal }));
+  guarded.embed = (input) =>
+    breaker.call(input.runId, input.signal, (signal) => llm.embed({ ...input, signal }));
   return guarded;
 }
