@@ -53,7 +53,7 @@ describe('provider breaker: an evaluation refused with 401 stops', () => {
   test('the run ends FAILED with the 401 and what to do; no call after the first refusals', async () => {
     const { runId, failure } = await runToFailure(h, 'evaluateLabels', {});
     // The first refusal, or the breaker it opened, whichever reached the root first.
-    assert.ok(['LlmProviderAuth', 'LlmCircuitOpen'].includes(failure.type ?? ''), failure.type);
+    assert.ok(['LlmProviderAuth', 'LlmCircuitOpen'].includes(failure.type ?? ''), String(failure.type));
     assert.match(failure.message, /HTTP 401/);
     assert.match(failure.message, /Check the API key/);
 
@@ -89,7 +89,7 @@ describe('provider breaker: an enrichment refused with 403 stops', () => {
 
   test('the run ends FAILED with the 403; the provider sees at most the calls in flight', async () => {
     const { runId, failure } = await runToFailure(h, 'enrichPlaces', {});
-    assert.ok(['LlmProviderAuth', 'LlmCircuitOpen'].includes(failure.type ?? ''), failure.type);
+    assert.ok(['LlmProviderAuth', 'LlmCircuitOpen'].includes(failure.type ?? ''), String(failure.type));
     assert.match(failure.message, /HTTP 403/);
     const run = await createStores(h.cfg).runs.getRun(runId);
     assert.equal(run?.status, 'FAILED');

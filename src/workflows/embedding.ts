@@ -42,6 +42,7 @@ import {
   recordingRunFailure,
 } from './shared';
 import { RUN_BREAKER_PATCH, runStoppingFailure } from './run-breaker';
+import { checkEmbedBackfillInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -158,8 +159,12 @@ export interface EmbedBackfillInput {
 
 /** One backfill run: submit everything not embedded, in as many batches as it takes (no cap). */
 export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<EmbeddingReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => embedBackfillRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'embedBackfill');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkEmbedBackfillInput(input);
+    return embedBackfillRun(input);
+  });
 }
 
 async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<EmbeddingReport> {

@@ -26,6 +26,7 @@ import {
   recordingRunFailure,
 } from './shared';
 import { RunBreaker } from './run-breaker';
+import { checkEnrichPlacesInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -66,8 +67,12 @@ export function applyEnrichmentDefaults(input: EnrichPlacesInput, workflowId: st
 
 /** Root workflow of one enrichment run. */
 export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => enrichPlacesRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'enrichPlaces');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkEnrichPlacesInput(input);
+    return enrichPlacesRun(input);
+  });
 }
 
 async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {

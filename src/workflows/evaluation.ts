@@ -34,6 +34,7 @@ import {
   recordingRunFailure,
 } from './shared';
 import { RunBreaker } from './run-breaker';
+import { checkEvaluateLabelsInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -102,8 +103,12 @@ export const receiptsDoneSignal = defineSignal<[{ done: number; failed: number }
 
 /** Root workflow: one run of the label evaluation over the selected merchants. */
 export async function evaluateLabels(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => evaluateLabelsRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'evaluateLabels');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkEvaluateLabelsInput(input);
+    return evaluateLabelsRun(input);
+  });
 }
 
 async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {

@@ -44,6 +44,7 @@ import {
   recordingRunFailure,
 } from './shared';
 import { RunBreaker } from './run-breaker';
+import { checkHarmonizeLabelsInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -163,8 +164,12 @@ export async function harmonizeLabels(
   input: HarmonizeLabelsInput = {},
   state?: RootState,
 ): Promise<HarmonizeReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => harmonizeLabelsRun(input, state));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'harmonizeLabels');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkHarmonizeLabelsInput(input);
+    return harmonizeLabelsRun(input, state);
+  });
 }
 
 async function harmonizeLabelsRun(

@@ -27,6 +27,7 @@ import {
   recordingRunFailure,
 } from './shared';
 import { RunBreaker } from './run-breaker';
+import { checkAnalyzeTestSuiteInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 /** Reading a large suite (or an S3 prefix) can take minutes: a regular activity that heartbeats. */
@@ -78,8 +79,12 @@ export function applyQualityDefaults(input: AnalyzeTestSuiteInput, workflowId: s
 }
 
 export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => analyzeTestSuiteRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'analyzeTestSuite');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkAnalyzeTestSuiteInput(input);
+    return analyzeTestSuiteRun(input);
+  });
 }
 
 async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
