@@ -11,7 +11,8 @@ import {
   parseArgs,
 } from './cli/args';
 import { runReport } from './cli/runs';
-import { analyzeSpec, enrichSpec, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
+import { checkRunIdArg, startRedrive } from './cli/redrive';
+import { analyzeSpec, enrichSpec, followRun, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
 import { seedCommand } from './cli/seed';
 import { embedCommand, embedReportLines } from './cli/embed';
 import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
@@ -30,6 +31,8 @@ const HELP = `Usage: npm run cli -- <command> [flags]
   evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
            [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
   report <runId> [--json]                       status and report of a run
+  redrive <runId> [--run-id R] [--wait] [--json]   a new run over the items of an ended run that did not
+                                                succeed (failed or never reached); evaluate and enrich runs
   enrich [--places p-0001,...] [--batch-size N] [--no-cache] [--wait] [--json]   place enrichment run
   analyze <folder | s3://bucket/prefix> [--no-cache] [--wait] [--json]   test-suite quality run
   embed [--kind lines|words|all] [--wait] [--json]   embed lines/words: Batch API -> S3 deltas -> Chroma
@@ -88,10 +91,21 @@ export async function main(argv: string[]): Promise<number> {
       assertKnownFlags(args, ['json']);
       const runId = args.positional[0];
       if (!runId) throw new UsageError('report needs a run id: npm run cli -- report <runId>');
+      checkRunIdArg('the run id', runId);
       const client = await connectClient(cfg);
       const report = await runReport(cfg, client, runId);
       printReport(report, boolFlag(args, 'json'));
       return 0;
+    }
+    case 'redrive': {
+      assertKnownFlags(args, ['run-id', 'wait', 'json']);
+      const [oldRunId, ...extra] = args.positional;
+      if (!oldRunId || extra.length)
+        throw new UsageError('redrive needs one run id: npm run cli -- redrive <runId> [--wait] [--json]');
+      const client = await connectClient(cfg);
+      const { runId } = await startRedrive(cfg, client, { oldRunId, runId: flag(args, 'run-id') });
+      console.error(`redriving ${oldRunId} as ${runId}`);
+      return followRun(cfg, client, runId, args, printReport);
     }
     case 'enrich':
       return runPipelineCommand(cfg, args, enrichSpec(args), printReport);
@@ -168,6 +182,8 @@ export function formatReport(report: Record<string, unknown>): string {
   lines.push(...pipelineReportLines(report));
   lines.push(...embedReportLines(report));
   lines.push(...harmonizeReportLines(report));
+  if (typeof r.redriveOf === 'string') lines.push(`  redrive of ${r.redriveOf}`);
+  if (Array.isArray(r.redrivenBy)) lines.push(`  redriven by ${r.redrivenBy.join(', ')}`);
   if (r.makespanMs !== undefined) lines.push(`  makespan: ${(r.makespanMs / 1000).toFixed(1)} s`);
   for (const f of r.failures ?? []) lines.push(`  failed ${f.itemId}: ${f.reason}`);
   return lines.join('\n');

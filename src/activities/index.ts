@@ -9,12 +9,14 @@ import { createQualityActivities, createQualityLlmActivities, type QualityDeps }
 import type { LlmClient } from '../llm/llm-client';
 import { ProviderBreaker, withProviderBreaker } from '../llm/breaker';
 import { createEmbeddingActivities, type EmbeddingDeps } from './embedding';
+import { createRedriveActivities } from './redrive';
 
 export type PipelineActivities = ReturnType<typeof createEvaluationActivities> &
   ReturnType<typeof createEnrichmentActivities> &
   ReturnType<typeof createQualityActivities> &
   ReturnType<typeof createHarmonizationActivities> &
-  ReturnType<typeof createEmbeddingActivities>;
+  ReturnType<typeof createEmbeddingActivities> &
+  ReturnType<typeof createRedriveActivities>;
 export type LlmActivities = ReturnType<typeof createLlmActivities> &
   ReturnType<typeof createEnrichmentLlmActivities> &
   ReturnType<typeof createQualityLlmActivities> &
@@ -33,6 +35,7 @@ export function createPipelineActivities(
     ...createQualityActivities(deps),
     ...createHarmonizationActivities(deps),
     ...createEmbeddingActivities(deps.embedding),
+    ...createRedriveActivities(deps),
   };
 }
 

@@ -47,11 +47,13 @@ export interface EnrichPlacesInput {
   continueAsNewAfterBatches?: number;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its places that did not succeed (`npm run cli -- redrive`). */
+  redriveOf?: string;
   /** Set when continuing as new: where the previous run stopped. */
   resume?: { nextBatch: number; startedAt: number; progress: RunProgress };
 }
 
-type Settings = Required<Omit<EnrichPlacesInput, 'placeIds' | 'resume'>>;
+type Settings = Required<Omit<EnrichPlacesInput, 'placeIds' | 'resume' | 'redriveOf'>>;
 
 export function applyEnrichmentDefaults(input: EnrichPlacesInput, workflowId: string): Settings {
   return {
@@ -100,7 +102,13 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
   let placeIds = input.placeIds;
   if (!input.resume) {
     await io.startRun({ runId: s.runId, pipeline: 'enrich', params: { ...input }, startedAt });
-    placeIds = await io.listPlaceIds({ placeIds: input.placeIds });
+    // A redrive plans its places once (stored) and lists them from the plan.
+    if (input.redriveOf)
+      await io.planRedrive({ runId: s.runId, redriveOf: input.redriveOf, pipeline: 'enrich' });
+    placeIds = await io.listPlaceIds({
+      placeIds: input.placeIds,
+      ...(input.redriveOf ? { redriveRunId: s.runId } : {}),
+    });
   }
   const batches = chunk(placeIds ?? [], s.batchSize);
   progress.total = placeIds?.length ?? 0;

@@ -69,6 +69,8 @@ export interface EvaluateLabelsInput {
   continueAsNewAfterBatches?: number;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its receipts that did not succeed (`npm run cli -- redrive`). */
+  redriveOf?: string;
 }
 
 export interface RunProgress {
@@ -79,7 +81,9 @@ export interface RunProgress {
   merchantsTotal: number;
 }
 
-type Settings = Required<Omit<EvaluateLabelsInput, 'merchantIds' | 'widths'>> & { widths: FanOutWidths };
+type Settings = Required<Omit<EvaluateLabelsInput, 'merchantIds' | 'widths' | 'redriveOf'>> & {
+  widths: FanOutWidths;
+};
 
 export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: string): Settings {
   return {
@@ -134,7 +138,14 @@ async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<Evalu
   ]);
 
   await io.startRun({ runId: s.runId, pipeline: 'evaluate', params: { ...input }, startedAt });
-  const merchantIds = await io.listMerchantIds({ merchantIds: input.merchantIds });
+  // A redrive plans its receipts once (stored, not in history); its merchants list from the plan.
+  const redrive = input.redriveOf !== undefined;
+  if (input.redriveOf)
+    await io.planRedrive({ runId: s.runId, redriveOf: input.redriveOf, pipeline: 'evaluate' });
+  const merchantIds = await io.listMerchantIds({
+    merchantIds: input.merchantIds,
+    ...(redrive ? { redriveRunId: s.runId } : {}),
+  });
   progress.merchantsTotal = merchantIds.length;
 
   // A merchant stopped by the provider breaker stops the run: the others are cancelled.
@@ -147,7 +158,9 @@ async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<Evalu
         try {
           await executeChild(evaluateMerchant, {
             workflowId: `${info.workflowId}/${merchantId}`,
-            args: [{ settings: s, merchantId, rootWorkflowId: info.workflowId }],
+            args: [
+              { settings: s, merchantId, rootWorkflowId: info.workflowId, ...(redrive ? { redrive } : {}) },
+            ],
             typedSearchAttributes: [
               { key: RunIdKey, value: s.runId },
               { key: PipelineKey, value: 'evaluate' },
@@ -186,6 +199,8 @@ export interface EvaluateMerchantInput {
   settings: Settings;
   merchantId: string;
   rootWorkflowId: string;
+  /** Part of a redrive: the receipts come from the run's plan. */
+  redrive?: boolean;
   /** Index of the first batch not yet started (set when continuing as new). */
   nextBatch?: number;
   totals?: { done: number; failed: number };
@@ -198,7 +213,10 @@ export async function evaluateMerchant(
   const { settings: s, merchantId } = input;
   const info = workflowInfo();
   const totals = input.totals ?? { done: 0, failed: 0 };
-  const receiptIds = await io.listReceiptIds({ merchantId });
+  const receiptIds = await io.listReceiptIds({
+    merchantId,
+    ...(input.redrive ? { redriveRunId: s.runId } : {}),
+  });
   const batches = chunk(receiptIds, s.batchSize);
   const total = receiptIds.length;
   const root = getExternalWorkflowHandle(input.rootWorkflowId);

@@ -1,0 +1,77 @@
+// Redrive: a new run over exactly the items an ended run did not succeed on (failed, or never
+// reached because the run failed or was cancelled). The plan is computed once from the store and
+// kept under the new run's id; the workflows list their items from it instead of from the data.
+import { ApplicationFailure } from '@temporalio/activity';
+import { PlaceStore } from '../stores/places';
+import type { ReceiptStore } from '../stores/receipts';
+import type { RunMeta, RunStore } from '../stores/runs';
+
+/** Pipelines whose runs can be redriven, and the root workflow each one starts. */
+export const REDRIVABLE_PIPELINES: Readonly<Record<string, string>> = {
+  evaluate: 'evaluateLabels',
+  enrich: 'enrichPlaces',
+};
+
+/** The group holding every item of a pipeline without a natural grouping (places). */
+export const ALL_ITEMS_GROUP = 'all';
+
+export interface RedrivePlanSummary {
+  items: number;
+  groups: number;
+}
+
+export function createRedriveActivities({ receipts, runs }: { receipts: ReceiptStore; runs: RunStore }) {
+  const places = new PlaceStore(receipts);
+
+  /** Every item the old run was asked to process, by group (as listed now from the data). */
+  async function scopeOf(old: RunMeta): Promise<Map<string, string[]>> {
+    // A redrive's scope is its own plan: redriving it again narrows the same selection.
+    if (old.redriveOf) return runs.getRedrivePlan(old.runId);
+    const params = old.params ?? {};
+    if (old.pipeline === 'evaluate') {
+      const asked = params.merchantIds as string[] | undefined;
+      const merchantIds = asked?.length ? asked : (await receipts.listMerchants()).map((m) => m.merchantId);
+      const scope = new Map<string, string[]>();
+      for (const merchantId of [...new Set(merchantIds)].sort())
+        scope.set(merchantId, (await receipts.listReceiptIds(merchantId)).sort());
+      return scope;
+    }
+    const asked = params.placeIds as string[] | undefined;
+    return new Map([[ALL_ITEMS_GROUP, asked?.length ? [...new Set(asked)] : await places.listPlaceIds()]]);
+  }
+
+  return {
+    /**
+     * Plans redrive run `runId` of `redriveOf`: its items not SUCCEEDED there, stored by group, and
+     * the old run's record pointing to the new one. Non-retryable when the old run cannot be redriven.
+     */
+    async planRedrive(input: {
+      runId: string;
+      redriveOf: string;
+      pipeline: string;
+    }): Promise<RedrivePlanSummary> {
+      const old = await runs.getRun(input.redriveOf);
+      const refuse = (why: string) => ApplicationFailure.nonRetryable(why, 'InvalidInput');
+      if (!old) throw refuse(`No run ${input.redriveOf} to redrive: no run record has that id`);
+      if (old.pipeline !== input.pipeline)
+        throw refuse(`Run ${input.redriveOf} is a ${old.pipeline} run, not ${input.pipeline}`);
+      if (old.status === 'RUNNING')
+        throw refuse(
+          `Run ${input.redriveOf} is still RUNNING: wait for it to end (or cancel it), then redrive`,
+        );
+      const succeeded = new Set(
+        (await runs.listResults(input.redriveOf))
+          .filter((r) => r.status === 'SUCCEEDED')
+          .map((r) => r.itemId),
+      );
+      const plan = new Map<string, string[]>();
+      for (const [group, ids] of await scopeOf(old)) {
+        const todo = ids.filter((id) => !succeeded.has(id));
+        if (todo.length) plan.set(group, todo);
+      }
+      await runs.putRedrivePlan(input.runId, plan);
+      await runs.linkRedrive(input.redriveOf, input.runId);
+      return { items: [...plan.values()].reduce((n, ids) => n + ids.length, 0), groups: plan.size };
+    },
+  };
+}
