@@ -1,6 +1,7 @@
 // End to end: a provider that refuses our credentials (401/403 from the emulator, both wire
 // protocols' shapes) fails the run early, FAILED with the reason, and the provider sees no call
 // after the breaker opened (at most the calls in flight then: the cap).
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -96,6 +97,33 @@ describe('provider breaker: an enrichment refused with 403 stops', () => {
     assert.match(String(run?.report?.reason), /HTTP 403/);
     const m = h.emulator.metrics();
     assert.ok(m.requests > 0 && m.requests <= CAP, `${m.requests} requests, cap ${CAP}`);
+    assert.equal(await requestsSettle(h), 0, 'no request after the run failed');
+  });
+});
+
+describe('provider breaker: a test-suite analysis refused with 401 stops', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      emulator: { faultStatus: 401, faultRate: 1 },
+      env: { LLM_MAX_CONCURRENT_CALLS: String(CAP) },
+    });
+  });
+  after(async () => h?.close());
+
+  test('the run ends FAILED with the 401; the queued calls never reach the provider', async () => {
+    const { runId, failure } = await runToFailure(h, 'analyzeTestSuite', {
+      path: path.resolve('test/fixtures/quality'),
+    });
+    assert.ok(['LlmProviderAuth', 'LlmCircuitOpen'].includes(failure.type ?? ''), String(failure.type));
+    assert.match(failure.message, /HTTP 401/);
+    const run = await createStores(h.cfg).runs.getRun(runId);
+    assert.equal(run?.status, 'FAILED');
+    const m = h.emulator.metrics();
+    assert.ok(
+      m.requests > 0 && m.requests <= CAP,
+      `${m.requests} requests of 91 uncertain functions, cap ${CAP}`,
+    );
     assert.equal(await requestsSettle(h), 0, 'no request after the run failed');
   });
 });

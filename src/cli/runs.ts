@@ -5,6 +5,7 @@ import type { AppConfig } from '../config';
 import { createStores } from '../deps';
 import { PipelineKey, RunIdKey } from '../workflows/shared';
 import type { RunProgress } from '../workflows/evaluation';
+import { idProblem } from '../workflows/input-validation';
 import { UsageError } from './args';
 import { ProgressBar } from './progress';
 
@@ -22,6 +23,8 @@ export interface StartRunOptions<A> {
 
 export async function startRun<A>(cfg: AppConfig, client: Client, opts: StartRunOptions<A>): Promise<string> {
   const runId = opts.runId ?? newRunId(opts.pipeline);
+  const problem = idProblem(runId);
+  if (problem) throw new UsageError(`--run-id ${problem}`);
   try {
     await startWorkflow(cfg, client, opts, runId);
   } catch (err) {
