@@ -1,10 +1,12 @@
 // End to end: redrive. A run with failures (invalid answers for part of it, or a provider that
 // refuses our key), then `redrive`: the new run touches only the items that did not succeed and
 // every item ends accounted for; a run id in use is refused.
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationReport } from '../src/activities/evaluation';
 import type { EnrichmentReport } from '../src/activities/enrichment';
+import type { QualityReport } from '../src/activities/quality';
 import { UsageError } from '../src/cli/args';
 import { startRedrive } from '../src/cli/redrive';
 import { writePlaces } from '../src/cli/seed';
@@ -132,6 +134,30 @@ describe('redrive', () => {
     assert.equal(after.failed.size, 0);
     assert.equal(before.succeeded.size + after.succeeded.size, PLACES);
     assert.equal(h.emulator.metrics().requests, before.failed.size, 'one provider call per failed place');
+  });
+
+  test('a test-suite analysis with unanalyzed functions: the redrive analyzes exactly those', async () => {
+    h.emulator.updateSettings({ malformedRate: 0.35, faultRate: 0 });
+    const first = await run<QualityReport>(h, 'analyzeTestSuite', {
+      path: path.resolve('test/fixtures/quality'),
+    });
+    assert.ok(first.report, String(first.err));
+    const before = await resultsOf(h, first.runId);
+    assert.ok(before.failed.size > 0, 'some functions unanalyzed');
+
+    h.emulator.reset();
+    h.emulator.updateSettings({ malformedRate: 0 });
+    const second = await redrive<QualityReport>(h, first.runId);
+    const after = await resultsOf(h, second.runId);
+    assert.deepEqual([...after.all].sort(), [...before.failed].sort());
+    assert.equal(after.failed.size, 0);
+    assert.equal(before.succeeded.size + after.succeeded.size, first.report!.uncertain);
+    assert.equal(
+      h.emulator.metrics().requests,
+      before.failed.size,
+      'one provider call per unanalyzed function',
+    );
+    assert.deepEqual((await createStores(h.cfg).runs.getRun(first.runId))?.redrivenBy, [second.runId]);
   });
 
   test('a run id already in use is refused, and so is a run that does not exist', async () => {

@@ -10,7 +10,33 @@ import type { RunMeta, RunStore } from '../stores/runs';
 export const REDRIVABLE_PIPELINES: Readonly<Record<string, string>> = {
   evaluate: 'evaluateLabels',
   enrich: 'enrichPlaces',
+  analyze: 'analyzeTestSuite',
 };
+
+/** Longest chain of redrives of redrives followed back to the first run. */
+const MAX_REDRIVE_CHAIN = 50;
+
+/** The ended run `redriveOf` of `pipeline`, or a non-retryable failure saying why it cannot be redriven. */
+export async function redrivableRun(runs: RunStore, redriveOf: string, pipeline: string): Promise<RunMeta> {
+  const old = await runs.getRun(redriveOf);
+  const refuse = (why: string) => ApplicationFailure.nonRetryable(why, 'InvalidInput');
+  if (!old) throw refuse(`No run ${redriveOf} to redrive: no run record has that id`);
+  if (old.pipeline !== pipeline) throw refuse(`Run ${redriveOf} is a ${old.pipeline} run, not ${pipeline}`);
+  if (old.status === 'RUNNING')
+    throw refuse(`Run ${redriveOf} is still RUNNING: wait for it to end (or cancel it), then redrive`);
+  return old;
+}
+
+/** Items that succeeded in `runId` or in any run it redrives, back to the first. */
+export async function succeededAlongRedrives(runs: RunStore, runId: string): Promise<Set<string>> {
+  const succeeded = new Set<string>();
+  let next: string | undefined = runId;
+  for (let i = 0; next && i < MAX_REDRIVE_CHAIN; i++) {
+    for (const r of await runs.listResults(next)) if (r.status === 'SUCCEEDED') succeeded.add(r.itemId);
+    next = (await runs.getRun(next))?.redriveOf;
+  }
+  return succeeded;
+}
 
 /** The group holding every item of a pipeline without a natural grouping (places). */
 export const ALL_ITEMS_GROUP = 'all';
@@ -50,15 +76,7 @@ export function createRedriveActivities({ receipts, runs }: { receipts: ReceiptS
       redriveOf: string;
       pipeline: string;
     }): Promise<RedrivePlanSummary> {
-      const old = await runs.getRun(input.redriveOf);
-      const refuse = (why: string) => ApplicationFailure.nonRetryable(why, 'InvalidInput');
-      if (!old) throw refuse(`No run ${input.redriveOf} to redrive: no run record has that id`);
-      if (old.pipeline !== input.pipeline)
-        throw refuse(`Run ${input.redriveOf} is a ${old.pipeline} run, not ${input.pipeline}`);
-      if (old.status === 'RUNNING')
-        throw refuse(
-          `Run ${input.redriveOf} is still RUNNING: wait for it to end (or cancel it), then redrive`,
-        );
+      const old = await redrivableRun(runs, input.redriveOf, input.pipeline);
       const succeeded = new Set(
         (await runs.listResults(input.redriveOf))
           .filter((r) => r.status === 'SUCCEEDED')

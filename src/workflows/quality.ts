@@ -56,6 +56,8 @@ export interface AnalyzeTestSuiteInput {
   priority?: RunPriority;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its uncertain functions not analyzed there (`npm run cli -- redrive`). */
+  redriveOf?: string;
   /** Set when continuing as new. */
   resume?: { next: number; startedAt: number; scan: ScanSummary; progress: RunProgress };
 }
@@ -119,6 +121,7 @@ async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<Qualit
       s3Prefix: input.s3Prefix,
       s3Bucket: input.s3Bucket,
       rules: input.rules,
+      ...(input.redriveOf ? { redriveOf: input.redriveOf } : {}),
     });
     progress.total = scan.uncertain;
     progress.merchantsTotal = scan.files; // shown as files by the progress bar
