@@ -127,3 +127,26 @@ describe('provider breaker: a test-suite analysis refused with 401 stops', () =>
     assert.equal(await requestsSettle(h), 0, 'no request after the run failed');
   });
 });
+
+describe('provider breaker: a burst of non-retryable errors (404, unknown model) stops an enrichment', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      emulator: { faultStatus: 404, faultRate: 1 },
+      env: { LLM_MAX_CONCURRENT_CALLS: String(CAP) },
+    });
+    await writePlaces(h.cfg, generatePlaces({ count: 60, seed: 14 }));
+  });
+  after(async () => h?.close());
+
+  test('the run ends FAILED once 5 calls in a row failed for good; the rest never reach the provider', async () => {
+    const { runId, failure } = await runToFailure(h, 'enrichPlaces', {});
+    assert.equal(failure.type, 'LlmCircuitOpen');
+    assert.match(failure.message, /5 calls in a row failed for good.*404/s);
+    assert.equal((await createStores(h.cfg).runs.getRun(runId))?.status, 'FAILED');
+    const m = h.emulator.metrics();
+    // The 5 that opened it, plus at most the calls in flight then.
+    assert.ok(m.requests >= 5 && m.requests <= 5 + CAP, `${m.requests} requests of 60 places`);
+    assert.equal(await requestsSettle(h), 0, 'no request after the run failed');
+  });
+});
