@@ -6,11 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationReport } from '../src/activities/evaluation';
 import type { EnrichmentReport } from '../src/activities/enrichment';
+import type { HarmonizeReport } from '../src/activities/harmonization';
 import type { QualityReport } from '../src/activities/quality';
 import { UsageError } from '../src/cli/args';
 import { startRedrive } from '../src/cli/redrive';
 import { writePlaces } from '../src/cli/seed';
-import { createStores } from '../src/deps';
+import { createHarmonizationStores, createStores } from '../src/deps';
 import { generatePlaces } from '../src/domain/places';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
@@ -174,6 +175,65 @@ describe('redrive', () => {
     await assert.rejects(
       startRedrive(h.cfg, h.client, { oldRunId: '../x' }),
       (err: unknown) => err instanceof UsageError && /must be letters/.test(err.message),
+    );
+  });
+});
+
+describe('redrive of a label harmonization', { timeout: 5 * 60_000 }, () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      emulator: { malformedRate: 0.4, accuracy: 1 },
+      env: {
+        LLM_REPAIR_ATTEMPTS: '0',
+        LLM_MAX_CONCURRENT_CALLS: '6',
+        CHROMA_COLLECTION_PREFIX: `${uniqueId('hz')}-`,
+      },
+      dataset: { merchants: 2, receiptsPerMerchant: 10, seed: 62 },
+    });
+  });
+  after(async () => {
+    await h?.close();
+    if (h) await createHarmonizationStores(h.cfg).chroma.deleteCollections();
+  });
+
+  test('only the groups with failed words run again; every word ends decided once', async () => {
+    const first = await run<HarmonizeReport>(h, 'harmonizeLabels', {});
+    assert.ok(first.report, String(first.err));
+    const before = await resultsOf(h, first.runId);
+    assert.ok(before.failed.size > 0, 'some words failed (invalid answers)');
+    const groupOf = async (runId: string) =>
+      new Set(
+        (await createStores(h.cfg).runs.listResults(runId)).map((r) => {
+          const d = r.detail as { merchantId: string; label: string };
+          return `${d.merchantId}/${d.label}`;
+        }),
+      );
+    const failedGroups = new Set(
+      (await createStores(h.cfg).runs.listResults(first.runId))
+        .filter((r) => r.status === 'FAILED')
+        .map(
+          (r) =>
+            `${(r.detail as { merchantId: string }).merchantId}/${(r.detail as { label: string }).label}`,
+        ),
+    );
+
+    h.emulator.reset();
+    h.emulator.updateSettings({ malformedRate: 0 });
+    const second = await redrive<HarmonizeReport>(h, first.runId);
+    const after = await resultsOf(h, second.runId);
+    assert.deepEqual(
+      [...(await groupOf(second.runId))].sort(),
+      [...failedGroups].sort(),
+      'only those groups',
+    );
+    assert.equal(after.failed.size, 0);
+    for (const id of before.failed) assert.ok(after.succeeded.has(id), `${id} decided by the redrive`);
+    // Words decided in the first run come from the decision cache: requests only for the failed ones.
+    const requests = h.emulator.metrics().requests;
+    assert.ok(
+      requests > 0 && requests <= before.failed.size,
+      `${requests} requests, ${before.failed.size} failed words`,
     );
   });
 });

@@ -2,15 +2,17 @@
 // reached because the run failed or was cancelled). The plan is computed once from the store and
 // kept under the new run's id; the workflows list their items from it instead of from the data.
 import { ApplicationFailure } from '@temporalio/activity';
+import { LABELS } from '../domain/llm-tasks';
 import { PlaceStore } from '../stores/places';
 import type { ReceiptStore } from '../stores/receipts';
-import type { RunMeta, RunStore } from '../stores/runs';
+import type { ItemResult, RunMeta, RunStore } from '../stores/runs';
 
 /** Pipelines whose runs can be redriven, and the root workflow each one starts. */
 export const REDRIVABLE_PIPELINES: Readonly<Record<string, string>> = {
   evaluate: 'evaluateLabels',
   enrich: 'enrichPlaces',
   analyze: 'analyzeTestSuite',
+  harmonize: 'harmonizeLabels',
 };
 
 /** Longest chain of redrives of redrives followed back to the first run. */
@@ -54,12 +56,19 @@ export function createRedriveActivities({ receipts, runs }: { receipts: ReceiptS
     // A redrive's scope is its own plan: redriving it again narrows the same selection.
     if (old.redriveOf) return runs.getRedrivePlan(old.runId);
     const params = old.params ?? {};
-    if (old.pipeline === 'evaluate') {
+    if (old.pipeline === 'evaluate' || old.pipeline === 'harmonize') {
       const asked = params.merchantIds as string[] | undefined;
       const merchantIds = asked?.length ? asked : (await receipts.listMerchants()).map((m) => m.merchantId);
+      const askedLabels = params.labelTypes as string[] | undefined;
+      const labels = askedLabels?.length ? askedLabels : [...LABELS];
       const scope = new Map<string, string[]>();
       for (const merchantId of [...new Set(merchantIds)].sort())
-        scope.set(merchantId, (await receipts.listReceiptIds(merchantId)).sort());
+        scope.set(
+          merchantId,
+          // The harmonizer's items are its (merchant, label) groups: a group is redone as a whole, its
+          // words decided before come from the decision cache.
+          old.pipeline === 'harmonize' ? labels : (await receipts.listReceiptIds(merchantId)).sort(),
+        );
       return scope;
     }
     const asked = params.placeIds as string[] | undefined;
@@ -77,19 +86,43 @@ export function createRedriveActivities({ receipts, runs }: { receipts: ReceiptS
       pipeline: string;
     }): Promise<RedrivePlanSummary> {
       const old = await redrivableRun(runs, input.redriveOf, input.pipeline);
-      const succeeded = new Set(
-        (await runs.listResults(input.redriveOf))
-          .filter((r) => r.status === 'SUCCEEDED')
-          .map((r) => r.itemId),
-      );
+      const results = await runs.listResults(input.redriveOf);
+      const harmonize = old.pipeline === 'harmonize';
+      const succeeded = harmonize
+        ? completeGroups(results)
+        : new Set(results.filter((r) => r.status === 'SUCCEEDED').map((r) => r.itemId));
       const plan = new Map<string, string[]>();
       for (const [group, ids] of await scopeOf(old)) {
-        const todo = ids.filter((id) => !succeeded.has(id));
+        const todo = ids.filter((id) => !succeeded.has(harmonize ? `${group}/${id}` : id));
         if (todo.length) plan.set(group, todo);
       }
       await runs.putRedrivePlan(input.runId, plan);
       await runs.linkRedrive(input.redriveOf, input.runId);
       return { items: [...plan.values()].reduce((n, ids) => n + ids.length, 0), groups: plan.size };
     },
+
+    /** A redrive's plan as (group, item) pairs, in stored order (the harmonizer's groups). */
+    async listRedrivePlan(input: { runId: string }): Promise<Array<{ group: string; id: string }>> {
+      const plan = await runs.getRedrivePlan(input.runId);
+      return [...plan].flatMap(([group, ids]) => ids.map((id) => ({ group, id })));
+    },
   };
+}
+
+/**
+ * The harmonizer's `merchant/label` groups that ended complete: their words' results are written at
+ * once at the group's end, so a group with results and none FAILED is done; one never reached has none.
+ */
+function completeGroups(results: readonly ItemResult[]): Set<string> {
+  const seen = new Set<string>();
+  const failed = new Set<string>();
+  for (const r of results) {
+    const d = (r.detail ?? {}) as { merchantId?: string; label?: string };
+    const group = r.itemId.startsWith('group:')
+      ? r.itemId.slice('group:'.length)
+      : `${d.merchantId}/${d.label}`;
+    seen.add(group);
+    if (r.status !== 'SUCCEEDED') failed.add(group);
+  }
+  return new Set([...seen].filter((g) => !failed.has(g)));
 }

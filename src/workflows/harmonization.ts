@@ -112,10 +112,12 @@ export interface HarmonizeLabelsInput {
   priority?: RunPriority;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its groups that did not complete (`npm run cli -- redrive`). */
+  redriveOf?: string;
 }
 
 export type HarmonizeSettings = Required<
-  Omit<HarmonizeLabelsInput, 'labelTypes' | 'merchantIds' | 'rules' | 'widths'>
+  Omit<HarmonizeLabelsInput, 'labelTypes' | 'merchantIds' | 'rules' | 'widths' | 'redriveOf'>
 > & { rules: SkipRules; widths: HarmonizeWidths };
 
 export function applyHarmonizeDefaults(input: HarmonizeLabelsInput, workflowId: string): HarmonizeSettings {
@@ -220,9 +222,19 @@ async function harmonizeLabelsRun(
       params: { ...input },
       startedAt: st.startedAt,
     });
+  if (!state && input.redriveOf)
+    await io.planRedrive({ runId: s.runId, redriveOf: input.redriveOf, pipeline: 'harmonize' });
   const merchantIds = await io.listMerchantIds({ merchantIds: input.merchantIds });
-  // Merchant-major: a merchant's groups run together, so its results complete early.
-  const groups = merchantIds.flatMap((merchantId) => labelTypes.map((label) => ({ merchantId, label })));
+  // Merchant-major: a merchant's groups run together, so its results complete early. A redrive
+  // runs the groups of its plan (those that did not complete), stored under its run id.
+  const groups = input.redriveOf
+    ? (await io.listRedrivePlan({ runId: s.runId })).map(({ group, id }) => ({
+        merchantId: group,
+        label: id,
+      }))
+    : merchantIds.flatMap((merchantId) => labelTypes.map((label) => ({ merchantId, label })));
+  const groupsOf: Record<string, number> = {};
+  for (const g of groups) groupsOf[g.merchantId] = (groupsOf[g.merchantId] ?? 0) + 1;
   st.progress.groupsTotal = groups.length;
   st.progress.merchantsTotal = merchantIds.length;
 
@@ -263,7 +275,7 @@ async function harmonizeLabelsRun(
         }
         st.progress.groupsDone++;
         st.merchantGroupsDone[merchantId] = (st.merchantGroupsDone[merchantId] ?? 0) + 1;
-        if (st.merchantGroupsDone[merchantId] === labelTypes.length) st.progress.merchantsDone++;
+        if (st.merchantGroupsDone[merchantId] === groupsOf[merchantId]) st.progress.merchantsDone++;
       },
       () => breaker.open || stop(),
     ),
