@@ -65,6 +65,7 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
         status: 'RUNNING',
         startedAt: input.startedAt,
         params: input.params,
+        ...(typeof input.params.redriveOf === 'string' ? { redriveOf: input.params.redriveOf } : {}),
       });
     },
 
@@ -73,7 +74,9 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
       await runs.finishRun(input.runId, { status: input.status, reason: input.reason }, input.status);
     },
 
-    async listMerchantIds(input: { merchantIds?: string[] }): Promise<string[]> {
+    /** The merchants of a run: a redrive's from its plan, else those asked for (all by default). */
+    async listMerchantIds(input: { merchantIds?: string[]; redriveRunId?: string }): Promise<string[]> {
+      if (input.redriveRunId) return [...(await runs.getRedrivePlan(input.redriveRunId)).keys()].sort();
       const all = (await receipts.listMerchants()).map((m) => m.merchantId).sort();
       if (!input.merchantIds?.length) return all;
       const unknown = input.merchantIds.filter((m) => !all.includes(m));
@@ -85,7 +88,9 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
       return input.merchantIds;
     },
 
-    async listReceiptIds(input: { merchantId: string }): Promise<string[]> {
+    async listReceiptIds(input: { merchantId: string; redriveRunId?: string }): Promise<string[]> {
+      if (input.redriveRunId)
+        return (await runs.getRedrivePlan(input.redriveRunId, input.merchantId)).get(input.merchantId) ?? [];
       return (await receipts.listReceiptIds(input.merchantId)).sort();
     },
 
