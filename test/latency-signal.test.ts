@@ -116,13 +116,18 @@ describe('latency signal', () => {
   test('a CPU-starved client holds: its own event-loop lag is not the provider queueing', () => {
     const stats = windowStats(window(8, 4))!;
     const ctx = { memory: {}, baseLatency: 2, limit: 8, slowStart: true, medianLatencyMs: 2000 };
-    assert.equal(judgeWindow(stats, { ...ctx, clientLagMs: 150 }).kind, 'shrink', 'lag under 10% of latency');
-    const starved = judgeWindow(stats, { ...ctx, clientLagMs: 400 });
+    // Twice the unloaded latency; 150 ms of lag explains little of it: the provider queues.
+    assert.equal(judgeWindow(stats, { ...ctx, clientLagMs: 150 }).kind, 'shrink');
+    // 1.2 s of the 2 s is this process's own lag: what is left is no queue.
+    const starved = judgeWindow(stats, { ...ctx, clientLagMs: 1200 });
     assert.equal(starved.kind, 'hold');
     assert.match(starved.kind === 'hold' ? starved.reason : '', /CPU-starved/);
     // At the unloaded latency the lag changes nothing: there is room.
     const calm = windowStats(window(4, 4))!;
-    assert.equal(judgeWindow(calm, { ...ctx, clientLagMs: 400 }).kind, 'room');
+    assert.equal(judgeWindow(calm, { ...ctx, clientLagMs: 1200 }).kind, 'room');
+    // Turned off, the lag is not discounted.
+    const off = { ...DEFAULT_LATENCY_OPTIONS, accountClientLag: false };
+    assert.equal(judgeWindow(stats, { ...ctx, clientLagMs: 1200 }, off).kind, 'shrink');
   });
 
   test('never below one call', () => {

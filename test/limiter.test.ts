@@ -332,7 +332,7 @@ describe('adaptive limit', () => {
   test('latency: queueing in slow start cuts the shared limit; a probe that brings no throughput is undone', async () => {
     const name = `latency-${id()}`;
     // The samples are made up: this process's own event-loop lag must not hold the verdicts.
-    const noLagGuard = { latency: { maxClientLagShare: Infinity } };
+    const noLagGuard = { latency: { accountClientLag: false } };
     const lim = limiter({ name, cap: 8, initialWindow: 8, probeAfterSuccesses: 3, ...noLagGuard });
     const other = limiter({ name, cap: 8, initialWindow: 8 }); // another process sees the same state
     const held = await lim.acquire();

@@ -49,11 +49,10 @@ export interface LatencyOptions {
    */
   slowStartSamples: number;
   /**
-   * A window is not judged when this process's event loop lagged more than this share of the
-   * window's median latency: a CPU-starved client measures its own delay, not the provider's
-   * queue. @default 0.1
+   * Discount this process's own event-loop lag from the window's latency: a CPU-starved client
+   * measures its own delay, which says nothing about the provider's queue. @default true
    */
-  maxClientLagShare: number;
+  accountClientLag: boolean;
 }
 
 export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
@@ -62,7 +61,7 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   baseMaxAgeMs: 60_000,
   minSamples: 8,
   slowStartSamples: 4,
-  maxClientLagShare: 0.1,
+  accountClientLag: true,
 };
 
 /**
@@ -140,11 +139,15 @@ export function judgeWindow(
   { memory, baseLatency, limit, slowStart, clientLagMs = 0, medianLatencyMs = 0 }: JudgeContext,
   o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
 ): LatencyVerdict {
-  const ratio = stats.latency / baseLatency;
-  if (ratio > 1 + o.tolerance && clientLagMs > o.maxClientLagShare * medianLatencyMs)
+  const raw = stats.latency / baseLatency;
+  // The share of the latency this process's own lag may explain is not the provider's queue.
+  const lagShare =
+    o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;
+  const ratio = raw * (1 - lagShare);
+  if (raw > 1 + o.tolerance && ratio <= 1 + o.tolerance)
     return {
       kind: 'hold',
-      reason: `latency ${ratio.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
+      reason: `latency ${raw.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
     };
   if (ratio <= 1 + o.tolerance) return { kind: 'room' };
   const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
