@@ -308,7 +308,9 @@ describe('an llm worker killed (SIGKILL) while it holds permits', () => {
     h = await startHarness({
       queues: ['pipeline'],
       emulator: { maxConcurrency: 100, accuracy: 1, latencyMs: 300, jitterMs: 0 },
-      env: { LLM_MAX_CONCURRENT_CALLS: '4', LLM_PERMIT_LEASE_MS: '10000' },
+      // A fixed cap: worker A must be able to hold all 4 permits at once (an adaptive limit starts
+      // lower and grows only on answers, which the hanging provider stops giving).
+      env: { LLM_MAX_CONCURRENT_CALLS: '4', LLM_PERMIT_LEASE_MS: '10000', LLM_ADAPTIVE: 'off' },
       dataset: { merchants: 1, receiptsPerMerchant: 10, seed: 17 },
     });
     const ddb = createDynamoClient(h.cfg);
