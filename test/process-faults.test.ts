@@ -1,0 +1,96 @@
+// Process faults on the real stack: an `llm` worker process stopped (SIGSTOP) past its permit lease
+// while holding permits, one killed (kill -9) between a paid answer and its activity's completion,
+// the Temporal dev server killed and restarted mid-run. Every item is accounted for (none lost),
+// the provider never sees more calls at once than the cap, and nothing is paid twice beyond the
+// calls in flight when the fault hit. The rows are the ones `npm run bench -- --faults` writes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AppConfig } from '../src/config';
+import { PROCESS_FAULT_SCENARIOS, jsonRow, type FaultRow } from '../bench/faults';
+import { ensureStack } from './helpers/stack';
+import { killAllWorkerProcesses } from './helpers/worker-process';
+
+/** How long the Temporal server stays down (the worker stop is set by the lease, not by this). */
+const FAULT_MS = 5_000;
+
+async function runScenario(stack: AppConfig, name: string): Promise<FaultRow> {
+  const row = await PROCESS_FAULT_SCENARIOS[name]!({ stack, faultMs: FAULT_MS, log: (l) => console.log(l) });
+  console.log(`${name}: ${JSON.stringify({ ...jsonRow(row), detail: row.detail })}`);
+  return row;
+}
+
+/** What every row must show: all items accounted for, none lost, the cap held, the run completed. */
+function assertAccountedFor(row: FaultRow): void {
+  assert.ok(row.items > 0, 'the scenario had items');
+  assert.equal(row.lost, 0, `items lost: ${JSON.stringify(row)}`);
+  assert.equal(
+    row.succeeded + row.failedWithReason,
+    row.items,
+    'every item succeeded or failed with a reason',
+  );
+  assert.equal(
+    row.capHeld,
+    true,
+    `provider saw ${row.detail.inFlightMax} calls at once, cap ${row.detail.cap}`,
+  );
+  assert.match(row.detail.runStatus, /^COMPLETED/, 'the run completed despite the fault');
+}
+
+describe('process faults mid-run on the real stack', { timeout: 12 * 60_000 }, () => {
+  let stack: AppConfig;
+  before(async () => {
+    stack = await ensureStack();
+  });
+  after(() => killAllWorkerProcesses());
+
+  test(
+    'an llm worker stopped past its lease while holding permits: its slots and calls are taken over, the cap held, at most its calls in flight paid again',
+    { timeout: 4 * 60_000 },
+    async () => {
+      const row = await runScenario(stack, 'llm-worker-sigstop-past-lease');
+      assertAccountedFor(row);
+      assert.ok(row.detail.inFlightAtFault > 0, 'it held permits when stopped');
+      assert.match(row.detail.injected, /slots taken over meanwhile: yes/, 'another worker took its slots');
+      assert.match(
+        row.detail.injected,
+        /both workers alive after: yes/,
+        'the stopped worker went on after SIGCONT',
+      );
+      assert.ok(
+        row.extraProviderRequests <= row.detail.inFlightAtFault,
+        `paid again ${row.extraProviderRequests}, calls in flight when stopped ${row.detail.inFlightAtFault}`,
+      );
+      assert.equal(row.failedWithReason, 0, 'the calls were retried, not failed');
+    },
+  );
+
+  test(
+    'kill -9 between a provider answer and the activity completion, --no-cache: 0 extra provider requests',
+    { timeout: 3 * 60_000 },
+    async () => {
+      const row = await runScenario(stack, 'llm-worker-killed-after-answer');
+      assertAccountedFor(row);
+      assert.match(row.detail.injected, /ended by SIGKILL/, 'the worker died by SIGKILL after a paid answer');
+      assert.equal(row.extraProviderRequests, 0, `paid twice: ${JSON.stringify(row.detail)}`);
+      assert.equal(row.detail.providerRequests, row.detail.cleanProviderRequests);
+    },
+  );
+
+  test(
+    'the Temporal server killed and restarted mid-run: the worker reconnects, the run completes, none lost',
+    { timeout: 5 * 60_000 },
+    async () => {
+      const row = await runScenario(stack, 'temporal-killed-restarted');
+      assertAccountedFor(row);
+      assert.match(
+        row.detail.injected,
+        /worker process alive after: yes/,
+        'the worker process survived the outage',
+      );
+      assert.ok(
+        row.extraProviderRequests <= row.detail.inFlightAtFault,
+        `paid again ${row.extraProviderRequests}, calls in flight when it was killed ${row.detail.inFlightAtFault}`,
+      );
+    },
+  );
+});
