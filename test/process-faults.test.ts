@@ -7,6 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AppConfig } from '../src/config';
 import { PROCESS_FAULT_SCENARIOS, jsonRow, type FaultRow } from '../bench/faults';
+import { LlmLeaseLostError, leaseEndForOthers } from '../src/llm/lease-keeper';
+import { GlobalLimiter, type Permit } from '../src/llm/limiter';
+import { createDynamoClient } from '../src/stores/clients';
+import { askNumber, llmClient, startLlmStack, type LlmStack } from './helpers/llm-client';
+import { readSlots } from './helpers/llm-layer';
+import { uniqueId } from './helpers/pipeline';
 import { ensureStack } from './helpers/stack';
 import { killAllWorkerProcesses } from './helpers/worker-process';
 
@@ -93,4 +99,53 @@ describe('process faults mid-run on the real stack', { timeout: 12 * 60_000 }, (
       );
     },
   );
+});
+
+/**
+ * A process paused right after its permit was written (SIGSTOP, or its event loop blocked): no
+ * timer of it runs meanwhile, so only a look at the lease itself stops the request.
+ */
+class LimiterPausedAfterAcquire extends GlobalLimiter {
+  override async acquire(signal?: AbortSignal, onWait?: () => void): Promise<Permit> {
+    const permit = await super.acquire(signal, onWait);
+    const until = leaseEndForOthers(permit.leaseUntil, this.opts.skewMarginMs) + 50;
+    while (Date.now() < until); // paused: nothing else of this process runs until others may take the slot
+    return permit;
+  }
+}
+
+describe('a process paused between taking its permit and sending its request', () => {
+  let s: LlmStack;
+  before(async () => {
+    s = await startLlmStack();
+  });
+  after(async () => s?.close());
+
+  test('resumes past its lease: the request is never sent (another process may hold the slot), the call fails retryably, the slot is free', async () => {
+    const name = `paused-${uniqueId()}`;
+    const ddb = createDynamoClient(s.cfg);
+    const limiter = new LimiterPausedAfterAcquire(ddb, s.cfg.DYNAMODB_TABLE, {
+      name,
+      cap: 1,
+      leaseMs: 1500,
+      skewMarginMs: 300,
+      adaptive: false,
+    });
+    const { llm } = llmClient(s.cfg, { ddb, limiter });
+    const before = s.emulator.metrics().requests;
+    await assert.rejects(
+      askNumber(llm, { runId: 'paused', callId: uniqueId('c') }, { noCache: true }),
+      (err: Error) => {
+        assert.ok(err instanceof LlmLeaseLostError, String(err));
+        assert.match(err.message, /ended before the request was sent/);
+        return true;
+      },
+    );
+    assert.equal(s.emulator.metrics().requests, before, 'no request left under the ended lease');
+    const slots = await readSlots(ddb, s.cfg.DYNAMODB_TABLE, name);
+    assert.ok(
+      slots.every((slot) => slot.leaseUntil < Date.now()),
+      `the slot is not held: ${JSON.stringify(slots)}`,
+    );
+  });
 });
