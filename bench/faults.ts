@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { ensureStack } from '../test/helpers/stack';
 import type { FaultRow, FaultScenario, ScenarioContext } from './fault-common';
+import { chromaDownMidCompaction } from './fault-compaction';
 import { chromaDownMidHarmonization } from './fault-harmonization';
 import { s3DownMidEmbedding } from './fault-embedding';
 import { dynamoThrottlingDuringEvaluation } from './fault-evaluation';
@@ -19,6 +20,7 @@ export const FAULT_SCENARIOS: Record<string, FaultScenario> = {
   'dynamodb-throttling-evaluation': dynamoThrottlingDuringEvaluation,
   's3-down-embedding': s3DownMidEmbedding,
   'chroma-down-harmonization': chromaDownMidHarmonization,
+  'chroma-down-compaction': chromaDownMidCompaction,
 };
 
 /** Faults of processes (no proxy): workers stopped or killed, the Temporal server killed. */
