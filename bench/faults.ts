@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { ensureStack } from '../test/helpers/stack';
 import type { FaultRow, FaultScenario, ScenarioContext } from './fault-common';
+import { pipelineWorkerKilledAfterBatchCreate } from './fault-batch-submit';
 import { chromaDownMidCompaction } from './fault-compaction';
 import { chromaDownMidHarmonization } from './fault-harmonization';
 import { s3DownMidEmbedding } from './fault-embedding';
@@ -23,11 +24,12 @@ export const FAULT_SCENARIOS: Record<string, FaultScenario> = {
   'chroma-down-compaction': chromaDownMidCompaction,
 };
 
-/** Faults of processes (no proxy): workers stopped or killed, the Temporal server killed. */
+/** Faults of processes (no fault proxy): workers stopped or killed, the Temporal server killed. */
 export const PROCESS_FAULT_SCENARIOS: Record<string, FaultScenario> = {
   'llm-worker-sigstop-past-lease': llmWorkerStoppedPastLease,
   'llm-worker-killed-after-answer': llmWorkerKilledAfterAnswer,
   'temporal-killed-restarted': temporalKilledAndRestarted,
+  'pipeline-worker-killed-after-batch-create': pipelineWorkerKilledAfterBatchCreate,
 };
 
 /** Default fault period: long enough for every retry layer to see it, short enough for a test. */

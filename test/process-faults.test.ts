@@ -83,6 +83,22 @@ describe('process faults mid-run on the real stack', { timeout: 12 * 60_000 }, (
   );
 
   test(
+    'kill -9 of the pipeline worker between batches.create and the recorded SUBMITTED: the retry finds the batch, none paid twice, none lost',
+    { timeout: 5 * 60_000 },
+    async () => {
+      const row = await runScenario(stack, 'pipeline-worker-killed-after-batch-create');
+      assertAccountedFor(row);
+      assert.equal(row.detail.proxy.faulted, 1, 'the worker was killed after a batch was created');
+      assert.match(row.detail.injected, /ended by SIGKILL/);
+      assert.equal(
+        row.extraProviderRequests,
+        0,
+        `a second batch was paid for: ${JSON.stringify(row.detail)}`,
+      );
+    },
+  );
+
+  test(
     'the Temporal server killed and restarted mid-run: the worker reconnects, the run completes, none lost',
     { timeout: 5 * 60_000 },
     async () => {
