@@ -4,6 +4,12 @@
 //   calls, the provider never sees more than the cap, the stopped calls are paid at most once more;
 // - a worker killed (SIGKILL) between a paid provider answer and the activity's completion, with
 //   the cache off: the retry reads the answer ledger instead of paying again.
+//
+// A limit the SIGSTOP scenario stays inside (provider latency 1.2 s, lease 10 s): a stopped process
+// cannot abort its requests, so one whose provider request outlives its lease makes the provider
+// see more than the cap once another worker takes the slot. Measured with latency 20 s: in flight
+// max 4 with cap 3. The cap holds against a frozen worker only while LLM_PERMIT_LEASE_MS exceeds the
+// provider's longest request (a killed worker's connections close, so the provider sees them end).
 import { createDynamoClient } from '../src/stores/clients';
 import { leaseEndForOthers, defaultSkewMarginMs } from '../src/llm/lease-keeper';
 import { holderPid, readSlots, type SlotItem } from '../test/helpers/llm-layer';
