@@ -122,7 +122,7 @@ export async function s3DownMidEmbedding(ctx: ScenarioContext): Promise<FaultRow
 }
 
 /** Batches the emulator was asked to create, with their request counts (all pages). */
-async function providerBatches(emulatorUrl: string) {
+export async function providerBatches(emulatorUrl: string) {
   const out: Array<{ id: string; request_counts: { total: number } }> = [];
   let after: string | undefined;
   for (;;) {

@@ -5,9 +5,13 @@
 import fs from 'node:fs';
 import { ensureStack } from '../test/helpers/stack';
 import type { FaultRow, FaultScenario, ScenarioContext } from './fault-common';
+import { pipelineWorkerKilledAfterBatchCreate } from './fault-batch-submit';
+import { chromaDownMidCompaction } from './fault-compaction';
 import { chromaDownMidHarmonization } from './fault-harmonization';
 import { s3DownMidEmbedding } from './fault-embedding';
 import { dynamoThrottlingDuringEvaluation } from './fault-evaluation';
+import { temporalKilledAndRestarted } from './fault-temporal';
+import { llmWorkerKilledAfterAnswer, llmWorkerStoppedPastLease } from './fault-workers';
 
 import { jsonRow } from './fault-common';
 
@@ -17,6 +21,15 @@ export const FAULT_SCENARIOS: Record<string, FaultScenario> = {
   'dynamodb-throttling-evaluation': dynamoThrottlingDuringEvaluation,
   's3-down-embedding': s3DownMidEmbedding,
   'chroma-down-harmonization': chromaDownMidHarmonization,
+  'chroma-down-compaction': chromaDownMidCompaction,
+};
+
+/** Faults of processes (no fault proxy): workers stopped or killed, the Temporal server killed. */
+export const PROCESS_FAULT_SCENARIOS: Record<string, FaultScenario> = {
+  'llm-worker-sigstop-past-lease': llmWorkerStoppedPastLease,
+  'llm-worker-killed-after-answer': llmWorkerKilledAfterAnswer,
+  'temporal-killed-restarted': temporalKilledAndRestarted,
+  'pipeline-worker-killed-after-batch-create': pipelineWorkerKilledAfterBatchCreate,
 };
 
 /** Default fault period: long enough for every retry layer to see it, short enough for a test. */
@@ -33,7 +46,7 @@ export async function runFaultScenarios(
     log: opts.log ?? ((l) => process.stderr.write(`${l}\n`)),
   };
   const rows: FaultRow[] = [];
-  for (const [name, scenario] of Object.entries(FAULT_SCENARIOS)) {
+  for (const [name, scenario] of Object.entries({ ...FAULT_SCENARIOS, ...PROCESS_FAULT_SCENARIOS })) {
     if (opts.only && !opts.only.includes(name)) continue;
     ctx.log(`fault scenario ${name}...`);
     rows.push(await scenario(ctx));
@@ -48,7 +61,8 @@ export function reliabilityMarkdown(rows: readonly FaultRow[], when = new Date()
     '',
     `Produced by \`npm run bench -- --faults\` on ${when.toISOString().slice(0, 10)}, not by hand. Each row: a pipeline`,
     'run on the real stack (Temporal, dynalite, s3rver, Chroma, the LLM emulator) with one service behind',
-    'our fault proxy (`src/stack/fault-proxy.ts`); the fault is injected mid-run. _Lost_ = items with no',
+    'our fault proxy (`src/stack/fault-proxy.ts`), or a process fault (a worker process stopped or killed,',
+    'the Temporal server killed and restarted); the fault is injected mid-run. _Lost_ = items with no',
     'outcome; _extra provider requests_ = requests beyond a clean run of the same data (work paid twice),',
     'to be compared with the calls in flight when the fault hit; _cap held_ = the provider never saw more',
     'calls at once than `LLM_MAX_CONCURRENT_CALLS`.',

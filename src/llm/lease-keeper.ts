@@ -74,6 +74,17 @@ export class LeaseKeeper {
     return this;
   }
 
+  /**
+   * Loses the lease at once when its end (as the holder counts it) has passed. A process paused
+   * (SIGSTOP, a blocked event loop) between taking its permit and sending its request resumes with
+   * the deadline timer not yet run: without this look it would send under a lease that another
+   * process may already hold, one call more at the provider than the cap.
+   */
+  check(): void {
+    if (Date.now() >= leaseEndForHolder(this.permit.leaseUntil, this.limiter.opts.skewMarginMs))
+      this.lose('it had ended before the request was sent (the process was paused past it)');
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.renewTimer);

@@ -19,6 +19,8 @@ export interface PermitCallDeps {
 export interface HeldPermit {
   /** Aborts when the permit's lease is lost (lease-keeper.ts); the request under it must stop. */
   lease: AbortSignal;
+  /** Aborts `lease` now if the lease has already ended (looked at before every request). */
+  checkLease: () => void;
   /** Gives the permit back, once, however many paths call it. */
   release: () => Promise<void>;
 }
@@ -33,6 +35,7 @@ export function holdPermit(deps: PermitCallDeps, permit: Permit, heartbeat?: () 
   let released = false;
   return {
     lease: keeper.signal,
+    checkLease: () => keeper.check(),
     release: async () => {
       if (released) return;
       released = true;
@@ -56,6 +59,9 @@ export async function timedRequest<R>(
   signal: AbortSignal | undefined,
   request: (signal: AbortSignal) => Promise<R>,
 ): Promise<R> {
+  // Timers may not have run since the permit was taken or last renewed (a paused process): look
+  // at the lease itself, so no request leaves under an ended one.
+  held.checkLease();
   const either = eitherSignal(signal, held.lease);
   try {
     return await withDeadline(deps.callTimeoutMs, either.signal, request);

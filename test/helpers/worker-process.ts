@@ -37,9 +37,15 @@ export function killAllWorkerProcesses(): void {
 
 /**
  * Starts `node --import tsx src/worker.ts --queues <queues>` with the harness env on top of ours.
- * The test runner's own variables are dropped so the child is a plain worker process.
+ * The test runner's own variables are dropped so the child is a plain worker process. `entry`
+ * runs another worker script instead (one that logs `worker running:` when it polls, such as
+ * test/helpers/llm-worker-crash-after-answer.ts), relative to the repository root.
  */
-export function spawnWorker(harnessEnv: Record<string, string>, queues: QueueName[]): WorkerProcess {
+export function spawnWorker(
+  harnessEnv: Record<string, string>,
+  queues: QueueName[],
+  entry = 'src/worker.ts',
+): WorkerProcess {
   if (!exitHookInstalled) {
     // Last resort if the test process dies without running `after` hooks.
     process.once('exit', killAllWorkerProcesses);
@@ -47,7 +53,7 @@ export function spawnWorker(harnessEnv: Record<string, string>, queues: QueueNam
   }
   const env: NodeJS.ProcessEnv = { ...process.env, ...harnessEnv };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts', '--queues', queues.join(',')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, '--queues', queues.join(',')], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
