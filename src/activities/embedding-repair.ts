@@ -2,7 +2,7 @@
 // applied go back to PENDING until it is; FAILED deltas are redriven; closed poll workflows are
 // found; items left PENDING by a dead run are put back to be embedded.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import {
   EMBED_KINDS,
   EmbeddingInputError,
@@ -84,11 +84,16 @@ export function createEmbeddingRepairActivities(deps: EmbeddingDeps, releaseBatc
   /** Starts a fresh poll workflow for a submitted batch (no parent waits for it). */
   async function restartPoller(batchKey: string): Promise<void> {
     const ctx = Context.current();
-    await ctx.client.workflow.start('pollEmbeddingBatch', {
-      workflowId: `embed-poll/${batchKey}`,
-      taskQueue: ctx.info.taskQueue,
-      args: [{ batchKey, settings: deps.settings }],
-    });
+    try {
+      await ctx.client.workflow.start('pollEmbeddingBatch', {
+        workflowId: `embed-poll/${batchKey}`,
+        taskQueue: ctx.info.taskQueue,
+        args: [{ batchKey, settings: deps.settings }],
+      });
+    } catch (err) {
+      // Its backfill (or another sweep) restarted it first: one poller runs, as it should.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
   }
 
   /** What to do with one batch holding PENDING items of another run. */
