@@ -32,4 +32,38 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Workflow code is replayed in Temporal's sandbox: no Node built-ins, and from the I/O layers
+    // (activities, stores, the LLM layer, the stack) types only. Pure domain modules are fine.
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'crypto'],
+              message: 'Workflow code must not use Node built-ins: do the I/O in an activity.',
+            },
+            {
+              group: [
+                '**/activities',
+                '**/activities/**',
+                '**/stores/**',
+                '**/llm/**',
+                '**/stack/**',
+                '**/emulator/**',
+                '@aws-sdk/*',
+                'openai',
+                'ollama',
+                'chromadb',
+              ],
+              allowTypeImports: true,
+              message: 'Workflow code imports types only from the I/O layers: call an activity instead.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

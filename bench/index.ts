@@ -147,6 +147,7 @@ async function main(): Promise<void> {
   const quick = argv.includes('--quick');
   const json = argv.includes('--json');
   const p = quick ? QUICK : FULL;
+  const strip = <T extends { series: unknown }>({ series: _s, ...rest }: T) => rest;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   if (argv.includes('--faults')) return faultsBench(argv);
   await ensureStack();
@@ -242,6 +243,20 @@ async function main(): Promise<void> {
   };
   await workers.shutdown();
 
+  // 3b. Cap = provider limit, the same prompts again (--revalidate --no-cache), latency-aware (the
+  //     default) beside refusal-only (the design before the latency signal), each from a fresh limiter.
+  const capped: Record<'latency' | 'refusal', DesignFigures> = {} as never;
+  for (const mode of ['latency', 'refusal'] as const) {
+    const modeCfg = loadConfig({ ...process.env, ...env, LLM_ADAPTIVE: mode });
+    await resetLimiter(modeCfg);
+    workers = await startWorkers(modeCfg, { queues: ['pipeline', 'llm'], workflowBundle: bundle });
+    emulator.reset();
+    log(`  ours, cap ${p.providerLimit}, LLM_ADAPTIVE=${mode} ...`);
+    const m = await runOurs(modeCfg, client, { revalidate: true, noCache: true });
+    capped[mode] = strip(figures(emulator, p, m.makespanMs, m.succeeded, m.failed));
+    await workers.shutdown();
+  }
+
   // 4. Ours with the cap 4x too high: the adaptive limit has to find the provider's.
   const adaptiveCfg = loadConfig({
     ...process.env,
@@ -255,6 +270,21 @@ async function main(): Promise<void> {
   log(`  ours, cap ${p.providerLimit * 4} (adaptive) ...`);
   const a = await runOurs(adaptiveCfg, client, { revalidate: true, noCache: true });
   const adaptive = figures(emulator, p, a.makespanMs, a.succeeded, a.failed);
+  await workers.shutdown();
+  // 4a. The same with the limit learning from refusals only (the design before the latency signal):
+  //     the latency-aware default must not cost a refusing provider anything.
+  const refusalCfg = loadConfig({
+    ...process.env,
+    ...env,
+    LLM_MAX_CONCURRENT_CALLS: String(p.providerLimit * 4),
+    LLM_ADAPTIVE: 'refusal',
+  });
+  await resetLimiter(refusalCfg);
+  workers = await startWorkers(refusalCfg, { queues: ['pipeline', 'llm'], workflowBundle: bundle });
+  emulator.reset();
+  log(`  ours, cap ${p.providerLimit * 4} (adaptive, refusal only) ...`);
+  const ar = await runOurs(refusalCfg, client, { revalidate: true, noCache: true });
+  const adaptiveRefusalOnly = figures(emulator, p, ar.makespanMs, ar.succeeded, ar.failed);
   await workers.shutdown();
 
   // 4b. A provider that queues instead of refusing, our cap 8x its parallelism: three designs.
@@ -326,7 +356,6 @@ async function main(): Promise<void> {
   await client.connection.close();
   await emulator.close();
 
-  const strip = <T extends { series: unknown }>({ series: _s, ...rest }: T) => rest;
   const result = {
     profile: quick ? 'quick' : 'full',
     receipts,
@@ -337,6 +366,9 @@ async function main(): Promise<void> {
     naiveUntilDone: strip(naiveUntilDone),
     temporal: strip(temporal),
     adaptive: strip(adaptive),
+    adaptiveRefusalOnly: strip(adaptiveRefusalOnly),
+    cappedLatencyAware: capped.latency,
+    cappedRefusalOnly: capped.refusal,
     queueing,
     ...(realOllama ? { realOllama } : {}),
     realOllamaNote,
@@ -437,6 +469,9 @@ type Result = {
   naiveUntilDone: DesignFigures & { executions: number };
   temporal: DesignFigures;
   adaptive: DesignFigures;
+  adaptiveRefusalOnly: DesignFigures;
+  cappedLatencyAware: DesignFigures;
+  cappedRefusalOnly: DesignFigures;
   queueing: Awaited<ReturnType<typeof queueingSection>>;
   realOllama?: Awaited<ReturnType<typeof realOllamaSection>>;
   realOllamaNote: string;
@@ -471,7 +506,19 @@ function renderTable(r: Result): string {
     ),
     row('seed design, Lambda retries with exponential backoff + full jitter', r.naiveJitter),
     row(`ours, cap ${r.providerLimit}`, r.temporal),
-    row(`ours, cap ${r.providerLimit * 4}, adaptive`, r.adaptive),
+    row(
+      `ours, cap ${r.providerLimit}, again (--revalidate --no-cache), latency-aware (the default)`,
+      r.cappedLatencyAware,
+    ),
+    row(
+      `ours, cap ${r.providerLimit}, again (--revalidate --no-cache), refusal only (before the latency signal)`,
+      r.cappedRefusalOnly,
+    ),
+    row(`ours, cap ${r.providerLimit * 4}, adaptive (latency-aware, the default)`, r.adaptive),
+    row(
+      `ours, cap ${r.providerLimit * 4}, adaptive to refusals only (before the latency signal)`,
+      r.adaptiveRefusalOnly,
+    ),
     '',
     `speedup ours vs seed design: ${r.speedup}x per execution, ${r.speedupUntilDone}x until every receipt is reviewed (vs its full-jitter variant: ${r.speedupVsJitter}x); efficiency = (calls answered x ${r.latencyMs} ms / ${r.providerLimit}) / makespan`,
     '',

@@ -13,8 +13,10 @@ import {
   usableId,
 } from './cli/args';
 import { runReport } from './cli/runs';
-import { analyzeSpec, enrichSpec, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
+import { startRedrive } from './cli/redrive';
+import { analyzeSpec, enrichSpec, followRun, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
 import { seedCommand } from './cli/seed';
+import { LABEL_ALIASES } from './domain/labels';
 import { embedCommand, embedReportLines } from './cli/embed';
 import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
 import { runEmulatorCommand } from './emulator/cli';
@@ -23,15 +25,19 @@ import { connectClient } from './temporal';
 import type { EvaluationReport } from './activities/evaluation';
 import type { EvaluateLabelsInput } from './workflows/evaluation';
 
+const resolveAlias = (alias: string): string => LABEL_ALIASES[alias] ?? alias;
+
 const HELP = `Usage: npm run cli -- <command> [flags]
 
   stack up [--fresh] | down | status [--json]   the embedded stack (Temporal + UI, Chroma, dynalite, s3rver, emulator)
   emulator [flags]                              run the LLM provider emulator in the foreground (--help for flags)
-  seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F   write a dataset
+  seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F [--format native|layoutlm|dynamo-export]   write a dataset
   seed --places N [--seed S] [--quality-truth F]   write places with reviews (enrichment); merge quality truth
   evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
            [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
   report <runId> [--json]                       status and report of a run
+  redrive <runId> [--run-id R] [--wait] [--json]   a new run over the items of an ended run that did not
+                                                succeed (failed or never reached); evaluate, enrich, analyze, harmonize
   enrich [--places p-0001,...] [--batch-size N] [--no-cache] [--wait] [--json]   place enrichment run
   analyze <folder | s3://bucket/prefix> [--no-cache] [--wait] [--json]   test-suite quality run
   embed [--kind lines|words|all] [--wait] [--json]   embed lines/words: Batch API -> S3 deltas -> Chroma
@@ -75,8 +81,11 @@ export async function main(argv: string[]): Promise<number> {
       if (summary.receipts > 0 || (summary.places === undefined && summary.qualityFunctions === undefined))
         console.log(
           `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
+            (summary.format ? ` (imported from ${summary.format})` : '') +
             (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
         );
+      for (const [alias, n] of Object.entries(summary.aliases ?? {}))
+        console.log(`  mapped ${n} label(s) ${alias} -> ${resolveAlias(alias)}`);
       if (summary.places !== undefined)
         console.log(`seeded ${summary.places} places, ${summary.reviews} reviews`);
       if (summary.qualityFunctions !== undefined)
@@ -97,6 +106,16 @@ export async function main(argv: string[]): Promise<number> {
       const report = await runReport(cfg, client, runId);
       printReport(report, boolFlag(args, 'json'));
       return 0;
+    }
+    case 'redrive': {
+      assertKnownFlags(args, ['run-id', 'wait', 'json']);
+      const [oldRunId, ...extra] = args.positional;
+      if (!oldRunId || extra.length)
+        throw new UsageError('redrive needs one run id: npm run cli -- redrive <runId> [--wait] [--json]');
+      const client = await connectClient(cfg);
+      const { runId } = await startRedrive(cfg, client, { oldRunId, runId: flag(args, 'run-id') });
+      console.error(`redriving ${oldRunId} as ${runId}`);
+      return followRun(cfg, client, runId, args, printReport);
     }
     case 'enrich':
       return runPipelineCommand(cfg, args, enrichSpec(args), printReport);
@@ -173,6 +192,8 @@ export function formatReport(report: Record<string, unknown>): string {
   lines.push(...pipelineReportLines(report));
   lines.push(...embedReportLines(report));
   lines.push(...harmonizeReportLines(report));
+  if (typeof r.redriveOf === 'string') lines.push(`  redrive of ${r.redriveOf}`);
+  if (Array.isArray(r.redrivenBy)) lines.push(`  redriven by ${r.redrivenBy.join(', ')}`);
   if (r.makespanMs !== undefined) lines.push(`  makespan: ${(r.makespanMs / 1000).toFixed(1)} s`);
   for (const f of r.failures ?? []) lines.push(`  failed ${f.itemId}: ${f.reason}`);
   return lines.join('\n');

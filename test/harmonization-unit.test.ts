@@ -45,6 +45,7 @@ describe('skip rules', () => {
       similarity: 0.8,
       consistentNeighbours: 10,
       isolatedSimilarity: 0.4,
+      isolatedMinConsistentShare: 0.5,
     });
     const strict = applySkipRuleDefaults({ consistentNeighbours: 3, similarity: 0.95 });
     assert.equal(skipVerdict([0.96, 0.97, 0.99], strict), 'consistent');
@@ -54,7 +55,12 @@ describe('skip rules', () => {
 
   test('invalid rules are named', () => {
     assert.deepEqual(skipRuleProblems(rules), []);
-    const problems = skipRuleProblems({ similarity: 1.5, consistentNeighbours: 0, isolatedSimilarity: -0.1 });
+    const problems = skipRuleProblems({
+      similarity: 1.5,
+      consistentNeighbours: 0,
+      isolatedSimilarity: -0.1,
+      isolatedMinConsistentShare: 0.5,
+    });
     assert.equal(problems.length, 3, problems.join('\n'));
     assert.match(problems.join('\n'), /similarity must be within \[0, 1\]/);
     assert.match(problems.join('\n'), /consistentNeighbours must be an integer >= 1/);

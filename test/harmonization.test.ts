@@ -213,7 +213,7 @@ describe('label harmonization, 2 merchants x 30 receipts, accuracy 1', { timeout
       labelTypes,
       noCache: true,
       continueAsNewAfterGroups: 1,
-      continueAsNewAfterBatches: 3,
+      continueAsNewAfterBatches: 1,
       widths: { groups: 1, decideBatches: 2 },
       // PRODUCT_NAME and LINE_TOTAL take the large-group path: Chroma's index, in chunks.
       exactNeighboursMax: 100,

@@ -11,6 +11,7 @@ import {
 import { validatePlace, type PlaceEnrichment } from '../domain/places';
 import { summarizeCalls } from '../llm/accounting';
 import { toActivityFailure } from '../llm/errors';
+import { ALL_ITEMS_GROUP } from './redrive';
 import type { LlmClient } from '../llm/llm-client';
 import { PlaceStore } from '../stores/places';
 import type { ReceiptStore } from '../stores/receipts';
@@ -68,7 +69,9 @@ export function createEnrichmentActivities({ receipts, runs, truthFile }: Enrich
 
   return {
     /** The places of a run, in id order: those asked for (deduplicated) or every place. */
-    async listPlaceIds(input: { placeIds?: string[] }): Promise<string[]> {
+    async listPlaceIds(input: { placeIds?: string[]; redriveRunId?: string }): Promise<string[]> {
+      if (input.redriveRunId)
+        return (await runs.getRedrivePlan(input.redriveRunId, ALL_ITEMS_GROUP)).get(ALL_ITEMS_GROUP) ?? [];
       if (input.placeIds?.length) return [...new Set(input.placeIds)];
       return places.listPlaceIds();
     },

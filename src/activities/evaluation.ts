@@ -65,6 +65,7 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
         status: 'RUNNING',
         startedAt: input.startedAt,
         params: input.params,
+        ...(typeof input.params.redriveOf === 'string' ? { redriveOf: input.params.redriveOf } : {}),
       });
     },
 
@@ -73,7 +74,9 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
       await runs.finishRun(input.runId, { status: input.status, reason: input.reason }, input.status);
     },
 
-    async listMerchantIds(input: { merchantIds?: string[] }): Promise<string[]> {
+    /** The merchants of a run: a redrive's from its plan, else those asked for (all by default). */
+    async listMerchantIds(input: { merchantIds?: string[]; redriveRunId?: string }): Promise<string[]> {
+      if (input.redriveRunId) return [...(await runs.getRedrivePlan(input.redriveRunId)).keys()].sort();
       const all = (await receipts.listMerchants()).map((m) => m.merchantId).sort();
       if (!input.merchantIds?.length) return all;
       const unknown = input.merchantIds.filter((m) => !all.includes(m));
@@ -85,7 +88,9 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
       return input.merchantIds;
     },
 
-    async listReceiptIds(input: { merchantId: string }): Promise<string[]> {
+    async listReceiptIds(input: { merchantId: string; redriveRunId?: string }): Promise<string[]> {
+      if (input.redriveRunId)
+        return (await runs.getRedrivePlan(input.redriveRunId, input.merchantId)).get(input.merchantId) ?? [];
       return (await receipts.listReceiptIds(input.merchantId)).sort();
     },
 
@@ -111,13 +116,7 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
 
     /** Applies decisions to the word labels and writes the receipt's result exactly once. */
     async saveReviewResults(input: SaveReviewResultsInput): Promise<{ written: boolean }> {
-      const updates: LabelUpdate[] = input.reviews.map((r) => ({
-        wordId: r.wordId,
-        validationStatus: r.decision,
-        reason: r.reason,
-        source: 'llm-review',
-        suggestedLabel: (r.suggestedLabel as LabelUpdate['suggestedLabel']) ?? null,
-      }));
+      const updates = labelUpdatesOf(input);
       await receipts.applyLabelUpdates(input.runId, updates);
       const failed = input.failedChunks.length > 0;
       const written = await runs.putResult({
@@ -216,6 +215,35 @@ export function createEvaluationActivities({ receipts, runs, truthFile }: Evalua
       return report;
     },
   };
+}
+
+/**
+ * The review write-back (the seed's semantics): VALID and INVALID set the label's status with the
+ * reviewer's reason (INVALID keeps its suggested label); NEEDS_REVIEW changes nothing (the result
+ * item records it); VALID on an unlabelled word whose line neighbours proposed a label creates it.
+ */
+export function labelUpdatesOf(input: Pick<SaveReviewResultsInput, 'issues' | 'reviews' | 'merchantId'>) {
+  const issueOf = new Map(input.issues.map((i) => [i.wordId, i]));
+  const updates: LabelUpdate[] = [];
+  for (const r of input.reviews) {
+    if (r.decision === 'NEEDS_REVIEW') continue;
+    const issue = issueOf.get(r.wordId);
+    const update: LabelUpdate = {
+      wordId: r.wordId,
+      validationStatus: r.decision,
+      reason: r.reason,
+      source: 'llm-review',
+      suggestedLabel: (r.suggestedLabel as LabelUpdate['suggestedLabel']) ?? null,
+    };
+    if (issue?.unlabelled) {
+      // An unlabelled word rejected for the proposed label stays unlabelled.
+      if (r.decision === 'VALID')
+        updates.push({ ...update, createLabel: { label: issue.label, merchantId: input.merchantId } });
+      continue;
+    }
+    updates.push(update);
+  }
+  return updates;
 }
 
 /** Labels decided by an earlier LLM review count as unverified again (for `--revalidate`). */

@@ -13,7 +13,7 @@ import {
   harmonizeArtifactPrefix,
   indexedName,
   skipRuleProblems,
-  skipVerdict,
+  groupVerdicts,
   type SkipRules,
   type SkipVerdict,
 } from '../domain/harmonization';
@@ -367,6 +367,15 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
           );
         }
         const counts = { consistent: 0, isolated: 0, decide: 0, missing: 0 };
+        // Verdicts are judged over the chunk's words together (the whole group when neighbours are
+        // exact): "isolated" needs a group whose label has a settled form (domain/harmonization.ts).
+        const embedded = chunkWords.filter((w) => neighboursOf.has(w.id));
+        const verdictOf = new Map(
+          groupVerdicts(
+            embedded.map((w) => neighboursOf.get(w.id)!.map((nb) => nb.similarity)),
+            input.rules,
+          ).map((v, i) => [embedded[i]!.id, v]),
+        );
         const entries: NeighbourEntry[] = chunkWords.map((w) => {
           const others = neighboursOf.get(w.id);
           if (!others) {
@@ -374,7 +383,7 @@ export function createHarmonizationActivities(deps: HarmonizationDeps) {
             return { wordId: w.id, verdict: 'missing', similar: 0, nearest: null, neighbours: [] };
           }
           const similarities = others.map((nb) => nb.similarity);
-          const verdict = skipVerdict(similarities, input.rules);
+          const verdict = verdictOf.get(w.id)!;
           counts[verdict]++;
           return {
             wordId: w.id,

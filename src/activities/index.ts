@@ -7,13 +7,16 @@ import type { ObjectStore } from '../stores/s3';
 import { createEnrichmentActivities, createEnrichmentLlmActivities } from './enrichment';
 import { createQualityActivities, createQualityLlmActivities, type QualityDeps } from './quality';
 import type { LlmClient } from '../llm/llm-client';
+import { ProviderBreaker, withProviderBreaker } from '../llm/breaker';
 import { createEmbeddingActivities, type EmbeddingDeps } from './embedding';
+import { createRedriveActivities } from './redrive';
 
 export type PipelineActivities = ReturnType<typeof createEvaluationActivities> &
   ReturnType<typeof createEnrichmentActivities> &
   ReturnType<typeof createQualityActivities> &
   ReturnType<typeof createHarmonizationActivities> &
-  ReturnType<typeof createEmbeddingActivities>;
+  ReturnType<typeof createEmbeddingActivities> &
+  ReturnType<typeof createRedriveActivities>;
 export type LlmActivities = ReturnType<typeof createLlmActivities> &
   ReturnType<typeof createEnrichmentLlmActivities> &
   ReturnType<typeof createQualityLlmActivities> &
@@ -32,15 +35,24 @@ export function createPipelineActivities(
     ...createQualityActivities(deps),
     ...createHarmonizationActivities(deps),
     ...createEmbeddingActivities(deps.embedding),
+    ...createRedriveActivities(deps),
   };
 }
 
-/** Activities of the `llm` queue (every LLM call). */
-export function createLlmQueueActivities(deps: { llm: LlmClient; objects: ObjectStore }): LlmActivities {
+/**
+ * Activities of the `llm` queue (every LLM call), all behind one provider breaker: a run refused
+ * for its credentials sends nothing more from this process.
+ */
+export function createLlmQueueActivities(deps: {
+  llm: LlmClient;
+  objects: ObjectStore;
+  breaker?: ProviderBreaker;
+}): LlmActivities {
+  const llm = withProviderBreaker(deps.llm, deps.breaker ?? new ProviderBreaker());
   return {
-    ...createLlmActivities(deps),
-    ...createEnrichmentLlmActivities(deps),
-    ...createQualityLlmActivities(deps),
-    ...createHarmonizationLlmActivities(deps),
+    ...createLlmActivities({ llm }),
+    ...createEnrichmentLlmActivities({ llm }),
+    ...createQualityLlmActivities({ llm }),
+    ...createHarmonizationLlmActivities({ llm, objects: deps.objects }),
   };
 }

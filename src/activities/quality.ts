@@ -24,6 +24,7 @@ import { runPartition, type RunStore } from '../stores/runs';
 import { TestFileError, localTestFiles, s3TestFiles, type TestFileSource } from '../stores/test-files';
 import { readTruth } from '../stores/truth';
 import { llmCallIds } from './llm-call-ids';
+import { redrivableRun, succeededAlongRedrives } from './redrive';
 
 export interface QualityDeps {
   receipts: ReceiptStore;
@@ -42,6 +43,8 @@ export interface ScanTestSuiteInput {
   s3Prefix?: string;
   s3Bucket?: string;
   rules?: Partial<QualityRuleOptions>;
+  /** A redrive: functions that succeeded in this run (or the runs it redrives) are not uncertain again. */
+  redriveOf?: string;
 }
 
 export interface ScanSummary {
@@ -142,6 +145,9 @@ export function createQualityActivities({ receipts, runs, truthFile, s3, s3Bucke
      */
     async scanTestSuite(input: ScanTestSuiteInput): Promise<ScanSummary> {
       const source = sourceOf(input);
+      const settled = input.redriveOf
+        ? await succeededAlongRedrives(runs, (await redrivableRun(runs, input.redriveOf, 'analyze')).runId)
+        : new Set<string>();
       const options = { ...DEFAULT_QUALITY_RULES, ...input.rules };
       let paths: string[];
       try {
@@ -197,7 +203,7 @@ export function createQualityActivities({ receipts, runs, truthFile, s3, s3Bucke
       });
       const uncertain: UncertainFunction[] = analyses.flatMap((a) =>
         a.functions
-          .filter((f) => f.uncertain)
+          .filter((f) => f.uncertain && !settled.has(f.id))
           .map((f) => ({
             id: f.id,
             path: f.path,
@@ -214,6 +220,7 @@ export function createQualityActivities({ receipts, runs, truthFile, s3, s3Bucke
         ...files,
         ...uncertain.map((fn, i) => ({ PK: pk, SK: uncertainKey(i), type: 'QUALITY_UNCERTAIN', ...fn })),
       ]);
+      if (input.redriveOf) await runs.linkRedrive(input.redriveOf, input.runId);
       return {
         files: analyses.length,
         functions: analyses.reduce((n, a) => n + a.functions.length, 0),

@@ -2,7 +2,8 @@
 import type { AppConfig } from '../config';
 import type { HarmonizeReport } from '../activities/harmonization';
 import { LABELS } from '../domain/llm-tasks';
-import { skipRuleProblems, type SkipRules } from '../domain/harmonization';
+import { DEFAULT_SKIP_RULES, skipRuleProblems, type SkipRules } from '../domain/harmonization';
+import { resolveLabel } from '../domain/labels';
 import type { HarmonizeLabelsInput } from '../workflows/harmonization';
 import {
   type ParsedArgs,
@@ -31,6 +32,7 @@ export function harmonizeSpec(cfg: AppConfig, args: ParsedArgs): PipelineRunSpec
     'similarity',
     'consistent-neighbours',
     'isolated-similarity',
+    'isolated-min-consistent-share',
     'no-cache',
     'priority',
     'wait',
@@ -42,7 +44,11 @@ export function harmonizeSpec(cfg: AppConfig, args: ParsedArgs): PipelineRunSpec
   const priority = flag(args, 'priority');
   if (priority !== undefined && !(PRIORITIES as readonly string[]).includes(priority))
     throw new UsageError(`--priority must be interactive, normal or backfill, got "${priority}"`);
-  const labelTypes = listFlag(args, 'label-types')?.map((l) => l.toUpperCase());
+  // Aliases map to their core label (`--label-types BUSINESS_NAME` is MERCHANT_NAME).
+  const labelTypes = listFlag(args, 'label-types')?.map((l) => {
+    const r = resolveLabel(l);
+    return r.kind === 'label' ? r.label : l.toUpperCase();
+  });
   const unknown = (labelTypes ?? []).filter((l) => !(LABELS as readonly string[]).includes(l));
   if (unknown.length)
     throw new UsageError(`unknown label types: ${unknown.join(', ')} (known: ${LABELS.join(', ')})`);
@@ -56,6 +62,9 @@ export function harmonizeSpec(cfg: AppConfig, args: ParsedArgs): PipelineRunSpec
       numberFlag(args, 'consistent-neighbours', { min: 1, int: true }) ?? cfg.HARMONIZE_CONSISTENT_NEIGHBOURS,
     isolatedSimilarity:
       numberFlag(args, 'isolated-similarity', { min: 0, max: 1 }) ?? cfg.HARMONIZE_ISOLATED_SIMILARITY,
+    isolatedMinConsistentShare:
+      numberFlag(args, 'isolated-min-consistent-share', { min: 0, max: 1 }) ??
+      DEFAULT_SKIP_RULES.isolatedMinConsistentShare,
   };
   const problems = skipRuleProblems(rules);
   if (problems.length) throw new UsageError(problems.join('; '));

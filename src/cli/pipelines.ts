@@ -5,6 +5,7 @@ import type { EnrichmentReport } from '../activities/enrichment';
 import type { QualityReport } from '../activities/quality';
 import type { EnrichPlacesInput } from '../workflows/enrichment';
 import type { AnalyzeTestSuiteInput } from '../workflows/quality';
+import type { Client } from '@temporalio/client';
 import { connectClient } from '../temporal';
 import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, flag, listFlag, numberFlag } from './args';
 import { startRun, waitForRun } from './runs';
@@ -75,6 +76,17 @@ export async function runPipelineCommand(
     args: spec.input,
     runId: flag(args, 'run-id'),
   });
+  return followRun(cfg, client, runId, args, printReport);
+}
+
+/** After a start: prints the run id, or with --wait shows progress and prints the report. */
+export async function followRun(
+  cfg: AppConfig,
+  client: Client,
+  runId: string,
+  args: ParsedArgs,
+  printReport: (report: Record<string, unknown>, json: boolean) => void,
+): Promise<number> {
   const json = boolFlag(args, 'json');
   if (!boolFlag(args, 'wait')) {
     console.log(

@@ -1,9 +1,11 @@
 // Starting pipeline runs, waiting on them with a progress bar, and printing their reports.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AppConfig } from '../config';
 import { createStores } from '../deps';
 import { PipelineKey, RunIdKey } from '../workflows/shared';
 import type { RunProgress } from '../workflows/evaluation';
+import { UsageError } from './args';
 import { ProgressBar } from './progress';
 import { usableId } from './args';
 
@@ -22,9 +24,24 @@ export interface StartRunOptions<A> {
 export async function startRun<A>(cfg: AppConfig, client: Client, opts: StartRunOptions<A>): Promise<string> {
   // A run id given by the user (--run-id) becomes a workflow id and DynamoDB/S3 keys: validated first.
   const runId = opts.runId === undefined ? newRunId(opts.pipeline) : usableId('run id', opts.runId);
+  try {
+    await startWorkflow(cfg, client, opts, runId);
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new UsageError(
+        `Run id ${runId} is already used: a run id names one run; choose another --run-id`,
+      );
+    throw err;
+  }
+  return runId;
+}
+
+async function startWorkflow<A>(cfg: AppConfig, client: Client, opts: StartRunOptions<A>, runId: string) {
   await client.workflow.start(opts.workflowType, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
+    // A run id is never reused, even after its run ended: its records belong to that run.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
     args: [{ ...opts.args, runId, llmTaskQueue: cfg.TASK_QUEUE_LLM }],
     typedSearchAttributes: [
       { key: RunIdKey, value: runId },
@@ -32,7 +49,6 @@ export async function startRun<A>(cfg: AppConfig, client: Client, opts: StartRun
     ],
     memo: { pipeline: opts.pipeline },
   });
-  return runId;
 }
 
 /** Waits for a run to finish, polling its progress query for the bar. */
@@ -82,6 +98,8 @@ export async function runReport(
   return {
     runId,
     status: temporalStatus ?? meta?.status,
+    ...(meta?.redriveOf ? { redriveOf: meta.redriveOf } : {}),
+    ...(meta?.redrivenBy?.length ? { redrivenBy: meta.redrivenBy } : {}),
     ...(progress ? { progress } : {}),
     ...(meta?.report ?? {}),
   };

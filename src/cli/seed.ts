@@ -5,7 +5,7 @@ import { generateDataset, type Dataset } from '../domain/generator';
 import type { Truth } from '../domain/llm-tasks';
 import { generatePlaces, type PlacesDataset } from '../domain/places';
 import { PlaceStore } from '../stores/places';
-import { parseImportFile } from '../domain/import';
+import { IMPORT_FORMATS, parseImport, type ImportFormat } from '../domain/import';
 import { createStores } from '../deps';
 import { mergeTruth } from '../stores/truth';
 import { type ParsedArgs, UsageError, assertKnownFlags, flag, numberFlag } from './args';
@@ -16,6 +16,9 @@ export interface SeedSummary {
   words: number;
   planted: number;
   rejected: Array<{ index: number; receiptId?: string; reasons: string[] }>;
+  /** With --from-file: the format read and the label aliases mapped (alias -> labels). */
+  format?: ImportFormat;
+  aliases?: Record<string, number>;
   /** With --places: places and reviews written. */
   places?: number;
   reviews?: number;
@@ -31,6 +34,7 @@ export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<See
     'error-rate',
     'pending-rate',
     'from-file',
+    'format',
     'json',
     'places',
     'quality-truth',
@@ -44,11 +48,27 @@ export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<See
     const text = await fs.readFile(fromFile, 'utf8').catch((err: Error) => {
       throw new UsageError(`--from-file ${fromFile}: ${err.message}`);
     });
-    const { merchants, receipts, rejected } = parseImportFile(text);
+    const format = importFormat(args);
+    let parsed: ReturnType<typeof parseImport>;
+    try {
+      parsed = parseImport(text, format);
+    } catch (err) {
+      throw new UsageError(`--from-file ${fromFile} (--format ${format}): ${(err as Error).message}`);
+    }
+    const { merchants, receipts, rejected, aliases } = parsed;
     await store.putMerchants(merchants);
     await store.putReceipts(receipts);
     const words = receipts.reduce((n, r) => n + r.lines.reduce((m, l) => m + l.words.length, 0), 0);
-    return { merchants: merchants.length, receipts: receipts.length, words, planted: 0, rejected, ...extras };
+    return {
+      merchants: merchants.length,
+      receipts: receipts.length,
+      words,
+      planted: 0,
+      rejected,
+      format,
+      ...(aliases ? { aliases } : {}),
+      ...extras,
+    };
   }
   const merchants = numberFlag(args, 'merchants', { min: 1, max: 10_000, int: true }) ?? 3;
   const perMerchant = numberFlag(args, 'receipts', { min: 1, max: 100_000, int: true }) ?? 40;
@@ -63,6 +83,16 @@ export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<See
     ...(pendingRate !== undefined ? { pendingRate } : {}),
   });
   return { ...(await writeDataset(cfg, ds)), ...extras };
+}
+
+/** `--format`: how to read `--from-file` (default `native`, this project's own format). */
+function importFormat(args: ParsedArgs): ImportFormat {
+  const format = flag(args, 'format') ?? 'native';
+  if (!(IMPORT_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(
+      `--format ${format} is not a known import format; use one of ${IMPORT_FORMATS.join(', ')}`,
+    );
+  return format as ImportFormat;
 }
 
 /** Writes a generated dataset to DynamoDB and its truth to TRUTH_FILE. */

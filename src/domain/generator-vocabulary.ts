@@ -314,3 +314,24 @@ export const CLOSINGS = [
 
 /** Sales tax rates in basis points (0 to 10%). */
 export const TAX_RATES_BP = [0, 250, 400, 500, 600, 625, 700, 725, 750, 800, 825, 875, 950, 1000] as const;
+
+/** Opening hours as merchants print them (every word labelled STORE_HOURS). */
+export const STORE_HOURS_TEXTS = [
+  'MON-SUN 7AM-10PM',
+  'OPEN DAILY 8AM-9PM',
+  'MON-FRI 6AM-8PM SAT-SUN 7AM-6PM',
+  'HOURS 9AM-7PM',
+  'OPEN 24 HOURS',
+] as const;
+/** Top-level domains of merchant websites. */
+export const WEBSITE_SUFFIXES = ['.com', '.net', '.shop'] as const;
+/** Words printed before a loyalty number (unlabelled). */
+export const LOYALTY_KEYWORDS = ['MEMBER #', 'REWARDS ID', 'LOYALTY #', 'CLUB CARD'] as const;
+/** Coupon codes (labelled COUPON with their negative amount). */
+export const COUPON_CODES = ['SAVE5', 'MFR COUPON', 'DIGITAL COUPON', 'BOGO50', 'WELCOME10'] as const;
+/** Descriptions of non-coupon discounts (unlabelled; the amount is the DISCOUNT). */
+export const DISCOUNT_TEXTS = ['MEMBER DISCOUNT', 'SALE SAVINGS', '10% OFF', 'EMPLOYEE DISC'] as const;
+/** Tip shares of the pre-tax amount, in percent. */
+export const TIP_PERCENTS = [10, 15, 18, 20] as const;
+/** Cash back amounts in cents (debit payments). */
+export const CASH_BACK_CENTS = [1000, 2000, 4000, 6000] as const;

@@ -20,12 +20,22 @@ export interface SkipRules {
    * @default 0.4
    */
   isolatedSimilarity: number;
+  /**
+   * The "isolated -> outlier" rule holds only in a group where at least this share of the words are
+   * consistent (the label has a settled form at this merchant). In a small group (a merchant with
+   * one or two receipts: no word has 10 neighbours) or a diverse one (amounts at a merchant with few
+   * receipts) a word is unlike the others merely because there are few like it, so the LLM decides
+   * (issue 14: the demo's 2.6k words had precision 0.794 against 0.995 on 13k; 0.986 with this rule).
+   * @default 0.5
+   */
+  isolatedMinConsistentShare: number;
 }
 
 export const DEFAULT_SKIP_RULES: Readonly<SkipRules> = {
   similarity: 0.8,
   consistentNeighbours: 10,
   isolatedSimilarity: 0.4,
+  isolatedMinConsistentShare: 0.5,
 };
 
 /** Words per outlier-decision LLM call (the seed's batch size). */
@@ -57,6 +67,7 @@ export function skipRuleProblems(r: SkipRules): string[] {
   unit('isolatedSimilarity', r.isolatedSimilarity);
   if (!Number.isInteger(r.consistentNeighbours) || r.consistentNeighbours < 1)
     problems.push(`consistentNeighbours must be an integer >= 1, got ${r.consistentNeighbours}`);
+  unit('isolatedMinConsistentShare', r.isolatedMinConsistentShare);
   if (r.isolatedSimilarity > r.similarity)
     problems.push(
       `isolatedSimilarity (${r.isolatedSimilarity}) must not exceed similarity (${r.similarity})`,
@@ -70,6 +81,7 @@ export type SkipVerdict = 'consistent' | 'isolated' | 'decide';
 /**
  * Applies the skip rules to a word's neighbour similarities (itself excluded, any order).
  * A word with no neighbour at all (alone in its group) has nothing to be unlike, so the LLM decides.
+ * `groupVerdicts` then withdraws "isolated" in groups without a settled form.
  */
 export function skipVerdict(similarities: readonly number[], rules: SkipRules): SkipVerdict {
   if (similarities.length === 0) return 'decide';
@@ -82,6 +94,22 @@ export function skipVerdict(similarities: readonly number[], rules: SkipRules): 
   if (similar >= rules.consistentNeighbours) return 'consistent';
   if (nearest < rules.isolatedSimilarity) return 'isolated';
   return 'decide';
+}
+
+/**
+ * The verdicts of a group's words (each word's neighbour similarities): `skipVerdict`, except that
+ * "isolated" becomes "decide" unless at least `isolatedMinConsistentShare` of the words are consistent.
+ */
+export function groupVerdicts(
+  similarities: ReadonlyArray<readonly number[]>,
+  rules: SkipRules,
+): SkipVerdict[] {
+  const verdicts = similarities.map((s) => skipVerdict(s, rules));
+  // Rules from an older caller (a saved workflow input) have no share: the default holds.
+  const minShare = rules.isolatedMinConsistentShare ?? DEFAULT_SKIP_RULES.isolatedMinConsistentShare;
+  const consistent = verdicts.filter((v) => v === 'consistent').length;
+  if (verdicts.length > 0 && consistent >= minShare * verdicts.length) return verdicts;
+  return verdicts.map((v) => (v === 'isolated' ? 'decide' : v));
 }
 
 export interface NeighbourHit {

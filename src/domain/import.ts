@@ -1,8 +1,11 @@
 // Import of receipts from a JSON file (documented in docs/DATA_MODEL.md): each record validated,
 // bad records rejected with reasons, the good ones turned into Receipts with stable ids.
 import { z } from 'zod';
-import { VALIDATION_STATUSES, lineIdOf, wordIdOf, type Merchant, type Receipt } from './receipt';
-import { labelSchema } from './llm-tasks';
+import { VALIDATION_STATUSES, lineIdOf, wordIdOf, type Receipt } from './receipt';
+import { LabelReader, type ImportFormat, type ImportResult } from './import-common';
+import { parseDynamoExportFile } from './import-dynamo';
+import { parseLayoutLmFile } from './import-layoutlm';
+import type { Label } from './labels';
 import { validateReceiptShape } from './rules';
 import { idProblem, type IdKind } from './ids';
 import { MAX_IMPORT_FIELD_TEXT, MAX_WORD_TEXT } from './bounded-text';
@@ -15,9 +18,30 @@ const idSchema = (kind: IdKind) =>
   });
 const fieldText = z.string().min(1).max(MAX_IMPORT_FIELD_TEXT);
 
+export { IMPORT_FORMATS, type ImportFormat, type ImportResult } from './import-common';
+
+/** Parses an import file of any supported format (`native`: this project's own, documented in DATA_MODEL.md). */
+export function parseImport(text: string, format: ImportFormat = 'native'): ImportResult {
+  if (format === 'layoutlm') return parseLayoutLmFile(text);
+  if (format === 'dynamo-export') return parseDynamoExportFile(text);
+  return parseImportFile(text);
+}
+
+/** Core labels and aliases (`BUSINESS_NAME`); `OTHER`/`O` mean no label; anything else is refused. */
+const importLabelSchema = z.string().transform((raw, ctx): Label | undefined => {
+  const read = nativeLabels.read(raw);
+  if ('problem' in read) {
+    ctx.addIssue({ code: 'custom', message: read.problem });
+    return z.NEVER;
+  }
+  return read.label ?? undefined;
+});
+/** Alias counts of the file being parsed (parsing is synchronous, so one reader at a time). */
+let nativeLabels = new LabelReader();
+
 const importWordSchema = z.object({
   text: z.string().min(1).max(MAX_WORD_TEXT),
-  label: labelSchema.optional(),
+  label: importLabelSchema.optional(),
   validationStatus: z.enum(VALIDATION_STATUSES).optional(),
 });
 
@@ -43,13 +67,8 @@ const importFileSchema = z.object({
   receipts: z.array(z.unknown()),
 });
 
-export interface ImportResult {
-  merchants: Merchant[];
-  receipts: Receipt[];
-  rejected: Array<{ index: number; receiptId?: string; reasons: string[] }>;
-}
-
 export function parseImportFile(text: string): ImportResult {
+  nativeLabels = new LabelReader();
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -120,5 +139,11 @@ export function parseImportFile(text: string): ImportResult {
       merchants.set(r.merchantId, { merchantId: r.merchantId, name: r.merchantName, address: '', phone: '' });
     }
   });
-  return { merchants: [...merchants.values()], receipts, rejected };
+  const aliases = nativeLabels.aliases;
+  return {
+    merchants: [...merchants.values()],
+    receipts,
+    rejected,
+    ...(Object.keys(aliases).length ? { aliases } : {}),
+  };
 }

@@ -1,25 +1,10 @@
 // The contract between our prompts and any LLM (real or the emulator's oracle): task kinds,
 // answer schemas, and the machine-readable item block every prompt carries.
 import { z } from 'zod';
+import { LABELS, type Label } from './labels';
 
-export const LABELS = [
-  'MERCHANT_NAME',
-  'ADDRESS_LINE',
-  'PHONE_NUMBER',
-  'DATE',
-  'TIME',
-  'PRODUCT_NAME',
-  'QUANTITY',
-  'UNIT_PRICE',
-  'LINE_TOTAL',
-  'SUBTOTAL',
-  'TAX',
-  'GRAND_TOTAL',
-  'PAYMENT_METHOD',
-  'OTHER',
-] as const;
+export { LABELS, type Label } from './labels';
 export const labelSchema = z.enum(LABELS);
-export type Label = z.infer<typeof labelSchema>;
 
 export const TASK_KINDS = ['label_review', 'label_outlier', 'place_enrichment', 'test_quality'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];

@@ -1,25 +1,28 @@
 // Money amounts as receipts print them, converted to and from integer cents.
 
-/** `-`, optional `$` (the minus may also follow it), digits with optional thousands commas, 2 decimals. */
-const MONEY_RE = /^(-?)(\$?)(-?)(\d{1,3}(?:,\d{3})+|\d+)\.(\d{2})$/;
+/**
+ * `-`, optional `$` (the minus may also follow it), digits with optional thousands commas, 2 decimals,
+ * and a trailing minus as many registers print discounts (`1.00-`).
+ */
+const MONEY_RE = /^(-?)(\$?)(-?)(\d{1,3}(?:,\d{3})+|\d+)\.(\d{2})(-?)$/;
 
 /** Integer parts longer than this would lose precision as cents in a double. */
 const MAX_INTEGER_DIGITS = 13;
 
 /**
- * Parses `$12.34`, `12.34`, `1,234.56`, `-3.00`, `-$3.00` into integer cents.
+ * Parses `$12.34`, `12.34`, `1,234.56`, `-3.00`, `-$3.00`, `3.00-` into integer cents.
  * Returns undefined for anything else, including amounts without exactly two decimals
  * (`12`, `12.3`): receipts print cents, and a bare integer is more likely a quantity.
  */
 export function parseMoney(text: string): number | undefined {
   const m = MONEY_RE.exec(text.trim());
   if (!m) return undefined;
-  const [, minusBefore, , minusAfter, whole = '', decimals = ''] = m;
-  if (minusBefore && minusAfter) return undefined;
+  const [, minusBefore, , minusAfter, whole = '', decimals = '', minusTrailing] = m;
+  if ([minusBefore, minusAfter, minusTrailing].filter(Boolean).length > 1) return undefined;
   const digits = whole.replace(/,/g, '');
   if (digits.length > MAX_INTEGER_DIGITS) return undefined;
   const cents = Number(digits) * 100 + Number(decimals);
-  const negative = Boolean(minusBefore || minusAfter) && cents !== 0;
+  const negative = Boolean(minusBefore || minusAfter || minusTrailing) && cents !== 0;
   return negative ? -cents : cents;
 }
 

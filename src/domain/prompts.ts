@@ -1,12 +1,14 @@
 // Prompt builders: instructions for the model plus the machine-readable item envelope.
 import type { ChatMessage } from '../llm/types';
-import { LABELS, renderEnvelope } from './llm-tasks';
+import { labelDefinitionsText } from './labels';
+import { renderEnvelope } from './llm-tasks';
 import type { LabelIssue } from './receipt';
 
 const LABEL_REVIEW_SYSTEM = [
   'You review word labels on shopping receipts.',
-  `Labels: ${LABELS.join(', ')}.`,
-  'For each item decide VALID (the label is right), INVALID (wrong; give suggestedLabel) or NEEDS_REVIEW (cannot tell).',
+  `Labels (use only these):\n${labelDefinitionsText()}`,
+  'For each item decide VALID (the label is right), INVALID (wrong; give suggestedLabel, or null when the word should carry no label) or NEEDS_REVIEW (cannot tell).',
+  'An item marked "unlabelled": true has no label yet; its label is the one its line neighbours share: VALID means the word should carry it.',
   'Answer with JSON only, one review per item id, following the schema.',
 ].join('\n');
 
@@ -18,6 +20,7 @@ export function labelReviewMessages(merchantName: string, issues: LabelIssue[]):
     label: i.label,
     line: i.lineText,
     flags: i.rules,
+    ...(i.unlabelled ? { unlabelled: true } : {}),
   }));
   return [
     { role: 'system', content: LABEL_REVIEW_SYSTEM },
@@ -41,7 +44,7 @@ export interface OutlierPromptItem {
 
 const LABEL_OUTLIER_SYSTEM = [
   'You check word labels on shopping receipts for consistency.',
-  `Labels: ${LABELS.join(', ')}.`,
+  `Labels (use only these):\n${labelDefinitionsText()}`,
   'Each item is a word with its label, the word in its line context, and the most similar words that carry the same label at the same merchant.',
   'Decide for each item whether it is an outlier: a word whose label is wrong compared with how this merchant labels such words. For an outlier give suggestedLabel; otherwise null.',
   'Answer with JSON only, one decision per item id, following the schema.',

@@ -74,12 +74,13 @@ function reviewItem(
   const label = itemLabel(item);
   const truthLabel = truth?.words?.[item.id]?.label;
   if (truthLabel === undefined) {
+    // An imported receipt's words have no truth: a deterministic "cannot tell" that changes nothing.
     return {
       answer: {
         id: item.id,
-        decision: 'VALID',
+        decision: 'NEEDS_REVIEW',
         suggestedLabel: null,
-        reason: 'Nothing contradicts the label.',
+        reason: 'No ground truth for this word.',
       },
       known: false,
       wrong: false,

@@ -52,6 +52,34 @@ export class LlmFatalError extends Error {
   }
 }
 
+/**
+ * 401/403: the provider refuses our credentials. Every other call of the run would be refused the
+ * same way, so the run stops (the provider breaker, breaker.ts) instead of failing item by item.
+ */
+export class LlmProviderAuthError extends LlmFatalError {
+  override name = 'LlmProviderAuthError';
+  constructor(status: number, providerMessage: string) {
+    super(
+      status,
+      `The LLM provider refused our credentials (HTTP ${status}): ${providerMessage}. ` +
+        'Check the API key (OPENAI_API_KEY for OpenAI; the credentials of whatever serves OLLAMA_HOST) ' +
+        'and that it may use the configured model, then redrive the run (npm run cli -- redrive <runId>).',
+    );
+  }
+}
+
+/** The provider breaker of this run is open: the call was refused (or aborted) before reaching it. */
+export class LlmCircuitOpenError extends Error {
+  override name = 'LlmCircuitOpenError';
+  constructor(
+    /** The failure type that opened the breaker: 'LlmProviderAuth' or 'LlmFatal'. */
+    readonly openedBy: string,
+    readonly reason: string,
+  ) {
+    super(`Run stopped by the LLM provider breaker, no further call is sent: ${reason}`);
+  }
+}
+
 /** The model answered, but not with valid JSON for the schema, even after repair attempts. */
 export class LlmInvalidAnswerError extends Error {
   override name = 'LlmInvalidAnswerError';
@@ -69,6 +97,7 @@ export class LlmBudgetExhaustedError extends Error {
 export function errorForStatus(status: number, retryAfterMs: number | undefined, message: string): Error {
   if (status === 429 || status === 503) return new LlmRateLimitedError(status, retryAfterMs, message);
   if (status === 408 || status === 409 || status >= 500) return new LlmTransientError(status, message);
+  if (status === 401 || status === 403) return new LlmProviderAuthError(status, message);
   return new LlmFatalError(status, message);
 }
 
@@ -112,6 +141,12 @@ export function toActivityFailure(err: unknown, attempt = 1): ApplicationFailure
       type: 'LlmBudgetExhausted',
       nextRetryDelay: err.retryAfterMs,
     });
+  }
+  if (err instanceof LlmProviderAuthError) {
+    return ApplicationFailure.nonRetryable(err.message, 'LlmProviderAuth', { status: err.status });
+  }
+  if (err instanceof LlmCircuitOpenError) {
+    return ApplicationFailure.nonRetryable(err.message, 'LlmCircuitOpen', { openedBy: err.openedBy });
   }
   if (err instanceof LlmFatalError) {
     return ApplicationFailure.nonRetryable(err.message, 'LlmFatal', { status: err.status });

@@ -10,51 +10,18 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/chunk';
 import type { Label } from '../domain/llm-tasks';
-import type { Line, Merchant, Receipt, ValidationStatus, Word } from '../domain/receipt';
-import { lineIdOf } from '../domain/receipt';
+import type { Merchant, Receipt, ValidationStatus } from '../domain/receipt';
 import {
-  boundStrings,
-  boundText,
-  MAX_IMPORT_FIELD_TEXT,
-  MAX_LINE_TEXT,
-  MAX_PROVIDER_TEXT,
-  MAX_WORD_TEXT,
-} from '../domain/bounded-text';
-import { validId } from '../domain/ids';
+  keys,
+  labelledWordsPartition,
+  merchantPartition,
+  parseWordId,
+  receiptFromItems,
+  receiptItems,
+} from './receipt-items';
+import { boundStrings, boundText, MAX_IMPORT_FIELD_TEXT, MAX_PROVIDER_TEXT } from '../domain/bounded-text';
 
-/** Partition of a merchant (its META item; GSI1 partition of its receipts); the id is validated. */
-export const merchantPartition = (merchantId: string) => `MERCHANT#${validId('merchant id', merchantId)}`;
-/** Partition of a receipt (META, lines and words); the id is validated. */
-const receiptPartition = (receiptId: string) => `RECEIPT#${validId('receipt id', receiptId)}`;
-
-export const keys = {
-  merchant: (merchantId: string) => ({ PK: merchantPartition(merchantId), SK: 'META' }),
-  receipt: (receiptId: string) => ({ PK: receiptPartition(receiptId), SK: 'META' }),
-  line: (receiptId: string, lineIndex: number) => ({
-    PK: receiptPartition(receiptId),
-    SK: `LINE#${pad(lineIndex)}`,
-  }),
-  word: (receiptId: string, lineIndex: number, wordIndex: number) => ({
-    PK: receiptPartition(receiptId),
-    SK: `LINE#${pad(lineIndex)}#WORD#${pad(wordIndex)}`,
-  }),
-};
-
-/** GSI1 partition of the words of one merchant carrying one label. */
-export function labelledWordsPartition(merchantId: string, label: string): string {
-  return `${merchantPartition(merchantId)}#LABEL#${label}`;
-}
-
-function pad(n: number): string {
-  return String(n).padStart(3, '0');
-}
-
-/** Parses `${receiptId}#L012#W003` back into its parts. */
-export function parseWordId(wordId: string): { receiptId: string; lineIndex: number; wordIndex: number } {
-  const m = /^(.*)#L(\d+)#W(\d+)$/.exec(wordId);
-  if (!m) throw new Error(`Malformed word id ${JSON.stringify(wordId)}`);
-  return { receiptId: m[1]!, lineIndex: Number(m[2]), wordIndex: Number(m[3]) };
-}
+export { keys, labelledWordsPartition, merchantPartition, parseWordId } from './receipt-items';
 
 export interface LabelUpdate {
   wordId: string;
@@ -62,6 +29,11 @@ export interface LabelUpdate {
   reason: string;
   source: string;
   suggestedLabel?: Label | null;
+  /**
+   * Set when the word had no label and the review confirmed the one proposed for it: the label is
+   * created (VALID, proposed by `source`) and the word joins its merchant's group of that label.
+   */
+  createLabel?: { label: Label; merchantId: string };
 }
 
 export class ReceiptStore {
@@ -84,66 +56,7 @@ export class ReceiptStore {
 
   /** Writes receipts with their lines and words (overwrites: seeding is a reset of that data). */
   async putReceipts(receipts: Receipt[]): Promise<void> {
-    const items: Record<string, unknown>[] = [];
-    for (const r of receipts) {
-      const wordCount = r.lines.reduce((n, l) => n + l.words.length, 0);
-      items.push({
-        ...keys.receipt(r.receiptId),
-        type: 'RECEIPT',
-        GSI1PK: merchantPartition(r.merchantId),
-        GSI1SK: `RECEIPT#${r.receiptId}`,
-        receiptId: r.receiptId,
-        merchantId: r.merchantId,
-        merchantName: boundText(r.merchantName, MAX_IMPORT_FIELD_TEXT),
-        purchasedAt: boundText(r.purchasedAt, MAX_IMPORT_FIELD_TEXT),
-        lineCount: r.lines.length,
-        wordCount,
-      });
-      for (const line of r.lines) {
-        // Texts come from import files too: bounded here, where they enter DynamoDB items.
-        const lineText = boundText(line.text, MAX_LINE_TEXT);
-        items.push({
-          ...keys.line(r.receiptId, line.lineIndex),
-          type: 'LINE',
-          lineId: line.lineId,
-          lineIndex: line.lineIndex,
-          text: lineText,
-          merchantId: r.merchantId,
-          embeddingStatus: 'NOT_EMBEDDED',
-          GSI2PK: 'EMBED#LINE#NOT_EMBEDDED',
-          GSI2SK: line.lineId,
-        });
-        for (const w of line.words) {
-          items.push({
-            ...keys.word(r.receiptId, w.lineIndex, w.wordIndex),
-            type: 'WORD',
-            wordId: w.wordId,
-            lineIndex: w.lineIndex,
-            wordIndex: w.wordIndex,
-            text: boundText(w.text, MAX_WORD_TEXT),
-            merchantId: r.merchantId,
-            // The word's context for embeddings and prompts (domain/embedding-text.ts).
-            lineText,
-            ...(w.label
-              ? {
-                  // Labelled words of a merchant by label (the harmonizer's groups), overloading GSI1.
-                  GSI1PK: labelledWordsPartition(r.merchantId, w.label.label),
-                  GSI1SK: w.wordId,
-                  label: w.label.label,
-                  validationStatus: w.label.validationStatus,
-                  labelSource: w.label.source,
-                  labelReason: w.label.reason && boundText(w.label.reason, MAX_PROVIDER_TEXT),
-                  suggestedLabel: w.label.suggestedLabel,
-                }
-              : {}),
-            embeddingStatus: 'NOT_EMBEDDED',
-            GSI2PK: 'EMBED#WORD#NOT_EMBEDDED',
-            GSI2SK: w.wordId,
-          });
-        }
-      }
-    }
-    await this.batchPut(items);
+    await this.batchPut(receipts.flatMap(receiptItems));
   }
 
   async listMerchants(): Promise<Merchant[]> {
@@ -211,50 +124,7 @@ export class ReceiptStore {
       KeyConditionExpression: 'PK = :pk',
       ExpressionAttributeValues: { ':pk': `RECEIPT#${receiptId}` },
     });
-    const meta = items.find((i) => i.SK === 'META');
-    if (!meta) return undefined;
-    const lines = new Map<number, Line>();
-    for (const i of items) {
-      if (i.type === 'LINE') {
-        const lineIndex = Number(i.lineIndex);
-        lines.set(lineIndex, {
-          lineId: lineIdOf(receiptId, lineIndex),
-          lineIndex,
-          text: String(i.text),
-          words: [],
-        });
-      }
-    }
-    for (const i of items) {
-      if (i.type !== 'WORD') continue;
-      const line = lines.get(Number(i.lineIndex));
-      if (!line) continue;
-      const word: Word = {
-        wordId: String(i.wordId),
-        lineIndex: Number(i.lineIndex),
-        wordIndex: Number(i.wordIndex),
-        text: String(i.text),
-      };
-      if (i.label !== undefined) {
-        word.label = {
-          label: i.label as Label,
-          validationStatus: (i.validationStatus as ValidationStatus) ?? 'NONE',
-          source: String(i.labelSource ?? 'unknown'),
-          ...(i.labelReason ? { reason: String(i.labelReason) } : {}),
-          ...(i.suggestedLabel ? { suggestedLabel: i.suggestedLabel as Label } : {}),
-        };
-      }
-      line.words.push(word);
-    }
-    const sorted = [...lines.values()].sort((a, b) => a.lineIndex - b.lineIndex);
-    for (const l of sorted) l.words.sort((a, b) => a.wordIndex - b.wordIndex);
-    return {
-      receiptId,
-      merchantId: String(meta.merchantId),
-      merchantName: String(meta.merchantName),
-      purchasedAt: String(meta.purchasedAt),
-      lines: sorted,
-    };
+    return receiptFromItems(receiptId, items);
   }
 
   /**
@@ -264,21 +134,42 @@ export class ReceiptStore {
   async applyLabelUpdates(runId: string, updates: LabelUpdate[]): Promise<number> {
     // Independent conditional writes, 8 at a time (one after another they cost ~5 ms each).
     const applied = await mapLimit(updates, 8, (u) =>
-      this.updateWordIf(u.wordId, {
-        UpdateExpression:
-          'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
-        ConditionExpression:
-          'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
-        ExpressionAttributeValues: {
-          ':s': u.validationStatus,
-          ':r': boundText(u.reason, MAX_PROVIDER_TEXT),
-          ':src': u.source,
-          ':sl': u.suggestedLabel ?? null,
-          ':run': runId,
-        },
-      }),
+      u.createLabel
+        ? this.createWordLabel(runId, u, u.createLabel)
+        : this.updateWordIf(u.wordId, {
+            UpdateExpression:
+              'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
+            ConditionExpression:
+              'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+            ExpressionAttributeValues: {
+              ':s': u.validationStatus,
+              ':r': boundText(u.reason, MAX_PROVIDER_TEXT),
+              ':src': u.source,
+              ':sl': u.suggestedLabel ?? null,
+              ':run': runId,
+            },
+          }),
     );
     return applied.filter(Boolean).length;
+  }
+
+  /** Gives an unlabelled word the label a review confirmed (only if it is still unlabelled). */
+  private createWordLabel(runId: string, u: LabelUpdate, create: NonNullable<LabelUpdate['createLabel']>) {
+    return this.updateWordIf(u.wordId, {
+      UpdateExpression:
+        'SET #label = :l, validationStatus = :s, labelReason = :r, labelSource = :src, reviewedByRun = :run, GSI1PK = :gpk, GSI1SK = :gsk',
+      ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(#label)',
+      ExpressionAttributeNames: { '#label': 'label' },
+      ExpressionAttributeValues: {
+        ':l': create.label,
+        ':s': u.validationStatus,
+        ':r': u.reason,
+        ':src': u.source,
+        ':run': runId,
+        ':gpk': labelledWordsPartition(create.merchantId, create.label),
+        ':gsk': u.wordId,
+      },
+    });
   }
 
   /** A conditional update of one word item: false (and nothing written) when the condition fails. */
@@ -286,7 +177,7 @@ export class ReceiptStore {
     wordId: string,
     update: Pick<
       ConstructorParameters<typeof UpdateCommand>[0],
-      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
+      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues' | 'ExpressionAttributeNames'
     >,
   ): Promise<boolean> {
     const { receiptId, lineIndex, wordIndex } = parseWordId(wordId);

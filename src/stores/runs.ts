@@ -42,7 +42,14 @@ export interface RunMeta {
   finishedAt?: number;
   params?: Record<string, unknown>;
   report?: Record<string, unknown>;
+  /** The run this one redrives (its failed and unreached items). */
+  redriveOf?: string;
+  /** Runs that redrove this one, oldest first. */
+  redrivenBy?: string[];
 }
+
+/** Ids per redrive plan item: well under DynamoDB's 400 KB item limit for ids of up to 128 chars. */
+const PLAN_IDS_PER_ITEM = 1_000;
 
 export class RunStore {
   constructor(private readonly store: ReceiptStore) {}
@@ -95,6 +102,52 @@ export class RunStore {
 
   async listResults(runId: string): Promise<ItemResult[]> {
     return (await this.store.queryPrefix(runPartition(runId), 'RESULT#')) as unknown as ItemResult[];
+  }
+
+  /**
+   * Stores the items a redrive run works on, by group (a merchant's receipts, or all places), under
+   * the run's own partition, so the list never travels in workflow history. Rewriting it is harmless:
+   * the plan of a run is computed from runs that have ended.
+   */
+  async putRedrivePlan(runId: string, groups: ReadonlyMap<string, readonly string[]>): Promise<void> {
+    const items: Array<Record<string, unknown>> = [];
+    for (const [group, ids] of groups) {
+      for (let part = 0; part * PLAN_IDS_PER_ITEM < ids.length; part++) {
+        items.push({
+          PK: `RUN#${runId}`,
+          SK: `PLAN#${group}#${String(part).padStart(5, '0')}`,
+          group,
+          ids: ids.slice(part * PLAN_IDS_PER_ITEM, (part + 1) * PLAN_IDS_PER_ITEM),
+        });
+      }
+    }
+    await this.store.batchPut(items);
+  }
+
+  /** The redrive plan of a run: group -> ids (in stored order); empty when the run is no redrive. */
+  async getRedrivePlan(runId: string, group?: string): Promise<Map<string, string[]>> {
+    const items = await this.store.queryPrefix(
+      `RUN#${runId}`,
+      group === undefined ? 'PLAN#' : `PLAN#${group}#`,
+    );
+    const plan = new Map<string, string[]>();
+    for (const item of items) {
+      const g = String(item.group);
+      plan.set(g, [...(plan.get(g) ?? []), ...((item.ids as string[]) ?? [])]);
+    }
+    return plan;
+  }
+
+  /** Points an ended run to the run that redrives it (kept on its record, shown by `report`). */
+  async linkRedrive(runId: string, redriveRunId: string): Promise<void> {
+    const meta = await this.getRun(runId);
+    if (!meta || meta.redrivenBy?.includes(redriveRunId)) return;
+    await this.store.updateIf(
+      { PK: `RUN#${runId}`, SK: 'META' },
+      'SET redrivenBy = list_append(if_not_exists(redrivenBy, :none), :new)',
+      'attribute_exists(PK)',
+      { ':none': [], ':new': [redriveRunId] },
+    );
   }
 
   async listCalls(runId: string): Promise<CallRecord[]> {

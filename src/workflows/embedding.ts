@@ -42,6 +42,8 @@ import {
   ioLocalActivityOptions,
   recordingRunFailure,
 } from './shared';
+import { RUN_BREAKER_PATCH, runStoppingFailure } from './run-breaker';
+import { checkEmbedBackfillInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -160,8 +162,12 @@ export interface EmbedBackfillInput {
 
 /** One backfill run: submit everything not embedded, in as many batches as it takes (no cap). */
 export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<EmbeddingReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => embedBackfillRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'embedBackfill');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkEmbedBackfillInput(input);
+    return embedBackfillRun(input);
+  });
 }
 
 async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<EmbeddingReport> {
@@ -269,6 +275,10 @@ async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<Embeddi
           } catch {
             // No batch record was written: no item was claimed.
           }
+          // Refused for our credentials: nothing this run does can succeed, so it fails with why.
+          const stopping = runStoppingFailure(err);
+          if (stopping && patched(RUN_BREAKER_PATCH))
+            throw ApplicationFailure.nonRetryable(stopping.message, stopping.type);
           break;
         }
         if (r.state === 'SUBMITTED') {

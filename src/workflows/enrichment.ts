@@ -25,6 +25,8 @@ import {
   type RunPriority,
   recordingRunFailure,
 } from './shared';
+import { RunBreaker } from './run-breaker';
+import { checkEnrichPlacesInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -45,11 +47,13 @@ export interface EnrichPlacesInput {
   continueAsNewAfterBatches?: number;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its places that did not succeed (`npm run cli -- redrive`). */
+  redriveOf?: string;
   /** Set when continuing as new: where the previous run stopped. */
   resume?: { nextBatch: number; startedAt: number; progress: RunProgress };
 }
 
-type Settings = Required<Omit<EnrichPlacesInput, 'placeIds' | 'resume'>>;
+type Settings = Required<Omit<EnrichPlacesInput, 'placeIds' | 'resume' | 'redriveOf'>>;
 
 export function applyEnrichmentDefaults(input: EnrichPlacesInput, workflowId: string): Settings {
   return {
@@ -65,8 +69,12 @@ export function applyEnrichmentDefaults(input: EnrichPlacesInput, workflowId: st
 
 /** Root workflow of one enrichment run. */
 export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => enrichPlacesRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'enrichPlaces');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkEnrichPlacesInput(input);
+    return enrichPlacesRun(input);
+  });
 }
 
 async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
@@ -94,7 +102,13 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
   let placeIds = input.placeIds;
   if (!input.resume) {
     await io.startRun({ runId: s.runId, pipeline: 'enrich', params: { ...input }, startedAt });
-    placeIds = await io.listPlaceIds({ placeIds: input.placeIds });
+    // A redrive plans its places once (stored) and lists them from the plan.
+    if (input.redriveOf)
+      await io.planRedrive({ runId: s.runId, redriveOf: input.redriveOf, pipeline: 'enrich' });
+    placeIds = await io.listPlaceIds({
+      placeIds: input.placeIds,
+      ...(input.redriveOf ? { redriveRunId: s.runId } : {}),
+    });
   }
   const batches = chunk(placeIds ?? [], s.batchSize);
   progress.total = placeIds?.length ?? 0;
@@ -103,15 +117,19 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
   const first = input.resume?.nextBatch ?? 0;
   let started = 0;
   const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
-  const nextIndex = await slidingWindow(
-    batches.slice(first),
-    s.batchesInFlight,
-    async (batch) => {
-      started++;
-      await enrichBatch(s, llmFor, batch, progress);
-      progress.merchantsDone++;
-    },
-    stop,
+  // A place refused for the provider's credentials stops the run: the other batches are cancelled.
+  const breaker = new RunBreaker();
+  const nextIndex = await breaker.run(() =>
+    slidingWindow(
+      batches.slice(first),
+      s.batchesInFlight,
+      async (batch) => {
+        started++;
+        await enrichBatch(s, llmFor, batch, progress, breaker);
+        progress.merchantsDone++;
+      },
+      () => breaker.open || stop(),
+    ),
   );
   const next = first + nextIndex;
   if (next < batches.length) {
@@ -135,6 +153,7 @@ async function enrichBatch(
   llmFor: (placeId: string) => ReturnType<typeof proxyActivities<Activities>>,
   placeIds: string[],
   progress: RunProgress,
+  breaker: RunBreaker,
 ): Promise<void> {
   let batch;
   try {
@@ -158,7 +177,8 @@ async function enrichBatch(
         await io.savePlaceEnrichment({ runId: s.runId, placeId: place.placeId, enrichment });
         progress.done++;
       } catch (err) {
-        // Invalid answer after repairs, a 400/401, retries exhausted: this place only.
+        if (breaker.trip(err)) return;
+        // Invalid answer after repairs, a 400/404, retries exhausted: this place only.
         await io.recordPlaceFailure({ runId: s.runId, placeId: place.placeId, reason: errorMessage(err) });
         progress.failed++;
       }

@@ -33,6 +33,8 @@ import {
   type RunPriority,
   recordingRunFailure,
 } from './shared';
+import { RunBreaker } from './run-breaker';
+import { checkEvaluateLabelsInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -67,6 +69,8 @@ export interface EvaluateLabelsInput {
   continueAsNewAfterBatches?: number;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its receipts that did not succeed (`npm run cli -- redrive`). */
+  redriveOf?: string;
 }
 
 export interface RunProgress {
@@ -77,7 +81,9 @@ export interface RunProgress {
   merchantsTotal: number;
 }
 
-type Settings = Required<Omit<EvaluateLabelsInput, 'merchantIds' | 'widths'>> & { widths: FanOutWidths };
+type Settings = Required<Omit<EvaluateLabelsInput, 'merchantIds' | 'widths' | 'redriveOf'>> & {
+  widths: FanOutWidths;
+};
 
 export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: string): Settings {
   return {
@@ -101,8 +107,12 @@ export const receiptsDoneSignal = defineSignal<[{ done: number; failed: number }
 
 /** Root workflow: one run of the label evaluation over the selected merchants. */
 export async function evaluateLabels(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => evaluateLabelsRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'evaluateLabels');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkEvaluateLabelsInput(input);
+    return evaluateLabelsRun(input);
+  });
 }
 
 async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
@@ -128,32 +138,51 @@ async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<Evalu
   ]);
 
   await io.startRun({ runId: s.runId, pipeline: 'evaluate', params: { ...input }, startedAt });
-  const merchantIds = await io.listMerchantIds({ merchantIds: input.merchantIds });
+  // A redrive plans its receipts once (stored, not in history); its merchants list from the plan.
+  const redrive = input.redriveOf !== undefined;
+  if (input.redriveOf)
+    await io.planRedrive({ runId: s.runId, redriveOf: input.redriveOf, pipeline: 'evaluate' });
+  const merchantIds = await io.listMerchantIds({
+    merchantIds: input.merchantIds,
+    ...(redrive ? { redriveRunId: s.runId } : {}),
+  });
   progress.merchantsTotal = merchantIds.length;
 
-  await slidingWindow(merchantIds, s.widths.merchants, async (merchantId) => {
-    try {
-      await executeChild(evaluateMerchant, {
-        workflowId: `${info.workflowId}/${merchantId}`,
-        args: [{ settings: s, merchantId, rootWorkflowId: info.workflowId }],
-        typedSearchAttributes: [
-          { key: RunIdKey, value: s.runId },
-          { key: PipelineKey, value: 'evaluate' },
-          { key: MerchantKey, value: merchantId },
-        ],
-        memo: { runId: s.runId, merchantId },
-      });
-    } catch (err) {
-      // A merchant that fails as a whole (e.g. its receipts cannot be listed) is recorded, not fatal.
-      await io.recordItemFailure({
-        runId: s.runId,
-        itemId: `merchant:${merchantId}`,
-        reason: errorMessage(err),
-        merchantId,
-      });
-    }
-    progress.merchantsDone++;
-  });
+  // A merchant stopped by the provider breaker stops the run: the others are cancelled.
+  const breaker = new RunBreaker();
+  await breaker.run(() =>
+    slidingWindow(
+      merchantIds,
+      s.widths.merchants,
+      async (merchantId) => {
+        try {
+          await executeChild(evaluateMerchant, {
+            workflowId: `${info.workflowId}/${merchantId}`,
+            args: [
+              { settings: s, merchantId, rootWorkflowId: info.workflowId, ...(redrive ? { redrive } : {}) },
+            ],
+            typedSearchAttributes: [
+              { key: RunIdKey, value: s.runId },
+              { key: PipelineKey, value: 'evaluate' },
+              { key: MerchantKey, value: merchantId },
+            ],
+            memo: { runId: s.runId, merchantId },
+          });
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          // A merchant that fails as a whole (e.g. its receipts cannot be listed) is recorded, not fatal.
+          await io.recordItemFailure({
+            runId: s.runId,
+            itemId: `merchant:${merchantId}`,
+            reason: errorMessage(err),
+            merchantId,
+          });
+        }
+        progress.merchantsDone++;
+      },
+      () => breaker.open,
+    ),
+  );
 
   // Let the last receiptsDone signals land before the report is built.
   await condition(() => progress.done + progress.failed >= progress.total, '5 seconds');
@@ -170,6 +199,8 @@ export interface EvaluateMerchantInput {
   settings: Settings;
   merchantId: string;
   rootWorkflowId: string;
+  /** Part of a redrive: the receipts come from the run's plan. */
+  redrive?: boolean;
   /** Index of the first batch not yet started (set when continuing as new). */
   nextBatch?: number;
   totals?: { done: number; failed: number };
@@ -182,7 +213,10 @@ export async function evaluateMerchant(
   const { settings: s, merchantId } = input;
   const info = workflowInfo();
   const totals = input.totals ?? { done: 0, failed: 0 };
-  const receiptIds = await io.listReceiptIds({ merchantId });
+  const receiptIds = await io.listReceiptIds({
+    merchantId,
+    ...(input.redrive ? { redriveRunId: s.runId } : {}),
+  });
   const batches = chunk(receiptIds, s.batchSize);
   const total = receiptIds.length;
   const root = getExternalWorkflowHandle(input.rootWorkflowId);
@@ -209,26 +243,35 @@ export async function evaluateMerchant(
   // workflowInfo() anew: the SDK replaces the info object on each activation, so `info` is stale.
   const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   const remaining = batches.slice(first);
-  const nextIndex = await slidingWindow(
-    remaining,
-    s.widths.batches,
-    async (receiptBatch, i) => {
-      started++;
-      const batchIndex = first + i;
-      const r = await executeChild(evaluateBatch, {
-        workflowId: `${info.workflowId}/b${String(batchIndex).padStart(5, '0')}`,
-        args: [{ settings: s, merchantId, receiptIds: receiptBatch }],
-        typedSearchAttributes: [
-          { key: RunIdKey, value: s.runId },
-          { key: PipelineKey, value: 'evaluate' },
-          { key: MerchantKey, value: merchantId },
-        ],
-      });
-      totals.done += r.done;
-      totals.failed += r.failed;
-      await signalRoot(root.signal(receiptsDoneSignal, r));
-    },
-    stop,
+  const breaker = new RunBreaker();
+  const nextIndex = await breaker.run(() =>
+    slidingWindow(
+      remaining,
+      s.widths.batches,
+      async (receiptBatch, i) => {
+        started++;
+        const batchIndex = first + i;
+        let r;
+        try {
+          r = await executeChild(evaluateBatch, {
+            workflowId: `${info.workflowId}/b${String(batchIndex).padStart(5, '0')}`,
+            args: [{ settings: s, merchantId, receiptIds: receiptBatch }],
+            typedSearchAttributes: [
+              { key: RunIdKey, value: s.runId },
+              { key: PipelineKey, value: 'evaluate' },
+              { key: MerchantKey, value: merchantId },
+            ],
+          });
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          throw err;
+        }
+        totals.done += r.done;
+        totals.failed += r.failed;
+        await signalRoot(root.signal(receiptsDoneSignal, r));
+      },
+      () => breaker.open || stop(),
+    ),
   );
   await Promise.all(pendingSignals);
   const next = first + nextIndex;
@@ -256,24 +299,33 @@ export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: 
     merchantsDone: 0,
     merchantsTotal: 1,
   }));
-  await slidingWindow(input.receiptIds, s.widths.receipts, async (receiptId) => {
-    try {
-      const r = await executeChild(evaluateReceipt, {
-        workflowId: `${info.workflowId}/${receiptId}`,
-        args: [{ settings: s, merchantId: input.merchantId, receiptId }],
-      });
-      if (r.status === 'SUCCEEDED') out.done++;
-      else out.failed++;
-    } catch (err) {
-      out.failed++;
-      await io.recordItemFailure({
-        runId: s.runId,
-        itemId: receiptId,
-        reason: errorMessage(err),
-        merchantId: input.merchantId,
-      });
-    }
-  });
+  const breaker = new RunBreaker();
+  await breaker.run(() =>
+    slidingWindow(
+      input.receiptIds,
+      s.widths.receipts,
+      async (receiptId) => {
+        try {
+          const r = await executeChild(evaluateReceipt, {
+            workflowId: `${info.workflowId}/${receiptId}`,
+            args: [{ settings: s, merchantId: input.merchantId, receiptId }],
+          });
+          if (r.status === 'SUCCEEDED') out.done++;
+          else out.failed++;
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          out.failed++;
+          await io.recordItemFailure({
+            runId: s.runId,
+            itemId: receiptId,
+            reason: errorMessage(err),
+            merchantId: input.merchantId,
+          });
+        }
+      },
+      () => breaker.open,
+    ),
+  );
   return out;
 }
 
@@ -310,25 +362,30 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
   if (!s.skipLlmReview && issues.length > 0) {
     const llm = proxyActivities<Activities>(llmActivityOptions(merchantId, s.priority, s.llmTaskQueue));
     const chunks = chunk(issues, s.reviewChunkSize);
-    await Promise.all(
-      chunks.map(async (issuesChunk, chunkIndex) => {
-        try {
-          reviews.push(
-            ...(await llm.reviewLabelIssues({
-              runId: s.runId,
-              receiptId,
-              merchantId,
-              merchantName: receipt.merchantName,
-              chunkIndex,
-              issues: issuesChunk,
-              noCache: s.noCache,
-            })),
-          );
-        } catch (err) {
-          // An invalid answer after repairs, a 400/401, or retries exhausted: recorded for this chunk.
-          failedChunks.push({ chunkIndex, reason: errorMessage(err) });
-        }
-      }),
+    // A chunk refused for the provider's credentials fails the receipt (and the run), unsaved.
+    const breaker = new RunBreaker();
+    await breaker.run(() =>
+      Promise.all(
+        chunks.map(async (issuesChunk, chunkIndex) => {
+          try {
+            reviews.push(
+              ...(await llm.reviewLabelIssues({
+                runId: s.runId,
+                receiptId,
+                merchantId,
+                merchantName: receipt.merchantName,
+                chunkIndex,
+                issues: issuesChunk,
+                noCache: s.noCache,
+              })),
+            );
+          } catch (err) {
+            if (breaker.trip(err)) return;
+            // An invalid answer after repairs, a 400/404, or retries exhausted: recorded for this chunk.
+            failedChunks.push({ chunkIndex, reason: errorMessage(err) });
+          }
+        }),
+      ),
     );
   }
   reviews.sort((a, b) => (a.wordId < b.wordId ? -1 : a.wordId > b.wordId ? 1 : 0));

@@ -43,6 +43,8 @@ import {
   type RunPriority,
   recordingRunFailure,
 } from './shared';
+import { RunBreaker } from './run-breaker';
+import { checkHarmonizeLabelsInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -110,10 +112,12 @@ export interface HarmonizeLabelsInput {
   priority?: RunPriority;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its groups that did not complete (`npm run cli -- redrive`). */
+  redriveOf?: string;
 }
 
 export type HarmonizeSettings = Required<
-  Omit<HarmonizeLabelsInput, 'labelTypes' | 'merchantIds' | 'rules' | 'widths'>
+  Omit<HarmonizeLabelsInput, 'labelTypes' | 'merchantIds' | 'rules' | 'widths' | 'redriveOf'>
 > & { rules: SkipRules; widths: HarmonizeWidths };
 
 export function applyHarmonizeDefaults(input: HarmonizeLabelsInput, workflowId: string): HarmonizeSettings {
@@ -162,8 +166,12 @@ export async function harmonizeLabels(
   input: HarmonizeLabelsInput = {},
   state?: RootState,
 ): Promise<HarmonizeReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => harmonizeLabelsRun(input, state));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'harmonizeLabels');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkHarmonizeLabelsInput(input);
+    return harmonizeLabelsRun(input, state);
+  });
 }
 
 async function harmonizeLabelsRun(
@@ -214,48 +222,63 @@ async function harmonizeLabelsRun(
       params: { ...input },
       startedAt: st.startedAt,
     });
+  if (!state && input.redriveOf)
+    await io.planRedrive({ runId: s.runId, redriveOf: input.redriveOf, pipeline: 'harmonize' });
   const merchantIds = await io.listMerchantIds({ merchantIds: input.merchantIds });
-  // Merchant-major: a merchant's groups run together, so its results complete early.
-  const groups = merchantIds.flatMap((merchantId) => labelTypes.map((label) => ({ merchantId, label })));
+  // Merchant-major: a merchant's groups run together, so its results complete early. A redrive
+  // runs the groups of its plan (those that did not complete), stored under its run id.
+  const groups = input.redriveOf
+    ? (await io.listRedrivePlan({ runId: s.runId })).map(({ group, id }) => ({
+        merchantId: group,
+        label: id,
+      }))
+    : merchantIds.flatMap((merchantId) => labelTypes.map((label) => ({ merchantId, label })));
+  const groupsOf: Record<string, number> = {};
+  for (const g of groups) groupsOf[g.merchantId] = (groupsOf[g.merchantId] ?? 0) + 1;
   st.progress.groupsTotal = groups.length;
   st.progress.merchantsTotal = merchantIds.length;
 
   let started = 0;
   const stop = () => started >= s.continueAsNewAfterGroups || workflowInfo().continueAsNewSuggested;
-  const next = await slidingWindow(
-    groups.slice(st.nextGroup),
-    s.widths.groups,
-    async ({ merchantId, label }) => {
-      started++;
-      try {
-        const r = await executeChild(harmonizeGroup, {
-          workflowId: `${info.workflowId}/${merchantId}/${label}`,
-          args: [{ settings: s, merchantId, label, rootWorkflowId: info.workflowId }],
-          typedSearchAttributes: [
-            { key: RunIdKey, value: s.runId },
-            { key: PipelineKey, value: 'harmonize' },
-            { key: MerchantKey, value: merchantId },
-          ],
-          memo: { runId: s.runId, merchantId, label },
-        });
-        st.progress.done += r.succeeded;
-        st.progress.failed += r.failed;
-        st.failedBatches += r.failedBatches;
-      } catch (err) {
-        // A group that fails as a whole (e.g. its words cannot be listed) is recorded, not fatal.
-        st.progress.failed++;
-        await io.recordItemFailure({
-          runId: s.runId,
-          itemId: `group:${merchantId}/${label}`,
-          reason: errorMessage(err),
-          merchantId,
-        });
-      }
-      st.progress.groupsDone++;
-      st.merchantGroupsDone[merchantId] = (st.merchantGroupsDone[merchantId] ?? 0) + 1;
-      if (st.merchantGroupsDone[merchantId] === labelTypes.length) st.progress.merchantsDone++;
-    },
-    stop,
+  // A group stopped by the provider breaker stops the run: the other groups are cancelled.
+  const breaker = new RunBreaker();
+  const next = await breaker.run(() =>
+    slidingWindow(
+      groups.slice(st.nextGroup),
+      s.widths.groups,
+      async ({ merchantId, label }) => {
+        started++;
+        try {
+          const r = await executeChild(harmonizeGroup, {
+            workflowId: `${info.workflowId}/${merchantId}/${label}`,
+            args: [{ settings: s, merchantId, label, rootWorkflowId: info.workflowId }],
+            typedSearchAttributes: [
+              { key: RunIdKey, value: s.runId },
+              { key: PipelineKey, value: 'harmonize' },
+              { key: MerchantKey, value: merchantId },
+            ],
+            memo: { runId: s.runId, merchantId, label },
+          });
+          st.progress.done += r.succeeded;
+          st.progress.failed += r.failed;
+          st.failedBatches += r.failedBatches;
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          // A group that fails as a whole (e.g. its words cannot be listed) is recorded, not fatal.
+          st.progress.failed++;
+          await io.recordItemFailure({
+            runId: s.runId,
+            itemId: `group:${merchantId}/${label}`,
+            reason: errorMessage(err),
+            merchantId,
+          });
+        }
+        st.progress.groupsDone++;
+        st.merchantGroupsDone[merchantId] = (st.merchantGroupsDone[merchantId] ?? 0) + 1;
+        if (st.merchantGroupsDone[merchantId] === groupsOf[merchantId]) st.progress.merchantsDone++;
+      },
+      () => breaker.open || stop(),
+    ),
   );
   st.nextGroup += next;
   if (st.nextGroup < groups.length) {
@@ -329,27 +352,33 @@ export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupS
   if (prepared.words === 0) return emptySummary(merchantId, label);
 
   let started = 0;
-  const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
+  // A batch refused for the provider's credentials fails the group (and the run), unsaved.
+  const breaker = new RunBreaker();
+  const stop = () =>
+    breaker.open || started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   if (st.phase === 'embed') {
     const pending = range(st.next, prepared.embedBatches);
-    const done = await slidingWindow(
-      pending,
-      s.widths.embedBatches,
-      async (batchIndex) => {
-        started++;
-        try {
-          await llm(`embed-${pad(batchIndex)}`).embedWords({
-            ...ref,
-            batchIndex,
-            batchSize: s.embedBatchSize,
-          });
-          await groupIo.upsertWordEmbeddings({ ...ref, batchIndex });
-        } catch (err) {
-          // Words of a batch that cannot be embedded end as failed words; the others go on.
-          st.failedEmbedBatches.push({ batchIndex, reason: errorMessage(err) });
-        }
-      },
-      stop,
+    const done = await breaker.run(() =>
+      slidingWindow(
+        pending,
+        s.widths.embedBatches,
+        async (batchIndex) => {
+          started++;
+          try {
+            await llm(`embed-${pad(batchIndex)}`).embedWords({
+              ...ref,
+              batchIndex,
+              batchSize: s.embedBatchSize,
+            });
+            await groupIo.upsertWordEmbeddings({ ...ref, batchIndex });
+          } catch (err) {
+            if (breaker.trip(err)) return;
+            // Words of a batch that cannot be embedded end as failed words; the others go on.
+            st.failedEmbedBatches.push({ batchIndex, reason: errorMessage(err) });
+          }
+        },
+        stop,
+      ),
     );
     st.next += done;
     if (st.next < prepared.embedBatches) await continueAsNew<typeof harmonizeGroup>({ ...input, state: st });
@@ -374,19 +403,22 @@ export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupS
   }
 
   const plan = st.plan!;
-  const done = await slidingWindow(
-    range(st.next, plan.batches),
-    s.widths.decideBatches,
-    async (batchIndex) => {
-      started++;
-      try {
-        await llm(`decide-${pad(batchIndex)}`).decideOutliers({ ...ref, batchIndex, noCache: s.noCache });
-      } catch (err) {
-        // An invalid answer after repairs, a 400/401, or retries exhausted: recorded for its words.
-        st.failedBatches.push({ batchIndex, reason: errorMessage(err) });
-      }
-    },
-    stop,
+  const done = await breaker.run(() =>
+    slidingWindow(
+      range(st.next, plan.batches),
+      s.widths.decideBatches,
+      async (batchIndex) => {
+        started++;
+        try {
+          await llm(`decide-${pad(batchIndex)}`).decideOutliers({ ...ref, batchIndex, noCache: s.noCache });
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          // An invalid answer after repairs, a 400/404, or retries exhausted: recorded for its words.
+          st.failedBatches.push({ batchIndex, reason: errorMessage(err) });
+        }
+      },
+      stop,
+    ),
   );
   st.next += done;
   if (st.next < plan.batches) await continueAsNew<typeof harmonizeGroup>({ ...input, state: st });

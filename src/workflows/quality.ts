@@ -26,6 +26,8 @@ import {
   type RunPriority,
   recordingRunFailure,
 } from './shared';
+import { RunBreaker } from './run-breaker';
+import { checkAnalyzeTestSuiteInput, checkRunId } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 /** Reading a large suite (or an S3 prefix) can take minutes: a regular activity that heartbeats. */
@@ -54,6 +56,8 @@ export interface AnalyzeTestSuiteInput {
   priority?: RunPriority;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /** Redrive this ended run: only its uncertain functions not analyzed there (`npm run cli -- redrive`). */
+  redriveOf?: string;
   /** Set when continuing as new. */
   resume?: { next: number; startedAt: number; scan: ScanSummary; progress: RunProgress };
 }
@@ -77,8 +81,12 @@ export function applyQualityDefaults(input: AnalyzeTestSuiteInput, workflowId: s
 }
 
 export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
-  const runId = input.runId ?? workflowInfo().workflowId;
-  return recordingRunFailure(io.failRun, runId, () => analyzeTestSuiteRun(input));
+  const runId = input?.runId ?? workflowInfo().workflowId;
+  checkRunId(runId, 'analyzeTestSuite');
+  return recordingRunFailure(io.failRun, runId, async () => {
+    checkAnalyzeTestSuiteInput(input);
+    return analyzeTestSuiteRun(input);
+  });
 }
 
 async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
@@ -113,12 +121,15 @@ async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<Qualit
       s3Prefix: input.s3Prefix,
       s3Bucket: input.s3Bucket,
       rules: input.rules,
+      ...(input.redriveOf ? { redriveOf: input.redriveOf } : {}),
     });
     progress.total = scan.uncertain;
     progress.merchantsTotal = scan.files; // shown as files by the progress bar
     progress.merchantsDone = scan.files;
   }
 
+  // A call refused for the provider's credentials stops the run: the calls queued are cancelled.
+  const breaker = new RunBreaker();
   const analyze = async (fn: UncertainFunction, index: number) => {
     const ref = { id: fn.id, path: fn.path, fullName: fn.fullName, startLine: fn.startLine };
     try {
@@ -126,7 +137,8 @@ async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<Qualit
       await io.saveFunctionVerdict({ runId: s.runId, fn: ref, verdict });
       progress.done++;
     } catch (err) {
-      // An invalid answer after repairs, a 400/401, retries spent: this function only.
+      if (breaker.trip(err)) return;
+      // An invalid answer after repairs, a 400/404, retries spent: this function only.
       await io.recordFunctionUnanalyzed({ runId: s.runId, fn: ref, reason: errorMessage(err) });
       progress.failed++;
     }
@@ -136,24 +148,30 @@ async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<Qualit
   let next = input.resume?.next ?? 0;
   let previous: Promise<unknown> = Promise.resolve();
   let pages = 0;
-  while (next < scan.uncertain) {
-    const page = await io.listUncertainFunctions({ runId: s.runId, from: next, limit: s.pageSize });
-    if (page.length === 0) break;
-    const first = next;
-    const current = Promise.all(page.map((fn, i) => analyze(fn, first + i)));
-    await previous;
-    previous = current;
-    next += page.length;
-    pages++;
-    if (
-      next < scan.uncertain &&
-      (pages >= s.continueAsNewAfterPages || workflowInfo().continueAsNewSuggested)
-    ) {
+  await breaker.run(async () => {
+    while (next < scan.uncertain && !breaker.open) {
+      const page = await io.listUncertainFunctions({ runId: s.runId, from: next, limit: s.pageSize });
+      if (page.length === 0) break;
+      const first = next;
+      const current = Promise.all(page.map((fn, i) => analyze(fn, first + i)));
       await previous;
-      await continueAsNew<typeof analyzeTestSuite>({ ...input, resume: { next, startedAt, scan, progress } });
+      previous = current;
+      next += page.length;
+      pages++;
+      if (
+        next < scan.uncertain &&
+        (pages >= s.continueAsNewAfterPages || workflowInfo().continueAsNewSuggested)
+      ) {
+        await previous;
+        breaker.throwIfOpen();
+        await continueAsNew<typeof analyzeTestSuite>({
+          ...input,
+          resume: { next, startedAt, scan, progress },
+        });
+      }
     }
-  }
-  await previous;
+    await previous;
+  });
 
   const report = await io.buildQualityReport({
     runId: s.runId,

@@ -73,7 +73,19 @@ void describe('generateDataset', () => {
         sum(cents(labelled('LINE_TOTAL'))),
         `${receipt.receiptId}: subtotal = sum of lines`,
       );
-      assert.equal(total, subtotal + tax, `${receipt.receiptId}: total = subtotal + tax`);
+      const tip = sum(cents(labelled('TIP')));
+      const reductions = [...labelled('DISCOUNT'), ...labelled('COUPON')].filter(
+        (w) => parseMoney(w.text) !== undefined,
+      );
+      assert.ok(
+        cents(reductions).every((c) => c < 0),
+        `${receipt.receiptId}: discounts and coupons print negative`,
+      );
+      assert.equal(
+        total,
+        subtotal + tax + tip + sum(cents(reductions)),
+        `${receipt.receiptId}: total = subtotal + tax + tip - discounts - coupons`,
+      );
       assert.ok(tax >= 0 && tax <= Math.round(subtotal * 0.1), `${receipt.receiptId}: tax rate within 0-10%`);
       for (const line of receipt.lines) {
         const of = (label: Label) => line.words.filter((w) => w.label?.label === label);

@@ -37,14 +37,14 @@ void describe('findLabelIssues', () => {
     const ids = issues.map((i) => i.wordId);
     assert.equal(new Set(ids).size, ids.length, 'one issue per word');
     const planted = issues.find((i) => i.text === '15.77');
-    assert.deepEqual(planted?.rules, ['SUBTOTAL_PLUS_TAX_EQUALS_TOTAL', 'SINGLE_GRAND_TOTAL']);
+    assert.deepEqual(planted?.rules, ['GRAND_TOTAL_ARITHMETIC', 'SINGLE_GRAND_TOTAL']);
     assert.match(planted?.message ?? '', /no word is labelled SUBTOTAL.*; 2 words are labelled GRAND_TOTAL/);
     // The VALID true total is flagged by the same rules; the VALID tax by the sum rule only.
     assert.deepEqual(issues.find((i) => i.text === '17.03')?.rules, [
-      'SUBTOTAL_PLUS_TAX_EQUALS_TOTAL',
+      'GRAND_TOTAL_ARITHMETIC',
       'SINGLE_GRAND_TOTAL',
     ]);
-    assert.deepEqual(issues.find((i) => i.text === '1.26')?.rules, ['SUBTOTAL_PLUS_TAX_EQUALS_TOTAL']);
+    assert.deepEqual(issues.find((i) => i.text === '1.26')?.rules, ['GRAND_TOTAL_ARITHMETIC']);
   });
 
   void test('issues come in line and word order', () => {

@@ -92,7 +92,7 @@ void describe('structured chat output', () => {
     const many = Array.from({ length: 40 }, (_, n) => ({
       id: `m${n}`,
       text: `W${n}`,
-      label: 'OTHER' as const,
+      label: 'WEBSITE' as const,
       truth: 'TAX' as const,
     }));
     const truth = {

@@ -69,10 +69,13 @@ void describe('oracle', () => {
     }
   });
 
-  void test('items without truth are VALID / not outliers whatever the accuracy', () => {
-    const unknown = [{ id: 'zz', text: 'HELLO', label: 'OTHER' }];
+  void test('items without truth are NEEDS_REVIEW / not outliers whatever the accuracy', () => {
+    const unknown = [{ id: 'zz', text: 'HELLO', label: 'WEBSITE' }];
     for (const t of [truth, undefined]) {
-      assert.deepEqual(ask<LabelReviewAnswer>('label_review', unknown, 0, t).reviews[0]?.decision, 'VALID');
+      assert.deepEqual(
+        ask<LabelReviewAnswer>('label_review', unknown, 0, t).reviews[0]?.decision,
+        'NEEDS_REVIEW',
+      );
       assert.deepEqual(ask<LabelOutlierAnswer>('label_outlier', unknown, 0, t).decisions[0]?.outlier, false);
     }
   });
