@@ -214,6 +214,8 @@ export const envSchema = z.object({
   EMBED_DELETE_APPLIED_DELTAS: bool.default(false),
   /** Heartbeat timeout of the long embedding activities (how soon a dead worker's attempt is retried). */
   EMBED_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** Attempts of the heavy embedding data activities (results, compaction) before a batch or delta is given up for now. */
+  EMBED_DATA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(50),
   /** Prefix of the pipeline's S3 keys (batches/, deltas/, snapshots/). */
   EMBED_S3_PREFIX: z.string().default(''),
 });

@@ -36,6 +36,7 @@ import type {
 import { lineChromaRecord, wordChromaRecord, type ChromaRecord, type ChromaStore } from '../stores/chroma';
 import type { RunStore } from '../stores/runs';
 import type { ObjectStore } from '../stores/s3';
+import { createEmbeddingRepairActivities, setDeltaItems } from './embedding-repair';
 
 /** What the pipeline needs from the vector store: src/stores/chroma.ts (ChromaStore) provides it. */
 export type VectorIndex = Pick<ChromaStore, 'upsert' | 'get' | 'count' | 'page' | 'collectionName'>;
@@ -105,6 +106,7 @@ export function embedSettingsFromConfig(cfg: AppConfig): EmbedSettings {
     snapshot: cfg.EMBED_SNAPSHOT,
     deleteAppliedDeltas: cfg.EMBED_DELETE_APPLIED_DELTAS,
     heartbeatTimeoutMs: cfg.EMBED_HEARTBEAT_TIMEOUT_MS,
+    dataMaxAttempts: cfg.EMBED_DATA_MAX_ATTEMPTS,
   };
 }
 
@@ -151,6 +153,10 @@ export interface EmbeddingReport {
   resubmitted: number;
   /** Items whose record Chroma already held for the same document: marked embedded, not sent. */
   reusedFromChroma: number;
+  /** This run's deltas that could not be applied to Chroma when the run ended (their items are PENDING). */
+  deltasFailed: number;
+  /** Times this run's deltas were applied again after failing (redrives). */
+  deltasRedriven: number;
   batches: number;
   rounds: number;
   batchStatuses: Record<string, number>;
@@ -169,6 +175,8 @@ export interface EmbeddingCounts {
   /** Records in the Chroma collections. */
   chroma: number;
   deltasPending: number;
+  /** Deltas that could not be applied to Chroma (redriven by the next backfill). */
+  deltasFailed: number;
   batchesOpen: number;
   byKind: Record<
     'lines' | 'words',
@@ -247,7 +255,7 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
     return out;
   }
 
-  return {
+  const activities = {
     /** The worker's embedding settings, recorded in history by a local activity. */
     async embeddingSettings(): Promise<EmbedSettings> {
       return deps.settings;
@@ -633,6 +641,8 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
         }
       }
       const applied = await embeddings.markDeltaApplied(delta, Date.now(), input.compactorRunId);
+      // A redriven delta's items were held PENDING while it had failed: now they are in Chroma.
+      if (delta.redrives) await setDeltaItems(deps, delta.batchKey, 'settle', () => ctx.heartbeat());
       if (input.deleteApplied) for (const key of delta.parts) await objects.delete(key);
       return { records: applied ? delta.records : upserted, applied };
     },
@@ -662,8 +672,21 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
       return { prefix, records: total };
     },
 
+    /**
+     * PENDING -> FAILED (it no longer blocks the others), and its items back from SUCCESS to PENDING:
+     * they are not in Chroma until a redrive applies the delta.
+     */
     async markEmbeddingDeltaFailed(input: { batchKey: string; reason: string }): Promise<void> {
       await embeddings.markDeltaFailed(input.batchKey, input.reason, Date.now());
+      if ((await embeddings.getDelta(input.batchKey))?.state !== 'FAILED') return;
+      try {
+        await setDeltaItems(deps, input.batchKey, 'hold');
+      } catch (err) {
+        // Best effort: the redrive applies the delta either way; this only keeps the statuses honest.
+        Context.current().log.warn(
+          `embedding delta ${input.batchKey}: items not set back to PENDING: ${String(err)}`,
+        );
+      }
     },
 
     async countPendingEmbeddingDeltas(input: { runId?: string }): Promise<number> {
@@ -710,6 +733,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
         released: Math.max(0, sum((o) => o.released) - resubmitted),
         resubmitted,
         reusedFromChroma,
+        ...(await runDeltaCounts(
+          embeddings,
+          batches.map((b) => b.batchKey),
+        )),
         batches: batches.length,
         rounds: input.rounds,
         batchStatuses,
@@ -744,6 +771,10 @@ export function createEmbeddingActivities(deps: EmbeddingDeps) {
       return report;
     },
   };
+  return {
+    ...activities,
+    ...createEmbeddingRepairActivities(deps, activities.releaseEmbeddingBatch),
+  };
 }
 
 /** Counts of the `embed status` command: DynamoDB GSI2 partitions, open batches, pending deltas, Chroma. */
@@ -761,10 +792,11 @@ export async function embeddingCounts(
     ]);
     return { embedded, pending, failed, notEmbedded, chroma };
   };
-  const [lines, words, deltasPending, batchesOpen] = await Promise.all([
+  const [lines, words, deltasPending, deltasFailed, batchesOpen] = await Promise.all([
     perKind('LINE'),
     perKind('WORD'),
     embeddings.countDeltas('PENDING'),
+    embeddings.countDeltas('FAILED'),
     embeddings.countOpenBatches(),
   ]);
   const add = (k: keyof typeof lines) => lines[k] + words[k];
@@ -775,6 +807,7 @@ export async function embeddingCounts(
     notEmbedded: add('notEmbedded'),
     chroma: add('chroma'),
     deltasPending,
+    deltasFailed,
     batchesOpen,
     byKind: { lines, words },
   };
@@ -807,4 +840,16 @@ function failureOf(err: unknown): unknown {
 function heartbeatEvery(ctx: Context): NodeJS.Timeout {
   const timeout = ctx.info.heartbeatTimeoutMs ?? 60_000;
   return setInterval(() => ctx.heartbeat(), Math.max(200, Math.min(5_000, timeout / 3)));
+}
+
+/** FAILED deltas among a run's batches, and the redrives of all its deltas. */
+async function runDeltaCounts(
+  embeddings: EmbeddingStore,
+  batchKeys: string[],
+): Promise<{ deltasFailed: number; deltasRedriven: number }> {
+  const deltas = await mapLimit(batchKeys, ITEM_UPDATE_CONCURRENCY, (k) => embeddings.getDelta(k));
+  return {
+    deltasFailed: deltas.filter((d) => d?.state === 'FAILED').length,
+    deltasRedriven: deltas.reduce((n, d) => n + (d?.redrives ?? 0), 0),
+  };
 }

@@ -342,6 +342,11 @@ export interface EmbedSettings {
   deleteAppliedDeltas: boolean;
   /** Heartbeat timeout of the long embedding activities (a dead worker's attempt is retried after it). @default 60_000 */
   heartbeatTimeoutMs: number;
+  /**
+   * Attempts of the heavy data activities (results -> delta, compaction) before the workflow sees the
+   * failure (a long outage). Optional: settings recorded before it existed mean the default. @default 50
+   */
+  dataMaxAttempts?: number;
 }
 
 export const DEFAULT_EMBED_SETTINGS: Readonly<EmbedSettings> = Object.freeze({
@@ -364,4 +369,5 @@ export const DEFAULT_EMBED_SETTINGS: Readonly<EmbedSettings> = Object.freeze({
   snapshot: false,
   deleteAppliedDeltas: false,
   heartbeatTimeoutMs: 60_000,
+  dataMaxAttempts: 50,
 });

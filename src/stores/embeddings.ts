@@ -74,6 +74,8 @@ export interface DeltaItem {
   reason?: string;
   appliedAt?: number;
   appliedBy?: string;
+  /** Times a FAILED delta was put back to PENDING to be applied again. */
+  redrives?: number;
 }
 
 /** The parts of a line or word item the pipeline reads: to cut batches, to write deltas. */
@@ -240,6 +242,25 @@ export class EmbeddingStore {
         ':gsi': gsi2Partition(kind, 'SUCCESS'),
         ':id': id,
         ':at': at,
+      },
+    );
+  }
+
+  /**
+   * SUCCESS on `batchKey` -> PENDING: the item's vector is in a delta that could not be applied to
+   * Chroma, so the item must not say SUCCESS until the delta is applied again.
+   */
+  async unmarkEmbedded(kind: EmbedKind, id: string, batchKey: string): Promise<boolean> {
+    return this.updateIf(
+      itemKeyOf(kind, id),
+      'SET embeddingStatus = :pending, GSI2PK = :gsi, GSI2SK = :id REMOVE embeddedAt',
+      'embeddingStatus = :ok AND embeddingBatch = :b',
+      {
+        ':ok': 'SUCCESS',
+        ':pending': 'PENDING',
+        ':b': batchKey,
+        ':gsi': gsi2Partition(kind, 'PENDING'),
+        ':id': id,
       },
     );
   }
@@ -523,6 +544,29 @@ export class EmbeddingStore {
         ':gsi': deltaPartition('FAILED'),
         ':r': boundText(reason, MAX_PROVIDER_TEXT),
         ':at': at,
+      },
+      { '#state': 'state' },
+    );
+  }
+
+  /**
+   * FAILED -> PENDING (a redrive), at most `maxRedrives` times per delta, so a delta that can never
+   * be applied stops coming back. False when it is not FAILED or its redrives are spent.
+   */
+  async redriveDelta(delta: DeltaItem, maxRedrives: number): Promise<boolean> {
+    const redrives = delta.redrives ?? 0;
+    if (redrives >= maxRedrives) return false;
+    return this.updateIf(
+      deltaKey(delta.batchKey),
+      'SET #state = :pending, GSI1PK = :gsi, redrives = :n REMOVE failedAt',
+      '#state = :failed AND ' +
+        (redrives === 0 ? '(attribute_not_exists(redrives) OR redrives = :prev)' : 'redrives = :prev'),
+      {
+        ':failed': 'FAILED',
+        ':pending': 'PENDING',
+        ':gsi': deltaPartition('PENDING'),
+        ':n': redrives + 1,
+        ':prev': redrives,
       },
       { '#state': 'state' },
     );

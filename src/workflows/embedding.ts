@@ -33,6 +33,7 @@ import {
   type EmbedSettings,
 } from '../domain/embedding';
 import type { BatchOutcome } from '../stores/embeddings';
+import { repairBeforeSubmit, reviveClosedPollers, waitForRunDeltas } from './embedding-repair';
 import {
   PipelineKey,
   RunIdKey,
@@ -78,7 +79,7 @@ function dataActivityOptions(s: EmbedSettings): ActivityOptions {
       initialInterval: '1 second',
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
-      maximumAttempts: 50,
+      maximumAttempts: s.dataMaxAttempts ?? 50,
       nonRetryableErrorTypes: NON_RETRYABLE,
     },
   };
@@ -138,6 +139,8 @@ interface BackfillCarry {
     batchesDone: number;
   };
   failures: Array<{ itemId: string; reason: string }>;
+  /** Restarts of closed poll workflows, per batch key. */
+  pollerRestarts?: Record<string, number>;
 }
 
 export interface EmbedBackfillInput {
@@ -224,6 +227,16 @@ async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<Embeddi
   }
   const control = proxyActivities<Activities>(controlActivityOptions(s));
   const data = proxyActivities<Activities>(dataActivityOptions(s));
+  const repair = {
+    redriveFailedEmbeddingDeltas: control.redriveFailedEmbeddingDeltas,
+    requestEmbeddingCompaction: control.requestEmbeddingCompaction,
+    countPendingEmbeddingDeltas: io.countPendingEmbeddingDeltas,
+    closedEmbeddingPollers: control.closedEmbeddingPollers,
+    releaseEmbeddingBatch: data.releaseEmbeddingBatch,
+    sweepStaleEmbeddingItems: control.sweepStaleEmbeddingItems,
+  };
+  if (!input.carry && patched('embed-repair-before-submit'))
+    c.failures.push(...(await repairBeforeSubmit(repair, s, runId)));
   let startedThisRun = 0;
   const carryOn = () =>
     continueAsNew<typeof embedBackfill>({ ...input, runId, carry: { ...c, pending: [...pending] } });
@@ -297,6 +310,13 @@ async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<Embeddi
         if (!settled) {
           // A poller's signal may have been lost (e.g. sent while this run continued as new).
           for (const o of await io.embeddingBatchOutcomes({ batchKeys: [...pending] })) settle(o);
+          if (pending.size > 0 && patched('embed-restart-closed-pollers')) {
+            await reviveClosedPollers(repair, s, pending, (c.pollerRestarts ??= {}), {
+              restart: (batchKey) => startPoller(batchKey, runId, s),
+              settle,
+              fail: (itemId, reason) => c.failures.push({ itemId, reason }),
+            });
+          }
         } else if (pending.size > 0) {
           await carryOn();
         }
@@ -315,13 +335,16 @@ async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<Embeddi
   }
 
   if (c.phase === 'compacting') {
-    // The run ends when its vectors are in Chroma.
-    let delay = Math.min(s.pollInitialMs, DELTA_WAIT_MAX_MS);
-    for (let i = 0; (await io.countPendingEmbeddingDeltas({ runId })) > 0; i++) {
-      if (i % 10 === 0)
-        await control.requestEmbeddingCompaction({ compactorId: s.compactorId, reason: runId });
-      await sleep(delay);
-      delay = nextPollDelay(delay, s.pollBackoff, DELTA_WAIT_MAX_MS);
+    // The run ends when its vectors are in Chroma (a delta that failed meanwhile is redriven).
+    if (patched('embed-redrive-failed-deltas')) await waitForRunDeltas(repair, s, runId);
+    else {
+      let delay = Math.min(s.pollInitialMs, DELTA_WAIT_MAX_MS);
+      for (let i = 0; (await io.countPendingEmbeddingDeltas({ runId })) > 0; i++) {
+        if (i % 10 === 0)
+          await control.requestEmbeddingCompaction({ compactorId: s.compactorId, reason: runId });
+        await sleep(delay);
+        delay = nextPollDelay(delay, s.pollBackoff, DELTA_WAIT_MAX_MS);
+      }
     }
     c.phase = 'done';
   }
@@ -358,7 +381,15 @@ export interface PollEmbeddingBatchInput {
   settings: EmbedSettings;
   /** Workflow to signal with the outcome (the backfill); it may have ended or continued as new. */
   parentWorkflowId?: string;
-  carry?: { polls: number; delayMs: number; runs: number; startedAt: number; failingSince?: number };
+  carry?: {
+    polls: number;
+    delayMs: number;
+    runs: number;
+    startedAt: number;
+    failingSince?: number;
+    /** Since when processing the batch's output fails (its output is re-read, not resubmitted). */
+    processFailingSince?: number;
+  };
 }
 
 export interface PollEmbeddingBatchResult extends BatchOutcome {
@@ -435,10 +466,18 @@ export async function pollEmbeddingBatch(input: PollEmbeddingBatchInput): Promis
             maxAttempts: s.maxAttempts,
           });
         } catch (err) {
-          outcome = await release(`results could not be processed: ${errorMessage(err)}`, check.status);
+          // The results are paid for and stay in the provider's output file: read them again later
+          // rather than resubmitting the items (patched), until pollGiveUpMs or a non-retryable error.
+          c.processFailingSince ??= Date.now();
+          const rereadLater =
+            patched('embed-reread-batch-output') &&
+            !isNonRetryable(err) &&
+            Date.now() - c.processFailingSince <= s.pollGiveUpMs;
+          if (!rereadLater)
+            outcome = await release(`results could not be processed: ${errorMessage(err)}`, check.status);
         }
       }
-      break;
+      if (outcome) break;
     }
     await sleep(c.delayMs);
     c.delayMs = nextPollDelay(c.delayMs, s.pollBackoff, s.pollMaxMs);
