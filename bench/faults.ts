@@ -76,6 +76,16 @@ export function reliabilityMarkdown(rows: readonly FaultRow[], when = new Date()
       `| ${r.fault} | ${d.injected} | ${d.runStatus}, ${(d.makespanMs / 1000).toFixed(1)} s | ${r.items} | ${r.succeeded} | ${r.failedWithReason} | ${r.lost} | ${d.providerRequests} (${d.cleanProviderRequests}) | ${r.extraProviderRequests} | ${d.inFlightAtFault} | ${r.capHeld ? 'yes' : 'no'} (max ${d.inFlightMax} of ${d.cap}) |`,
     );
   }
+  lines.push(
+    '',
+    'A limit no code can close: a worker frozen (SIGSTOP) while the provider still works on its request',
+    'cannot abort that request. When its lease ends another worker takes the slot, so the provider may',
+    'briefly see one call more than the cap, for requests longer than `LLM_PERMIT_LEASE_MS` (30 s by',
+    'default). Measured once by hand: 20 s requests under a 10 s lease, 4 calls at once against a cap of 3.',
+    'A worker killed with kill -9 does not do this (its connections close). If frozen workers are a',
+    "concern, set the lease above your provider's longest request (a dead worker's permits then take",
+    'that long to come back).',
+  );
   return `${lines.join('\n')}\n`;
 }
 
