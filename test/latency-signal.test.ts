@@ -136,10 +136,15 @@ describe('latency signal', () => {
     assert.equal(verdict.kind === 'shrink' && verdict.to, 1);
   });
 
-  test('after slow start, latency up with nothing measured below holds (noise must not walk the limit down)', () => {
+  test('after slow start, latency a little up with nothing measured below tries one less', () => {
     const stats = windowStats(window(5, 4))!; // 1.25x
     const ctx = { memory: {}, baseLatency: 2, limit: 5 };
-    assert.equal(judgeWindow(stats, { ...ctx, slowStart: false }).kind, 'hold');
+    const trial = judgeWindow(stats, { ...ctx, slowStart: false });
+    assert.deepEqual([trial.kind, trial.kind === 'shrink' && trial.to, trial.kind === 'shrink' && trial.trial], [
+      'shrink',
+      4,
+      true,
+    ]);
     assert.equal(judgeWindow(stats, { ...ctx, slowStart: true }).kind, 'shrink');
     // Far up (more than twice unloaded) is evidence enough on its own.
     const far = judgeWindow(windowStats(window(12, 4))!, {
@@ -149,5 +154,32 @@ describe('latency signal', () => {
       slowStart: false,
     });
     assert.deepEqual([far.kind, far.kind === 'shrink' && far.to], ['shrink', 4]);
+  });
+
+  test('a trial of one less that lost throughput while latency stayed up stops there and rebases', () => {
+    // A provider a little slower than the base says, at every level: 4 calls, 4 slots, 1.3x.
+    const atFour = windowStats(window(4, 4, 8, 1.3))!;
+    const atThree = windowStats(window(3, 4, 8, 1.3))!;
+    const held = judgeWindow(atThree, {
+      memory: { xBeforeCut: atFour.throughput },
+      baseLatency: 2,
+      limit: 3,
+      slowStart: false,
+    });
+    assert.equal(held.kind, 'hold');
+    assert.equal(held.kind === 'hold' && held.rebase, true);
+    // Queueing instead: one less kept the throughput, latency still up, so one less again.
+    const queued = windowStats(window(6, 4))!;
+    const stillQueued = windowStats(window(5, 4))!;
+    const again = judgeWindow(stillQueued, {
+      memory: { xBeforeCut: queued.throughput },
+      baseLatency: 2,
+      limit: 5,
+      slowStart: false,
+    });
+    assert.deepEqual([again.kind, again.kind === 'shrink' && again.to], ['shrink', 4]);
+    // Never below one call.
+    const one = judgeWindow(windowStats(window(1, 1, 8, 1.3))!, { memory: {}, baseLatency: 2, limit: 1, slowStart: false });
+    assert.equal(one.kind, 'hold');
   });
 });

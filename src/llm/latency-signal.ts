@@ -30,6 +30,11 @@ export interface LatencyMemory {
   xAtLimit?: number;
   /** Throughput measured at the limit before the last probe raised it. */
   xBeforeProbe?: number;
+  /**
+   * Throughput measured at the limit before a trial of one less (latency above the tolerance with
+   * nothing measured below): what that trial is judged by.
+   */
+  xBeforeCut?: number;
   /** When the limit last changed by a latency verdict: samples of calls started before are stale. */
   adjustedAt?: number;
 }
@@ -102,7 +107,11 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
 }
 
 export type LatencyVerdict =
-  { kind: 'room' } | { kind: 'hold'; reason: string } | { kind: 'shrink'; to: number; reason: string };
+  | { kind: 'room' }
+  /** `rebase`: this window's latency is the provider's own unloaded latency from now on. */
+  | { kind: 'hold'; reason: string; rebase?: boolean }
+  /** `trial`: one less, to see whether latency falls; judged against this window's throughput. */
+  | { kind: 'shrink'; to: number; reason: string; trial?: boolean };
 
 /**
  * The unloaded latency after this window: the lowest window median seen (a median, so one lucky
@@ -129,10 +138,36 @@ export interface JudgeContext {
 }
 
 /**
+ * Latency a little above the tolerance with nothing measured below: the limit may sit one above
+ * what the provider serves at once (one call always waiting), so try one less. If one less lost
+ * throughput and latency stayed up, that latency is the provider's own: hold there and take it as
+ * the unloaded latency (the next probe up finds the level again).
+ */
+function trialOfOneLess(
+  stats: WindowStats,
+  memory: LatencyMemory,
+  limit: number,
+  why: string,
+  o: LatencyOptions,
+): LatencyVerdict {
+  if (memory.xBeforeCut) {
+    const loss = 1 - stats.throughput / memory.xBeforeCut;
+    if (loss >= o.minGain)
+      return {
+        kind: 'hold',
+        rebase: true,
+        reason: `${why}, one less lost ${Math.round(loss * 100)}% throughput: this latency is the provider's own`,
+      };
+  }
+  if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
+  return { kind: 'shrink', to: limit - 1, trial: true, reason: `${why}, nothing measured below: try one less` };
+}
+
+/**
  * Judges one window. A shrink after a probe that brought no throughput undoes it. One in slow start
  * (or with latency more than twice the unloaded one) goes to what the provider serves at once: the
- * calls in flight scaled by how much longer they took than unloaded ones. Latency up with nothing to
- * compare against holds: noise must not walk the limit down.
+ * calls in flight scaled by how much longer they took than unloaded ones. Latency a little up with
+ * nothing to compare against tries one less (`trialOfOneLess`), which stops where it costs throughput.
  */
 export function judgeWindow(
   stats: WindowStats,
@@ -161,7 +196,7 @@ export function judgeWindow(
       reason: `${why}, throughput ${pct}: the probe did not pay`,
     };
   }
-  if (!slowStart && ratio <= 2) return { kind: 'hold', reason: `${why}, no throughput measured below` };
+  if (!slowStart && ratio <= 2) return trialOfOneLess(stats, memory, limit, why, o);
   const served = Math.floor((stats.meanInFlight * (1 + o.tolerance)) / ratio);
   const to = Math.max(1, Math.min(limit - 1, served));
   return { kind: 'shrink', to, reason: `${why}: the provider serves about ${to} at once` };

@@ -626,11 +626,14 @@ export class GlobalLimiter {
     });
     const memory = { ':b': base.baseLatency, ':ba': base.baseAt };
     if (verdict.kind !== 'shrink') {
+      // Room: a trial of one less (if any) cured the latency. A rebase: the latency is the provider's own.
+      const rebase = verdict.kind === 'hold' && verdict.rebase;
       await this.conditionalUpdate(
-        'SET baseLatency = :b, baseAt = :ba, xAtLimit = :x',
+        `SET baseLatency = :b, baseAt = :ba, xAtLimit = :x${verdict.kind === 'room' || rebase ? ' REMOVE xBeforeCut' : ''}`,
         'attribute_exists(#l)',
         {
           ...memory,
+          ...(rebase ? { ':b': stats.latency, ':ba': now } : {}),
           ':x': stats.throughput,
         },
       );
@@ -640,12 +643,15 @@ export class GlobalLimiter {
     // This process obeys at once: a slot above the new limit is not handed on.
     this.lowerLocalView(verdict.to);
     // Only if no other process changed the limit since these calls started (no double shrink).
+    // A trial of one less keeps the throughput it is judged against; any other shrink forgets it.
+    const cut = verdict.trial ? ', xBeforeCut = :xc' : '';
     await this.conditionalUpdate(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
-        'baseLatency = :b, baseAt = :ba REMOVE xAtLimit, xBeforeProbe',
+        `baseLatency = :b, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut'}`,
       'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
       {
         ...memory,
+        ...(verdict.trial ? { ':xc': stats.throughput } : {}),
         ':t': verdict.to,
         ':f': false,
         ':zero': 0,
