@@ -16,7 +16,6 @@ import {
   startChild,
   upsertSearchAttributes,
   workflowInfo,
-  ActivityFailure,
   ApplicationFailure,
   ParentClosePolicy,
   type ActivityOptions,
@@ -37,17 +36,19 @@ import { repairBeforeSubmit, reviveClosedPollers, waitForRunDeltas } from './emb
 import {
   PipelineKey,
   RunIdKey,
-  RunStatusKey,
   errorMessage,
   ioLocalActivityOptions,
-  recordingRunFailure,
+  rootRun,
+  markRunRunning,
+  markRunCompleted,
+  isNonRetryable,
+  EMBED_FAILURES,
 } from './shared';
 import { RUN_BREAKER_PATCH, runStoppingFailure } from './run-breaker';
-import { checkEmbedBackfillInput, checkRunId } from './root-inputs';
+import { checkEmbedBackfillInput } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
-const NON_RETRYABLE = ['InvalidInput', 'LlmFatal', 'DeltaMissing'];
 
 /**
  * Batch API control calls and submission: regular activities on the pipeline queue, heartbeated so
@@ -62,7 +63,7 @@ function controlActivityOptions(s: EmbedSettings): ActivityOptions {
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts: 10,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: [...EMBED_FAILURES],
     },
   };
 }
@@ -80,7 +81,7 @@ function dataActivityOptions(s: EmbedSettings): ActivityOptions {
       backoffCoefficient: 2,
       maximumInterval: '5 minutes',
       maximumAttempts: s.dataMaxAttempts ?? 50,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: [...EMBED_FAILURES],
     },
   };
 }
@@ -163,10 +164,12 @@ export interface EmbedBackfillInput {
 /** One backfill run: submit everything not embedded, in as many batches as it takes (no cap). */
 export async function embedBackfill(input: EmbedBackfillInput = {}): Promise<EmbeddingReport> {
   const runId = input?.runId ?? workflowInfo().workflowId;
-  checkRunId(runId, 'embedBackfill');
-  return recordingRunFailure(io.failRun, runId, async () => {
-    checkEmbedBackfillInput(input);
-    return embedBackfillRun(input);
+  return rootRun({
+    runId,
+    workflowType: 'embedBackfill',
+    failRun: io.failRun,
+    checkInput: () => checkEmbedBackfillInput(input),
+    body: () => embedBackfillRun(input),
   });
 }
 
@@ -213,11 +216,7 @@ async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<Embeddi
   c.settings ??= { ...(await io.embeddingSettings()), ...input.settings };
   const s = c.settings;
   if (!input.carry) {
-    upsertSearchAttributes([
-      { key: RunIdKey, value: runId },
-      { key: PipelineKey, value: 'embed' },
-      { key: RunStatusKey, value: 'RUNNING' },
-    ]);
+    markRunRunning(runId, 'embed');
     await io.startRun({
       runId,
       pipeline: 'embed',
@@ -355,7 +354,7 @@ async function embedBackfillRun(input: EmbedBackfillInput = {}): Promise<Embeddi
     makespanMs: Date.now() - c.startedAt,
     failures: c.failures,
   });
-  upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
+  markRunCompleted();
   return report;
 }
 
@@ -596,7 +595,3 @@ export async function triggerEmbeddingCompaction(input: { settings?: Partial<Emb
   return control.requestEmbeddingCompaction({ compactorId: s.compactorId, reason: 'schedule' });
 }
 
-function isNonRetryable(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
-}

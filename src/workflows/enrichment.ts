@@ -6,7 +6,6 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -15,18 +14,17 @@ import { chunk } from '../domain/chunk';
 import { progressQuery, type RunProgress } from './evaluation';
 import {
   LLM_QUEUE,
-  PipelineKey,
-  RunIdKey,
-  RunStatusKey,
   errorMessage,
   ioLocalActivityOptions,
   llmActivityOptions,
   slidingWindow,
   type RunPriority,
-  recordingRunFailure,
+  rootRun,
+  markRunRunning,
+  markRunCompleted,
 } from './shared';
 import { RunBreaker } from './run-breaker';
-import { checkEnrichPlacesInput, checkRunId } from './root-inputs';
+import { checkEnrichPlacesInput } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -70,10 +68,12 @@ export function applyEnrichmentDefaults(input: EnrichPlacesInput, workflowId: st
 /** Root workflow of one enrichment run. */
 export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
   const runId = input?.runId ?? workflowInfo().workflowId;
-  checkRunId(runId, 'enrichPlaces');
-  return recordingRunFailure(io.failRun, runId, async () => {
-    checkEnrichPlacesInput(input);
-    return enrichPlacesRun(input);
+  return rootRun({
+    runId,
+    workflowType: 'enrichPlaces',
+    failRun: io.failRun,
+    checkInput: () => checkEnrichPlacesInput(input),
+    body: () => enrichPlacesRun(input),
   });
 }
 
@@ -88,11 +88,7 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
     merchantsTotal: 0,
   };
   setHandler(progressQuery, () => progress);
-  upsertSearchAttributes([
-    { key: RunIdKey, value: s.runId },
-    { key: PipelineKey, value: 'enrich' },
-    { key: RunStatusKey, value: 'RUNNING' },
-  ]);
+  markRunRunning(s.runId, 'enrich');
   // One LLM activity per place, its id the place's: unique across continue-as-new runs of this
   // workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
   const llmOptions = llmActivityOptions(s.runId, s.priority, s.llmTaskQueue);
@@ -144,7 +140,7 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
     status: 'COMPLETED',
     makespanMs: Date.now() - startedAt,
   });
-  upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
+  markRunCompleted();
   return report;
 }
 

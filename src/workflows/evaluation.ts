@@ -12,10 +12,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
-  ActivityFailure,
-  ApplicationFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { EvaluationReport, ReviewedWord } from '../activities/evaluation';
@@ -25,16 +22,18 @@ import {
   MerchantKey,
   PipelineKey,
   RunIdKey,
-  RunStatusKey,
   errorMessage,
   llmActivityOptions,
   ioLocalActivityOptions,
   slidingWindow,
   type RunPriority,
-  recordingRunFailure,
+  rootRun,
+  markRunRunning,
+  markRunCompleted,
+  isNonRetryable,
 } from './shared';
 import { RunBreaker } from './run-breaker';
-import { checkEvaluateLabelsInput, checkRunId } from './root-inputs';
+import { checkEvaluateLabelsInput } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -108,10 +107,12 @@ export const receiptsDoneSignal = defineSignal<[{ done: number; failed: number }
 /** Root workflow: one run of the label evaluation over the selected merchants. */
 export async function evaluateLabels(input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
   const runId = input?.runId ?? workflowInfo().workflowId;
-  checkRunId(runId, 'evaluateLabels');
-  return recordingRunFailure(io.failRun, runId, async () => {
-    checkEvaluateLabelsInput(input);
-    return evaluateLabelsRun(input);
+  return rootRun({
+    runId,
+    workflowType: 'evaluateLabels',
+    failRun: io.failRun,
+    checkInput: () => checkEvaluateLabelsInput(input),
+    body: () => evaluateLabelsRun(input),
   });
 }
 
@@ -131,11 +132,7 @@ async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<Evalu
     progress.done += done;
     progress.failed += failed;
   });
-  upsertSearchAttributes([
-    { key: RunIdKey, value: s.runId },
-    { key: PipelineKey, value: 'evaluate' },
-    { key: RunStatusKey, value: 'RUNNING' },
-  ]);
+  markRunRunning(s.runId, 'evaluate');
 
   await io.startRun({ runId: s.runId, pipeline: 'evaluate', params: { ...input }, startedAt });
   // A redrive plans its receipts once (stored, not in history); its merchants list from the plan.
@@ -191,7 +188,7 @@ async function evaluateLabelsRun(input: EvaluateLabelsInput = {}): Promise<Evalu
     status: 'COMPLETED',
     makespanMs: Date.now() - startedAt,
   });
-  upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
+  markRunCompleted();
   return report;
 }
 
@@ -408,8 +405,3 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
     : { receiptId, status: 'SUCCEEDED', issues: issues.length };
 }
 
-/** A non-retryable failure of an activity: wrapped in ActivityFailure, or bare from a local activity. */
-function isNonRetryable(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.nonRetryable === true;
-}

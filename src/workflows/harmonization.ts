@@ -11,7 +11,6 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -35,16 +34,18 @@ import {
   MerchantKey,
   PipelineKey,
   RunIdKey,
-  RunStatusKey,
   errorMessage,
   ioLocalActivityOptions,
   llmActivityOptions,
   slidingWindow,
   type RunPriority,
-  recordingRunFailure,
+  rootRun,
+  markRunRunning,
+  markRunCompleted,
+  HARMONIZE_FAILURES,
 } from './shared';
 import { RunBreaker } from './run-breaker';
-import { checkHarmonizeLabelsInput, checkRunId } from './root-inputs';
+import { checkHarmonizeLabelsInput } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
@@ -53,7 +54,7 @@ const groupRetry = {
   backoffCoefficient: 2,
   maximumInterval: '30 seconds',
   maximumAttempts: 10,
-  nonRetryableErrorTypes: ['InvalidInput', 'HarmonizeArtifactMissing', 'UnknownMerchant'],
+  nonRetryableErrorTypes: [...HARMONIZE_FAILURES],
 };
 
 /**
@@ -167,10 +168,12 @@ export async function harmonizeLabels(
   state?: RootState,
 ): Promise<HarmonizeReport> {
   const runId = input?.runId ?? workflowInfo().workflowId;
-  checkRunId(runId, 'harmonizeLabels');
-  return recordingRunFailure(io.failRun, runId, async () => {
-    checkHarmonizeLabelsInput(input);
-    return harmonizeLabelsRun(input, state);
+  return rootRun({
+    runId,
+    workflowType: 'harmonizeLabels',
+    failRun: io.failRun,
+    checkInput: () => checkHarmonizeLabelsInput(input),
+    body: () => harmonizeLabelsRun(input, state),
   });
 }
 
@@ -204,11 +207,7 @@ async function harmonizeLabelsRun(
     planned.add(group);
     st.progress.total += count;
   });
-  upsertSearchAttributes([
-    { key: RunIdKey, value: s.runId },
-    { key: PipelineKey, value: 'harmonize' },
-    { key: RunStatusKey, value: 'RUNNING' },
-  ]);
+  markRunRunning(s.runId, 'harmonize');
 
   const { labelTypes } = await io.validateHarmonizeInput({
     labelTypes: input.labelTypes,
@@ -292,7 +291,7 @@ async function harmonizeLabelsRun(
     groups: groups.length,
     failedBatches: st.failedBatches,
   });
-  upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
+  markRunCompleted();
   return report;
 }
 

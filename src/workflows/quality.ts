@@ -7,7 +7,6 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -16,18 +15,17 @@ import type { QualityRuleOptions, UncertainFunction } from '../domain/quality';
 import { progressQuery, type RunProgress } from './evaluation';
 import {
   LLM_QUEUE,
-  PipelineKey,
-  RunIdKey,
-  RunStatusKey,
   errorMessage,
   ioLocalActivityOptions,
   llmActivityOptions,
   pipelineActivityOptions,
   type RunPriority,
-  recordingRunFailure,
+  rootRun,
+  markRunRunning,
+  markRunCompleted,
 } from './shared';
 import { RunBreaker } from './run-breaker';
-import { checkAnalyzeTestSuiteInput, checkRunId } from './root-inputs';
+import { checkAnalyzeTestSuiteInput } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 /** Reading a large suite (or an S3 prefix) can take minutes: a regular activity that heartbeats. */
@@ -82,10 +80,12 @@ export function applyQualityDefaults(input: AnalyzeTestSuiteInput, workflowId: s
 
 export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
   const runId = input?.runId ?? workflowInfo().workflowId;
-  checkRunId(runId, 'analyzeTestSuite');
-  return recordingRunFailure(io.failRun, runId, async () => {
-    checkAnalyzeTestSuiteInput(input);
-    return analyzeTestSuiteRun(input);
+  return rootRun({
+    runId,
+    workflowType: 'analyzeTestSuite',
+    failRun: io.failRun,
+    checkInput: () => checkAnalyzeTestSuiteInput(input),
+    body: () => analyzeTestSuiteRun(input),
   });
 }
 
@@ -100,11 +100,7 @@ async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<Qualit
     merchantsTotal: 0,
   };
   setHandler(progressQuery, () => progress);
-  upsertSearchAttributes([
-    { key: RunIdKey, value: s.runId },
-    { key: PipelineKey, value: 'analyze' },
-    { key: RunStatusKey, value: 'RUNNING' },
-  ]);
+  markRunRunning(s.runId, 'analyze');
   // Activity id = the function's index in the run: unique across continue-as-new runs of this
   // workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
   const llmOptions = llmActivityOptions(s.runId, s.priority, s.llmTaskQueue);
@@ -178,6 +174,6 @@ async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<Qualit
     status: 'COMPLETED',
     makespanMs: Date.now() - startedAt,
   });
-  upsertSearchAttributes([{ key: RunStatusKey, value: 'COMPLETED' }]);
+  markRunCompleted();
   return report;
 }
