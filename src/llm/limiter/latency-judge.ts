@@ -1,0 +1,161 @@
+// The limiter's side of the latency signal (latency-signal.ts judges): this process's window of
+// finished requests, judged against the shared state once full, and the verdict applied to it.
+import { ClientLag } from '../client-lag';
+import {
+  judgeWindow,
+  nextBase,
+  windowStats,
+  type LatencyOptions,
+  type LatencySample,
+  type LatencyVerdict,
+} from '../latency-signal';
+import type { LatencyDecision, LimiterState } from './options';
+
+/** What the judge needs of its limiter. */
+export interface LatencyJudgeHost {
+  readonly latency: LatencyOptions;
+  /** The shared state now and the calls it allows. */
+  snapshot(): Promise<{ state: LimiterState; allowed: number }>;
+  /** Whether slow start is still on, as last read (undefined before the first read). */
+  slowStartSeen(): boolean | undefined;
+  updateState(update: string, condition: string, values: Record<string, unknown>): Promise<void>;
+  /** This process obeys a lowered limit at once. */
+  lowerLocalView(allowed: number): void;
+  trace(what: string, detail: Record<string, unknown>): void;
+}
+
+export class LatencyJudge {
+  /** Finished requests of this process not yet judged. */
+  private window: LatencySample[] = [];
+  /** This process's event-loop lag while the window ran (a starved client's latency is its own). */
+  private readonly clientLag = new ClientLag();
+  private judging = false;
+  /** The verdicts this process acted on, newest last (bounded). */
+  readonly decisions: LatencyDecision[] = [];
+
+  constructor(private readonly host: LatencyJudgeHost) {}
+
+  /** A finished request: judged with the others once the window is full. */
+  observe(sample: LatencySample): void {
+    this.clientLag.start();
+    this.window.push(sample);
+    this.maybeJudge();
+  }
+
+  /** Judges the window once it is full; samples that came in during a judgement are judged next. */
+  private maybeJudge(): void {
+    if (this.judging || this.window.length < this.windowSize()) return;
+    this.judging = true;
+    void this.judge()
+      .catch(() => undefined)
+      .finally(() => {
+        this.judging = false;
+        this.maybeJudge();
+      });
+  }
+
+  /** Samples judged at once: fewer while slow start still raises the limit every call latency. */
+  private windowSize(): number {
+    const l = this.host.latency;
+    return this.host.slowStartSeen() === false ? l.minSamples : l.slowStartSamples;
+  }
+
+  private async judge(): Promise<void> {
+    const snap = await this.host.snapshot();
+    const { state } = snap;
+    // Calls that started before the limit last changed ran at another level: they prove nothing now.
+    const since = state.adjustedAt ?? 0;
+    const samples = this.window.filter((x) => x.startedAt >= since);
+    this.window = samples;
+    const stats = windowStats(samples);
+    if (!stats || stats.samples < this.windowSize()) return;
+    this.window = [];
+    const now = Date.now();
+    const base = nextBase(state, stats, now, this.host.latency);
+    const verdict = judgeWindow(
+      stats,
+      {
+        memory: state,
+        baseLatency: base.baseLatency,
+        limit: snap.allowed,
+        slowStart: state.slowStart,
+        clientLagMs: this.clientLag.takeMaxMs(),
+        medianLatencyMs: median(samples.map((x) => x.latencyMs)),
+      },
+      this.host.latency,
+    );
+    this.decisions.push({
+      at: now,
+      allowed: snap.allowed,
+      verdict,
+      latency: stats.latency,
+      baseLatency: base.baseLatency,
+      throughput: stats.throughput,
+      samples: stats.samples,
+    });
+    if (this.decisions.length > 200) this.decisions.shift();
+    this.host.trace('latency', {
+      allowed: snap.allowed,
+      ...verdict,
+      ratio: stats.latency / base.baseLatency,
+      inFlight: stats.meanInFlight,
+    });
+    const applied = { state, since, now, base, throughput: stats.throughput, latency: stats.latency };
+    if (verdict.kind === 'shrink') await this.shrink(verdict, applied);
+    else await this.keep(verdict, applied);
+  }
+
+  /** Room or hold: the unloaded latency and the throughput at this limit are remembered. */
+  private async keep(verdict: LatencyVerdict, a: Applied): Promise<void> {
+    // Room: a trial of one less (if any) cured the latency. A rebase: the latency is the provider's own.
+    const rebase = verdict.kind === 'hold' && verdict.rebase;
+    await this.host.updateState(
+      `SET baseLatency = :b, baseAt = :ba, xAtLimit = :x${verdict.kind === 'room' || rebase ? ' REMOVE xBeforeCut' : ''}`,
+      'attribute_exists(#l)',
+      {
+        ':b': rebase ? a.latency : a.base.baseLatency,
+        ':ba': rebase ? a.now : a.base.baseAt,
+        ':x': a.throughput,
+      },
+    );
+  }
+
+  private async shrink(verdict: Extract<LatencyVerdict, { kind: 'shrink' }>, a: Applied): Promise<void> {
+    const failedProbe = a.state.slowStart || a.now - a.state.lastProbeAt < 60_000;
+    // This process obeys at once: a slot above the new limit is not handed on.
+    this.host.lowerLocalView(verdict.to);
+    // A trial of one less keeps the throughput it is judged against; any other shrink forgets it.
+    const cut = verdict.trial ? ', xBeforeCut = :xc' : '';
+    // Only if no other process changed the limit since these calls started (no double shrink).
+    await this.host.updateState(
+      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
+        `baseLatency = :b, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut'}`,
+      'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
+      {
+        ':b': a.base.baseLatency,
+        ':ba': a.base.baseAt,
+        ...(verdict.trial ? { ':xc': a.throughput } : {}),
+        ':t': verdict.to,
+        ':f': false,
+        ':zero': 0,
+        ':pi': failedProbe ? Math.min(a.state.probeInterval * 2, 10_000) : a.state.probeInterval,
+        ':now': a.now,
+        ':since': a.since,
+      },
+    );
+  }
+}
+
+interface Applied {
+  state: LimiterState;
+  since: number;
+  now: number;
+  base: { baseLatency: number; baseAt: number };
+  throughput: number;
+  latency: number;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+}
