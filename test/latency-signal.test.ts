@@ -140,11 +140,10 @@ describe('latency signal', () => {
     const stats = windowStats(window(5, 4))!; // 1.25x
     const ctx = { memory: {}, baseLatency: 2, limit: 5 };
     const trial = judgeWindow(stats, { ...ctx, slowStart: false });
-    assert.deepEqual([trial.kind, trial.kind === 'shrink' && trial.to, trial.kind === 'shrink' && trial.trial], [
-      'shrink',
-      4,
-      true,
-    ]);
+    assert.deepEqual(
+      [trial.kind, trial.kind === 'shrink' && trial.to, trial.kind === 'shrink' && trial.trial],
+      ['shrink', 4, true],
+    );
     assert.equal(judgeWindow(stats, { ...ctx, slowStart: true }).kind, 'shrink');
     // Far up (more than twice unloaded) is evidence enough on its own.
     const far = judgeWindow(windowStats(window(12, 4))!, {
@@ -179,7 +178,12 @@ describe('latency signal', () => {
     });
     assert.deepEqual([again.kind, again.kind === 'shrink' && again.to], ['shrink', 4]);
     // Never below one call.
-    const one = judgeWindow(windowStats(window(1, 1, 8, 1.3))!, { memory: {}, baseLatency: 2, limit: 1, slowStart: false });
+    const one = judgeWindow(windowStats(window(1, 1, 8, 1.3))!, {
+      memory: {},
+      baseLatency: 2,
+      limit: 1,
+      slowStart: false,
+    });
     assert.equal(one.kind, 'hold');
   });
 });

@@ -138,6 +138,35 @@ export class LlmClient {
     key: string,
     started: number,
   ): Promise<StructuredCallResult<T> & { paid: PaidAnswer }> {
+    const call = await this.admit(input, key, started);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const res = await this.request(call);
+        const parsed: ReturnType<typeof safeParseJson<T>> = res.truncated
+          ? { ok: false, error: `the answer was cut at the output limit of ${call.maxOutputTokens} tokens` }
+          : safeParseJson(res.content, input.schema);
+        if (parsed.ok) return { value: parsed.value, ...(await this.settlePaid(call, res.content)) };
+        if (attempt >= this.deps.repairAttempts) {
+          throw new LlmInvalidAnswerError(
+            `LLM answer for ${input.task} is not valid for its schema after ${attempt + 1} attempts: ${parsed.error}`,
+          );
+        }
+        call.messages.push(...repairMessages(res.content, parsed.error, res.truncated));
+      }
+    } catch (err) {
+      await this.settleFailed(call, err);
+      throw err;
+    } finally {
+      await call.held.release().catch(() => undefined);
+    }
+  }
+
+  /** Reserves the token estimate, then waits for a permit (the reservation goes back if it never comes). */
+  private async admit<T>(
+    input: StructuredCallInput<T>,
+    key: string,
+    started: number,
+  ): Promise<ProviderCall<T>> {
     const { deps } = this;
     const estimate = estimateTokens(input.messages);
     let minute: number | undefined;
@@ -156,112 +185,146 @@ export class LlmClient {
       await deps.limiter.reconcileTokens(minute, -estimate).catch(() => undefined);
       throw err;
     }
-    const held = holdPermit(deps, permit, input.heartbeat);
-    const maxOutputTokens = input.maxOutputTokens ?? outputTokenLimit(input.jsonSchema, input.itemCount);
-    const usage = { promptTokens: 0, completionTokens: 0, requests: 0, truncated: 0, model: deps.model };
-    const callStarted = Date.now();
-    const recordOf = (status: CallStatus, extra: Partial<CallRecord> = {}): CallRecord => ({
+    return {
+      input,
+      key,
+      started,
+      estimate,
+      minute,
+      permit,
+      held: holdPermit(deps, permit, input.heartbeat),
+      maxOutputTokens: input.maxOutputTokens ?? outputTokenLimit(input.jsonSchema, input.itemCount),
+      usage: { promptTokens: 0, completionTokens: 0, requests: 0, truncated: 0, model: deps.model },
+      callStarted: Date.now(),
+      messages: [...input.messages],
+    };
+  }
+
+  /** One provider request under the call's permit, its usage counted and its latency observed. */
+  private async request<T>(call: ProviderCall<T>) {
+    const { deps } = this;
+    const { usage, permit } = call;
+    usage.requests++;
+    const requestStarted = Date.now();
+    const res = await timedRequest(deps, permit, call.held, call.input.signal, (signal) =>
+      deps.provider.chat(
+        {
+          model: deps.model,
+          messages: call.messages,
+          jsonSchema: call.input.jsonSchema,
+          schemaName: call.input.task,
+          maxOutputTokens: call.maxOutputTokens,
+        },
+        signal,
+      ),
+    );
+    usage.promptTokens += res.promptTokens;
+    usage.completionTokens += res.completionTokens;
+    usage.model = res.model || usage.model;
+    if (res.truncated) usage.truncated++;
+    observeLatency(deps.limiter, permit, {
+      latencyMs: Date.now() - requestStarted,
+      promptTokens: res.promptTokens,
+      completionTokens: res.completionTokens,
+    });
+    return res;
+  }
+
+  /**
+   * The answer is paid for: kept first (a retry of this logical call reuses it, cache or not), and
+   * nothing after it may fail the call. Caching it, recording it, and giving the permit back go at
+   * once, each best effort.
+   */
+  private async settlePaid<T>(call: ProviderCall<T>, content: string) {
+    const { deps } = this;
+    const { usage, input } = call;
+    const record = this.recordOf(call, 'ok');
+    const paid: PaidAnswer = {
+      requestKey: call.key,
+      paidByCallId: input.callId,
+      content,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      providerRequests: usage.requests,
+      latencyMs: record.latencyMs,
+      model: usage.model,
+      at: call.started,
+    };
+    await keepPaidAnswer(deps.ledger, input, paid);
+    const answer = { content, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens };
+    await Promise.allSettled([
+      deps.cache.put(call.key, { ...answer, model: usage.model }),
+      this.records.save(record),
+      call.held.release(),
+    ]);
+    await Promise.allSettled([
+      deps.limiter.recordSuccess(call.permit),
+      deps.limiter.reconcileTokens(call.minute, usage.promptTokens + usage.completionTokens - call.estimate),
+    ]);
+    return { record, paid };
+  }
+
+  /** A failed call: the limiter learns from it, the token estimate is corrected, the attempt recorded. */
+  private async settleFailed<T>(call: ProviderCall<T>, err: unknown): Promise<void> {
+    const { deps } = this;
+    const { usage } = call;
+    await afterFailedRequest(deps.limiter, err, call.permit, call.held);
+    await deps.limiter
+      .reconcileTokens(call.minute, usage.promptTokens + usage.completionTokens - call.estimate)
+      .catch(() => undefined);
+    await this.records
+      .save(this.recordOf(call, statusOf(err), err instanceof LlmCallTimeoutError ? { timedOut: true } : {}))
+      .catch(() => undefined);
+  }
+
+  private recordOf<T>(
+    call: ProviderCall<T>,
+    status: CallStatus,
+    extra: Partial<CallRecord> = {},
+  ): CallRecord {
+    const { usage } = call;
+    return {
       ...this.records.record(
-        input,
+        call.input,
         status,
-        started,
+        call.started,
         usage.promptTokens,
         usage.completionTokens,
         Math.max(usage.requests, 1),
         usage.model,
-        Date.now() - callStarted,
+        Date.now() - call.callStarted,
       ),
-      maxOutputTokens,
+      maxOutputTokens: call.maxOutputTokens,
       ...(usage.truncated ? { truncatedRequests: usage.truncated } : {}),
       ...extra,
-    });
-    try {
-      const messages = [...input.messages];
-      for (let attempt = 0; ; attempt++) {
-        usage.requests++;
-        const requestStarted = Date.now();
-        const res = await timedRequest(deps, permit, held, input.signal, (signal) =>
-          deps.provider.chat(
-            {
-              model: deps.model,
-              messages,
-              jsonSchema: input.jsonSchema,
-              schemaName: input.task,
-              maxOutputTokens,
-            },
-            signal,
-          ),
-        );
-        usage.promptTokens += res.promptTokens;
-        usage.completionTokens += res.completionTokens;
-        usage.model = res.model || usage.model;
-        if (res.truncated) usage.truncated++;
-        observeLatency(deps.limiter, permit, {
-          latencyMs: Date.now() - requestStarted,
-          promptTokens: res.promptTokens,
-          completionTokens: res.completionTokens,
-        });
-        const parsed: ReturnType<typeof safeParseJson<T>> = res.truncated
-          ? { ok: false, error: `the answer was cut at the output limit of ${maxOutputTokens} tokens` }
-          : safeParseJson(res.content, input.schema);
-        if (parsed.ok) {
-          const record = recordOf('ok');
-          const paid: PaidAnswer = {
-            requestKey: key,
-            paidByCallId: input.callId,
-            content: res.content,
-            promptTokens: usage.promptTokens,
-            completionTokens: usage.completionTokens,
-            providerRequests: usage.requests,
-            latencyMs: record.latencyMs,
-            model: usage.model,
-            at: started,
-          };
-          // The answer is paid for: kept first (a retry of this logical call reuses it, cache or
-          // not), and nothing after it may fail the call. Caching it, recording it, and giving the
-          // permit back go at once, each best effort.
-          await keepPaidAnswer(deps.ledger, input, paid);
-          await Promise.allSettled([
-            deps.cache.put(key, {
-              content: res.content,
-              promptTokens: usage.promptTokens,
-              completionTokens: usage.completionTokens,
-              model: usage.model,
-            }),
-            this.records.save(record),
-            held.release(),
-          ]);
-          await Promise.allSettled([
-            deps.limiter.recordSuccess(permit),
-            deps.limiter.reconcileTokens(minute, usage.promptTokens + usage.completionTokens - estimate),
-          ]);
-          return { value: parsed.value, record, paid };
-        }
-        if (attempt >= deps.repairAttempts) {
-          throw new LlmInvalidAnswerError(
-            `LLM answer for ${input.task} is not valid for its schema after ${attempt + 1} attempts: ${parsed.error}`,
-          );
-        }
-        messages.push(...repairMessages(res.content, parsed.error, res.truncated));
-      }
-    } catch (err) {
-      await afterFailedRequest(deps.limiter, err, permit, held);
-      await deps.limiter
-        .reconcileTokens(minute, usage.promptTokens + usage.completionTokens - estimate)
-        .catch(() => undefined);
-      await this.records
-        .save(recordOf(statusOf(err), err instanceof LlmCallTimeoutError ? { timedOut: true } : {}))
-        .catch(() => undefined);
-      throw err;
-    } finally {
-      await held.release().catch(() => undefined);
-    }
+    };
   }
 
   /** Embeds texts through the same ledger, permit and accounting path (embed-call.ts). */
   async embed(input: EmbedCallInput): Promise<number[][]> {
     return embedTexts(this.deps, this.records, input);
   }
+}
+
+/** One structured call on its way to the provider: its permit, budget reservation and usage so far. */
+interface ProviderCall<T> {
+  input: StructuredCallInput<T>;
+  key: string;
+  started: number;
+  estimate: number;
+  minute: number | undefined;
+  permit: Permit;
+  held: ReturnType<typeof holdPermit>;
+  maxOutputTokens: number;
+  usage: {
+    promptTokens: number;
+    completionTokens: number;
+    requests: number;
+    truncated: number;
+    model: string;
+  };
+  callStarted: number;
+  messages: ChatMessage[];
 }
 
 export function safeParseJson<T>(

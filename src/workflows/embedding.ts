@@ -49,7 +49,6 @@ import { checkEmbedBackfillInput } from './root-inputs';
 
 const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
 
-
 /**
  * Batch API control calls and submission: regular activities on the pipeline queue, heartbeated so
  * a dead worker's attempt is retried after `heartbeatTimeoutMs`. A 429 waits for its Retry-After.
@@ -594,4 +593,3 @@ export async function triggerEmbeddingCompaction(input: { settings?: Partial<Emb
   const control = proxyActivities<Activities>(controlActivityOptions(s));
   return control.requestEmbeddingCompaction({ compactorId: s.compactorId, reason: 'schedule' });
 }
-

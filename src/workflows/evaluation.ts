@@ -404,4 +404,3 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
       }
     : { receiptId, status: 'SUCCEEDED', issues: issues.length };
 }
-

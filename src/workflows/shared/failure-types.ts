@@ -3,7 +3,12 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 
 /** Bad input: a workflow input, a receipt, a merchant or a file that cannot be processed as given. */
-export const INPUT_FAILURES = ['InvalidReceipt', 'ReceiptNotFound', 'UnknownMerchant', 'InvalidInput'] as const;
+export const INPUT_FAILURES = [
+  'InvalidReceipt',
+  'ReceiptNotFound',
+  'UnknownMerchant',
+  'InvalidInput',
+] as const;
 /** The provider's answer or its refusal that no retry can change. */
 export const LLM_FAILURES = ['LlmFatal', 'LlmInvalidAnswer'] as const;
 /** Embedding runs: a delta or artifact that is gone. */

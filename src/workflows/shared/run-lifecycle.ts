@@ -1,6 +1,12 @@
 // The lifecycle every root workflow shares: its run id and input checked before anything is
 // recorded, RUNNING while it works, and a failure recorded on the run before it propagates.
-import { CancellationScope, ContinueAsNew, isCancellation, patched, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  ContinueAsNew,
+  isCancellation,
+  patched,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { checkRunId } from '../root-inputs';
 import { RunStatusKey } from './search-attributes';
 
