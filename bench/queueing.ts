@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluation';
 import { writeDataset } from '../src/cli/seed';
@@ -60,7 +60,7 @@ const DESIGN_ENV: Record<QueueingDesign, string> = {
 interface BenchContext {
   env: Record<string, string>;
   client: Client;
-  bundle: WorkflowBundleWithSourceMap;
+  bundle: NonNullable<WorkerOptions['workflowBundle']>;
   log: (s: string) => void;
 }
 

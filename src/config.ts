@@ -169,6 +169,12 @@ export const envSchema = z.object({
   HARMONIZE_EMBED_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(DEFAULT_EMBED_BATCH_SIZE),
   /** Max concurrent activities on the `pipeline` worker (I/O only). */
   PIPELINE_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
+  /**
+   * A prebuilt workflow bundle (`npm run bundle` writes dist/workflow-bundle.js): a worker loads it
+   * instead of bundling src/workflows as it starts (seconds of CPU each). Rebuild it after changing
+   * workflow code. Unset: bundle at start.
+   */
+  WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** Port for Prometheus metrics of a worker process (0 = off). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

@@ -127,7 +127,10 @@ async function main(): Promise<void> {
         }
       : {}),
   });
-  const running = await startWorkers(cfg, { queues });
+  const running = await startWorkers(cfg, {
+    queues,
+    ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: cfg.WORKFLOW_BUNDLE_PATH } } : {}),
+  });
   console.log(
     `worker running: queues=${queues.join(',')} temporal=${cfg.temporalAddress} llm=${cfg.llmProvider}@${cfg.external.llm ? 'external' : 'emulator'} cap=${cfg.LLM_MAX_CONCURRENT_CALLS}`,
   );

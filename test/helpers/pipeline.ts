@@ -3,7 +3,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { generateDataset, type Dataset, type GenerateOptions } from '../../src/domain/generator';
@@ -14,14 +14,18 @@ import { connectClient } from '../../src/temporal';
 import { startWorkers, type QueueName, type RunningWorkers } from '../../src/worker';
 import { ensureStack } from './stack';
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+type WorkflowBundle = NonNullable<WorkerOptions['workflowBundle']>;
+let bundle: Promise<WorkflowBundle> | undefined;
 
-/** One workflow bundle per test process (bundling takes seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger: quietLogger,
-  });
+/**
+ * One workflow bundle per test process (bundling takes seconds of CPU): the prebuilt one of this
+ * `npm test` run (WORKFLOW_BUNDLE_PATH, made by scripts/test.sh) when there is one, else bundled here.
+ */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  const prebuilt = process.env.WORKFLOW_BUNDLE_PATH;
+  bundle ??= prebuilt
+    ? Promise.resolve({ codePath: prebuilt })
+    : bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
   return bundle;
 }
 
