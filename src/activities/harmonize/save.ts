@@ -2,6 +2,7 @@
 // none), new decisions into the decision cache, changed verdicts onto the word items; then only
 // `summary.json` of the group's files is kept, and answers a retry.
 import { harmonizeArtifactPrefix } from '../../domain/harmonization';
+import { emptyGroupSummary } from '../../domain/harmonization-summary';
 import type { OutlierDecision } from '../../stores/outlier-decisions';
 import type { ItemResult } from '../../stores/runs';
 import type { ObjectStore } from '../../stores/s3';
@@ -95,31 +96,17 @@ function decisionOf(
   return { reason: known.failedKeys.get(w.key!) ?? 'no decision recorded for this word' };
 }
 
-function emptyGroupSummary(input: SaveGroupInput, words: number): GroupSummary {
-  return {
-    merchantId: input.merchantId,
-    label: input.label,
-    words,
-    succeeded: 0,
-    failed: 0,
-    outliers: 0,
-    consistent: 0,
-    isolated: 0,
-    cached: 0,
-    llm: 0,
-    shared: 0,
-    batches: input.batches,
-    failedBatches: input.failedBatches.length,
-    verdictsChanged: 0,
-  };
-}
-
 /** One result per planned word, the group's counts, and the verdicts that changed since the last run. */
 function groupResults(input: SaveGroupInput, file: WordsFile, plan: PlanFile, known: GroupDecisions) {
   const previous = new Map(file.words.map((w) => [w.id, w.previousOutlier ?? false]));
   const missingReason = missingReasonOf(input.failedEmbedBatches);
   const at = Date.now();
-  const summary = emptyGroupSummary(input, plan.words.length);
+  const summary: GroupSummary = {
+    ...emptyGroupSummary(input.merchantId, input.label),
+    words: plan.words.length,
+    batches: input.batches,
+    failedBatches: input.failedBatches.length,
+  };
   const results: ItemResult[] = [];
   const changed: Array<OutlierDecision & { wordId: string }> = [];
   for (const w of plan.words) {

@@ -81,19 +81,4 @@ export interface FailedBatch {
   reason: string;
 }
 
-export interface GroupSummary {
-  merchantId: string;
-  label: string;
-  words: number;
-  succeeded: number;
-  failed: number;
-  outliers: number;
-  consistent: number;
-  isolated: number;
-  cached: number;
-  llm: number;
-  shared: number;
-  batches: number;
-  failedBatches: number;
-  verdictsChanged: number;
-}
+export type { GroupSummary } from '../../domain/harmonization-summary';

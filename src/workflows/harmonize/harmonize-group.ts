@@ -17,6 +17,7 @@ import type {
   PlanSummary,
   PreparedGroup,
 } from '../../activities/harmonize';
+import { emptyGroupSummary } from '../../domain/harmonization-summary';
 import { errorMessage, llmActivityOptions, slidingWindow } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { harmonizeProgressQuery, wordsPlannedSignal } from './progress';
@@ -74,7 +75,7 @@ export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupS
     merchantsDone: 0,
     merchantsTotal: 1,
   }));
-  if (prepared.words === 0) return emptySummary(merchantId, label);
+  if (prepared.words === 0) return emptyGroupSummary(merchantId, label);
 
   const run: GroupRun = {
     input,
@@ -119,32 +120,55 @@ async function prepareGroup(input: HarmonizeGroupInput, ref: GroupRef): Promise<
   return { prepared, phase: 'embed', next: 0, failedEmbedBatches: [], failedBatches: [] };
 }
 
-/** The words Chroma lacks embedded and upserted, batch by batch; continues as new when due. */
-async function embedPhase(run: GroupRun): Promise<void> {
-  const { s, ref, st, breaker } = run;
+/**
+ * Batches `st.next` to `total` of the current phase in a window of `width`: a batch that fails is
+ * recorded in `failed` (its words end as failed words), one that stops the run trips the breaker.
+ * Continues as new when the window stopped early.
+ */
+async function batchPhase(
+  run: GroupRun,
+  total: number,
+  width: number,
+  failed: FailedBatch[],
+  batch: (batchIndex: number) => Promise<void>,
+): Promise<void> {
+  const { st, breaker } = run;
   const done = await breaker.run(() =>
     slidingWindow(
-      range(st.next, st.prepared.embedBatches),
-      s.widths.embedBatches,
+      range(st.next, total),
+      width,
       async (batchIndex) => {
         run.started++;
         try {
-          await run
-            .llm(`embed-${pad(batchIndex)}`)
-            .embedWords({ ...ref, batchIndex, batchSize: s.embedBatchSize });
-          await groupIo.upsertWordEmbeddings({ ...ref, batchIndex });
+          await batch(batchIndex);
         } catch (err) {
           if (breaker.trip(err)) return;
-          // Words of a batch that cannot be embedded end as failed words; the others go on.
-          st.failedEmbedBatches.push({ batchIndex, reason: errorMessage(err) });
+          failed.push({ batchIndex, reason: errorMessage(err) });
         }
       },
       run.stop,
     ),
   );
   st.next += done;
-  if (st.next < st.prepared.embedBatches)
-    await continueAsNew<typeof harmonizeGroup>({ ...run.input, state: st });
+  if (st.next < total) await continueAsNew<typeof harmonizeGroup>({ ...run.input, state: st });
+}
+
+/** The words Chroma lacks embedded and upserted, batch by batch; continues as new when due. */
+async function embedPhase(run: GroupRun): Promise<void> {
+  const { s, ref, st } = run;
+  // Words of a batch that cannot be embedded end as failed words; the others go on.
+  await batchPhase(
+    run,
+    st.prepared.embedBatches,
+    s.widths.embedBatches,
+    st.failedEmbedBatches,
+    async (batchIndex) => {
+      await run
+        .llm(`embed-${pad(batchIndex)}`)
+        .embedWords({ ...ref, batchIndex, batchSize: s.embedBatchSize });
+      await groupIo.upsertWordEmbeddings({ ...ref, batchIndex });
+    },
+  );
 }
 
 /** Neighbours and skip verdicts per chunk, then the plan; the group moves to its decide phase. */
@@ -171,48 +195,11 @@ async function planPhase({ s, ref, st }: GroupRun): Promise<void> {
 
 /** The plan's LLM batches decided; a failed batch is recorded for its words; continues as new when due. */
 async function decidePhase(run: GroupRun): Promise<void> {
-  const { s, ref, st, breaker } = run;
-  const plan = st.plan!;
-  const done = await breaker.run(() =>
-    slidingWindow(
-      range(st.next, plan.batches),
-      s.widths.decideBatches,
-      async (batchIndex) => {
-        run.started++;
-        try {
-          await run
-            .llm(`decide-${pad(batchIndex)}`)
-            .decideOutliers({ ...ref, batchIndex, noCache: s.noCache });
-        } catch (err) {
-          if (breaker.trip(err)) return;
-          // An invalid answer after repairs, a 400/404, or retries exhausted: recorded for its words.
-          st.failedBatches.push({ batchIndex, reason: errorMessage(err) });
-        }
-      },
-      run.stop,
-    ),
-  );
-  st.next += done;
-  if (st.next < plan.batches) await continueAsNew<typeof harmonizeGroup>({ ...run.input, state: st });
-}
-
-function emptySummary(merchantId: string, label: string): GroupSummary {
-  return {
-    merchantId,
-    label,
-    words: 0,
-    succeeded: 0,
-    failed: 0,
-    outliers: 0,
-    consistent: 0,
-    isolated: 0,
-    cached: 0,
-    llm: 0,
-    shared: 0,
-    batches: 0,
-    failedBatches: 0,
-    verdictsChanged: 0,
-  };
+  const { s, ref, st } = run;
+  // An invalid answer after repairs, a 400/404, or retries exhausted: recorded for its words.
+  await batchPhase(run, st.plan!.batches, s.widths.decideBatches, st.failedBatches, async (batchIndex) => {
+    await run.llm(`decide-${pad(batchIndex)}`).decideOutliers({ ...ref, batchIndex, noCache: s.noCache });
+  });
 }
 
 function range(from: number, to: number): number[] {
