@@ -1,7 +1,7 @@
 // Fault scenario: Chroma down (every connection dropped) mid-harmonization, from the run's first
 // request to it: existing vectors are read and new ones upserted while Chroma is away. A clean run of the
 // same data (own table, own collections) gives the provider requests the faulted run should make.
-import type { HarmonizeReport } from '../src/activities/harmonization';
+import type { HarmonizeReport } from '../src/activities/harmonize';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import type { FaultProxy } from '../src/stack/fault-proxy';
 import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
-import type { QualityReport } from '../src/activities/quality';
+import type { QualityReport } from '../src/activities/analyze';
 import { answerJsonSchema } from '../src/domain/llm-tasks';
 import {
   analyzeTestFile,
@@ -28,7 +28,7 @@ import { ensureTable } from '../src/stores/provision';
 import { mergeTruth } from '../src/stores/truth';
 import { connectClient } from '../src/temporal';
 import { startWorkers } from '../src/worker';
-import type { AnalyzeTestSuiteInput } from '../src/workflows/quality';
+import type { AnalyzeTestSuiteInput } from '../src/workflows/analyze';
 import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { writeSection } from './markdown-section';

@@ -1,13 +1,13 @@
 // End to end: place enrichment (seed 004) on the real stack, real workers, the emulator over HTTP.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EnrichmentReport } from '../src/activities/enrichment';
+import type { EnrichmentReport } from '../src/activities/enrich';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { generatePlaces, type PlacesDataset } from '../src/domain/places';
 import { PlaceStore } from '../src/stores/places';
 import { startWorkers, type RunningWorkers } from '../src/worker';
-import type { EnrichPlacesInput } from '../src/workflows/enrichment';
+import type { EnrichPlacesInput } from '../src/workflows/enrich';
 import { startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
 
 function startEnrichment(h: Harness, input: EnrichPlacesInput = {}) {

@@ -2,7 +2,7 @@
 // neighbours, Chroma records, report figures, CLI flags.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { harmonizeReportOf } from '../src/activities/harmonization';
+import { harmonizeReportOf } from '../src/activities/harmonize';
 import { parseArgs, UsageError } from '../src/cli/args';
 import { harmonizeReportLines, harmonizeSpec } from '../src/cli/harmonize';
 import { loadConfig } from '../src/config';
@@ -22,7 +22,7 @@ import type { CallRecord } from '../src/llm/accounting';
 import { sameDocument, sameMetadata, sameRecord, wordChromaRecord } from '../src/stores/chroma';
 import { DECISION_KEY_VERSION, decisionKey } from '../src/stores/outlier-decisions';
 import type { ItemResult } from '../src/stores/runs';
-import type { HarmonizeLabelsInput } from '../src/workflows/harmonization';
+import type { HarmonizeLabelsInput } from '../src/workflows/harmonize';
 
 const rules = DEFAULT_SKIP_RULES; // similarity 0.8, consistentNeighbours 10, isolatedSimilarity 0.4
 

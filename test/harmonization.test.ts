@@ -4,10 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import type { HarmonizeReport } from '../src/activities/harmonization';
+import type { HarmonizeReport } from '../src/activities/harmonize';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
-import type { harmonizeLabels, HarmonizeLabelsInput } from '../src/workflows/harmonization';
+import type { harmonizeLabels, HarmonizeLabelsInput } from '../src/workflows/harmonize';
 import {
   startHarness,
   uniqueId,

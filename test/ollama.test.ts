@@ -5,9 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { EnrichmentReport } from '../src/activities/enrichment';
+import type { EnrichmentReport } from '../src/activities/enrich';
 import type { EvaluationReport } from '../src/activities/evaluation';
-import type { HarmonizeReport } from '../src/activities/harmonization';
+import type { HarmonizeReport } from '../src/activities/harmonize';
 import { writePlaces } from '../src/cli/seed';
 import { loadConfig, type AppConfig } from '../src/config';
 import { createHarmonizationStores, createStores } from '../src/deps';

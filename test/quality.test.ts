@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { QualityReport } from '../src/activities/quality';
+import type { QualityReport } from '../src/activities/analyze';
 import { drawFaults } from '../src/emulator/engine';
 import { SeededRandom } from '../src/emulator/random';
 import { resolveEmulatorSettings } from '../src/emulator/settings';
 import { createS3Client } from '../src/stores/clients';
 import { mergeTruth } from '../src/stores/truth';
-import type { AnalyzeTestSuiteInput } from '../src/workflows/quality';
+import type { AnalyzeTestSuiteInput } from '../src/workflows/analyze';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 const FIXTURE = path.join(__dirname, 'fixtures/quality');

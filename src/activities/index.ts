@@ -1,11 +1,14 @@
 // Activity factories: clients are injected so tests can pass real local servers or fakes.
 import { createEvaluationActivities, type EvaluationDeps } from './evaluation';
 import { createLlmActivities } from './llm';
-import { createHarmonizationActivities, type HarmonizationDeps } from './harmonization';
-import { createHarmonizationLlmActivities } from './harmonization-llm';
+import {
+  createHarmonizationActivities,
+  createHarmonizationLlmActivities,
+  type HarmonizationDeps,
+} from './harmonize';
 import type { ObjectStore } from '../stores/s3';
-import { createEnrichmentActivities, createEnrichmentLlmActivities } from './enrichment';
-import { createQualityActivities, createQualityLlmActivities, type QualityDeps } from './quality';
+import { createEnrichmentActivities, createEnrichmentLlmActivities } from './enrich';
+import { createQualityActivities, createQualityLlmActivities, type QualityDeps } from './analyze';
 import type { LlmClient } from '../llm/llm-client';
 import { ProviderBreaker, withProviderBreaker } from '../llm/breaker';
 import { createEmbeddingActivities, type EmbeddingDeps } from './embedding';

@@ -1,10 +1,10 @@
 // `harmonize`: its flags (thresholds default to the HARMONIZE_* settings) and its report lines.
 import type { AppConfig } from '../config';
-import type { HarmonizeReport } from '../activities/harmonization';
+import type { HarmonizeReport } from '../activities/harmonize';
 import { LABELS } from '../domain/llm-tasks';
 import { DEFAULT_SKIP_RULES, skipRuleProblems, type SkipRules } from '../domain/harmonization';
 import { resolveLabel } from '../domain/labels';
-import type { HarmonizeLabelsInput } from '../workflows/harmonization';
+import type { HarmonizeLabelsInput } from '../workflows/harmonize';
 import {
   type ParsedArgs,
   UsageError,

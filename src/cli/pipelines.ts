@@ -1,10 +1,10 @@
 // `enrich` and `analyze`: their flags, how a run is started and waited on, and their report lines.
 import path from 'node:path';
 import type { AppConfig } from '../config';
-import type { EnrichmentReport } from '../activities/enrichment';
-import type { QualityReport } from '../activities/quality';
-import type { EnrichPlacesInput } from '../workflows/enrichment';
-import type { AnalyzeTestSuiteInput } from '../workflows/quality';
+import type { EnrichmentReport } from '../activities/enrich';
+import type { QualityReport } from '../activities/analyze';
+import type { EnrichPlacesInput } from '../workflows/enrich';
+import type { AnalyzeTestSuiteInput } from '../workflows/analyze';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../temporal';
 import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, flag, listFlag, numberFlag } from './args';

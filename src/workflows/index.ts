@@ -6,6 +6,6 @@ export {
   compactEmbeddings,
   triggerEmbeddingCompaction,
 } from './embedding';
-export { enrichPlaces } from './enrichment';
-export { analyzeTestSuite } from './quality';
-export { harmonizeLabels, harmonizeGroup } from './harmonization';
+export { enrichPlaces } from './enrich';
+export { analyzeTestSuite } from './analyze';
+export { harmonizeLabels, harmonizeGroup } from './harmonize';

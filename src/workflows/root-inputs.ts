@@ -1,11 +1,11 @@
 // The input check of each root workflow (input-validation.ts does the checking): every field a
 // caller may set, with its allowed range. The ranges match the CLI's flags where both exist.
 import type { EmbedBackfillInput } from './embedding';
-import type { EnrichPlacesInput } from './enrichment';
+import type { EnrichPlacesInput } from './enrich';
 import type { EvaluateLabelsInput } from './evaluation';
-import type { HarmonizeLabelsInput } from './harmonization';
+import type { HarmonizeLabelsInput } from './harmonize';
 import { InputCheck } from './input-validation';
-import type { AnalyzeTestSuiteInput } from './quality';
+import type { AnalyzeTestSuiteInput } from './analyze';
 
 const PRIORITIES = ['interactive', 'normal', 'backfill'] as const;
 const MAX_WIDTH = 1_000;

@@ -41,108 +41,127 @@ const REGEX_AFTER_WORDS = new Set([
   'await',
 ]);
 
+/** Offset just past the string literal opening at `at` (an unterminated one ends at the line). */
+function skipString(src: string, at: number): number {
+  const n = src.length;
+  const q = src[at];
+  let j = at + 1;
+  while (j < n && src[j] !== q && src[j] !== '\n') j += src[j] === '\\' ? 2 : 1;
+  return Math.min(n, j + 1);
+}
+
+/** Offset just past the `//` or `/*` comment opening at `at`. */
+function skipComment(src: string, at: number): number {
+  if (src[at + 1] === '/') {
+    const e = src.indexOf('\n', at);
+    return e < 0 ? src.length : e;
+  }
+  const e = src.indexOf('*/', at + 2);
+  return e < 0 ? src.length : e + 2;
+}
+
+/** `${ ... }` inside a template: balanced braces, with nested strings, templates and comments. */
+function skipTemplateExpression(src: string, at: number): number {
+  const n = src.length;
+  let depth = 1;
+  let j = at;
+  while (j < n) {
+    const c = src[j]!;
+    if (c === '"' || c === "'") j = skipString(src, j);
+    else if (c === '`') j = skipTemplate(src, j);
+    else if (c === '/' && (src[j + 1] === '/' || src[j + 1] === '*')) j = skipComment(src, j);
+    else {
+      if (c === '{') depth++;
+      else if (c === '}' && --depth === 0) return j + 1;
+      j++;
+    }
+  }
+  return n;
+}
+
+/** Offset just past the template literal opening at `at`. */
+function skipTemplate(src: string, at: number): number {
+  const n = src.length;
+  let j = at + 1;
+  while (j < n) {
+    const c = src[j];
+    if (c === '\\') j += 2;
+    else if (c === '`') return j + 1;
+    else if (c === '$' && src[j + 1] === '{') j = skipTemplateExpression(src, j + 2);
+    else j++;
+  }
+  return n;
+}
+
+/** Whether a `/` after these tokens starts a regex literal rather than a division. */
+function regexAllowed(tokens: Token[]): boolean {
+  const prev = tokens[tokens.length - 1];
+  if (!prev) return true;
+  if (prev.type === 'punct') return !')]}'.includes(prev.value);
+  return prev.type === 'id' && REGEX_AFTER_WORDS.has(prev.value);
+}
+
+/** Offset just past the regex literal (and its flags) opening at `at`. */
+function skipRegex(src: string, at: number): number {
+  const n = src.length;
+  let j = at + 1;
+  let inClass = false;
+  while (j < n && src[j] !== '\n') {
+    const c = src[j];
+    if (c === '\\') j += 2;
+    else {
+      if (c === '[') inClass = true;
+      else if (c === ']') inClass = false;
+      else if (c === '/' && !inClass) {
+        j++;
+        while (j < n && /[a-z]/i.test(src[j]!)) j++;
+        return j;
+      }
+      j++;
+    }
+  }
+  return j;
+}
+
+/** The token starting at `start` (not whitespace nor a comment). */
+function tokenAt(src: string, start: number, tokens: Token[]): Token {
+  const n = src.length;
+  const c = src[start]!;
+  let i = start;
+  if (c === '"' || c === "'") {
+    i = skipString(src, i);
+    return { type: 'str', value: unescape(src.slice(start + 1, i - 1)), start, end: i };
+  }
+  if (c === '`') {
+    i = skipTemplate(src, i);
+    return { type: 'tmpl', value: src.slice(start + 1, i - 1), start, end: i };
+  }
+  if (/[A-Za-z_$]/.test(c)) {
+    while (i < n && /[\w$]/.test(src[i]!)) i++;
+    return { type: 'id', value: src.slice(start, i), start, end: i };
+  }
+  if (/\d/.test(c)) {
+    while (i < n && /[\w.]/.test(src[i]!)) i++;
+    return { type: 'num', value: src.slice(start, i), start, end: i };
+  }
+  if (c === '/' && regexAllowed(tokens)) {
+    i = skipRegex(src, i);
+    return { type: 'regex', value: src.slice(start, i), start, end: i };
+  }
+  return { type: 'punct', value: c, start, end: i + 1 };
+}
+
 export function tokenizeJs(src: string): Token[] {
   const tokens: Token[] = [];
-  const n = src.length;
   let i = 0;
-
-  const skipString = (at: number): number => {
-    const q = src[at];
-    let j = at + 1;
-    while (j < n && src[j] !== q && src[j] !== '\n') j += src[j] === '\\' ? 2 : 1;
-    return Math.min(n, j + 1);
-  };
-  const skipComment = (at: number): number => {
-    if (src[at + 1] === '/') {
-      const e = src.indexOf('\n', at);
-      return e < 0 ? n : e;
-    }
-    const e = src.indexOf('*/', at + 2);
-    return e < 0 ? n : e + 2;
-  };
-  // `${ ... }` inside a template: balanced braces, with nested strings, templates and comments.
-  const skipTemplateExpression = (at: number): number => {
-    let depth = 1;
-    let j = at;
-    while (j < n) {
-      const c = src[j]!;
-      if (c === '"' || c === "'") j = skipString(j);
-      else if (c === '`') j = skipTemplate(j);
-      else if (c === '/' && (src[j + 1] === '/' || src[j + 1] === '*')) j = skipComment(j);
-      else {
-        if (c === '{') depth++;
-        else if (c === '}' && --depth === 0) return j + 1;
-        j++;
-      }
-    }
-    return n;
-  };
-  const skipTemplate = (at: number): number => {
-    let j = at + 1;
-    while (j < n) {
-      const c = src[j];
-      if (c === '\\') j += 2;
-      else if (c === '`') return j + 1;
-      else if (c === '$' && src[j + 1] === '{') j = skipTemplateExpression(j + 2);
-      else j++;
-    }
-    return n;
-  };
-  const regexAllowed = (): boolean => {
-    const prev = tokens[tokens.length - 1];
-    if (!prev) return true;
-    if (prev.type === 'punct') return !')]}'.includes(prev.value);
-    return prev.type === 'id' && REGEX_AFTER_WORDS.has(prev.value);
-  };
-  const skipRegex = (at: number): number => {
-    let j = at + 1;
-    let inClass = false;
-    while (j < n && src[j] !== '\n') {
-      const c = src[j];
-      if (c === '\\') j += 2;
-      else {
-        if (c === '[') inClass = true;
-        else if (c === ']') inClass = false;
-        else if (c === '/' && !inClass) {
-          j++;
-          while (j < n && /[a-z]/i.test(src[j]!)) j++;
-          return j;
-        }
-        j++;
-      }
-    }
-    return j;
-  };
-
-  while (i < n) {
+  while (i < src.length) {
     const c = src[i]!;
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    if (c === '/' && (src[i + 1] === '/' || src[i + 1] === '*')) {
-      i = skipComment(i);
-      continue;
-    }
-    const start = i;
-    if (c === '"' || c === "'") {
-      i = skipString(i);
-      tokens.push({ type: 'str', value: unescape(src.slice(start + 1, i - 1)), start, end: i });
-    } else if (c === '`') {
-      i = skipTemplate(i);
-      tokens.push({ type: 'tmpl', value: src.slice(start + 1, i - 1), start, end: i });
-    } else if (/[A-Za-z_$]/.test(c)) {
-      while (i < n && /[\w$]/.test(src[i]!)) i++;
-      tokens.push({ type: 'id', value: src.slice(start, i), start, end: i });
-    } else if (/\d/.test(c)) {
-      while (i < n && /[\w.]/.test(src[i]!)) i++;
-      tokens.push({ type: 'num', value: src.slice(start, i), start, end: i });
-    } else if (c === '/' && regexAllowed()) {
-      i = skipRegex(i);
-      tokens.push({ type: 'regex', value: src.slice(start, i), start, end: i });
-    } else {
-      i++;
-      tokens.push({ type: 'punct', value: c, start, end: i });
+    if (/\s/.test(c)) i++;
+    else if (c === '/' && (src[i + 1] === '/' || src[i + 1] === '*')) i = skipComment(src, i);
+    else {
+      const token = tokenAt(src, i, tokens);
+      tokens.push(token);
+      i = token.end;
     }
   }
   return tokens;
