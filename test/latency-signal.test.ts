@@ -155,7 +155,7 @@ describe('latency signal', () => {
     assert.deepEqual([far.kind, far.kind === 'shrink' && far.to], ['shrink', 4]);
   });
 
-  test('a trial of one less that lost throughput while latency stayed up stops there and rebases', () => {
+  test('a trial of one less that lost throughput while latency stayed up goes back up and rebases', () => {
     // A provider a little slower than the base says, at every level: 4 calls, 4 slots, 1.3x.
     const atFour = windowStats(window(4, 4, 8, 1.3))!;
     const atThree = windowStats(window(3, 4, 8, 1.3))!;
@@ -166,7 +166,18 @@ describe('latency signal', () => {
       slowStart: false,
     });
     assert.equal(held.kind, 'hold');
-    assert.equal(held.kind === 'hold' && held.rebase, true);
+    assert.deepEqual(held.kind === 'hold' && [held.rebase, held.restoreTo], [true, 4]);
+    // A refusing provider at a high limit: latency flat (noise), one less of 12 loses 1/12 of the
+    // throughput, under the 10% a probe must bring, yet enough to say no call was waiting.
+    const atTwelve = windowStats(window(12, 16, 8, 1.3))!;
+    const atEleven = windowStats(window(11, 16, 8, 1.3))!;
+    const back = judgeWindow(atEleven, {
+      memory: { xBeforeCut: atTwelve.throughput },
+      baseLatency: 2,
+      limit: 11,
+      slowStart: false,
+    });
+    assert.deepEqual([back.kind, back.kind === 'hold' && back.restoreTo], ['hold', 12]);
     // Queueing instead: one less kept the throughput, latency still up, so one less again.
     const queued = windowStats(window(6, 4))!;
     const stillQueued = windowStats(window(5, 4))!;

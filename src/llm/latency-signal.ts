@@ -108,8 +108,11 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
 
 export type LatencyVerdict =
   | { kind: 'room' }
-  /** `rebase`: this window's latency is the provider's own unloaded latency from now on. */
-  | { kind: 'hold'; reason: string; rebase?: boolean }
+  /**
+   * `rebase`: this window's latency is the provider's own unloaded latency from now on;
+   * `restoreTo`: and the limit goes back to what it was before a trial of one less.
+   */
+  | { kind: 'hold'; reason: string; rebase?: boolean; restoreTo?: number }
   /** `trial`: one less, to see whether latency falls; judged against this window's throughput. */
   | { kind: 'shrink'; to: number; reason: string; trial?: boolean };
 
@@ -140,8 +143,9 @@ export interface JudgeContext {
 /**
  * Latency a little above the tolerance with nothing measured below: the limit may sit one above
  * what the provider serves at once (one call always waiting), so try one less. If one less lost
- * throughput and latency stayed up, that latency is the provider's own: hold there and take it as
- * the unloaded latency (the next probe up finds the level again).
+ * throughput while latency stayed up, no call was waiting: that latency is the provider's own (or
+ * noise), so the limit goes back up and the latency becomes the unloaded one. At a limit L with flat
+ * latency, one less loses 1/L of the throughput; queueing loses none: half of 1/L tells them apart.
  */
 function trialOfOneLess(
   stats: WindowStats,
@@ -152,15 +156,21 @@ function trialOfOneLess(
 ): LatencyVerdict {
   if (memory.xBeforeCut) {
     const loss = 1 - stats.throughput / memory.xBeforeCut;
-    if (loss >= o.minGain)
+    if (loss >= Math.min(o.minGain, 0.5 / (limit + 1)))
       return {
         kind: 'hold',
         rebase: true,
-        reason: `${why}, one less lost ${Math.round(loss * 100)}% throughput: this latency is the provider's own`,
+        restoreTo: limit + 1,
+        reason: `${why}, one less lost ${Math.round(loss * 100)}% throughput: this latency is the provider's own, back to ${limit + 1}`,
       };
   }
   if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
-  return { kind: 'shrink', to: limit - 1, trial: true, reason: `${why}, nothing measured below: try one less` };
+  return {
+    kind: 'shrink',
+    to: limit - 1,
+    trial: true,
+    reason: `${why}, nothing measured below: try one less`,
+  };
 }
 
 /**

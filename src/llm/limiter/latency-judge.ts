@@ -107,6 +107,7 @@ export class LatencyJudge {
 
   /** Room or hold: the unloaded latency and the throughput at this limit are remembered. */
   private async keep(verdict: LatencyVerdict, a: Applied): Promise<void> {
+    if (verdict.kind === 'hold' && verdict.restoreTo !== undefined) return this.restore(verdict.restoreTo, a);
     // Room: a trial of one less (if any) cured the latency. A rebase: the latency is the provider's own.
     const rebase = verdict.kind === 'hold' && verdict.rebase;
     await this.host.updateState(
@@ -117,6 +118,15 @@ export class LatencyJudge {
         ':ba': rebase ? a.now : a.base.baseAt,
         ':x': a.throughput,
       },
+    );
+  }
+
+  /** A trial of one less that did not pay: back up, this latency the unloaded one from now on. */
+  private async restore(to: number, a: Applied): Promise<void> {
+    await this.host.updateState(
+      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseAt = :now, xAtLimit = :x REMOVE xBeforeCut',
+      '#l = :cur',
+      { ':to': to, ':cur': to - 1, ':now': a.now, ':b': a.latency, ':x': a.throughput },
     );
   }
 
