@@ -9,7 +9,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { EmbeddingReport } from '../src/activities/embedding';
+import type { EmbeddingReport } from '../src/activities/embed';
 import { loadConfig } from '../src/config';
 import { embedSchedules, embedStatus, type EmbedStatus } from '../src/cli/embed';
 import { createEmbeddingDeps, createStores } from '../src/deps';
@@ -31,7 +31,7 @@ import type {
   embedBackfill,
   EmbedProgress,
   PollEmbeddingBatchResult,
-} from '../src/workflows/embedding';
+} from '../src/workflows/embed';
 import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
 import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
