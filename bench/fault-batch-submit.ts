@@ -5,7 +5,7 @@
 // the submit. It must find the batch it created instead of paying for a second one.
 import http from 'node:http';
 import type net from 'node:net';
-import type { EmbeddingReport } from '../src/activities/embedding';
+import type { EmbeddingReport } from '../src/activities/embed';
 import { embedStatus } from '../src/cli/embed';
 import { createEmbeddingDeps } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';

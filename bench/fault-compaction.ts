@@ -2,7 +2,7 @@
 // Only the compactor writes Chroma in this pipeline, so the fault is armed to start right after
 // the first request to Chroma: the compactor meets the outage while deltas wait to be applied.
 // Items in Chroma are what counts: an item marked embedded whose vector never reached Chroma is lost.
-import type { EmbeddingReport } from '../src/activities/embedding';
+import type { EmbeddingReport } from '../src/activities/embed';
 import { embedStatus } from '../src/cli/embed';
 import { createEmbeddingDeps } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';

@@ -1,6 +1,6 @@
 // Fault scenario: S3 down (every connection dropped, counted) mid-embedding, from the first batch at the provider:
 // batch outputs, deltas and the compactor's reads all meet the outage.
-import type { EmbeddingReport } from '../src/activities/embedding';
+import type { EmbeddingReport } from '../src/activities/embed';
 import { embedStatus } from '../src/cli/embed';
 import { createEmbeddingDeps } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';

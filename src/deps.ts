@@ -1,6 +1,6 @@
 // Builds the injected dependencies of activities from config (one place that wires clients).
 import type { AppConfig } from './config';
-import { embedSettingsFromConfig, type EmbeddingDeps } from './activities/embedding';
+import { embedSettingsFromConfig, type EmbeddingDeps } from './activities/embed';
 import { BatchApi } from './llm/batch-api';
 import { EmbeddingStore } from './stores/embeddings';
 import { LlmMetrics, parsePrices } from './llm/accounting';

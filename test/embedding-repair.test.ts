@@ -12,7 +12,7 @@ import { createEmbeddingDeps } from '../src/deps';
 import { batchKeyOf, requestLine } from '../src/domain/embedding';
 import { ChromaStore } from '../src/stores/chroma';
 import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
-import type { embedBackfill } from '../src/workflows/embedding';
+import type { embedBackfill } from '../src/workflows/embed';
 import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 const MAX_REQUESTS = 150;

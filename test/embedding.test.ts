@@ -5,11 +5,13 @@
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { EmbeddingReport } from '../src/activities/embedding';
+import type { EmbeddingReport } from '../src/activities/embed';
 import { loadConfig } from '../src/config';
 import { embedSchedules, embedStatus, type EmbedStatus } from '../src/cli/embed';
 import { createEmbeddingDeps, createStores } from '../src/deps';
@@ -31,7 +33,7 @@ import type {
   embedBackfill,
   EmbedProgress,
   PollEmbeddingBatchResult,
-} from '../src/workflows/embedding';
+} from '../src/workflows/embed';
 import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
 import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
@@ -99,7 +101,7 @@ async function closeEmbedHarness(h: EmbedHarness | undefined): Promise<void> {
 function startBackfill(
   h: Harness,
   input: Record<string, unknown> = {},
-): Promise<WorkflowHandle<typeof embedBackfill>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof embedBackfill>> {
   const runId = uniqueId('embed-');
   return h.client.workflow.start<typeof embedBackfill>('embedBackfill', {
     taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
@@ -403,6 +405,72 @@ function runCli(h: Harness, args: string[]): Promise<string> {
     );
   });
 }
+
+/** Each run of a workflow's continue-as-new chain: its run id, the phase its carry started in, its history. */
+async function runChain(h: Harness, workflowId: string, firstRunId: string) {
+  const runs: Array<{ runId: string; carriedPhase?: string; events: number; history: History }> = [];
+  for (let runId: string | undefined = firstRunId; runId;) {
+    const history = await h.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    const [arg] = (started?.input?.payloads ?? []).map((p) =>
+      defaultPayloadConverter.fromPayload<{ carry?: { phase?: string } }>(p as Payload),
+    );
+    runs.push({ runId, carriedPhase: arg?.carry?.phase, events: history.events?.length ?? 0, history });
+    const next = history.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes);
+    runId = next?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return runs;
+}
+
+describe('embedding: a long wait continues as new (issue 13: history bounded)', { timeout: 180_000 }, () => {
+  let h: EmbedHarness;
+  after(async () => closeEmbedHarness(h));
+
+  test('waiting for its pollers and its deltas, the backfill continues as new and still embeds every item once', async () => {
+    h = await embedHarness({
+      batchCompleteAfterS: 3,
+      // Small upserts: the last delta takes a few looks of the waiting backfill to reach Chroma.
+      env: { EMBED_COMPACT_CHUNK_SIZE: '2', EMBED_DELTA_PART_RECORDS: '50' },
+      seed: 21,
+    });
+    // One wake-up per run: every reconcile (300 ms, batches take 3 s) and every look at the deltas
+    // ends its run with continue-as-new.
+    const handle = await startBackfill(h, { settings: { waitsPerRun: 1, reconcileMs: 300 } });
+    const report = await handle.result();
+    const items = h.lines + h.words;
+    assert.equal(report.succeeded, items, JSON.stringify(report.failures));
+    assert.equal(report.total, items);
+    assert.equal(report.failed, 0);
+    assert.equal(report.resubmitted, 0);
+    assert.equal(report.rounds, 1);
+    assert.equal(report.index.chroma, items, 'the run ended with its vectors in Chroma');
+
+    const runs = await runChain(h, report.runId, handle.firstExecutionRunId);
+    const carried = runs.map((r) => r.carriedPhase).filter((p) => p !== undefined);
+    assert.ok(
+      carried.includes('waiting'),
+      `continued as new while waiting for pollers: ${carried.join(',')}`,
+    );
+    assert.ok(
+      carried.includes('compacting'),
+      `continued as new while waiting for deltas: ${carried.join(',')}`,
+    );
+    // Every run after the first only waits: its history stays small however long the wait.
+    const waitRuns = runs.slice(1).map((r) => r.events);
+    assert.ok(Math.max(...waitRuns) < 100, `events per waiting run: ${waitRuns.join(',')}`);
+    let replayed = 0;
+    const histories = runs.map((r) => ({ workflowId: report.runId, history: r.history }));
+    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+      assert.equal(r.error, undefined, `${r.workflowId}: ${String(r.error)}`);
+      replayed++;
+    }
+    assert.equal(replayed, runs.length);
+    const figures = await assertEmbeddedExactlyOnce(h, 0);
+    console.log(
+      `wait continue-as-new figures: ${JSON.stringify({ ...figures, runs: runs.length, carried, eventsPerRun: runs.map((r) => r.events) })}`,
+    );
+  });
+});
 
 describe('embedding: batches expire with partial output', { timeout: 180_000 }, () => {
   let h: EmbedHarness;

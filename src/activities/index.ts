@@ -11,14 +11,14 @@ import { createEnrichmentActivities, createEnrichmentLlmActivities } from './enr
 import { createQualityActivities, createQualityLlmActivities, type QualityDeps } from './analyze';
 import type { LlmClient } from '../llm/llm-client';
 import { ProviderBreaker, withProviderBreaker } from '../llm/breaker';
-import { createEmbeddingActivities, type EmbeddingDeps } from './embedding';
+import { createEmbedActivities, type EmbeddingDeps } from './embed';
 import { createRedriveActivities } from './redrive';
 
 export type PipelineActivities = ReturnType<typeof createEvaluationActivities> &
   ReturnType<typeof createEnrichmentActivities> &
   ReturnType<typeof createQualityActivities> &
   ReturnType<typeof createHarmonizationActivities> &
-  ReturnType<typeof createEmbeddingActivities> &
+  ReturnType<typeof createEmbedActivities> &
   ReturnType<typeof createRedriveActivities>;
 export type LlmActivities = ReturnType<typeof createLlmActivities> &
   ReturnType<typeof createEnrichmentLlmActivities> &
@@ -37,7 +37,7 @@ export function createPipelineActivities(
     ...createEnrichmentActivities(deps),
     ...createQualityActivities(deps),
     ...createHarmonizationActivities(deps),
-    ...createEmbeddingActivities(deps.embedding),
+    ...createEmbedActivities(deps.embedding),
     ...createRedriveActivities(deps),
   };
 }

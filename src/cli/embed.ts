@@ -8,11 +8,11 @@ import {
   type ScheduleOptions,
 } from '@temporalio/client';
 import type { AppConfig } from '../config';
-import { embeddingCounts, type EmbeddingCounts, type EmbeddingReport } from '../activities/embedding';
+import { embeddingCounts, type EmbeddingCounts, type EmbeddingReport } from '../activities/embed';
 import { createEmbeddingDeps } from '../deps';
 import type { EmbedKind } from '../domain/embedding';
 import { connectClient } from '../temporal';
-import type { EmbedBackfillInput } from '../workflows/embedding';
+import type { EmbedBackfillInput } from '../workflows/embed';
 import { PipelineKey } from '../workflows/shared';
 import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, flag } from './args';
 import { runPipelineCommand } from './pipelines';

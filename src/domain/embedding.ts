@@ -347,7 +347,16 @@ export interface EmbedSettings {
    * failure (a long outage). Optional: settings recorded before it existed mean the default. @default 50
    */
   dataMaxAttempts?: number;
+  /**
+   * A backfill waiting for its pollers or its deltas continues as new after this many wake-ups (or
+   * sooner when Temporal suggests it), so its history stays bounded however long it waits.
+   * Optional: settings recorded before it existed mean the default. @default 200
+   */
+  waitsPerRun?: number;
 }
+
+/** Default of `EmbedSettings.waitsPerRun`. */
+export const DEFAULT_WAITS_PER_RUN = 200;
 
 export const DEFAULT_EMBED_SETTINGS: Readonly<EmbedSettings> = Object.freeze({
   model: 'text-embedding-3-small',
@@ -370,4 +379,5 @@ export const DEFAULT_EMBED_SETTINGS: Readonly<EmbedSettings> = Object.freeze({
   deleteAppliedDeltas: false,
   heartbeatTimeoutMs: 60_000,
   dataMaxAttempts: 50,
+  waitsPerRun: DEFAULT_WAITS_PER_RUN,
 });

@@ -1,6 +1,6 @@
 // The input check of each root workflow (input-validation.ts does the checking): every field a
 // caller may set, with its allowed range. The ranges match the CLI's flags where both exist.
-import type { EmbedBackfillInput } from './embedding';
+import type { EmbedBackfillInput } from './embed';
 import type { EnrichPlacesInput } from './enrich';
 import type { EvaluateLabelsInput } from './evaluation';
 import type { HarmonizeLabelsInput } from './harmonize';
@@ -155,6 +155,7 @@ const EMBED_SETTING_INTS: Record<string, [number, number]> = {
   compactIdleMs: [0, Number.MAX_SAFE_INTEGER],
   compactRoundsPerRun: [1, 100_000],
   heartbeatTimeoutMs: [1_000, Number.MAX_SAFE_INTEGER],
+  waitsPerRun: [1, 100_000],
 };
 const EMBED_SETTING_OTHERS = ['model', 'pollBackoff', 'compactorId', 'snapshot', 'deleteAppliedDeltas'];
 

@@ -9,14 +9,14 @@ import {
   decodeCustomId,
   parseBatchKey,
   type EmbedKind,
-} from '../domain/embedding';
-import { mapLimit } from '../domain/chunk';
-import type { BatchOutcome, BatchRecord, EmbeddableItem, EmbeddingStore } from '../stores/embeddings';
-import type { ObjectStore } from '../stores/s3';
-import type { EmbeddingDeps } from './embedding';
+  type EmbedSettings,
+} from '../../domain/embedding';
+import { mapLimit } from '../../domain/chunk';
+import type { BatchOutcome, BatchRecord, EmbeddableItem, EmbeddingStore } from '../../stores/embeddings';
+import type { ObjectStore } from '../../stores/s3';
+import { ITEM_UPDATE_CONCURRENCY, type EmbeddingDeps } from './deps';
+import type { ReleaseEmbeddingBatchInput } from './release';
 
-/** Item updates in flight at once (DynamoDB conditional writes). */
-const CONCURRENCY = 16;
 /** A batch not yet at the provider is stale when its record is this old and its run is not running. */
 export const STALE_BATCH_MS = 15 * 60_000;
 const OPEN_BEFORE_SUBMIT: ReadonlyArray<BatchRecord['state']> = ['PREPARED', 'CLAIMED', 'UPLOADED'];
@@ -51,7 +51,7 @@ export async function setDeltaItems(
 ): Promise<number> {
   const { kind, ids } = await batchItemIds(deps.embeddings, deps.objects, batchKey);
   const now = Date.now();
-  const done = await mapLimit(ids, CONCURRENCY, async (id) => {
+  const done = await mapLimit(ids, ITEM_UPDATE_CONCURRENCY, async (id) => {
     heartbeat();
     return to === 'hold'
       ? deps.embeddings.unmarkEmbedded(kind, id, batchKey)
@@ -60,85 +60,79 @@ export async function setDeltaItems(
   return done.filter(Boolean).length;
 }
 
-type ReleaseBatch = (input: {
-  batchKey: string;
-  reason: string;
-  finalStatus: string;
-  maxAttempts: number;
-}) => Promise<BatchOutcome>;
+type ReleaseBatch = (input: ReleaseEmbeddingBatchInput) => Promise<BatchOutcome>;
 
-export function createEmbeddingRepairActivities(deps: EmbeddingDeps, releaseBatch: ReleaseBatch) {
-  const { embeddings } = deps;
-
-  /** RUNNING, or CLOSED (completed, failed, terminated, timed out, never started). */
-  async function workflowState(workflowId: string): Promise<'RUNNING' | 'CLOSED'> {
-    try {
-      const d = await Context.current().client.workflow.getHandle(workflowId).describe();
-      return d.status.name === 'RUNNING' ? 'RUNNING' : 'CLOSED';
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 'CLOSED';
-      throw err;
-    }
+/** RUNNING, or CLOSED (completed, failed, terminated, timed out, never started). */
+async function workflowState(workflowId: string): Promise<'RUNNING' | 'CLOSED'> {
+  try {
+    const d = await Context.current().client.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING' ? 'RUNNING' : 'CLOSED';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return 'CLOSED';
+    throw err;
   }
+}
 
-  /** Starts a fresh poll workflow for a submitted batch (no parent waits for it). */
-  async function restartPoller(batchKey: string): Promise<void> {
-    const ctx = Context.current();
-    try {
-      await ctx.client.workflow.start('pollEmbeddingBatch', {
-        workflowId: `embed-poll/${batchKey}`,
-        taskQueue: ctx.info.taskQueue,
-        args: [{ batchKey, settings: deps.settings }],
-      });
-    } catch (err) {
-      // Its backfill (or another sweep) restarted it first: one poller runs, as it should.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-  }
-
-  /** What to do with one batch holding PENDING items of another run. */
-  async function sweepBatch(batchKey: string, items: EmbeddableItem[], maxAttempts: number): Promise<string> {
-    const { runId, kind, seq } = parseBatchKey(batchKey);
-    const rec = await embeddings.getBatch(runId, kind, seq);
-    if (rec && OPEN_BEFORE_SUBMIT.includes(rec.state)) {
-      if (Date.now() - rec.createdAt < STALE_BATCH_MS || (await workflowState(runId)) === 'RUNNING')
-        return 'live';
-      if (rec.state === 'UPLOADED' && rec.fileId) {
-        const since = Math.floor((rec.uploadedAt ?? rec.createdAt) / 1000) - 300;
-        if (await deps.batchApi.findByInputFile(rec.fileId, since)) return 'at-provider';
-      }
-      await releaseBatch({
-        batchKey,
-        reason: `left ${rec.state} by run ${runId}, which is no longer running`,
-        finalStatus: 'not_submitted',
-        maxAttempts,
-      });
-      return 'released';
-    }
-    if (rec?.state === 'SUBMITTED') {
-      if ((await workflowState(`embed-poll/${batchKey}`)) === 'RUNNING') return 'live';
-      await restartPoller(batchKey);
-      return 'poller-restarted';
-    }
-    // Settled batch (or none): an item still PENDING on it waits for its delta, or was missed.
-    const delta = await embeddings.getDelta(batchKey);
-    if (delta && delta.state !== 'APPLIED') return 'held-by-delta';
-    const at = Date.now();
-    await mapLimit(items, CONCURRENCY, async (i) => {
-      if (delta) await embeddings.markEmbedded(kind, i.id, batchKey, at);
-      else
-        await embeddings.release(
-          kind,
-          i.id,
-          batchKey,
-          i.attempts,
-          maxAttempts,
-          `left PENDING on ${batchKey}`,
-        );
+/** Starts a fresh poll workflow for a submitted batch (no parent waits for it). */
+async function restartPoller(settings: EmbedSettings, batchKey: string): Promise<void> {
+  const ctx = Context.current();
+  try {
+    await ctx.client.workflow.start('pollEmbeddingBatch', {
+      workflowId: `embed-poll/${batchKey}`,
+      taskQueue: ctx.info.taskQueue,
+      args: [{ batchKey, settings }],
     });
-    return delta ? 'settled' : 'released';
+  } catch (err) {
+    // Its backfill (or another sweep) restarted it first: one poller runs, as it should.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
+}
 
+/** What to do with one batch holding PENDING items of another run. */
+async function sweepBatch(
+  deps: EmbeddingDeps,
+  releaseBatch: ReleaseBatch,
+  batchKey: string,
+  items: EmbeddableItem[],
+  maxAttempts: number,
+): Promise<string> {
+  const { embeddings } = deps;
+  const { runId, kind, seq } = parseBatchKey(batchKey);
+  const rec = await embeddings.getBatch(runId, kind, seq);
+  if (rec && OPEN_BEFORE_SUBMIT.includes(rec.state)) {
+    if (Date.now() - rec.createdAt < STALE_BATCH_MS || (await workflowState(runId)) === 'RUNNING')
+      return 'live';
+    if (rec.state === 'UPLOADED' && rec.fileId) {
+      const since = Math.floor((rec.uploadedAt ?? rec.createdAt) / 1000) - 300;
+      if (await deps.batchApi.findByInputFile(rec.fileId, since)) return 'at-provider';
+    }
+    await releaseBatch({
+      batchKey,
+      reason: `left ${rec.state} by run ${runId}, which is no longer running`,
+      finalStatus: 'not_submitted',
+      maxAttempts,
+    });
+    return 'released';
+  }
+  if (rec?.state === 'SUBMITTED') {
+    if ((await workflowState(`embed-poll/${batchKey}`)) === 'RUNNING') return 'live';
+    await restartPoller(deps.settings, batchKey);
+    return 'poller-restarted';
+  }
+  // Settled batch (or none): an item still PENDING on it waits for its delta, or was missed.
+  const delta = await embeddings.getDelta(batchKey);
+  if (delta && delta.state !== 'APPLIED') return 'held-by-delta';
+  const at = Date.now();
+  await mapLimit(items, ITEM_UPDATE_CONCURRENCY, async (i) => {
+    if (delta) await embeddings.markEmbedded(kind, i.id, batchKey, at);
+    else
+      await embeddings.release(kind, i.id, batchKey, i.attempts, maxAttempts, `left PENDING on ${batchKey}`);
+  });
+  return delta ? 'settled' : 'released';
+}
+
+export function createEmbedRepairActivities(deps: EmbeddingDeps, releaseBatch: ReleaseBatch) {
+  const { embeddings } = deps;
   return {
     /** FAILED deltas back to PENDING (each at most `maxRedrives` times); how many were redriven. */
     async redriveFailedEmbeddingDeltas(input: { maxRedrives: number }): Promise<{ redriven: number }> {
@@ -151,7 +145,9 @@ export function createEmbeddingRepairActivities(deps: EmbeddingDeps, releaseBatc
 
     /** The batches (of those given) whose poll workflow is no longer running. */
     async closedEmbeddingPollers(input: { batchKeys: string[] }): Promise<string[]> {
-      const states = await mapLimit(input.batchKeys, CONCURRENCY, (k) => workflowState(`embed-poll/${k}`));
+      const states = await mapLimit(input.batchKeys, ITEM_UPDATE_CONCURRENCY, (k) =>
+        workflowState(`embed-poll/${k}`),
+      );
       return input.batchKeys.filter((_, i) => states[i] === 'CLOSED');
     },
 
@@ -177,7 +173,7 @@ export function createEmbeddingRepairActivities(deps: EmbeddingDeps, releaseBatc
         ctx.heartbeat(batchKey);
         let action: string;
         try {
-          action = await sweepBatch(batchKey, items, input.maxAttempts);
+          action = await sweepBatch(deps, releaseBatch, batchKey, items, input.maxAttempts);
         } catch (err) {
           if ((err instanceof ApplicationFailure && err.nonRetryable) || err instanceof EmbeddingInputError)
             action = 'unreadable';
