@@ -1,8 +1,8 @@
 // End to end: the label evaluation on the real stack, real workers, the emulator over real HTTP.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EvaluationReport } from '../src/activities/evaluation';
-import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
+import type { EvaluateLabelsInput } from '../src/workflows/evaluate';
 import { createStores } from '../src/deps';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 

@@ -11,7 +11,7 @@ import {
 import type { Activities } from '../activities';
 import type { EnrichmentReport } from '../activities/enrichment';
 import { chunk } from '../domain/chunk';
-import { progressQuery, type RunProgress } from './evaluation';
+import { progressQuery, type RunProgress } from './shared';
 import {
   LLM_QUEUE,
   errorMessage,

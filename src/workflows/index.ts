@@ -1,5 +1,5 @@
 // Every workflow the `pipeline` worker registers.
-export { evaluateLabels, evaluateMerchant, evaluateBatch, evaluateReceipt } from './evaluation';
+export { evaluateLabels, evaluateMerchant, evaluateBatch, evaluateReceipt } from './evaluate';
 export {
   embedBackfill,
   pollEmbeddingBatch,

@@ -12,7 +12,7 @@ import {
 import type { Activities } from '../activities';
 import type { QualityReport, ScanSummary } from '../activities/quality';
 import type { QualityRuleOptions, UncertainFunction } from '../domain/quality';
-import { progressQuery, type RunProgress } from './evaluation';
+import { progressQuery, type RunProgress } from './shared';
 import {
   LLM_QUEUE,
   errorMessage,
