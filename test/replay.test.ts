@@ -74,7 +74,7 @@ describe('replay of saved histories', () => {
   test('the evaluation paths behind each patch have saved histories (old and new paths replay)', () => {
     const patchesIn = (history: History) =>
       (history.events ?? []).flatMap((e) =>
-        (e.markerRecordedEventAttributes?.details?.patch_data?.payloads ?? []).map(
+        (e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? []).map(
           (p) => (JSON.parse(Buffer.from(p.data ?? []).toString('utf8')) as { id?: string }).id,
         ),
       );
