@@ -2,7 +2,7 @@
 // a Temporal outage, and tallied item by item (succeeded / failed with a reason / lost) with the
 // provider requests a clean run of the same data makes.
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import type { Harness } from '../test/helpers/pipeline';
 import { within } from './fault-common';

@@ -1,6 +1,6 @@
 // Fault scenario: DynamoDB throttling bursts (every request, then half of them) during a label
 // evaluation, with all of the workers' DynamoDB traffic (stores, limiter, LLM cache) behind the proxy.
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import { dynamoThrottling } from '../src/stack/fault-proxy';
 import { startHarness, uniqueId } from '../test/helpers/pipeline';

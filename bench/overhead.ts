@@ -1,7 +1,7 @@
 // Orchestration overhead alone: receipts/s through the merchant -> batch -> receipt child
 // workflows with --skip-llm-review. `npx tsx bench/overhead.ts [receipts...]`
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { startHarness, uniqueId } from '../test/helpers/pipeline';
 
 export async function measureOverhead(

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type AppConfig } from '../src/config';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { writeDataset } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { generateDataset } from '../src/domain/generator';
@@ -23,7 +23,7 @@ import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
 import { startWorkers } from '../src/worker';
 import { calibrateAgainstOllama, renderCalibration, type Calibration } from './ollama-calibration';
-import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
+import type { EvaluateLabelsInput } from '../src/workflows/evaluate';
 
 export type QueueingDesign = 'fixed-cap' | 'refusal-adaptive' | 'latency-adaptive';
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { writeDataset } from '../src/cli/seed';
 import { generateDataset } from '../src/domain/generator';
 import { startEmulator, type EmulatorHandle } from '../src/emulator/server';

@@ -87,13 +87,34 @@ async function firstAndLast(
 
 async function evaluate(): Promise<number> {
   const h = await startHarness(SMALL_RUN_HARNESS);
+  let total = 0;
   try {
     const report = await runSmallEvaluation(h);
     if (report.total !== 4 || report.succeeded !== 3 || report.failed !== 1)
       throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
-    const total = await save(await collectHistories(h, report));
+    total = await save(await collectHistories(h, report));
     console.log(`saved ${(total / 1024).toFixed(1)} KB of histories from run ${report.runId}`);
-    return total;
+  } finally {
+    await h.close();
+  }
+  return total + (await evaluateRootContinued());
+}
+
+/** 2 merchants of 1 receipt, rules only: the root continues as new after its first merchant. */
+async function evaluateRootContinued(): Promise<number> {
+  const h = await startHarness({
+    emulator: { accuracy: 1 },
+    dataset: { merchants: 2, receiptsPerMerchant: 1, seed: 5 },
+  });
+  try {
+    const { runId, report } = await runRoot<{ succeeded: number }>(h, 'evaluateLabels', 'eval-can-', {
+      skipLlmReview: true,
+      widths: { merchants: 1 },
+      continueAsNewAfterMerchants: 1,
+    });
+    if (report.succeeded !== 2)
+      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
+    return await save(await firstAndLast(h, 'evaluateLabels', runId));
   } finally {
     await h.close();
   }

@@ -22,8 +22,8 @@ import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
 import { runEmulatorCommand } from './emulator/cli';
 import { runStackCommand } from './stack/cli';
 import { connectClient } from './temporal';
-import type { EvaluationReport } from './activities/evaluation';
-import type { EvaluateLabelsInput } from './workflows/evaluation';
+import type { EvaluationReport } from './activities/evaluate';
+import type { EvaluateLabelsInput } from './workflows/evaluate';
 
 const resolveAlias = (alias: string): string => LABEL_ALIASES[alias] ?? alias;
 

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { summarizeCalls, type CallRecord } from '../src/llm/accounting';
 import { AnswerLedger } from '../src/llm/answer-ledger';
 import { LlmCache } from '../src/llm/cache';

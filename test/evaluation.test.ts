@@ -1,8 +1,11 @@
 // End to end: the label evaluation on the real stack, real workers, the emulator over real HTTP.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EvaluationReport } from '../src/activities/evaluation';
-import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
+import type { EvaluateLabelsInput } from '../src/workflows/evaluate';
+import type { RunProgress } from '../src/workflows/shared/progress';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { createStores } from '../src/deps';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
@@ -241,5 +244,145 @@ describe('label evaluation: bad input and structure', () => {
     const desc = await handle.describe();
     assert.equal(desc.status.name, 'CANCELLED');
     assert.equal(desc.searchAttributes.RunStatus?.[0], 'CANCELLED');
+  });
+});
+
+/** Every payload of a history, decoded (JSON text). */
+function payloadTexts(history: History): string[] {
+  const out: string[] = [];
+  const visit = (v: unknown) => {
+    if (!v || typeof v !== 'object') return;
+    if (v instanceof Uint8Array) return;
+    const p = v as { data?: unknown; metadata?: unknown };
+    if (p.metadata && p.data instanceof Uint8Array) out.push(Buffer.from(p.data).toString('utf8'));
+    for (const x of Object.values(v)) visit(x);
+  };
+  visit(history);
+  return out;
+}
+
+/** Every run of a workflow, first to last, following its continue-as-new chain. */
+async function historiesOfChain(h: Harness, workflowId: string): Promise<History[]> {
+  const desc = await h.client.workflow.getHandle(workflowId).describe();
+  const out: History[] = [];
+  let runId: string | undefined = desc.raw.workflowExecutionInfo?.firstRunId ?? desc.runId;
+  while (runId) {
+    const history = await h.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    out.push(history);
+    const last = history.events?.at(-1);
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return out;
+}
+
+describe('label evaluation: a receipt deleted mid-run', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      // Slow calls, one receipt at a time: the test deletes a receipt while the first is reviewed.
+      emulator: { accuracy: 1, latencyMs: 1500, jitterMs: 0 },
+      env: { LLM_MAX_CONCURRENT_CALLS: '2' },
+      dataset: { merchants: 1, receiptsPerMerchant: 8, seed: 13, pendingRate: 1 },
+    });
+  });
+  after(async () => h?.close());
+
+  test('shifts no batch of a merchant that continues as new: every other receipt is evaluated', async () => {
+    const ids = h.dataset!.receipts.map((r) => r.receiptId).sort();
+    const runId = uniqueId('eval-del-');
+    const handle = await h.client.workflow.start('evaluateLabels', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [
+        {
+          runId,
+          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
+          batchSize: 4,
+          continueAsNewAfterBatches: 1,
+          reviewChunkSize: 200,
+          widths: { batches: 1, receipts: 1 },
+        },
+      ],
+    });
+    const { receipts, runs, ddb } = createStores(h.cfg);
+    // The first LLM call in flight: receipts are evaluated one by one, in id order.
+    const deadline = Date.now() + 120_000;
+    while (h.emulator.metrics().inFlight < 1) {
+      assert.ok(Date.now() < deadline, 'no LLM call started');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const inReview = (await runs.listResults(runId)).length;
+    const deleted = ids[inReview + 1]!;
+    assert.ok(inReview + 1 < 4, `the receipt to delete (${deleted}) is in the first batch`);
+    const items = await receipts.queryPrefix(`RECEIPT#${deleted}`, '');
+    for (const i of items)
+      await ddb.send(new DeleteCommand({ TableName: h.cfg.DYNAMODB_TABLE, Key: { PK: i.PK, SK: i.SK } }));
+
+    const report = (await handle.result()) as EvaluationReport;
+    const results = new Map((await runs.listResults(runId)).map((r) => [r.itemId, r]));
+    for (const id of ids.filter((x) => x !== deleted))
+      assert.equal(
+        results.get(id)?.status,
+        'SUCCEEDED',
+        `${id} skipped or failed: ${JSON.stringify(report)}`,
+      );
+    assert.equal(results.get(deleted)?.status, 'FAILED', 'the deleted receipt is a recorded failure');
+    assert.equal(report.total, ids.length);
+
+    // The receipt's words never enter its workflow's history; the child carries the run's search attributes.
+    const receiptWorkflowId = `${runId}/m-0001/b00000/${ids[0]}`;
+    const history = await h.client.workflow.getHandle(receiptWorkflowId).fetchHistory();
+    const texts = payloadTexts(history);
+    assert.ok(
+      texts.some((t) => t.includes('"wordId"')),
+      'the issues to review are in history',
+    );
+    assert.ok(!texts.some((t) => t.includes('"lines"')), 'a receipt (its lines) is in the history');
+    const desc = await h.client.workflow.getHandle(receiptWorkflowId).describe();
+    assert.deepEqual(desc.searchAttributes.PipelineRunId, [runId]);
+    assert.deepEqual(desc.searchAttributes.Pipeline, ['evaluate']);
+    assert.deepEqual(desc.searchAttributes.Merchant, ['m-0001']);
+  });
+});
+
+describe('label evaluation: the root history is bounded', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      emulator: { accuracy: 1 },
+      dataset: { merchants: 3, receiptsPerMerchant: 6, seed: 17 },
+    });
+  });
+  after(async () => h?.close());
+
+  test('merchants send coalesced progress, and the root continues as new carrying it', async () => {
+    const runId = uniqueId('eval-root-');
+    const handle = await h.client.workflow.start('evaluateLabels', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [
+        {
+          runId,
+          llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
+          batchSize: 1,
+          skipLlmReview: true,
+          widths: { merchants: 1 },
+          continueAsNewAfterMerchants: 1,
+          progressEveryMs: 3_600_000,
+        },
+      ],
+    });
+    const report = (await handle.result()) as EvaluationReport;
+    assert.equal(report.succeeded, 18, JSON.stringify(report.failures));
+
+    const chain = await historiesOfChain(h, runId);
+    assert.equal(chain.length, 3, 'one root run per merchant');
+    // 18 batches: one signal per batch before; now a merchant's plan and its final totals.
+    const signals = chain.flatMap((hist) =>
+      (hist.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes),
+    );
+    assert.ok(signals.length <= 6, `${signals.length} progress signals reached the root`);
+    const progress = await handle.query<RunProgress>('progress');
+    assert.deepEqual(progress, { total: 18, done: 18, failed: 0, merchantsDone: 3, merchantsTotal: 3 });
   });
 });

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import { parseImport } from '../src/domain/import';
 import { allWords } from '../src/domain/receipt';

@@ -5,13 +5,13 @@
 // diagnostics; only counts and orderings are asserted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import type { CallRecord } from '../src/llm/accounting';
 import { llmPhase } from '../src/emulator/metrics';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';
-import type { EvaluateLabelsInput } from '../src/workflows/evaluation';
+import type { EvaluateLabelsInput } from '../src/workflows/evaluate';
 import {
   freePortPair,
   holderPid,

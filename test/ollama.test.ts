@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { EnrichmentReport } from '../src/activities/enrich';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import type { HarmonizeReport } from '../src/activities/harmonize';
 import { writePlaces } from '../src/cli/seed';
 import { loadConfig, type AppConfig } from '../src/config';

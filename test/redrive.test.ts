@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import type { HarmonizeReport } from '../src/activities/harmonize';
 import type { QualityReport } from '../src/activities/analyze';

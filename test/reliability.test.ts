@@ -4,9 +4,9 @@ import os from 'node:os';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { EvaluationReport } from '../src/activities/evaluation';
+import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
-import type { evaluateLabels, EvaluateLabelsInput } from '../src/workflows/evaluation';
+import type { evaluateLabels, EvaluateLabelsInput } from '../src/workflows/evaluate';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 import {
   killAllWorkerProcesses,

@@ -17,7 +17,18 @@ import {
   type HistoryFile,
 } from './helpers/histories';
 import { startHarness, workflowBundle, type Harness } from './helpers/pipeline';
+import { RECEIPT_SEARCH_ATTRIBUTES_PATCH } from '../src/workflows/evaluate/batch';
+import { MERCHANT_CURSOR_PATCH } from '../src/workflows/evaluate/merchant';
+import { RECEIPT_OUT_OF_HISTORY_PATCH } from '../src/workflows/evaluate/receipt';
+import { ROOT_CONTINUES_AS_NEW_PATCH } from '../src/workflows/evaluate/root';
 
+/** The evaluation's patches (src/workflows/evaluate/): each new path has saved histories. */
+const EVALUATION_PATCHES = [
+  RECEIPT_OUT_OF_HISTORY_PATCH,
+  RECEIPT_SEARCH_ATTRIBUTES_PATCH,
+  MERCHANT_CURSOR_PATCH,
+  ROOT_CONTINUES_AS_NEW_PATCH,
+];
 const EVALUATION_TYPES = ['evaluateLabels', 'evaluateMerchant', 'evaluateBatch', 'evaluateReceipt'];
 /** Saved histories cover these; the live run below makes the evaluation ones. */
 const WORKFLOW_TYPES = [
@@ -58,6 +69,23 @@ describe('replay of saved histories', () => {
       f.history.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes),
     );
     assert.ok(continued.length > 0, 'no saved history ends in continue-as-new');
+  });
+
+  test('the evaluation paths behind each patch have saved histories (old and new paths replay)', () => {
+    const patchesIn = (history: History) =>
+      (history.events ?? []).flatMap((e) =>
+        (e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? []).map(
+          (p) => (JSON.parse(Buffer.from(p.data ?? []).toString('utf8')) as { id?: string }).id,
+        ),
+      );
+    const patches = new Set(files.flatMap((f) => patchesIn(f.history)));
+    for (const id of EVALUATION_PATCHES) assert.ok(patches.has(id), `no saved history with patch ${id}`);
+    const continuedRoot = files.some(
+      (f) =>
+        workflowTypeOf(f.history) === 'evaluateLabels' &&
+        f.history.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes),
+    );
+    assert.ok(continuedRoot, 'no saved history of an evaluation root that continued as new');
   });
 
   test('every saved history replays without a determinism violation', async () => {

@@ -2,7 +2,7 @@
 // the reviewer's reason, NEEDS_REVIEW changes nothing, VALID on a proposed label creates it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labelUpdatesOf, type ReviewedWord } from '../src/activities/evaluation';
+import { labelUpdatesOf, type ReviewedWord } from '../src/activities/evaluate';
 import type { LabelIssue } from '../src/domain/receipt';
 
 const issue = (wordId: string, extra: Partial<LabelIssue> = {}): LabelIssue => ({

@@ -1,6 +1,6 @@
 // Activity factories: clients are injected so tests can pass real local servers or fakes.
-import { createEvaluationActivities, type EvaluationDeps } from './evaluation';
-import { createLlmActivities } from './llm';
+import { createEvaluateActivities, createEvaluateLlmActivities, type EvaluationDeps } from './evaluate';
+import { createRunRecordActivities } from './shared/run-records';
 import {
   createHarmonizationActivities,
   createHarmonizationLlmActivities,
@@ -14,13 +14,14 @@ import { ProviderBreaker, withProviderBreaker } from '../llm/breaker';
 import { createEmbedActivities, type EmbeddingDeps } from './embed';
 import { createRedriveActivities } from './redrive';
 
-export type PipelineActivities = ReturnType<typeof createEvaluationActivities> &
+export type PipelineActivities = ReturnType<typeof createRunRecordActivities> &
+  ReturnType<typeof createEvaluateActivities> &
   ReturnType<typeof createEnrichmentActivities> &
   ReturnType<typeof createQualityActivities> &
   ReturnType<typeof createHarmonizationActivities> &
   ReturnType<typeof createEmbedActivities> &
   ReturnType<typeof createRedriveActivities>;
-export type LlmActivities = ReturnType<typeof createLlmActivities> &
+export type LlmActivities = ReturnType<typeof createEvaluateLlmActivities> &
   ReturnType<typeof createEnrichmentLlmActivities> &
   ReturnType<typeof createQualityLlmActivities> &
   ReturnType<typeof createHarmonizationLlmActivities>;
@@ -33,7 +34,8 @@ export function createPipelineActivities(
     HarmonizationDeps & { embedding: EmbeddingDeps },
 ): PipelineActivities {
   return {
-    ...createEvaluationActivities(deps),
+    ...createRunRecordActivities(deps),
+    ...createEvaluateActivities(deps),
     ...createEnrichmentActivities(deps),
     ...createQualityActivities(deps),
     ...createHarmonizationActivities(deps),
@@ -53,7 +55,7 @@ export function createLlmQueueActivities(deps: {
 }): LlmActivities {
   const llm = withProviderBreaker(deps.llm, deps.breaker ?? new ProviderBreaker());
   return {
-    ...createLlmActivities({ llm }),
+    ...createEvaluateLlmActivities({ llm }),
     ...createEnrichmentLlmActivities({ llm }),
     ...createQualityLlmActivities({ llm }),
     ...createHarmonizationLlmActivities({ llm, objects: deps.objects }),

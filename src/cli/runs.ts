@@ -4,7 +4,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AppConfig } from '../config';
 import { createStores } from '../deps';
 import { PipelineKey, RunIdKey } from '../workflows/shared';
-import type { RunProgress } from '../workflows/evaluation';
+import type { RunProgress } from '../workflows/shared/progress';
 import { UsageError } from './args';
 import { ProgressBar } from './progress';
 import { usableId } from './args';

@@ -84,6 +84,54 @@ export class ReceiptStore {
     return items.map((i) => String(i.receiptId));
   }
 
+  /** Up to `limit` receipt ids of a merchant after `after` (exclusive), in id order (GSI1, a page). */
+  async listReceiptIdsAfter(merchantId: string, after: string | undefined, limit: number): Promise<string[]> {
+    const ids: string[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'GSI1',
+          // The merchant's GSI1 partition holds only its receipts (RECEIPT#<id>).
+          KeyConditionExpression:
+            after === undefined ? 'GSI1PK = :pk AND begins_with(GSI1SK, :r)' : 'GSI1PK = :pk AND GSI1SK > :r',
+          ExpressionAttributeValues: {
+            ':pk': merchantPartition(merchantId),
+            ':r': after === undefined ? 'RECEIPT#' : `RECEIPT#${after}`,
+          },
+          ProjectionExpression: 'receiptId',
+          Limit: limit - ids.length,
+          ExclusiveStartKey,
+        }),
+      );
+      ids.push(...(r.Items ?? []).map((i) => String(i.receiptId)));
+      ExclusiveStartKey = r.LastEvaluatedKey;
+    } while (ExclusiveStartKey && ids.length < limit);
+    return ids;
+  }
+
+  /** How many receipts a merchant has (GSI1, counted, not read). */
+  async countReceipts(merchantId: string): Promise<number> {
+    let count = 0;
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'GSI1',
+          KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :r)',
+          ExpressionAttributeValues: { ':pk': merchantPartition(merchantId), ':r': 'RECEIPT#' },
+          Select: 'COUNT',
+          ExclusiveStartKey,
+        }),
+      );
+      count += r.Count ?? 0;
+      ExclusiveStartKey = r.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return count;
+  }
+
   /** Every word of a merchant with a label, in word id order (GSI1, paginated; never a scan). */
   async listLabelledWords(merchantId: string, label: string): Promise<Record<string, unknown>[]> {
     return this.queryAll({

@@ -1,5 +1,5 @@
-// Every workflow the `pipeline` worker registers.
-export { evaluateLabels, evaluateMerchant, evaluateBatch, evaluateReceipt } from './evaluation';
+// Every workflow the `pipeline` worker registers (the bundle entry): one folder per pipeline.
+export { evaluateLabels, evaluateMerchant, evaluateBatch, evaluateReceipt } from './evaluate';
 export { embedBackfill, pollEmbeddingBatch, compactEmbeddings, triggerEmbeddingCompaction } from './embed';
 export { enrichPlaces } from './enrich';
 export { analyzeTestSuite } from './analyze';

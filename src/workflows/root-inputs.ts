@@ -2,7 +2,7 @@
 // caller may set, with its allowed range. The ranges match the CLI's flags where both exist.
 import type { EmbedBackfillInput } from './embed';
 import type { EnrichPlacesInput } from './enrich';
-import type { EvaluateLabelsInput } from './evaluation';
+import type { EvaluateLabelsRunInput } from './evaluate/root';
 import type { HarmonizeLabelsInput } from './harmonize';
 import { InputCheck } from './input-validation';
 import type { AnalyzeTestSuiteInput } from './analyze';
@@ -44,7 +44,7 @@ function commonChecks(input: unknown, known: readonly string[]): InputCheck {
   return check;
 }
 
-export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsInput): void {
+export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void {
   const input = fieldsOf(rawInput);
   const check = commonChecks(input, [
     'merchantIds',
@@ -54,8 +54,13 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsInput): void {
     'widths',
     'reviewChunkSize',
     'continueAsNewAfterBatches',
+    'continueAsNewAfterMerchants',
+    'progressEveryMs',
+    'continued',
   ]);
   const widths = check.object('widths', input.widths, ['merchants', 'batches', 'receipts']);
+  // Set by the root itself when it continues as new.
+  const continued = check.object('continued', input.continued, ['afterMerchant', 'progress', 'startedAt']);
   check
     .ids('merchantIds', input.merchantIds)
     .int('batchSize', input.batchSize, 1, 1_000)
@@ -66,7 +71,11 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsInput): void {
     .int('widths.receipts', widths.receipts, 1, MAX_WIDTH)
     .int('reviewChunkSize', input.reviewChunkSize, 1, 200)
     .int('continueAsNewAfterBatches', input.continueAsNewAfterBatches, 1, MAX_CONTINUE_AFTER)
-    .throwIfInvalid('evaluateLabels');
+    .int('continueAsNewAfterMerchants', input.continueAsNewAfterMerchants, 1, MAX_CONTINUE_AFTER)
+    .int('progressEveryMs', input.progressEveryMs, 0, 24 * 3_600_000)
+    .id('continued.afterMerchant', continued.afterMerchant)
+    .object('continued.progress', continued.progress);
+  check.int('continued.startedAt', continued.startedAt, 0).throwIfInvalid('evaluateLabels');
 }
 
 export function checkEnrichPlacesInput(rawInput: EnrichPlacesInput): void {

@@ -6,9 +6,9 @@ import path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
-import type { EvaluationReport } from '../../src/activities/evaluation';
+import type { EvaluationReport } from '../../src/activities/evaluate';
 import { createStores } from '../../src/deps';
-import type { evaluateLabels } from '../../src/workflows/evaluation';
+import type { evaluateLabels } from '../../src/workflows/evaluate';
 import { uniqueId, type Harness, type HarnessOptions } from './pipeline';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');

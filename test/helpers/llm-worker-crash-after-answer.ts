@@ -4,7 +4,7 @@
 // flight when it dies. `tsx test/helpers/llm-worker-crash-after-answer.ts` with the harness env.
 import { Worker } from '@temporalio/worker';
 import { createLlmQueueActivities } from '../../src/activities';
-import type { ReviewLabelIssuesInput } from '../../src/activities/llm';
+import type { ReviewLabelIssuesInput } from '../../src/activities/evaluate';
 import { loadConfig } from '../../src/config';
 import { createHarmonizationStores, createLlmLayer, createStores } from '../../src/deps';
 import { connectWorker } from '../../src/temporal';

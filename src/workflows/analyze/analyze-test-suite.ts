@@ -6,7 +6,7 @@ import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@tempo
 import type { Activities } from '../../activities';
 import type { QualityReport, ScanSummary } from '../../activities/analyze';
 import type { UncertainFunction } from '../../domain/quality';
-import { progressQuery, type RunProgress } from '../evaluation';
+import { progressQuery, type RunProgress } from '../shared';
 import { errorMessage, llmActivityOptions, rootRun, markRunRunning, markRunCompleted } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { checkAnalyzeTestSuiteInput } from '../root-inputs';

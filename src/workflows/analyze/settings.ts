@@ -1,7 +1,7 @@
 // An analysis run's input, and its settings with every default applied once.
 import type { ScanSummary } from '../../activities/analyze';
 import type { QualityRuleOptions } from '../../domain/quality';
-import type { RunProgress } from '../evaluation';
+import type { RunProgress } from '../shared';
 import { LLM_QUEUE, type RunPriority } from '../shared';
 
 export interface AnalyzeTestSuiteInput {

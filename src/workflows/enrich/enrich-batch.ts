@@ -2,7 +2,7 @@
 // call), then one combined LLM call per place, each place saved on its own.
 import type { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import type { RunProgress } from '../evaluation';
+import type { RunProgress } from '../shared';
 import { errorMessage } from '../shared';
 import type { RunBreaker } from '../run-breaker';
 import { io } from './proxies';

@@ -5,7 +5,7 @@ import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@tempo
 import type { Activities } from '../../activities';
 import type { EnrichmentReport } from '../../activities/enrich';
 import { chunk } from '../../domain/chunk';
-import { progressQuery, type RunProgress } from '../evaluation';
+import { progressQuery, type RunProgress } from '../shared';
 import { llmActivityOptions, slidingWindow, rootRun, markRunRunning, markRunCompleted } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { checkEnrichPlacesInput } from '../root-inputs';

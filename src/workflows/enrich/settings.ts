@@ -1,5 +1,5 @@
 // An enrichment run's input, and its settings with every default applied once.
-import type { RunProgress } from '../evaluation';
+import type { RunProgress } from '../shared';
 import { LLM_QUEUE, type RunPriority } from '../shared';
 
 export interface EnrichPlacesInput {

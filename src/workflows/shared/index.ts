@@ -4,3 +4,4 @@ export * from './failure-types';
 export * from './run-lifecycle';
 export * from './search-attributes';
 export * from './sliding-window';
+export * from './progress';

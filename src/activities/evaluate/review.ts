@@ -1,12 +1,13 @@
-// `llm`-queue activities: every LLM call of every pipeline, through the shared LlmClient.
+// The evaluation's `llm`-queue step: one chunk of a receipt's label issues reviewed with one
+// structured LLM call, through the shared LlmClient (global cap, cache, retries by Temporal).
 import { Context } from '@temporalio/activity';
-import { answerJsonSchemaFor, coversExactly, labelReviewAnswerSchema } from '../domain/llm-tasks';
-import { labelReviewMessages } from '../domain/prompts';
-import type { LabelIssue } from '../domain/receipt';
-import { toActivityFailure } from '../llm/errors';
-import type { LlmClient } from '../llm/llm-client';
-import type { ReviewedWord } from './evaluation';
-import { llmCallIds } from './llm-call-ids';
+import { answerJsonSchemaFor, coversExactly, labelReviewAnswerSchema } from '../../domain/llm-tasks';
+import { labelReviewMessages } from '../../domain/prompts';
+import type { LabelIssue } from '../../domain/receipt';
+import { toActivityFailure } from '../../llm/errors';
+import type { LlmClient } from '../../llm/llm-client';
+import { llmCallIds } from '../llm-call-ids';
+import type { ReviewedWord } from './types';
 
 export interface ReviewLabelIssuesInput {
   runId: string;
@@ -18,7 +19,7 @@ export interface ReviewLabelIssuesInput {
   noCache?: boolean;
 }
 
-export function createLlmActivities({ llm }: { llm: LlmClient }) {
+export function createEvaluateReviewActivities({ llm }: { llm: LlmClient }) {
   return {
     /** Reviews one chunk of label issues of a receipt with one structured LLM call. */
     async reviewLabelIssues(input: ReviewLabelIssuesInput): Promise<ReviewedWord[]> {

@@ -1,0 +1,88 @@
+// The evaluation's run report: results and LLM call records of a run aggregated, scored against the
+// truth when one is known, and written on the run record.
+import { scoreDecisions, type ScoredDecision } from '../../domain/scoring';
+import { summarizeCalls } from '../../llm/accounting';
+import type { ItemResult } from '../../stores/runs';
+import { readTruth } from '../../stores/truth';
+import type { EvaluationDeps, EvaluationReport } from './types';
+
+interface ResultDetail {
+  issues?: number;
+  reviews?: Array<{ wordId: string; decision: string }>;
+  failedChunks?: number;
+}
+
+export function createEvaluateReportActivities({
+  runs,
+  truthFile,
+}: Pick<EvaluationDeps, 'runs' | 'truthFile'>) {
+  return {
+    /** Aggregates results and LLM call records of a run; scores against the truth when known. */
+    async buildEvaluationReport(input: {
+      runId: string;
+      status: string;
+      makespanMs: number;
+    }): Promise<EvaluationReport> {
+      const [results, calls, truth] = await Promise.all([
+        runs.listResults(input.runId),
+        runs.listCalls(input.runId),
+        readTruth(truthFile),
+      ]);
+      const { decisions, issuesFound, failedChunks, reviewed } = tally(results);
+      const failed = results.filter((r) => r.status === 'FAILED');
+      const report: EvaluationReport = {
+        runId: input.runId,
+        pipeline: 'evaluate',
+        status: input.status,
+        total: results.length,
+        succeeded: results.filter((r) => r.status === 'SUCCEEDED').length,
+        failed: failed.length,
+        issuesFound,
+        decisions,
+        failedChunks,
+        failures: failed.slice(0, 20).map((r) => ({ itemId: r.itemId, reason: r.reason ?? 'unknown' })),
+        llm: summarizeCalls(calls),
+        makespanMs: input.makespanMs,
+      };
+      const planted = truth?.planted;
+      if (planted && Object.keys(planted).length > 0) {
+        const receiptIds = new Set(results.map((r) => r.itemId));
+        const plantedHere = Object.keys(planted).filter((w) => receiptIds.has(w.split('#')[0]!));
+        const score = scoreDecisions(reviewed as ScoredDecision[], new Set(plantedHere));
+        report.scores = {
+          precision: round(score.precision),
+          recall: round(score.recall),
+          planted: plantedHere.length,
+        };
+      }
+      await runs.finishRun(
+        input.runId,
+        report as unknown as Record<string, unknown>,
+        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
+      );
+      return report;
+    },
+  };
+}
+
+/** Decisions by kind, issues and failed chunks summed over the results, and every word reviewed. */
+function tally(results: readonly ItemResult[]) {
+  const decisions: Record<string, number> = { VALID: 0, INVALID: 0, NEEDS_REVIEW: 0 };
+  let issuesFound = 0;
+  let failedChunks = 0;
+  const reviewed: Array<{ wordId: string; decision: string }> = [];
+  for (const r of results) {
+    const d = (r.detail ?? {}) as ResultDetail;
+    issuesFound += d.issues ?? 0;
+    failedChunks += d.failedChunks ?? 0;
+    for (const rev of d.reviews ?? []) {
+      decisions[rev.decision] = (decisions[rev.decision] ?? 0) + 1;
+      reviewed.push(rev);
+    }
+  }
+  return { decisions, issuesFound, failedChunks, reviewed };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

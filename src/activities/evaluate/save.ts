@@ -1,0 +1,79 @@
+// The evaluation's last step per receipt: the review's decisions applied to the word labels and the
+// receipt's result written exactly once.
+import type { LabelUpdate } from '../../stores/receipts';
+import type { EvaluationDeps, ReviewedWord, SaveReviewResultsInput } from './types';
+
+export function createEvaluateSaveActivities({ receipts, runs }: Pick<EvaluationDeps, 'receipts' | 'runs'>) {
+  return {
+    /** Applies decisions to the word labels and writes the receipt's result exactly once. */
+    async saveReviewResults(input: SaveReviewResultsInput): Promise<{ written: boolean }> {
+      const unlabelled = new Set(input.unlabelledWordIds ?? []);
+      await receipts.applyLabelUpdates(input.runId, labelUpdatesOf({ ...input, unlabelled }));
+      const failed = input.failedChunks.length > 0;
+      const written = await runs.putResult({
+        runId: input.runId,
+        itemId: input.receiptId,
+        status: failed ? 'FAILED' : 'SUCCEEDED',
+        ...(failed
+          ? { reason: input.failedChunks.map((c) => `chunk ${c.chunkIndex}: ${c.reason}`).join('; ') }
+          : {}),
+        detail: {
+          merchantId: input.merchantId,
+          issues: input.issues?.length ?? input.issueCount ?? 0,
+          reviews: input.reviews.map((r) => ({ wordId: r.wordId, label: r.label, decision: r.decision })),
+          skippedLlmReview: input.skippedLlmReview,
+          failedChunks: input.failedChunks.length,
+        },
+        attempt: 1,
+        at: Date.now(),
+      });
+      return { written };
+    },
+  };
+}
+
+/**
+ * The review write-back (the seed's semantics): VALID and INVALID set the label's status with the
+ * reviewer's reason (INVALID keeps its suggested label); NEEDS_REVIEW changes nothing (the result
+ * item records it); VALID on an unlabelled word whose line neighbours proposed a label creates it
+ * (the review's `label` is the one proposed).
+ */
+export function labelUpdatesOf(input: {
+  reviews: ReviewedWord[];
+  merchantId: string;
+  /** Word ids of issues on unlabelled words; else taken from `issues`. */
+  unlabelled?: ReadonlySet<string>;
+  issues?: Array<{ wordId: string; label: string; unlabelled?: boolean }>;
+}): LabelUpdate[] {
+  // The label proposed for an unlabelled word: the issue's, or the review's (which echoes it).
+  const proposed = new Map<string, string | undefined>(
+    input.issues
+      ? input.issues.filter((i) => i.unlabelled).map((i) => [i.wordId, i.label])
+      : [...(input.unlabelled ?? [])].map((id) => [id, undefined]),
+  );
+  const updates: LabelUpdate[] = [];
+  for (const r of input.reviews) {
+    if (r.decision === 'NEEDS_REVIEW') continue;
+    const update: LabelUpdate = {
+      wordId: r.wordId,
+      validationStatus: r.decision,
+      reason: r.reason,
+      source: 'llm-review',
+      suggestedLabel: (r.suggestedLabel as LabelUpdate['suggestedLabel']) ?? null,
+    };
+    if (proposed.has(r.wordId)) {
+      // An unlabelled word rejected for the proposed label stays unlabelled.
+      if (r.decision === 'VALID')
+        updates.push({
+          ...update,
+          createLabel: {
+            label: (proposed.get(r.wordId) ?? r.label) as NonNullable<LabelUpdate['createLabel']>['label'],
+            merchantId: input.merchantId,
+          },
+        });
+      continue;
+    }
+    updates.push(update);
+  }
+  return updates;
+}

@@ -1,0 +1,62 @@
+// What the label evaluation's activities take and give: the workflows import these as types only.
+import type { LabelReviewAnswer } from '../../domain/llm-tasks';
+import type { LabelIssue } from '../../domain/receipt';
+import type { summarizeCalls } from '../../llm/accounting';
+import type { ReceiptStore } from '../../stores/receipts';
+import type { RunStore } from '../../stores/runs';
+
+export interface EvaluationDeps {
+  receipts: ReceiptStore;
+  runs: RunStore;
+  truthFile: string;
+}
+
+export interface ReviewedWord {
+  wordId: string;
+  label: string;
+  decision: LabelReviewAnswer['reviews'][number]['decision'];
+  suggestedLabel: string | null;
+  reason: string;
+}
+
+/** What a receipt's review needs, without the receipt: its issues chunked, and small names. */
+export interface ReceiptReviewPlan {
+  merchantName: string;
+  issueCount: number;
+  /** The issues, `chunkSize` per LLM call (none when the review is skipped). */
+  chunks: LabelIssue[][];
+  /** Every issue (runs started before the receipt left history pass them to the save). */
+  issues?: LabelIssue[];
+}
+
+export interface SaveReviewResultsInput {
+  runId: string;
+  receiptId: string;
+  merchantId: string;
+  /** The issues found (runs started before the receipt left history). */
+  issues?: LabelIssue[];
+  /** How many issues were found (when `issues` is not given). */
+  issueCount?: number;
+  /** Issues on words without a label, whose label the review may create (when `issues` is not given). */
+  unlabelledWordIds?: string[];
+  reviews: ReviewedWord[];
+  /** Chunks whose LLM review failed for good, with the reason. */
+  failedChunks: Array<{ chunkIndex: number; reason: string }>;
+  skippedLlmReview: boolean;
+}
+
+export interface EvaluationReport {
+  runId: string;
+  pipeline: 'evaluate';
+  status: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  issuesFound: number;
+  decisions: Record<string, number>;
+  failedChunks: number;
+  failures: Array<{ itemId: string; reason: string }>;
+  scores?: { precision: number; recall: number; planted: number };
+  llm: ReturnType<typeof summarizeCalls>;
+  makespanMs: number;
+}

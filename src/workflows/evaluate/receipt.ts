@@ -1,0 +1,144 @@
+// One receipt of an evaluation run: read it and apply the rules, review its issues with the LLM in
+// chunks (in parallel, under the global cap), save the decisions.
+import { patched } from '@temporalio/workflow';
+import type { ReceiptReviewPlan, ReviewedWord } from '../../activities/evaluate/types';
+import { chunk } from '../../domain/chunk';
+import type { LabelIssue } from '../../domain/receipt';
+import { errorMessage, isNonRetryable } from '../shared';
+import { RunBreaker } from '../run-breaker';
+import { io, llmReview } from './proxies';
+import type { Settings } from './settings';
+
+/**
+ * The receipt stays out of history: one local activity reads it and applies the rules, returning
+ * only the issues to review (chunked) and small ids (patch id).
+ */
+export const RECEIPT_OUT_OF_HISTORY_PATCH = 'receipt-payload-out-of-history';
+
+export interface EvaluateReceiptInput {
+  settings: Settings;
+  merchantId: string;
+  receiptId: string;
+}
+
+export interface ReceiptOutcome {
+  receiptId: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  issues: number;
+  reason?: string;
+}
+
+type FailedChunk = { chunkIndex: number; reason: string };
+/** A receipt that is missing or malformed: a non-retryable failure of reading it, with the reason. */
+type BadInput = { badInput: string };
+
+async function unlessBadInput<T extends object>(read: () => Promise<T>): Promise<T | BadInput> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isNonRetryable(err)) return { badInput: errorMessage(err) };
+    throw err;
+  }
+}
+
+/** One receipt: fetch -> rules -> LLM review in chunks (parallel, globally capped) -> save. */
+export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<ReceiptOutcome> {
+  const { settings: s, merchantId, receiptId } = input;
+  const plan = patched(RECEIPT_OUT_OF_HISTORY_PATCH)
+    ? await unlessBadInput(() =>
+        io.prepareReceiptReview({
+          receiptId,
+          revalidate: s.revalidate,
+          chunkSize: s.reviewChunkSize,
+          withIssues: !s.skipLlmReview,
+        }),
+      )
+    : await planInHistory(receiptId, s);
+  if ('badInput' in plan) {
+    const reason = plan.badInput;
+    await io.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
+    return { receiptId, status: 'FAILED', issues: 0, reason };
+  }
+  const { reviews, failedChunks } =
+    !s.skipLlmReview && plan.issueCount > 0
+      ? await reviewChunks(s, merchantId, receiptId, plan)
+      : { reviews: [], failedChunks: [] };
+  reviews.sort((a, b) => (a.wordId < b.wordId ? -1 : a.wordId > b.wordId ? 1 : 0));
+  await io.saveReviewResults({
+    runId: s.runId,
+    receiptId,
+    merchantId,
+    ...(plan.issues
+      ? { issues: plan.issues }
+      : { issueCount: plan.issueCount, unlabelledWordIds: unlabelledOf(plan) }),
+    reviews,
+    failedChunks,
+    skippedLlmReview: s.skipLlmReview,
+  });
+  return failedChunks.length
+    ? {
+        receiptId,
+        status: 'FAILED',
+        issues: plan.issueCount,
+        reason: failedChunks.map((c) => c.reason).join('; '),
+      }
+    : { receiptId, status: 'SUCCEEDED', issues: plan.issueCount };
+}
+
+/** Runs started before the patch: the receipt is read into history, then passed to the rules. */
+async function planInHistory(
+  receiptId: string,
+  s: Settings,
+): Promise<(ReceiptReviewPlan & { issues: LabelIssue[] }) | BadInput> {
+  const receipt = await unlessBadInput(() => io.fetchReceiptData({ receiptId }));
+  if ('badInput' in receipt) return receipt;
+  // The activity named `evaluateLabels` (as the root workflow is): the label rules of one receipt.
+  const issues = await io.evaluateLabels({ receipt, revalidate: s.revalidate });
+  return {
+    merchantName: receipt.merchantName,
+    issueCount: issues.length,
+    chunks: chunk(issues, s.reviewChunkSize),
+    issues,
+  };
+}
+
+function unlabelledOf(plan: ReceiptReviewPlan): string[] {
+  return plan.chunks.flatMap((c) => c.filter((i) => i.unlabelled).map((i) => i.wordId));
+}
+
+/** Reviews the chunks in parallel; a chunk that fails for good is recorded, one refused for the credentials stops the run. */
+async function reviewChunks(
+  s: Settings,
+  merchantId: string,
+  receiptId: string,
+  plan: ReceiptReviewPlan,
+): Promise<{ reviews: ReviewedWord[]; failedChunks: FailedChunk[] }> {
+  const llm = llmReview(merchantId, s.priority, s.llmTaskQueue);
+  const reviews: ReviewedWord[] = [];
+  const failedChunks: FailedChunk[] = [];
+  const breaker = new RunBreaker();
+  await breaker.run(() =>
+    Promise.all(
+      plan.chunks.map(async (issuesChunk, chunkIndex) => {
+        try {
+          reviews.push(
+            ...(await llm.reviewLabelIssues({
+              runId: s.runId,
+              receiptId,
+              merchantId,
+              merchantName: plan.merchantName,
+              chunkIndex,
+              issues: issuesChunk,
+              noCache: s.noCache,
+            })),
+          );
+        } catch (err) {
+          if (breaker.trip(err)) return;
+          // An invalid answer after repairs, a 400/404, or retries exhausted: recorded for this chunk.
+          failedChunks.push({ chunkIndex, reason: errorMessage(err) });
+        }
+      }),
+    ),
+  );
+  return { reviews, failedChunks };
+}

@@ -1,0 +1,82 @@
+// The label evaluation's input, its defaults, and the settings every workflow of a run receives.
+import { LLM_QUEUE, type RunPriority } from '../shared';
+
+export interface FanOutWidths {
+  /** Merchants evaluated at once. @default 3 */
+  merchants: number;
+  /** Batches of one merchant at once. @default 10 */
+  batches: number;
+  /** Receipts of one batch at once. @default 5 */
+  receipts: number;
+}
+
+export interface EvaluateLabelsInput {
+  /** Defaults to the workflow id. */
+  runId?: string;
+  /** Only these merchants (default: all). */
+  merchantIds?: string[];
+  /** Receipts per batch child. @default 10 */
+  batchSize?: number;
+  /** Rules only, no LLM review (orchestration benchmark). @default false */
+  skipLlmReview?: boolean;
+  /** Bypass the LLM cache for this run. @default false */
+  noCache?: boolean;
+  /** Review again the labels an earlier LLM review already decided. @default false */
+  revalidate?: boolean;
+  widths?: Partial<FanOutWidths>;
+  /** Issues per LLM call. @default 20 */
+  reviewChunkSize?: number;
+  /** Priority of this run's LLM calls against other runs. @default 'normal' */
+  priority?: RunPriority;
+  /** Continue-as-new a merchant workflow after this many batches (tests set it low). @default 500 */
+  continueAsNewAfterBatches?: number;
+  /**
+   * Continue-as-new the root after this many merchants (tests set it low); it also does when
+   * Temporal suggests it. @default 1000
+   */
+  continueAsNewAfterMerchants?: number;
+  /**
+   * Least time between two progress signals of one merchant to the root (workflow time): batch
+   * results in between are added up and sent together. @default 2000
+   */
+  progressEveryMs?: number;
+  /** Task queue of the LLM activities. @default 'llm' */
+  llmTaskQueue?: string;
+  /** Redrive this ended run: only its receipts that did not succeed (`npm run cli -- redrive`). */
+  redriveOf?: string;
+}
+
+type NewFields = 'continueAsNewAfterMerchants' | 'progressEveryMs';
+
+/**
+ * What every workflow of a run gets. The fields added later are optional: settings recorded in the
+ * histories of older runs lack them.
+ */
+export type Settings = Required<
+  Omit<EvaluateLabelsInput, 'merchantIds' | 'widths' | 'redriveOf' | NewFields>
+> &
+  Partial<Pick<EvaluateLabelsInput, NewFields>> & { widths: FanOutWidths };
+
+export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: string): Settings {
+  return {
+    runId: input.runId ?? workflowId,
+    batchSize: input.batchSize ?? 10,
+    skipLlmReview: input.skipLlmReview ?? false,
+    noCache: input.noCache ?? false,
+    revalidate: input.revalidate ?? false,
+    widths: { merchants: 3, batches: 10, receipts: 5, ...input.widths },
+    reviewChunkSize: input.reviewChunkSize ?? 20,
+    priority: input.priority ?? 'normal',
+    continueAsNewAfterBatches: input.continueAsNewAfterBatches ?? 500,
+    llmTaskQueue: input.llmTaskQueue ?? LLM_QUEUE,
+    ...(input.continueAsNewAfterMerchants !== undefined
+      ? { continueAsNewAfterMerchants: input.continueAsNewAfterMerchants }
+      : {}),
+    ...(input.progressEveryMs !== undefined ? { progressEveryMs: input.progressEveryMs } : {}),
+  };
+}
+
+/** @default 1000 */
+export const DEFAULT_CONTINUE_AS_NEW_AFTER_MERCHANTS = 1000;
+/** @default 2000 */
+export const DEFAULT_PROGRESS_EVERY_MS = 2000;
