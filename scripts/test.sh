@@ -2,9 +2,10 @@
 # `npm test`: installs what is missing, then runs every test file against the real embedded stack
 # (started by the tests' harness, or reused when already up). In CI the stack is stopped after.
 #
-# Test files run TEST_CONCURRENCY at a time (default 3: most of a file's time is spent waiting on
+# Test files run TEST_CONCURRENCY at a time (default 2: much of a file's time is spent waiting on
 # Temporal, the emulator and timers; each file has its own tables, task queues and emulator). Files
-# that kill a shared service (the Temporal server) or load the real LLM server run alone after.
+# that kill a shared service (the Temporal server), load the real LLM server, or measure how the
+# adaptive limit or a kill -9 plays out in time run alone after, one at a time.
 # `npm test -- test/x.test.ts ...` runs only those files, one at a time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,10 +29,12 @@ if [ "$#" -gt 0 ]; then
   exit
 fi
 
-# Alone: they kill and restart the shared Temporal server, or need the machine's cores for the real model.
-alone=(test/process-faults.test.ts test/ollama.test.ts)
+# Alone: they kill and restart the shared Temporal server, need the machine's cores for the real model,
+# or measure timing (the adaptive limit learning a provider; a kill -9 landing while batches are open).
+alone=(test/process-faults.test.ts test/ollama.test.ts test/llm-layer.test.ts test/embedding.test.ts
+  test/embedding-repair.test.ts)
 mapfile -t together < <(find test -name '*.test.ts' | sort | grep -v -x -F -f <(printf '%s\n' "${alone[@]}"))
 status=0
-run --test-concurrency="${TEST_CONCURRENCY:-3}" "${together[@]}" || status=$?
+run --test-concurrency="${TEST_CONCURRENCY:-2}" "${together[@]}" || status=$?
 run --test-concurrency=1 "${alone[@]}" || status=$?
 exit "$status"

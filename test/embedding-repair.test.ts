@@ -83,7 +83,7 @@ function startBackfill(h: Harness): Promise<WorkflowHandle<typeof embedBackfill>
   });
 }
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 180_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await check().catch(() => undefined);
