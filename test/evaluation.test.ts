@@ -18,7 +18,10 @@ async function runEvaluation(h: Harness, input: EvaluateLabelsInput = {}): Promi
   }) as Promise<EvaluationReport>;
 }
 
-describe('label evaluation, 3 merchants x 40 receipts, provider limit 6 = cap 6', () => {
+const RECEIPTS_PER_MERCHANT = 20;
+const RECEIPTS = 3 * RECEIPTS_PER_MERCHANT;
+
+describe(`label evaluation, 3 merchants x ${RECEIPTS_PER_MERCHANT} receipts, provider limit 6 = cap 6`, () => {
   let h: Harness;
   let report: EvaluationReport;
 
@@ -26,18 +29,18 @@ describe('label evaluation, 3 merchants x 40 receipts, provider limit 6 = cap 6'
     h = await startHarness({
       emulator: { maxConcurrency: 6, accuracy: 1, latencyMs: 30 },
       env: { LLM_MAX_CONCURRENT_CALLS: '6' },
-      dataset: { merchants: 3, receiptsPerMerchant: 40, seed: 7, errorRate: 0.05 },
+      dataset: { merchants: 3, receiptsPerMerchant: RECEIPTS_PER_MERCHANT, seed: 7, errorRate: 0.05 },
     });
     report = await runEvaluation(h);
   });
   after(async () => h?.close());
 
   test('every receipt succeeds and its result is written once', async () => {
-    assert.equal(report.total, 120);
-    assert.equal(report.succeeded, 120, JSON.stringify(report.failures));
+    assert.equal(report.total, RECEIPTS);
+    assert.equal(report.succeeded, RECEIPTS, JSON.stringify(report.failures));
     assert.equal(report.failed, 0);
     const results = await createStores(h.cfg).runs.listResults(report.runId);
-    assert.equal(new Set(results.map((r) => r.itemId)).size, 120);
+    assert.equal(new Set(results.map((r) => r.itemId)).size, RECEIPTS);
   });
 
   test('the provider never sees more than the cap and refuses nothing', () => {
@@ -67,7 +70,7 @@ describe('label evaluation, 3 merchants x 40 receipts, provider limit 6 = cap 6'
   test('a rerun with --revalidate is answered entirely from the cache', async () => {
     h.emulator.reset();
     const again = await runEvaluation(h, { revalidate: true });
-    assert.equal(again.succeeded, 120);
+    assert.equal(again.succeeded, RECEIPTS);
     assert.equal(h.emulator.metrics().requests, 0);
     assert.equal(again.llm.calls, 0);
     assert.ok(
@@ -80,7 +83,7 @@ describe('label evaluation, 3 merchants x 40 receipts, provider limit 6 = cap 6'
   test('a rerun with --no-cache goes to the provider again', async () => {
     h.emulator.reset();
     const again = await runEvaluation(h, { revalidate: true, noCache: true, merchantIds: ['m-0001'] });
-    assert.equal(again.succeeded, 40);
+    assert.equal(again.succeeded, RECEIPTS_PER_MERCHANT);
     assert.ok(h.emulator.metrics().requests > 0);
     assert.equal(again.llm.cacheHits, 0);
   });
