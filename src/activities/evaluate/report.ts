@@ -5,6 +5,7 @@ import { summarizeCalls } from '../../llm/accounting';
 import type { ItemResult } from '../../stores/runs';
 import { readTruth } from '../../stores/truth';
 import type { EvaluationDeps, EvaluationReport } from './types';
+import { round } from '../shared/report-math';
 
 interface ResultDetail {
   issues?: number;
@@ -81,8 +82,4 @@ function tally(results: readonly ItemResult[]) {
     }
   }
   return { decisions, issuesFound, failedChunks, reviewed };
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
