@@ -110,7 +110,8 @@ async function runOurs(
   return (await client.workflow.execute('evaluateLabels', {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
-    args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, ...input }],
+    // Labels kept as they are: every design reviews exactly the same issues (--revalidate).
+    args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, applySuggestedLabels: false, ...input }],
   })) as EvaluationReport;
 }
 

@@ -34,7 +34,8 @@ const HELP = `Usage: npm run cli -- <command> [flags]
   seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F [--format native|layoutlm|dynamo-export]   write a dataset
   seed --places N [--seed S] [--quality-truth F]   write places with reviews (enrichment); merge quality truth
   evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
-           [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
+           [--keep-labels] [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
+           (a label reviewed INVALID is replaced by the reviewer's suggestion; --keep-labels: status only)
   report <runId> [--json]                       status and report of a run
   redrive <runId> [--run-id R] [--wait] [--json]   a new run over the items of an ended run that did not
                                                 succeed (failed or never reached); evaluate, enrich, analyze, harmonize
@@ -55,6 +56,7 @@ const BOOLEAN_FLAGS = [
   'skip-llm-review',
   'revalidate',
   'no-cache',
+  'keep-labels',
   'help',
   'delete',
 ];
@@ -137,6 +139,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     'skip-llm-review',
     'revalidate',
     'no-cache',
+    'keep-labels',
     'priority',
     'wait',
     'json',
@@ -154,6 +157,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     skipLlmReview: boolFlag(args, 'skip-llm-review'),
     revalidate: boolFlag(args, 'revalidate'),
     noCache: boolFlag(args, 'no-cache'),
+    ...(boolFlag(args, 'keep-labels') ? { applySuggestedLabels: false } : {}),
     ...(priority ? { priority: priority as EvaluateLabelsInput['priority'] } : {}),
   };
   return runPipelineCommand(

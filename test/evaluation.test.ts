@@ -31,7 +31,8 @@ describe(`label evaluation, 3 merchants x ${RECEIPTS_PER_MERCHANT} receipts, pro
       env: { LLM_MAX_CONCURRENT_CALLS: '6' },
       dataset: { merchants: 3, receiptsPerMerchant: RECEIPTS_PER_MERCHANT, seed: 7, errorRate: 0.05 },
     });
-    report = await runEvaluation(h);
+    // Labels kept as they are: the reruns below ask exactly the same questions (cache, --no-cache).
+    report = await runEvaluation(h, { applySuggestedLabels: false });
   });
   after(async () => h?.close());
 
@@ -69,7 +70,7 @@ describe(`label evaluation, 3 merchants x ${RECEIPTS_PER_MERCHANT} receipts, pro
 
   test('a rerun with --revalidate is answered entirely from the cache', async () => {
     h.emulator.reset();
-    const again = await runEvaluation(h, { revalidate: true });
+    const again = await runEvaluation(h, { revalidate: true, applySuggestedLabels: false });
     assert.equal(again.succeeded, RECEIPTS);
     assert.equal(h.emulator.metrics().requests, 0);
     assert.equal(again.llm.calls, 0);
@@ -82,10 +83,44 @@ describe(`label evaluation, 3 merchants x ${RECEIPTS_PER_MERCHANT} receipts, pro
 
   test('a rerun with --no-cache goes to the provider again', async () => {
     h.emulator.reset();
-    const again = await runEvaluation(h, { revalidate: true, noCache: true, merchantIds: ['m-0001'] });
+    const again = await runEvaluation(h, {
+      revalidate: true,
+      noCache: true,
+      merchantIds: ['m-0001'],
+      applySuggestedLabels: false,
+    });
     assert.equal(again.succeeded, RECEIPTS_PER_MERCHANT);
     assert.ok(h.emulator.metrics().requests > 0);
     assert.equal(again.llm.cacheHits, 0);
+  });
+
+  test("the seed's write-back: each planted error reviewed INVALID gets the suggested label, VALID, its old one a past label", async () => {
+    const merchantId = 'm-0002';
+    const run = await runEvaluation(h, { revalidate: true, merchantIds: [merchantId] });
+    assert.equal(run.succeeded, RECEIPTS_PER_MERCHANT);
+    const planted = h.dataset!.planted.filter((p) => p.receiptId.startsWith(`${merchantId}-`));
+    assert.ok(planted.length > 0, 'the merchant has planted errors');
+    const stores = createStores(h.cfg);
+    const replaced: typeof planted = [];
+    for (const p of planted) {
+      const receipt = await stores.receipts.getReceipt(p.receiptId);
+      const word = receipt!.lines.flatMap((l) => l.words).find((w) => w.wordId === p.wordId)!;
+      if (word.label?.label === p.plantedLabel) continue; // not reviewed INVALID (recall is checked above)
+      replaced.push(p);
+      assert.deepEqual(
+        [word.label?.label, word.label?.validationStatus, word.label?.source],
+        [p.trueLabel, 'VALID', 'llm-review'],
+      );
+      const past = word.pastLabels?.at(-1);
+      assert.deepEqual([past?.label, past?.validationStatus], [p.plantedLabel, 'INVALID']);
+      assert.ok(past?.reason, 'the audit reason is kept');
+    }
+    assert.ok(replaced.length >= 0.9 * planted.length, `${replaced.length} of ${planted.length} replaced`);
+    // A replaced word moved to its new label's group (what the harmonizer reads) and left the old one.
+    const moved = replaced[0]!;
+    const inGroup = async (label: string) =>
+      (await stores.receipts.listLabelledWords(merchantId, label)).some((w) => w.wordId === moved.wordId);
+    assert.deepEqual([await inGroup(moved.trueLabel), await inGroup(moved.plantedLabel)], [true, false]);
   });
 });
 

@@ -60,3 +60,25 @@ test('VALID and INVALID write status and reason; NEEDS_REVIEW writes nothing; a 
   );
   assert.equal(updates[2]!.createLabel?.merchantId, 'm-1');
 });
+
+test("with applySuggested (the seed's write-back), INVALID with a suggestion replaces the label; without one it stays INVALID", () => {
+  const updates = labelUpdatesOf({
+    merchantId: 'm-1',
+    applySuggested: true,
+    issues: [issue('a'), issue('b'), issue('c')],
+    reviews: [
+      review('a', 'INVALID', 'MERCHANT_NAME'),
+      review('b', 'INVALID'),
+      review('c', 'INVALID', 'ADDRESS_LINE'),
+    ],
+  });
+  assert.deepEqual(
+    updates.map((u) => [u.wordId, u.validationStatus, u.replaceLabel ?? null]),
+    [
+      ['a', 'INVALID', { from: 'ADDRESS_LINE', to: 'MERCHANT_NAME', merchantId: 'm-1' }],
+      ['b', 'INVALID', null],
+      // A suggestion equal to the label itself is no replacement.
+      ['c', 'INVALID', null],
+    ],
+  );
+});

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/chunk';
 import type { Label } from '../domain/llm-tasks';
-import type { Merchant, Receipt, ValidationStatus } from '../domain/receipt';
+import type { Merchant, PastLabel, Receipt, ValidationStatus } from '../domain/receipt';
 import {
   keys,
   labelledWordsPartition,
@@ -34,6 +34,12 @@ export interface LabelUpdate {
    * created (VALID, proposed by `source`) and the word joins its merchant's group of that label.
    */
   createLabel?: { label: Label; merchantId: string };
+  /**
+   * Set when the review found the label INVALID and suggested another: the word's label becomes
+   * `to` (VALID, proposed by `source`, in its merchant's group of that label) if it is still `from`;
+   * `from` is kept as a past label marked INVALID with the reason.
+   */
+  replaceLabel?: { from: Label; to: Label; merchantId: string };
 }
 
 export class ReceiptStore {
@@ -184,19 +190,21 @@ export class ReceiptStore {
     const applied = await mapLimit(updates, 8, (u) =>
       u.createLabel
         ? this.createWordLabel(runId, u, u.createLabel)
-        : this.updateWordIf(u.wordId, {
-            UpdateExpression:
-              'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
-            ConditionExpression:
-              'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
-            ExpressionAttributeValues: {
-              ':s': u.validationStatus,
-              ':r': boundText(u.reason, MAX_PROVIDER_TEXT),
-              ':src': u.source,
-              ':sl': u.suggestedLabel ?? null,
-              ':run': runId,
-            },
-          }),
+        : u.replaceLabel
+          ? this.replaceWordLabel(runId, u, u.replaceLabel)
+          : this.updateWordIf(u.wordId, {
+              UpdateExpression:
+                'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
+              ConditionExpression:
+                'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+              ExpressionAttributeValues: {
+                ':s': u.validationStatus,
+                ':r': boundText(u.reason, MAX_PROVIDER_TEXT),
+                ':src': u.source,
+                ':sl': u.suggestedLabel ?? null,
+                ':run': runId,
+              },
+            }),
     );
     return applied.filter(Boolean).length;
   }
@@ -216,6 +224,33 @@ export class ReceiptStore {
         ':run': runId,
         ':gpk': labelledWordsPartition(create.merchantId, create.label),
         ':gsk': u.wordId,
+      },
+    });
+  }
+
+  /** The seed's INVALID write-back: the suggested label replaces the reviewed one (if still there). */
+  private replaceWordLabel(runId: string, u: LabelUpdate, r: NonNullable<LabelUpdate['replaceLabel']>) {
+    const reason = boundText(u.reason, MAX_PROVIDER_TEXT);
+    const past: PastLabel = { label: r.from, validationStatus: 'INVALID', source: u.source, reason };
+    return this.updateWordIf(u.wordId, {
+      UpdateExpression:
+        'SET #label = :to, validationStatus = :valid, labelReason = :r, labelSource = :src, suggestedLabel = :none, ' +
+        'reviewedByRun = :run, GSI1PK = :gpk, GSI1SK = :gsk, pastLabels = list_append(if_not_exists(pastLabels, :empty), :past)',
+      ConditionExpression:
+        'attribute_exists(PK) AND #label = :from AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
+      ExpressionAttributeNames: { '#label': 'label' },
+      ExpressionAttributeValues: {
+        ':to': r.to,
+        ':from': r.from,
+        ':valid': 'VALID',
+        ':r': reason,
+        ':src': u.source,
+        ':none': null,
+        ':run': runId,
+        ':gpk': labelledWordsPartition(r.merchantId, r.to),
+        ':gsk': u.wordId,
+        ':empty': [],
+        ':past': [past],
       },
     });
   }

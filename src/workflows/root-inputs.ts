@@ -56,6 +56,7 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
     'continueAsNewAfterBatches',
     'continueAsNewAfterMerchants',
     'progressEveryMs',
+    'applySuggestedLabels',
     'continued',
   ]);
   const widths = check.object('widths', input.widths, ['merchants', 'batches', 'receipts']);
@@ -66,6 +67,7 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
     .int('batchSize', input.batchSize, 1, 1_000)
     .bool('skipLlmReview', input.skipLlmReview)
     .bool('revalidate', input.revalidate)
+    .bool('applySuggestedLabels', input.applySuggestedLabels)
     .int('widths.merchants', widths.merchants, 1, MAX_WIDTH)
     .int('widths.batches', widths.batches, 1, MAX_WIDTH)
     .int('widths.receipts', widths.receipts, 1, MAX_WIDTH)

@@ -1,5 +1,6 @@
 // The evaluation's last step per receipt: the review's decisions applied to the word labels and the
 // receipt's result written exactly once.
+import type { Label } from '../../domain/labels';
 import type { LabelUpdate } from '../../stores/receipts';
 import type { EvaluationDeps, ReviewedWord, SaveReviewResultsInput } from './types';
 
@@ -8,7 +9,10 @@ export function createEvaluateSaveActivities({ receipts, runs }: Pick<Evaluation
     /** Applies decisions to the word labels and writes the receipt's result exactly once. */
     async saveReviewResults(input: SaveReviewResultsInput): Promise<{ written: boolean }> {
       const unlabelled = new Set(input.unlabelledWordIds ?? []);
-      await receipts.applyLabelUpdates(input.runId, labelUpdatesOf({ ...input, unlabelled }));
+      await receipts.applyLabelUpdates(
+        input.runId,
+        labelUpdatesOf({ ...input, unlabelled, applySuggested: input.applySuggestedLabels ?? false }),
+      );
       const failed = input.failedChunks.length > 0;
       const written = await runs.putResult({
         runId: input.runId,
@@ -33,10 +37,12 @@ export function createEvaluateSaveActivities({ receipts, runs }: Pick<Evaluation
 }
 
 /**
- * The review write-back (the seed's semantics): VALID and INVALID set the label's status with the
- * reviewer's reason (INVALID keeps its suggested label); NEEDS_REVIEW changes nothing (the result
- * item records it); VALID on an unlabelled word whose line neighbours proposed a label creates it
- * (the review's `label` is the one proposed).
+ * The review write-back (the seed's semantics): VALID sets the label's status with the reviewer's
+ * reason; INVALID with a suggested label replaces the label by it, VALID and proposed by the
+ * reviewer, the old one kept as a past label marked INVALID (with `applySuggested`; else INVALID is
+ * only written as the status, with the suggestion beside it); NEEDS_REVIEW changes nothing (the
+ * result item records it); VALID on an unlabelled word whose line neighbours proposed a label
+ * creates it (the review's `label` is the one proposed).
  */
 export function labelUpdatesOf(input: {
   reviews: ReviewedWord[];
@@ -44,6 +50,8 @@ export function labelUpdatesOf(input: {
   /** Word ids of issues on unlabelled words; else taken from `issues`. */
   unlabelled?: ReadonlySet<string>;
   issues?: Array<{ wordId: string; label: string; unlabelled?: boolean }>;
+  /** INVALID with a suggested label replaces the label. @default false */
+  applySuggested?: boolean;
 }): LabelUpdate[] {
   // The label proposed for an unlabelled word: the issue's, or the review's (which echoes it).
   const proposed = new Map<string, string | undefined>(
@@ -71,6 +79,14 @@ export function labelUpdatesOf(input: {
             merchantId: input.merchantId,
           },
         });
+      continue;
+    }
+    const suggested = update.suggestedLabel;
+    if (input.applySuggested && r.decision === 'INVALID' && suggested && suggested !== r.label) {
+      updates.push({
+        ...update,
+        replaceLabel: { from: r.label as Label, to: suggested, merchantId: input.merchantId },
+      });
       continue;
     }
     updates.push(update);

@@ -43,6 +43,8 @@ export interface SaveReviewResultsInput {
   /** Chunks whose LLM review failed for good, with the reason. */
   failedChunks: Array<{ chunkIndex: number; reason: string }>;
   skippedLlmReview: boolean;
+  /** INVALID with a suggested label replaces the label (the seed's write-back). @default false */
+  applySuggestedLabels?: boolean;
 }
 
 export interface EvaluationReport {

@@ -74,6 +74,8 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
     reviews,
     failedChunks,
     skippedLlmReview: s.skipLlmReview,
+    // Settings of runs started before the write-back existed lack it: those keep status-only.
+    ...(s.applySuggestedLabels ? { applySuggestedLabels: true } : {}),
   });
   return failedChunks.length
     ? {

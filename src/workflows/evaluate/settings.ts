@@ -42,11 +42,18 @@ export interface EvaluateLabelsInput {
   progressEveryMs?: number;
   /** Task queue of the LLM activities. @default 'llm' */
   llmTaskQueue?: string;
+  /**
+   * The seed's write-back: a label reviewed INVALID with a suggested label is replaced by it (VALID,
+   * proposed by the reviewer; the old one kept as a past label). false: only the status is written
+   * (the labels stay as they were, so a later --revalidate asks exactly the same questions).
+   * @default true
+   */
+  applySuggestedLabels?: boolean;
   /** Redrive this ended run: only its receipts that did not succeed (`npm run cli -- redrive`). */
   redriveOf?: string;
 }
 
-type NewFields = 'continueAsNewAfterMerchants' | 'progressEveryMs';
+type NewFields = 'continueAsNewAfterMerchants' | 'progressEveryMs' | 'applySuggestedLabels';
 
 /**
  * What every workflow of a run gets. The fields added later are optional: settings recorded in the
@@ -73,6 +80,7 @@ export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: 
       ? { continueAsNewAfterMerchants: input.continueAsNewAfterMerchants }
       : {}),
     ...(input.progressEveryMs !== undefined ? { progressEveryMs: input.progressEveryMs } : {}),
+    applySuggestedLabels: input.applySuggestedLabels ?? true,
   };
 }
 
