@@ -105,7 +105,9 @@ describe('redrive', () => {
 
   test('a run stopped by a 401 is redriven over every receipt it did not finish', async () => {
     h.emulator.updateSettings({ malformedRate: 0, faultStatus: 401, faultRate: 1 });
-    const stopped = await run<EvaluationReport>(h, 'evaluateLabels', { noCache: true });
+    // --revalidate: the earlier runs' reviews corrected the planted labels (the seed's write-back), so
+    // only a run that reviews the decided labels again has LLM calls for the 401 to stop.
+    const stopped = await run<EvaluationReport>(h, 'evaluateLabels', { noCache: true, revalidate: true });
     assert.ok(stopped.err, 'the run failed');
     assert.equal((await createStores(h.cfg).runs.getRun(stopped.runId))?.status, 'FAILED');
     const before = await resultsOf(h, stopped.runId);
