@@ -4,7 +4,7 @@ import { answerJsonSchema, type TestQualityAnswer } from '../../domain/llm-tasks
 import { testQualityMessages, testQualitySchemaFor } from '../../domain/quality';
 import { toActivityFailure } from '../../llm/errors';
 import type { LlmClient } from '../../llm/llm-client';
-import { llmCallIds } from '../llm-call-ids';
+import { llmCallIds } from '../shared/llm-call-ids';
 import type { AnalyzeTestFunctionInput } from './types';
 
 export function createQualityLlmActivities({ llm }: { llm: LlmClient }) {

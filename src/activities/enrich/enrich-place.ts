@@ -6,7 +6,7 @@ import { placeEnrichmentMessages, placeEnrichmentSchemaFor } from '../../domain/
 import type { PlaceEnrichment } from '../../domain/places';
 import { toActivityFailure } from '../../llm/errors';
 import type { LlmClient } from '../../llm/llm-client';
-import { llmCallIds } from '../llm-call-ids';
+import { llmCallIds } from '../shared/llm-call-ids';
 import type { EnrichPlaceInput } from './types';
 
 export function createEnrichmentLlmActivities({ llm }: { llm: LlmClient }) {

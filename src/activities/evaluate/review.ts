@@ -6,7 +6,7 @@ import { labelReviewMessages } from '../../domain/prompts';
 import type { LabelIssue } from '../../domain/receipt';
 import { toActivityFailure } from '../../llm/errors';
 import type { LlmClient } from '../../llm/llm-client';
-import { llmCallIds } from '../llm-call-ids';
+import { llmCallIds } from '../shared/llm-call-ids';
 import type { ReviewedWord } from './types';
 
 export interface ReviewLabelIssuesInput {

@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { answerJsonSchemaFor, coversExactly, labelOutlierAnswerSchema } from '../../domain/llm-tasks';
 import { labelOutlierMessages } from '../../domain/prompts';
 import { toActivityFailure } from '../../llm/errors';
-import { llmCallIds } from '../llm-call-ids';
+import { llmCallIds } from '../shared/llm-call-ids';
 import type { HarmonizationLlmDeps } from './llm-deps';
 import { batchKey, decisionsKey, getJson, putJson } from './s3-keys';
 import type { DecisionBatchFile, DecisionsFile, GroupRef } from './types';

@@ -3,7 +3,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { deltaToNdjson, type DeltaRecord } from '../../domain/embedding';
 import { toActivityFailure } from '../../llm/errors';
-import { llmCallIds } from '../llm-call-ids';
+import { llmCallIds } from '../shared/llm-call-ids';
 import type { HarmonizationLlmDeps } from './llm-deps';
 import { embedDeltaKey, getJson, wordsKey } from './s3-keys';
 import type { GroupRef, WordsFile } from './types';

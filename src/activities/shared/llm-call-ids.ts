@@ -1,6 +1,6 @@
 // The ids of an LLM call made by the current activity: derived here only, for every pipeline.
 import { Context } from '@temporalio/activity';
-import type { CallIds } from '../llm/llm-client';
+import type { CallIds } from '../../llm/llm-client';
 
 /**
  * `callId` names this attempt (one call record each); `answerId` names the logical call, the same
