@@ -2,7 +2,7 @@
 // loading, a drawn fate (status fault, timeout, latency, injected error, malformed answer), then
 // the answer, directly or through the queueing model's slots.
 import type http from 'node:http';
-import { drawFaults, type ChatOutput, type FaultDraw } from './engine';
+import { drawFaults, type ChatInput, type ChatOutput, type FaultDraw } from './engine';
 import { readJsonObject } from './http-util';
 import {
   sendBadRequest,
@@ -116,8 +116,30 @@ async function serveQueued(
   }
 }
 
+/**
+ * A chat request's answerer: the engine's answer (malformed when the draw says so), recorded under
+ * `key` when sent, and written by `reply` in the wire protocol's shape.
+ */
+export function chatAnswerer(
+  st: EmulatorState,
+  key: string,
+  request: ChatInput,
+  reply: (out: ChatOutput, res: http.ServerResponse, startedAt: number) => void,
+): Answerer {
+  return (draw) => {
+    const out = st.engine.chat(request, draw.malformed ? draw.malformChoice : undefined);
+    return {
+      ...out,
+      send: (res, startedAt) => {
+        recordChat(st, key, out);
+        reply(out, res, startedAt);
+      },
+    };
+  };
+}
+
 /** Tokens of a chat answer, and whether it was malformed or cut at the token limit. */
-export function recordChat(st: EmulatorState, key: string, out: ChatOutput): void {
+function recordChat(st: EmulatorState, key: string, out: ChatOutput): void {
   st.metrics.addTokens(key, out.promptTokens, out.completionTokens);
   if (out.malformed) st.metrics.count(key, 'malformed');
   if (out.finishReason === 'length') st.metrics.count(key, 'truncated');

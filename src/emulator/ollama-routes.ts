@@ -2,7 +2,7 @@
 // through serveInference's limits and faults), /api/tags and /api/version.
 import type http from 'node:http';
 import { sendJson, sendText } from './http-util';
-import { recordChat, serveInference, type Answerer } from './inference';
+import { chatAnswerer, serveInference, type Answerer } from './inference';
 import {
   ollamaChatBody,
   ollamaEmbedBody,
@@ -56,18 +56,11 @@ export function serveOllamaRest(
 
 function ollamaChat(st: EmulatorState, body: Record<string, unknown>): Answerer {
   const request = parseOllamaChatRequest(body);
-  return (draw) => {
-    const out = st.engine.chat(request, draw.malformed ? draw.malformChoice : undefined);
-    return {
-      ...out,
-      send: (res, startedAt) => {
-        recordChat(st, '/api/chat', out);
-        const answer = ollamaChatBody(out, request.model, performance.now() - startedAt);
-        if (request.stream) return sendText(res, 200, JSON.stringify(answer) + '\n', 'application/x-ndjson');
-        sendJson(res, 200, answer);
-      },
-    };
-  };
+  return chatAnswerer(st, '/api/chat', request, (out, res, startedAt) => {
+    const answer = ollamaChatBody(out, request.model, performance.now() - startedAt);
+    if (request.stream) return sendText(res, 200, JSON.stringify(answer) + '\n', 'application/x-ndjson');
+    sendJson(res, 200, answer);
+  });
 }
 
 function ollamaEmbed(st: EmulatorState, body: Record<string, unknown>, legacy: boolean): Answerer {

@@ -4,7 +4,7 @@
 import type http from 'node:http';
 import { fileObject } from './batch-files';
 import { BadRequestError, readBody, readJsonObject, sendJson, sendText, type Headers } from './http-util';
-import { recordChat, serveInference, type Answerer } from './inference';
+import { chatAnswerer, serveInference, type Answerer } from './inference';
 import {
   chatCompletionBody,
   chatCompletionStream,
@@ -35,28 +35,21 @@ export function serveOpenAiInference(
 
 function openAiChat(st: EmulatorState, body: Record<string, unknown>): Answerer {
   const request = parseChatCompletionRequest(body);
-  return (draw) => {
-    const out = st.engine.chat(request, draw.malformed ? draw.malformChoice : undefined);
-    return {
-      ...out,
-      send: (res, startedAt) => {
-        recordChat(st, '/v1/chat/completions', out);
-        const id = st.ids.next('chatcmpl-');
-        const created = Math.floor(Date.now() / 1000);
-        const headers = openAiHeaders(st, startedAt);
-        if (request.stream) {
-          return sendText(
-            res,
-            200,
-            chatCompletionStream(out, request.model, id, created, request.includeUsage),
-            'text/event-stream; charset=utf-8',
-            headers,
-          );
-        }
-        sendJson(res, 200, chatCompletionBody(out, request.model, id, created), headers);
-      },
-    };
-  };
+  return chatAnswerer(st, '/v1/chat/completions', request, (out, res, startedAt) => {
+    const id = st.ids.next('chatcmpl-');
+    const created = Math.floor(Date.now() / 1000);
+    const headers = openAiHeaders(st, startedAt);
+    if (request.stream) {
+      return sendText(
+        res,
+        200,
+        chatCompletionStream(out, request.model, id, created, request.includeUsage),
+        'text/event-stream; charset=utf-8',
+        headers,
+      );
+    }
+    sendJson(res, 200, chatCompletionBody(out, request.model, id, created), headers);
+  });
 }
 
 function openAiEmbeddings(st: EmulatorState, body: Record<string, unknown>): Answerer {

@@ -2,11 +2,10 @@
 // FAILS has its items released with the reason by its poll workflow; the backfill resubmits them in
 // the next round, gives them up when that batch fails too (maxRounds 2), and completes.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, test } from 'node:test';
 import { DEFAULT_EMBED_SETTINGS } from '../../src/domain/embedding';
 import { embedBackfill } from '../../src/workflows';
-import { startTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
+import { useTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
 
 interface Release {
   batchKey: string;
@@ -81,13 +80,10 @@ function backfillFakes(releases: Release[]): Fakes {
 }
 
 describe('embedding backfill (time-skipping, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await startTimeSkipping();
-  });
-  after(async () => env?.teardown());
+  const testEnv = useTimeSkipping();
 
   test('a FAILED batch is released with the reason, resubmitted next round, then given up', async () => {
+    const env = testEnv();
     const releases: Release[] = [];
     await withFakeWorkers(env, backfillFakes(releases), async (run) => {
       const report = await env.client.workflow.execute(embedBackfill, {

@@ -2,10 +2,9 @@
 // whose LLM call fails for good is recorded with its reason, the others are saved, and the root
 // continues as new (after N batches / pages) and still completes.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, test } from 'node:test';
 import { analyzeTestSuite, enrichPlaces } from '../../src/workflows';
-import { ApplicationFailure, startTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
+import { ApplicationFailure, useTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
 
 const refused = (what: string) =>
   ApplicationFailure.nonRetryable(`${what}: the answer is invalid after 2 repairs`, 'LlmInvalidAnswer');
@@ -16,13 +15,10 @@ const lifecycle: Fakes = {
 };
 
 describe('enrichment and analysis (time-skipping, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await startTimeSkipping();
-  });
-  after(async () => env?.teardown());
+  const testEnv = useTimeSkipping();
 
   test('enrichment: a place whose LLM call fails is recorded; the run continues as new and completes', async () => {
+    const env = testEnv();
     const fakes: Fakes = {
       ...lifecycle,
       async listPlaceIds() {
@@ -45,7 +41,9 @@ describe('enrichment and analysis (time-skipping, fake activities)', () => {
       const handle = await env.client.workflow.start(enrichPlaces, {
         taskQueue: run.pipelineQueue,
         workflowId: 'wf-enrich',
-        args: [{ llmTaskQueue: run.llmQueue, batchSize: 1, batchesInFlight: 1, continueAsNewAfterBatches: 2 }],
+        args: [
+          { llmTaskQueue: run.llmQueue, batchSize: 1, batchesInFlight: 1, continueAsNewAfterBatches: 2 },
+        ],
       });
       const report = await handle.result();
       assert.equal(report.status, 'COMPLETED');
@@ -53,14 +51,21 @@ describe('enrichment and analysis (time-skipping, fake activities)', () => {
       assert.notEqual(last.runId, handle.firstExecutionRunId, 'the root continued as new');
       assert.equal(run.callsOf('startRun').length, 1, 'the run is started once, not again when continued');
       assert.equal(run.callsOf('listPlaceIds').length, 1, 'the places are listed once and carried');
-      assert.deepEqual(run.callsOf('savePlaceEnrichment').map((s) => s.placeId), ['p-1', 'p-3', 'p-4']);
+      assert.deepEqual(
+        run.callsOf('savePlaceEnrichment').map((s) => s.placeId),
+        ['p-1', 'p-3', 'p-4'],
+      );
       const failed = run.callsOf('recordPlaceFailure');
-      assert.deepEqual(failed.map((f) => f.placeId), ['p-2']);
+      assert.deepEqual(
+        failed.map((f) => f.placeId),
+        ['p-2'],
+      );
       assert.match(failed[0].reason, /p-2: the answer is invalid/);
     });
   });
 
   test('analysis: a function whose LLM call fails stays unanalyzed with the reason; pages continue as new', async () => {
+    const env = testEnv();
     const functions = ['f-1', 'f-2', 'f-3'].map((id, i) => ({
       id,
       path: 'a.test.ts',
@@ -95,9 +100,15 @@ describe('enrichment and analysis (time-skipping, fake activities)', () => {
       assert.equal(report.status, 'COMPLETED');
       assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId, 'continued as new');
       assert.equal(run.callsOf('scanTestSuite').length, 1, 'the suite is scanned once');
-      assert.deepEqual(run.callsOf('saveFunctionVerdict').map((s) => s.fn.id), ['f-1', 'f-3']);
+      assert.deepEqual(
+        run.callsOf('saveFunctionVerdict').map((s) => s.fn.id),
+        ['f-1', 'f-3'],
+      );
       const unanalyzed = run.callsOf('recordFunctionUnanalyzed');
-      assert.deepEqual(unanalyzed.map((u) => u.fn.id), ['f-2']);
+      assert.deepEqual(
+        unanalyzed.map((u) => u.fn.id),
+        ['f-2'],
+      );
       assert.match(unanalyzed[0].reason, /f-2: the answer is invalid/);
     });
   });

@@ -3,13 +3,12 @@
 // with the reason, a merchant continues as new after N batches and still completes, and a cancelled
 // root is recorded CANCELLED through failRun.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { evaluateLabels, evaluateReceipt } from '../../src/workflows';
-import { ApplicationFailure, failureOf, startTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
+import { ApplicationFailure, failureOf, useTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
 
 const RECEIPTS = ['r-ok-1', 'r-missing', 'r-bad-llm', 'r-ok-2'];
 
@@ -48,22 +47,25 @@ function evaluationFakes(overrides: Fakes = {}): Fakes {
 }
 
 describe('evaluation workflows (time-skipping, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await startTimeSkipping();
-  });
-  after(async () => env?.teardown());
+  const testEnv = useTimeSkipping();
 
   test('failed fetches and failed reviews are recorded; a merchant continues as new and completes', async () => {
+    const env = testEnv();
     await withFakeWorkers(env, evaluationFakes(), async (run) => {
       const report = await env.client.workflow.execute(evaluateLabels, {
         taskQueue: run.pipelineQueue,
         workflowId: 'wf-eval-branches',
-        args: [{ llmTaskQueue: run.llmQueue, batchSize: 1, continueAsNewAfterBatches: 1, reviewChunkSize: 1 }],
+        args: [
+          { llmTaskQueue: run.llmQueue, batchSize: 1, continueAsNewAfterBatches: 1, reviewChunkSize: 1 },
+        ],
       });
       assert.equal(report.status, 'COMPLETED');
       // One batch per merchant run: 4 receipts, 4 runs of the merchant workflow, each listing anew.
-      assert.equal(run.callsOf('listReceiptIds').length, RECEIPTS.length, 'continued as new after each batch');
+      assert.equal(
+        run.callsOf('listReceiptIds').length,
+        RECEIPTS.length,
+        'continued as new after each batch',
+      );
       const failures = run.callsOf('recordItemFailure');
       assert.deepEqual(
         failures.map((f) => f.itemId),
@@ -75,13 +77,18 @@ describe('evaluation workflows (time-skipping, fake activities)', () => {
       assert.deepEqual([...saved.keys()].sort(), ['r-bad-llm', 'r-ok-1', 'r-ok-2']);
       assert.equal(saved.get('r-ok-1').failedChunks.length, 0);
       assert.equal(saved.get('r-ok-1').reviews.length, 2);
-      assert.equal(saved.get('r-bad-llm').failedChunks.length, 2, 'both chunks of the refused receipt failed');
+      assert.equal(
+        saved.get('r-bad-llm').failedChunks.length,
+        2,
+        'both chunks of the refused receipt failed',
+      );
       assert.match(saved.get('r-bad-llm').failedChunks[0].reason, /invalid after 2 repairs/);
       assert.equal(run.callsOf('failRun').length, 0);
     });
   });
 
   test('a receipt whose LLM review fails ends FAILED with the reason', async () => {
+    const env = testEnv();
     await withFakeWorkers(env, evaluationFakes(), async (run) => {
       const outcome = await env.client.workflow.execute(evaluateReceipt, {
         taskQueue: run.pipelineQueue,
@@ -113,6 +120,7 @@ describe('evaluation workflows (time-skipping, fake activities)', () => {
   });
 
   test('cancelling the root records the run CANCELLED through failRun', async () => {
+    const env = testEnv();
     let listing!: () => void;
     const listed = new Promise<void>((resolve) => (listing = resolve));
     const fakes = evaluationFakes({

@@ -3,6 +3,7 @@
 // test-specific pipeline and llm queues. No DynamoDB, Chroma, S3 or emulator: each test says what
 // every activity answers and checks which activities the workflows called, with what.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
@@ -51,7 +52,9 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   const server = findTool(loadConfig(), 'temporal-test-server');
   assert.ok(server, 'temporal-test-server is installed (npm run tools)');
   const [env] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: server } } }),
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: server } },
+    }),
     workflowBundle(),
   ]);
   // The roots upsert the pipelines' search attributes (all Keyword, IndexedValueType 2).
@@ -60,6 +63,19 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
     searchAttributes: Object.fromEntries(Object.keys(TEMPORAL_SEARCH_ATTRIBUTES).map((name) => [name, 2])),
   });
   return env;
+}
+
+/** In a describe: one time-skipping server for its tests (started before, torn down after). */
+export function useTimeSkipping(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  before(async () => {
+    env = await startTimeSkipping();
+  });
+  after(async () => env?.teardown());
+  return () => {
+    assert.ok(env, 'the time-skipping server is up');
+    return env;
+  };
 }
 
 /**
@@ -108,7 +124,11 @@ export async function failureOf(result: Promise<unknown>): Promise<Error> {
 /** The message of an error and of every cause below it. */
 export function messages(err: unknown): string {
   const parts: string[] = [];
-  for (let e = err as { message?: string; cause?: unknown } | undefined; e && parts.length < 6; e = e.cause as typeof e)
+  for (
+    let e = err as { message?: string; cause?: unknown } | undefined;
+    e && parts.length < 6;
+    e = e.cause as typeof e
+  )
     if (e.message) parts.push(e.message);
   return parts.join(' <- ');
 }

@@ -2,10 +2,9 @@
 // whole is recorded and the run goes on; a decision batch refused by the LLM is saved as failed for
 // its words; the run completes with a report over every group.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, test } from 'node:test';
 import { harmonizeLabels } from '../../src/workflows';
-import { ApplicationFailure, startTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
+import { ApplicationFailure, useTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
 
 interface GroupRef {
   merchantId: string;
@@ -24,7 +23,10 @@ const fakes: Fakes = {
   // The DATE group's word list is gone: the group fails as a whole, non-retryably.
   async prepareHarmonizeGroup({ merchantId, label }: GroupRef) {
     if (label === 'DATE')
-      throw ApplicationFailure.nonRetryable(`words of ${merchantId}/${label} are gone`, 'HarmonizeArtifactMissing');
+      throw ApplicationFailure.nonRetryable(
+        `words of ${merchantId}/${label} are gone`,
+        'HarmonizeArtifactMissing',
+      );
     return { words: 3, embedBatches: 1, neighbourChunks: 1, exactNeighbours: true };
   },
   async embedWords() {},
@@ -54,13 +56,10 @@ const fakes: Fakes = {
 };
 
 describe('harmonization (time-skipping, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await startTimeSkipping();
-  });
-  after(async () => env?.teardown());
+  const testEnv = useTimeSkipping();
 
   test('a failed group is recorded, a refused decision batch saved as failed, the run completes', async () => {
+    const env = testEnv();
     await withFakeWorkers(env, fakes, async (run) => {
       const report = await env.client.workflow.execute(harmonizeLabels, {
         taskQueue: run.pipelineQueue,
@@ -69,12 +68,18 @@ describe('harmonization (time-skipping, fake activities)', () => {
       });
       assert.equal(report.status, 'COMPLETED');
       const failures = run.callsOf('recordItemFailure');
-      assert.deepEqual(failures.map((f) => f.itemId), ['group:m-1/DATE']);
+      assert.deepEqual(
+        failures.map((f) => f.itemId),
+        ['group:m-1/DATE'],
+      );
       assert.match(failures[0].reason, /words of m-1\/DATE are gone/);
       const [saved, ...more] = run.callsOf('saveHarmonizeResults');
       assert.equal(more.length, 0, 'only the TOTAL group is saved');
       assert.equal(saved.label, 'TOTAL');
-      assert.deepEqual(saved.failedBatches.map((b: { batchIndex: number }) => b.batchIndex), [1]);
+      assert.deepEqual(
+        saved.failedBatches.map((b: { batchIndex: number }) => b.batchIndex),
+        [1],
+      );
       assert.match(saved.failedBatches[0].reason, /invalid after 2 repairs/);
       const [built] = run.callsOf('buildHarmonizeReport');
       assert.equal(built.groups, 2);
@@ -84,6 +89,7 @@ describe('harmonization (time-skipping, fake activities)', () => {
   });
 
   test('a run whose input the store refuses fails, recorded FAILED through failRun', async () => {
+    const env = testEnv();
     const refusing: Fakes = {
       ...fakes,
       async validateHarmonizeInput() {

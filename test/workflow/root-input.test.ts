@@ -1,12 +1,11 @@
 // Root inputs on the time-skipping server: a bad run id fails before any activity is called; a bad
 // field fails non-retryably naming the field, with only the run's failure recorded (failRun).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { embedBackfill, enrichPlaces, evaluateLabels } from '../../src/workflows';
-import { failureOf, startTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
+import { failureOf, useTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
 
 /** Every activity a root could call first; none of them should be reached but failRun. */
 const fakes: Fakes = {
@@ -32,13 +31,10 @@ function assertInvalidInput(err: Error, says: RegExp): void {
 }
 
 describe('root inputs (time-skipping, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await startTimeSkipping();
-  });
-  after(async () => env?.teardown());
+  const testEnv = useTimeSkipping();
 
   test('a bad run id fails non-retryably before any activity is called', async () => {
+    const env = testEnv();
     await withFakeWorkers(env, fakes, async (run) => {
       const err = await failureOf(
         env.client.workflow.execute(evaluateLabels, {
@@ -53,11 +49,27 @@ describe('root inputs (time-skipping, fake activities)', () => {
   });
 
   for (const c of [
-    { name: 'evaluateLabels', start: evaluateLabels, input: { batchSize: 0 }, says: /batchSize must be an integer from 1/ },
-    { name: 'enrichPlaces', start: enrichPlaces, input: { placeIds: ['ok', 'a/b'] }, says: /placeIds\[1\] has characters outside/ },
-    { name: 'embedBackfill', start: embedBackfill, input: { kinds: ['LINES'] }, says: /kinds\[0\] must be one of LINE, WORD/ },
+    {
+      name: 'evaluateLabels',
+      start: evaluateLabels,
+      input: { batchSize: 0 },
+      says: /batchSize must be an integer from 1/,
+    },
+    {
+      name: 'enrichPlaces',
+      start: enrichPlaces,
+      input: { placeIds: ['ok', 'a/b'] },
+      says: /placeIds\[1\] has characters outside/,
+    },
+    {
+      name: 'embedBackfill',
+      start: embedBackfill,
+      input: { kinds: ['LINES'] },
+      says: /kinds\[0\] must be one of LINE, WORD/,
+    },
   ] as const) {
     test(`${c.name}: a bad field fails naming it; only the failure is recorded`, async () => {
+      const env = testEnv();
       await withFakeWorkers(env, fakes, async (run) => {
         const runId = `wf-bad-${c.name}`;
         const err = await failureOf(
