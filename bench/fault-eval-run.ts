@@ -5,7 +5,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import type { Harness } from '../test/helpers/pipeline';
-import { within } from './fault-common';
+import { startEvaluationFaultRun, tallyItems, within } from './fault-common';
 
 export interface EvaluationStart {
   runId: string;
@@ -13,19 +13,9 @@ export interface EvaluationStart {
   noCache?: boolean;
 }
 
-export function startEvaluation(h: Harness, run: EvaluationStart): Promise<WorkflowHandle> {
-  return h.client.workflow.start('evaluateLabels', {
-    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-    workflowId: run.runId,
-    args: [
-      {
-        runId: run.runId,
-        llmTaskQueue: h.cfg.TASK_QUEUE_LLM,
-        reviewChunkSize: run.reviewChunkSize,
-        ...(run.noCache ? { noCache: true } : {}),
-      },
-    ],
-  });
+/** Starts a label evaluation of the harness's dataset (see startEvaluationFaultRun). */
+export async function startEvaluation(h: Harness, run: EvaluationStart): Promise<WorkflowHandle> {
+  return (await startEvaluationFaultRun(h, { workflow: 'evaluateLabels', ...run })).handle;
 }
 
 /**
@@ -71,13 +61,11 @@ export async function tallyEvaluation(
   reviewChunkSize: number,
 ): Promise<EvaluationTally> {
   const results = await createStores(h.cfg).runs.listResults(runId);
-  const byId = new Map(results.map((r) => [r.itemId, r]));
-  const items = h.dataset!.receipts.map((r) => r.receiptId);
   return {
-    items: items.length,
-    succeeded: items.filter((id) => byId.get(id)?.status === 'SUCCEEDED').length,
-    failedWithReason: items.filter((id) => byId.get(id)?.status === 'FAILED' && byId.get(id)?.reason).length,
-    lost: items.filter((id) => !byId.has(id)).length,
+    ...tallyItems(
+      results,
+      h.dataset!.receipts.map((r) => r.receiptId),
+    ),
     cleanProviderRequests: results.reduce(
       (n, r) => n + Math.ceil(((r.detail as { issues?: number }).issues ?? 0) / reviewChunkSize),
       0,

@@ -5,13 +5,14 @@ import { createStores } from '../src/deps';
 import { dynamoThrottling } from '../src/stack/fault-proxy';
 import { startHarness, uniqueId } from '../test/helpers/pipeline';
 import {
+  awaitFaultRun,
   directConfig,
+  startEvaluationFaultRun,
+  tallyItems,
   waitFor,
-  within,
   withProxy,
-  type FaultRow,
-  type ScenarioContext,
 } from './fault-common';
+import type { FaultRow, ScenarioContext } from './fault-common';
 
 const CAP = 4;
 const REVIEW_CHUNK_SIZE = 8;
@@ -27,13 +28,12 @@ export async function dynamoThrottlingDuringEvaluation(ctx: ScenarioContext): Pr
     });
     try {
       const direct = createStores(directConfig(ctx.stack, h.env));
-      const runId = uniqueId('fault-ddb-');
-      const started = Date.now();
-      const handle = await h.client.workflow.start('evaluateLabels', {
-        taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-        workflowId: runId,
-        args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, reviewChunkSize: REVIEW_CHUNK_SIZE }],
+      const run = await startEvaluationFaultRun(h, {
+        workflow: 'evaluateLabels',
+        runId: uniqueId('fault-ddb-'),
+        reviewChunkSize: REVIEW_CHUNK_SIZE,
       });
+      const { runId } = run;
       // Mid-run: some receipts done, LLM calls in flight.
       const inFlightAtFault = await waitFor('a partly done evaluation with LLM calls in flight', async () => {
         const done = (await direct.runs.listResults(runId)).length;
@@ -44,19 +44,9 @@ export async function dynamoThrottlingDuringEvaluation(ctx: ScenarioContext): Pr
       await proxy.inject(dynamoThrottling(), { forMs: burst });
       await new Promise((r) => setTimeout(r, burst + 1000));
       await proxy.inject(dynamoThrottling('ThrottlingException'), { forMs: burst, rate: 0.5 });
-      let runStatus = 'COMPLETED';
-      const report = await within(
-        `evaluation ${runId}`,
-        handle.result() as Promise<EvaluationReport>,
-        RUN_DEADLINE_MS,
-      ).catch((err: Error) => {
-        runStatus = `FAILED: ${err.message.slice(0, 120)}`;
-        return undefined;
-      });
-      const makespanMs = Date.now() - started;
+      const { runStatus } = await awaitFaultRun<EvaluationReport>('evaluation', run, RUN_DEADLINE_MS);
+      const makespanMs = Date.now() - run.started;
       const results = await direct.runs.listResults(runId);
-      const byId = new Map(results.map((r) => [r.itemId, r]));
-      const items = h.dataset!.receipts.map((r) => r.receiptId);
       const m = h.emulator.metrics();
       // A clean run makes one provider request per chunk of issues (accuracy 1: no repairs, no 429s).
       const clean = results.reduce(
@@ -66,16 +56,15 @@ export async function dynamoThrottlingDuringEvaluation(ctx: ScenarioContext): Pr
       const stats = proxy.stats();
       return {
         fault: 'DynamoDB throttling bursts during evaluation',
-        items: items.length,
-        succeeded: items.filter((id) => byId.get(id)?.status === 'SUCCEEDED').length,
-        failedWithReason: items.filter((id) => byId.get(id)?.status === 'FAILED' && byId.get(id)?.reason)
-          .length,
-        lost: items.filter((id) => !byId.has(id)).length,
+        ...tallyItems(
+          results,
+          h.dataset!.receipts.map((r) => r.receiptId),
+        ),
         extraProviderRequests: Math.max(0, m.requests - clean),
         capHeld: m.inFlightMax <= CAP,
         detail: {
           injected: `ProvisionedThroughputExceeded on every DynamoDB request for ${burst / 1000} s, then ThrottlingException on half for ${burst / 1000} s, from the 2nd receipt done`,
-          runStatus: report ? report.status : runStatus,
+          runStatus,
           providerRequests: m.requests,
           cleanProviderRequests: clean,
           inFlightAtFault,

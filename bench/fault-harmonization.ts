@@ -6,13 +6,14 @@ import { createHarmonizationStores, createStores } from '../src/deps';
 import type { FaultProxy } from '../src/stack/fault-proxy';
 import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import {
+  awaitFaultRun,
   directConfig,
+  startEvaluationFaultRun,
+  tallyItems,
   waitFor,
-  within,
   withProxy,
-  type FaultRow,
-  type ScenarioContext,
 } from './fault-common';
+import type { FaultRow, ScenarioContext } from './fault-common';
 
 const CAP = 4;
 const DATASET = { merchants: 1, receiptsPerMerchant: 15, seed: 7 };
@@ -37,14 +38,11 @@ async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined
     },
     dataset: DATASET,
   });
-  const runId = uniqueId('fault-chroma-');
   // Armed before the run: Chroma goes away right after the run's first request to it.
   if (proxy) await proxy.inject({ kind: 'reset' }, { afterRequests: 1, forMs: ctx.faultMs });
-  const started = Date.now();
-  const handle = await h.client.workflow.start('harmonizeLabels', {
-    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-    workflowId: runId,
-    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM }],
+  const run = await startEvaluationFaultRun(h, {
+    workflow: 'harmonizeLabels',
+    runId: uniqueId('fault-chroma-'),
   });
   let inFlightAtFault = 0;
   if (proxy) {
@@ -52,23 +50,8 @@ async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined
       proxy.active ? h.emulator.metrics().inFlight : undefined,
     );
   }
-  let runStatus = 'COMPLETED';
-  const report = await within(
-    `harmonization ${runId}`,
-    handle.result() as Promise<HarmonizeReport>,
-    RUN_DEADLINE_MS,
-  ).catch((err: Error) => {
-    runStatus = `FAILED: ${err.message.slice(0, 120)}`;
-    return undefined;
-  });
-  return {
-    h,
-    runId,
-    report,
-    runStatus: report?.status ?? runStatus,
-    makespanMs: Date.now() - started,
-    inFlightAtFault,
-  };
+  const { report, runStatus } = await awaitFaultRun<HarmonizeReport>('harmonization', run, RUN_DEADLINE_MS);
+  return { h, runId: run.runId, report, runStatus, makespanMs: Date.now() - run.started, inFlightAtFault };
 }
 
 async function closeRun(ctx: ScenarioContext, run: HarmonizeRun | undefined): Promise<void> {
@@ -91,7 +74,6 @@ export async function chromaDownMidHarmonization(ctx: ScenarioContext): Promise<
       faulted = await harmonizeOnce(ctx, proxy);
       const { h, runId } = faulted;
       const results = await createStores(directConfig(ctx.stack, h.env)).runs.listResults(runId);
-      const byId = new Map(results.map((r) => [r.itemId, r]));
       const words = h.dataset!.receipts.flatMap((r) =>
         r.lines.flatMap((l) => l.words.filter((w) => w.label).map((w) => w.wordId)),
       );
@@ -99,11 +81,7 @@ export async function chromaDownMidHarmonization(ctx: ScenarioContext): Promise<
       const stats = proxy.stats();
       return {
         fault: 'Chroma down mid-harmonization',
-        items: words.length,
-        succeeded: words.filter((id) => byId.get(id)?.status === 'SUCCEEDED').length,
-        failedWithReason: words.filter((id) => byId.get(id)?.status === 'FAILED' && byId.get(id)?.reason)
-          .length,
-        lost: words.filter((id) => !byId.has(id)).length,
+        ...tallyItems(results, words),
         extraProviderRequests: Math.max(0, m.requests - cleanRequests),
         capHeld: m.inFlightMax <= CAP,
         detail: {

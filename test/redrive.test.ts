@@ -176,7 +176,7 @@ describe('redrive', () => {
     );
     await assert.rejects(
       startRedrive(h.cfg, h.client, { oldRunId: '../x' }),
-      (err: unknown) => err instanceof UsageError && /must be letters/.test(err.message),
+      (err: unknown) => err instanceof UsageError && /has characters outside/.test(err.message),
     );
   });
 });

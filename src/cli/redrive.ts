@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import { REDRIVABLE_PIPELINES } from '../activities/redrive';
 import { createStores } from '../deps';
-import { idProblem } from '../workflows/input-validation';
+import { idRuleBroken } from '../domain/ids';
 import { UsageError } from './args';
 import { newRunId, startRun } from './runs';
 
@@ -11,7 +11,7 @@ import { newRunId, startRun } from './runs';
 const NOT_INHERITED = ['runId', 'llmTaskQueue', 'merchantIds', 'placeIds', 'resume', 'redriveOf'];
 
 export function checkRunIdArg(what: string, runId: string): void {
-  const problem = idProblem(runId);
+  const problem = idRuleBroken(runId);
   if (problem) throw new UsageError(`${what} ${problem}`);
 }
 

@@ -23,16 +23,28 @@ export class InvalidIdError extends Error {
   override name = 'InvalidInput';
 }
 
-/** What is wrong with `value` as an id, or undefined when it is a valid one. */
-export function idProblem(kind: IdKind, value: unknown): string | undefined {
-  if (typeof value !== 'string') return `${kind} must be a string`;
-  if (value.length === 0) return `${kind} is empty`;
+/**
+ * The rule `value` breaks as an id, phrased to follow the id's name ("must be a string", "is empty",
+ * "has characters outside ..."), or undefined when it is a valid one. Pure (no imports): workflow
+ * code checks its inputs with it too.
+ */
+export function idRuleBroken(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length === 0) return 'is empty';
   if (value.length > MAX_ID_LENGTH)
-    return `${kind} is ${value.length} characters long; at most ${MAX_ID_LENGTH} are accepted`;
-  if (!ID_PATTERN.test(value))
-    return `${kind} ${JSON.stringify(value)} has characters outside A-Z a-z 0-9 . _ : -`;
-  if (value.includes('..')) return `${kind} ${JSON.stringify(value)} contains ".."`;
+    return `is ${value.length} characters long; at most ${MAX_ID_LENGTH} are accepted`;
+  if (!ID_PATTERN.test(value)) return 'has characters outside A-Z a-z 0-9 . _ : -';
+  if (value.includes('..')) return 'contains ".."';
   return undefined;
+}
+
+/** What is wrong with `value` as an id (naming the kind and the value), or undefined when it is a valid one. */
+export function idProblem(kind: IdKind, value: unknown): string | undefined {
+  const rule = idRuleBroken(value);
+  if (rule === undefined) return undefined;
+  // A bad string is quoted: its length alone, or its characters, are the problem.
+  const shown = typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+  return shown ? `${kind} ${JSON.stringify(value)} ${rule}` : `${kind} ${rule}`;
 }
 
 /** `value` when it is a valid id, else an InvalidIdError naming the kind and the rule broken. */

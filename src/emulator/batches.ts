@@ -1,59 +1,38 @@
-// OpenAI Files and Batch API state. A batch's status is derived from the clock (created_at and the
+// OpenAI Batch API state: the batch jobs (their files live in batch-files.ts, their input lines in
+// batch-input.ts). A batch's status is derived from the clock (created_at and the
 // completion time it was created with), so no timers run; outputs are produced once, when a batch is
 // first seen in a final state.
+import {
+  BATCH_ENDPOINTS,
+  BATCH_METRICS_KEY,
+  parseBatchInput,
+  runBatchLine,
+  type BatchEndpoint,
+  type BatchError,
+  type BatchLine,
+} from './batch-input';
+import { FileStore, IdSource, type StoredFile } from './batch-files';
 import { type InferenceEngine } from './engine';
 import { BadRequestError, isRecord } from './http-util';
 import { type MetricsRecorder } from './metrics';
-import {
-  chatCompletionBody,
-  embeddingsBody,
-  openAiError,
-  parseChatCompletionRequest,
-  parseEmbeddingsRequest,
-  serverErrorBody,
-} from './openai-wire';
-import { SeededRandom, hashParts, hex8 } from './random';
+import { SeededRandom, hashParts } from './random';
 import { type EmulatorSettings } from './settings';
 
-/** Endpoints a batch line may target. */
-export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/embeddings'] as const;
-export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
-/** OpenAI's limit of requests per batch input file. */
-export const MAX_BATCH_REQUESTS = 50_000;
-/** Validation errors listed on a failed batch, at most. */
-const MAX_LISTED_ERRORS = 100;
+export {
+  BATCH_ENDPOINTS,
+  BATCH_METRICS_KEY,
+  MAX_BATCH_REQUESTS,
+  type BatchEndpoint,
+  type BatchError,
+} from './batch-input';
+export { FILE_PURPOSES, FileStore, IdSource, fileObject, type StoredFile } from './batch-files';
+
 /** Phases as fractions of the completion time: validating until 10 %, finalizing from 90 %. */
 const VALIDATING_END = 0.1;
 const FINALIZING_START = 0.9;
 /** A cancel takes this fraction of the completion time to become `cancelled`. */
 const CANCELLING_FRACTION = 0.1;
 const COMPLETION_WINDOW_S = 24 * 3600;
-/** Metrics key under which batch work (tokens, malformed lines) is counted. */
-export const BATCH_METRICS_KEY = '/v1/batches';
-
-export const FILE_PURPOSES = [
-  'batch',
-  'batch_output',
-  'fine-tune',
-  'assistants',
-  'user_data',
-  'evals',
-  'vision',
-] as const;
-
-export interface StoredFile {
-  id: string;
-  object: 'file';
-  bytes: number;
-  created_at: number;
-  filename: string;
-  purpose: string;
-  status: 'processed';
-  status_details: null;
-  expires_at: number | null;
-  content: Buffer;
-}
-
 export type BatchStatus =
   | 'validating'
   | 'failed'
@@ -63,22 +42,6 @@ export type BatchStatus =
   | 'expired'
   | 'cancelling'
   | 'cancelled';
-
-export interface BatchError {
-  code: string;
-  message: string;
-  param: string | null;
-  line: number | null;
-}
-
-interface BatchLine {
-  lineNo: number;
-  customId: string;
-  body: Record<string, unknown>;
-  /** Decided at creation so request counts can grow while in progress without running anything. */
-  fate: 'ok' | 'server_error' | { status: 400; message: string; param: string | null; code: string | null };
-  malformChoice: number | undefined;
-}
 
 interface FinalState {
   status: 'failed' | 'completed' | 'expired' | 'cancelled';
@@ -109,30 +72,6 @@ interface BatchRecord {
   final: FinalState | undefined;
 }
 
-/** Unique ids that look like OpenAI's: a hash (of this process's start and a counter) plus the counter. */
-export class IdSource {
-  private n = 0;
-  constructor(private readonly salt = Date.now()) {}
-  next(prefix: string): string {
-    this.n++;
-    return `${prefix}${hex8(hashParts(this.salt, prefix, this.n))}${this.n.toString(16).padStart(6, '0')}`;
-  }
-}
-
-export function fileObject(f: StoredFile) {
-  return {
-    id: f.id,
-    object: f.object,
-    bytes: f.bytes,
-    created_at: f.created_at,
-    filename: f.filename,
-    purpose: f.purpose,
-    status: f.status,
-    status_details: f.status_details,
-    expires_at: f.expires_at,
-  };
-}
-
 const sec = (ms: number) => Math.floor(ms / 1000);
 
 export interface BatchStoreDeps {
@@ -140,11 +79,13 @@ export interface BatchStoreDeps {
   settings: () => EmulatorSettings;
   metrics: MetricsRecorder;
   ids?: IdSource;
+  /** Where input files are read and output files written. @default a store of its own */
+  files?: FileStore;
   now?: () => number;
 }
 
 export class BatchStore {
-  private readonly files = new Map<string, StoredFile>();
+  readonly files: FileStore;
   private readonly batches = new Map<string, BatchRecord>();
   private seq = 0;
   private readonly ids: IdSource;
@@ -153,49 +94,25 @@ export class BatchStore {
   constructor(private readonly deps: BatchStoreDeps) {
     this.ids = deps.ids ?? new IdSource();
     this.now = deps.now ?? Date.now;
+    this.files = deps.files ?? new FileStore(this.ids, this.now);
   }
 
-  // ---- files ----
+  // ---- files (kept here for callers of the store as a whole) ----
 
   createFile(content: Buffer, filename: string, purpose: string): StoredFile {
-    if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
-      throw new BadRequestError(
-        `Invalid purpose '${purpose}'. Expected one of: ${FILE_PURPOSES.join(', ')}.`,
-        400,
-        'purpose',
-        'invalid_value',
-      );
-    }
-    const file: StoredFile = {
-      id: this.ids.next('file-'),
-      object: 'file',
-      bytes: content.length,
-      created_at: sec(this.now()),
-      filename,
-      purpose,
-      status: 'processed',
-      status_details: null,
-      expires_at: null,
-      content,
-    };
-    this.files.set(file.id, file);
-    return file;
+    return this.files.createFile(content, filename, purpose);
   }
 
   getFile(id: string): StoredFile {
-    const f = this.files.get(id);
-    if (!f) throw new BadRequestError(`No such File object: ${id}`, 404, 'id', null);
-    return f;
+    return this.files.getFile(id);
   }
 
   listFiles(purpose?: string): StoredFile[] {
-    return [...this.files.values()].filter((f) => purpose === undefined || f.purpose === purpose).reverse();
+    return this.files.listFiles(purpose);
   }
 
   deleteFile(id: string): { id: string; object: 'file'; deleted: true } {
-    this.getFile(id);
-    this.files.delete(id);
-    return { id, object: 'file', deleted: true };
+    return this.files.deleteFile(id);
   }
 
   // ---- batches ----
@@ -247,7 +164,7 @@ export class BatchStore {
     }
     const s = this.deps.settings();
     const id = this.ids.next('batch_');
-    const { lines, errors } = this.parseInputFile(file.content, endpoint as BatchEndpoint, id, s);
+    const { lines, errors } = parseBatchInput(file.content, endpoint as BatchEndpoint, id, s);
     const rng = new SeededRandom(hashParts(s.seed, 'batch', id));
     const willExpire = rng.next() < s.batchExpireRate;
     const first = lines[0]?.body.model;
@@ -317,91 +234,6 @@ export class BatchStore {
     const b = this.batches.get(id);
     if (!b) throw new BadRequestError(`No such Batch object: ${id}`, 404, 'batch_id', null);
     return b;
-  }
-
-  private parseInputFile(content: Buffer, endpoint: BatchEndpoint, batchId: string, s: EmulatorSettings) {
-    const lines: BatchLine[] = [];
-    const errors: BatchError[] = [];
-    const seen = new Set<string>();
-    const fail = (lineNo: number | null, code: string, message: string, param: string | null = null) => {
-      errors.push({ code, message, param, line: lineNo });
-    };
-    const rawLines = content.toString('utf8').split(/\r?\n/);
-    rawLines.forEach((raw, i) => {
-      const lineNo = i + 1;
-      if (raw.trim() === '') return;
-      let value: unknown;
-      try {
-        value = JSON.parse(raw);
-      } catch {
-        return fail(lineNo, 'invalid_json_line', 'This line is not parseable as valid JSON.');
-      }
-      if (!isRecord(value)) return fail(lineNo, 'invalid_json_line', 'Each line must be a JSON object.');
-      const { custom_id: customId, method, url, body } = value;
-      if (typeof customId !== 'string' || customId === '')
-        return fail(
-          lineNo,
-          'missing_required_parameter',
-          "Missing required parameter: 'custom_id'.",
-          'custom_id',
-        );
-      if (seen.has(customId))
-        return fail(
-          lineNo,
-          'duplicate_custom_id',
-          `The custom_id '${customId}' is used more than once; custom_id values must be unique.`,
-          'custom_id',
-        );
-      seen.add(customId);
-      if (method !== 'POST')
-        return fail(lineNo, 'invalid_method', "Only method 'POST' is supported.", 'method');
-      if (url !== endpoint)
-        return fail(
-          lineNo,
-          'mismatched_url',
-          `The url '${String(url)}' does not match the batch endpoint '${endpoint}'.`,
-          'url',
-        );
-      if (!isRecord(body))
-        return fail(
-          lineNo,
-          'missing_required_parameter',
-          "Missing required parameter: 'body' (an object).",
-          'body',
-        );
-      const draw = new SeededRandom(hashParts(s.seed, batchId, customId));
-      const serverError = draw.next() < s.errorRate;
-      const malformed = draw.next() < s.malformedRate;
-      const malformChoice = draw.next();
-      lines.push({
-        lineNo,
-        customId,
-        body,
-        fate: serverError ? 'server_error' : this.checkBody(endpoint, body),
-        malformChoice: malformed && endpoint === '/v1/chat/completions' ? malformChoice : undefined,
-      });
-    });
-    if (errors.length === 0 && lines.length === 0)
-      fail(null, 'empty_file', 'The input file holds no requests.');
-    if (lines.length > MAX_BATCH_REQUESTS)
-      fail(
-        null,
-        'too_many_requests',
-        `The input file holds ${lines.length} requests; at most ${MAX_BATCH_REQUESTS} are allowed.`,
-      );
-    return { lines, errors: errors.slice(0, MAX_LISTED_ERRORS) };
-  }
-
-  /** A line whose body would be a 400 gets a 400 response line, as OpenAI does. */
-  private checkBody(endpoint: BatchEndpoint, body: Record<string, unknown>): BatchLine['fate'] {
-    try {
-      if (endpoint === '/v1/chat/completions') parseChatCompletionRequest(body);
-      else parseEmbeddingsRequest(body);
-      return 'ok';
-    } catch (err) {
-      if (!(err instanceof BadRequestError)) throw err;
-      return { status: 400, message: err.message, param: err.param, code: err.code };
-    }
   }
 
   private statusAt(b: BatchRecord, now: number): BatchStatus {
@@ -483,7 +315,7 @@ export class BatchStore {
         return;
       }
       const requestId = this.ids.next('req_');
-      const result = this.runLine(b, line);
+      const result = runBatchLine(this.lineDeps(), b.endpoint, line);
       inputTokens += result.promptTokens;
       outputTokens += result.completionTokens;
       const entry = JSON.stringify({
@@ -509,41 +341,8 @@ export class BatchStore {
     };
   }
 
-  private runLine(
-    b: BatchRecord,
-    line: BatchLine,
-  ): { status: number; body: unknown; promptTokens: number; completionTokens: number } {
-    const fate = line.fate;
-    if (fate === 'server_error')
-      return { status: 500, body: serverErrorBody(500), promptTokens: 0, completionTokens: 0 };
-    if (fate !== 'ok') {
-      return {
-        status: 400,
-        body: openAiError(fate.message, 'invalid_request_error', fate.param, fate.code),
-        promptTokens: 0,
-        completionTokens: 0,
-      };
-    }
-    const created = sec(this.now());
-    if (b.endpoint === '/v1/chat/completions') {
-      const req = parseChatCompletionRequest(line.body);
-      const out = this.deps.engine.chat(req, line.malformChoice);
-      if (out.malformed) this.deps.metrics.count(BATCH_METRICS_KEY, 'malformed');
-      if (out.finishReason === 'length') this.deps.metrics.count(BATCH_METRICS_KEY, 'truncated');
-      return {
-        status: 200,
-        body: chatCompletionBody(out, req.model, this.ids.next('chatcmpl-'), created),
-        ...out,
-      };
-    }
-    const req = parseEmbeddingsRequest(line.body);
-    const out = this.deps.engine.embed(req.texts, req.dimensions);
-    return {
-      status: 200,
-      body: embeddingsBody(out, req.model, req.encoding),
-      promptTokens: out.promptTokens,
-      completionTokens: 0,
-    };
+  private lineDeps() {
+    return { engine: this.deps.engine, metrics: this.deps.metrics, ids: this.ids, now: this.now };
   }
 
   /** The public Batch object at this moment (finalizing the batch if it just reached a final state). */

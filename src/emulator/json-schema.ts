@@ -216,6 +216,32 @@ export function findSchemaViolation(
   if (!isObject(schema)) return undefined;
   if (typeof schema.$ref === 'string')
     return findSchemaViolation(resolveRef(schema.$ref, root), value, root, path);
+  const combined = combinatorViolation(schema, value, root, path);
+  if (combined) return combined;
+
+  const types =
+    typeof schema.type === 'string'
+      ? [schema.type]
+      : Array.isArray(schema.type)
+        ? (schema.type as string[])
+        : [];
+  if (types.length > 0 && !types.some((t) => hasType(value, t)))
+    return `${path}: must be ${types.join(' or ')}`;
+
+  if (typeof value === 'string') return stringViolation(schema, value, path);
+  if (typeof value === 'number') return numberViolation(schema, value, path);
+  if (Array.isArray(value)) return arrayViolation(schema, value, root, path);
+  if (isObject(value)) return objectViolation(schema, value, root, path);
+  return undefined;
+}
+
+/** const, enum, allOf, anyOf, oneOf and not. */
+function combinatorViolation(
+  schema: SchemaObject,
+  value: unknown,
+  root: JsonSchema,
+  path: string,
+): string | undefined {
   if ('const' in schema && !deepEqual(schema.const, value))
     return `${path}: must equal ${JSON.stringify(schema.const)}`;
   if (Array.isArray(schema.enum) && !schema.enum.some((e) => deepEqual(e, value)))
@@ -239,73 +265,84 @@ export function findSchemaViolation(
   }
   if (schema.not !== undefined && !findSchemaViolation(schema.not as JsonSchema, value, root, path))
     return `${path}: must not match the "not" schema`;
+  return undefined;
+}
 
-  const types =
-    typeof schema.type === 'string'
-      ? [schema.type]
-      : Array.isArray(schema.type)
-        ? (schema.type as string[])
-        : [];
-  if (types.length > 0 && !types.some((t) => hasType(value, t)))
-    return `${path}: must be ${types.join(' or ')}`;
+function stringViolation(schema: SchemaObject, value: string, path: string): string | undefined {
+  const length = [...value].length;
+  const min = num(schema.minLength);
+  const max = num(schema.maxLength);
+  if (min !== undefined && length < min) return `${path}: shorter than ${min}`;
+  if (max !== undefined && length > max) return `${path}: longer than ${max}`;
+  if (typeof schema.pattern === 'string' && !safeRegExp(schema.pattern)?.test(value))
+    return `${path}: does not match ${schema.pattern}`;
+  return undefined;
+}
 
-  if (typeof value === 'string') {
-    const length = [...value].length;
-    const min = num(schema.minLength);
-    const max = num(schema.maxLength);
-    if (min !== undefined && length < min) return `${path}: shorter than ${min}`;
-    if (max !== undefined && length > max) return `${path}: longer than ${max}`;
-    if (typeof schema.pattern === 'string' && !safeRegExp(schema.pattern)?.test(value))
-      return `${path}: does not match ${schema.pattern}`;
-  } else if (typeof value === 'number') {
-    const min = num(schema.minimum);
-    const max = num(schema.maximum);
-    if (min !== undefined && (value < min || (schema.exclusiveMinimum === true && value === min)))
-      return `${path}: below minimum`;
-    if (max !== undefined && (value > max || (schema.exclusiveMaximum === true && value === max)))
-      return `${path}: above maximum`;
-    const exMin = num(schema.exclusiveMinimum);
-    const exMax = num(schema.exclusiveMaximum);
-    if (exMin !== undefined && value <= exMin) return `${path}: must be > ${exMin}`;
-    if (exMax !== undefined && value >= exMax) return `${path}: must be < ${exMax}`;
-    const step = num(schema.multipleOf);
-    if (step !== undefined && Math.abs(value / step - Math.round(value / step)) > 1e-9)
-      return `${path}: not a multiple of ${step}`;
-  } else if (Array.isArray(value)) {
-    const min = num(schema.minItems);
-    const max = num(schema.maxItems);
-    if (min !== undefined && value.length < min) return `${path}: fewer than ${min} items`;
-    if (max !== undefined && value.length > max) return `${path}: more than ${max} items`;
-    const prefix = Array.isArray(schema.prefixItems)
-      ? schema.prefixItems
-      : Array.isArray(schema.items)
-        ? schema.items
-        : [];
-    const rest = Array.isArray(schema.items) ? schema.additionalItems : schema.items;
-    for (let i = 0; i < value.length; i++) {
-      const sub = (i < prefix.length ? prefix[i] : rest) as JsonSchema | undefined;
-      if (sub === undefined) continue;
-      const v = findSchemaViolation(sub, value[i], root, `${path}[${i}]`);
-      if (v) return v;
-    }
-    if (schema.uniqueItems === true && new Set(value.map((x) => JSON.stringify(x))).size !== value.length)
-      return `${path}: items must be unique`;
-  } else if (isObject(value)) {
-    const properties = isObject(schema.properties) ? schema.properties : {};
-    for (const key of Array.isArray(schema.required) ? (schema.required as string[]) : []) {
-      if (!(key in value)) return `${path}: missing required property "${key}"`;
-    }
-    for (const [key, v] of Object.entries(value)) {
-      const sub = properties[key] as JsonSchema | undefined;
-      if (sub !== undefined) {
-        const violation = findSchemaViolation(sub, v, root, `${path}.${key}`);
-        if (violation) return violation;
-      } else if (schema.additionalProperties === false) {
-        return `${path}: unexpected property "${key}"`;
-      } else if (isObject(schema.additionalProperties)) {
-        const violation = findSchemaViolation(schema.additionalProperties, v, root, `${path}.${key}`);
-        if (violation) return violation;
-      }
+function numberViolation(schema: SchemaObject, value: number, path: string): string | undefined {
+  const min = num(schema.minimum);
+  const max = num(schema.maximum);
+  if (min !== undefined && (value < min || (schema.exclusiveMinimum === true && value === min)))
+    return `${path}: below minimum`;
+  if (max !== undefined && (value > max || (schema.exclusiveMaximum === true && value === max)))
+    return `${path}: above maximum`;
+  const exMin = num(schema.exclusiveMinimum);
+  const exMax = num(schema.exclusiveMaximum);
+  if (exMin !== undefined && value <= exMin) return `${path}: must be > ${exMin}`;
+  if (exMax !== undefined && value >= exMax) return `${path}: must be < ${exMax}`;
+  const step = num(schema.multipleOf);
+  if (step !== undefined && Math.abs(value / step - Math.round(value / step)) > 1e-9)
+    return `${path}: not a multiple of ${step}`;
+  return undefined;
+}
+
+function arrayViolation(
+  schema: SchemaObject,
+  value: unknown[],
+  root: JsonSchema,
+  path: string,
+): string | undefined {
+  const min = num(schema.minItems);
+  const max = num(schema.maxItems);
+  if (min !== undefined && value.length < min) return `${path}: fewer than ${min} items`;
+  if (max !== undefined && value.length > max) return `${path}: more than ${max} items`;
+  const prefix = Array.isArray(schema.prefixItems)
+    ? schema.prefixItems
+    : Array.isArray(schema.items)
+      ? schema.items
+      : [];
+  const rest = Array.isArray(schema.items) ? schema.additionalItems : schema.items;
+  for (let i = 0; i < value.length; i++) {
+    const sub = (i < prefix.length ? prefix[i] : rest) as JsonSchema | undefined;
+    if (sub === undefined) continue;
+    const v = findSchemaViolation(sub, value[i], root, `${path}[${i}]`);
+    if (v) return v;
+  }
+  if (schema.uniqueItems === true && new Set(value.map((x) => JSON.stringify(x))).size !== value.length)
+    return `${path}: items must be unique`;
+  return undefined;
+}
+
+function objectViolation(
+  schema: SchemaObject,
+  value: SchemaObject,
+  root: JsonSchema,
+  path: string,
+): string | undefined {
+  const properties = isObject(schema.properties) ? schema.properties : {};
+  for (const key of Array.isArray(schema.required) ? (schema.required as string[]) : []) {
+    if (!(key in value)) return `${path}: missing required property "${key}"`;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const sub = properties[key] as JsonSchema | undefined;
+    if (sub !== undefined) {
+      const violation = findSchemaViolation(sub, v, root, `${path}.${key}`);
+      if (violation) return violation;
+    } else if (schema.additionalProperties === false) {
+      return `${path}: unexpected property "${key}"`;
+    } else if (isObject(schema.additionalProperties)) {
+      const violation = findSchemaViolation(schema.additionalProperties, v, root, `${path}.${key}`);
+      if (violation) return violation;
     }
   }
   return undefined;

@@ -53,6 +53,49 @@ function contentText(content: unknown, index: number): string {
   );
 }
 
+/** The answer format a request asks for: a JSON schema, JSON mode, or text. */
+function parseResponseFormat(rf: unknown): { jsonSchema?: JsonSchema; jsonMode: boolean } {
+  if (rf === undefined || rf === null) return { jsonMode: false };
+  if (!isRecord(rf) || typeof rf.type !== 'string') {
+    throw new BadRequestError(
+      "Invalid 'response_format': expected an object with a 'type'.",
+      400,
+      'response_format',
+      'invalid_value',
+    );
+  }
+  if (rf.type === 'json_schema') {
+    const js = rf.json_schema;
+    if (!isRecord(js) || typeof js.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(js.name)) {
+      throw new BadRequestError(
+        "Invalid 'response_format.json_schema': it needs a 'name' of letters, digits, '_' or '-' (at most 64) and a 'schema' object.",
+        400,
+        'response_format.json_schema.name',
+        'invalid_value',
+      );
+    }
+    if (!isRecord(js.schema)) {
+      throw new BadRequestError(
+        "Invalid 'response_format.json_schema.schema': expected a JSON schema object.",
+        400,
+        'response_format.json_schema.schema',
+        'invalid_value',
+      );
+    }
+    return { jsonSchema: js.schema, jsonMode: false };
+  }
+  if (rf.type === 'json_object') return { jsonMode: true };
+  if (rf.type !== 'text') {
+    throw new BadRequestError(
+      `Invalid 'response_format.type': '${rf.type}'. Supported values are: 'text', 'json_object' and 'json_schema'.`,
+      400,
+      'response_format.type',
+      'invalid_value',
+    );
+  }
+  return { jsonMode: false };
+}
+
 export function parseChatCompletionRequest(body: Record<string, unknown>): OpenAiChatRequest {
   if (typeof body.model !== 'string' || body.model === '') {
     throw new BadRequestError(
@@ -81,48 +124,7 @@ export function parseChatCompletionRequest(body: Record<string, unknown>): OpenA
     }
     return { role: m.role, content: contentText(m.content, i) };
   });
-  let jsonSchema: JsonSchema | undefined;
-  let jsonMode = false;
-  const rf = body.response_format;
-  if (rf !== undefined && rf !== null) {
-    if (!isRecord(rf) || typeof rf.type !== 'string') {
-      throw new BadRequestError(
-        "Invalid 'response_format': expected an object with a 'type'.",
-        400,
-        'response_format',
-        'invalid_value',
-      );
-    }
-    if (rf.type === 'json_schema') {
-      const js = rf.json_schema;
-      if (!isRecord(js) || typeof js.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(js.name)) {
-        throw new BadRequestError(
-          "Invalid 'response_format.json_schema': it needs a 'name' of letters, digits, '_' or '-' (at most 64) and a 'schema' object.",
-          400,
-          'response_format.json_schema.name',
-          'invalid_value',
-        );
-      }
-      if (!isRecord(js.schema)) {
-        throw new BadRequestError(
-          "Invalid 'response_format.json_schema.schema': expected a JSON schema object.",
-          400,
-          'response_format.json_schema.schema',
-          'invalid_value',
-        );
-      }
-      jsonSchema = js.schema;
-    } else if (rf.type === 'json_object') {
-      jsonMode = true;
-    } else if (rf.type !== 'text') {
-      throw new BadRequestError(
-        `Invalid 'response_format.type': '${rf.type}'. Supported values are: 'text', 'json_object' and 'json_schema'.`,
-        400,
-        'response_format.type',
-        'invalid_value',
-      );
-    }
-  }
+  const { jsonSchema, jsonMode } = parseResponseFormat(body.response_format);
   const streamOptions = isRecord(body.stream_options) ? body.stream_options : {};
   // max_tokens is the deprecated name; both are checked, the newer one wins.
   const maxTokens = parseTokenLimit(body, 'max_tokens');

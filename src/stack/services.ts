@@ -99,16 +99,30 @@ export function describeServices(
   env: NodeJS.ProcessEnv = process.env,
 ): Record<ServiceName, ServiceDef> {
   const nodeEnv = { ...env, ...configEnv(cfg) };
-  const tsxNode = (entry: string, args: string[]): LaunchSpec => ({
+  const tsxNode: TsxLauncher = (entry, args) => ({
     command: process.execPath,
     args: ['--import', 'tsx', entry, ...args],
     // `--import tsx` resolves from the working directory: the project's node_modules.
     cwd: PROJECT_ROOT,
     env: nodeEnv,
   });
+  return {
+    temporal: temporalService(cfg, env),
+    chroma: chromaService(cfg, env),
+    dynamodb: dynamodbService(cfg, tsxNode),
+    s3: s3Service(cfg, tsxNode),
+    emulator: emulatorService(cfg, tsxNode),
+    ollama: ollamaService(cfg, env),
+  };
+}
 
+/** A launch of one of the project's TypeScript entry points under node with tsx. */
+type TsxLauncher = (entry: string, args: string[]) => LaunchSpec;
+
+/** The Temporal dev server (with its Web UI), on a SQLite file in the data dir. */
+function temporalService(cfg: AppConfig, env: NodeJS.ProcessEnv): ServiceDef {
   const temporalDb = path.join(cfg.dataDir, 'temporal.db');
-  const temporal: ServiceDef = {
+  return {
     name: 'temporal',
     url: cfg.temporalAddress,
     external: cfg.external.temporal,
@@ -154,9 +168,12 @@ export function describeServices(
       return probeHttp(temporalUiUrl(cfg) ?? '');
     },
   };
+}
 
+/** Chroma, persisting under the data dir. */
+function chromaService(cfg: AppConfig, env: NodeJS.ProcessEnv): ServiceDef {
   const chromaDir = path.join(cfg.dataDir, 'chroma');
-  const chroma: ServiceDef = {
+  return {
     name: 'chroma',
     url: cfg.chromaUrl,
     external: cfg.external.chroma,
@@ -171,9 +188,12 @@ export function describeServices(
     }),
     probe: () => probeHttp(`${trimSlash(cfg.chromaUrl)}/api/v2/heartbeat`),
   };
+}
 
+/** dynalite standing in for DynamoDB. */
+function dynamodbService(cfg: AppConfig, tsxNode: TsxLauncher): ServiceDef {
   const dynamoDir = path.join(cfg.dataDir, 'dynamodb');
-  const dynamodb: ServiceDef = {
+  return {
     name: 'dynamodb',
     url: cfg.dynamodbEndpoint,
     external: cfg.external.dynamodb,
@@ -191,9 +211,12 @@ export function describeServices(
       ]),
     probe: () => probeDynamo(cfg.dynamodbEndpoint, cfg.AWS_REGION, cfg.external.dynamodb),
   };
+}
 
+/** s3rver standing in for S3. */
+function s3Service(cfg: AppConfig, tsxNode: TsxLauncher): ServiceDef {
   const s3Dir = path.join(cfg.dataDir, 's3');
-  const s3: ServiceDef = {
+  return {
     name: 's3',
     url: cfg.s3Endpoint,
     external: cfg.external.s3,
@@ -212,13 +235,16 @@ export function describeServices(
     // Any HTTP answer counts: S3 answers an anonymous GET / with 403 (AWS) or a bucket list (s3rver).
     probe: () => probeHttp(`${trimSlash(cfg.s3Endpoint)}/`, (status) => status > 0 && status < 500),
   };
+}
 
+/** The LLM provider emulator, or the real provider it stands in for. */
+function emulatorService(cfg: AppConfig, tsxNode: TsxLauncher): ServiceDef {
   const llmVar = cfg.OLLAMA_HOST ? 'OLLAMA_HOST' : cfg.OPENAI_BASE_URL ? 'OPENAI_BASE_URL' : 'OPENAI_API_KEY';
   // OLLAMA_HOST naming the stack's own Ollama server does not replace the emulator: the Batch API of the
   // embedding pipeline still comes from it.
   const externalLlm =
     cfg.external.llm && !(pointsAtStackOllama(cfg) && !cfg.OPENAI_API_KEY && !cfg.OPENAI_BASE_URL);
-  const emulator: ServiceDef = {
+  return {
     name: 'emulator',
     url: externalLlm ? cfg.llmBaseUrl : cfg.emulatorUrl,
     external: externalLlm,
@@ -231,9 +257,12 @@ export function describeServices(
     launch: () => tsxNode(EMULATOR_ENTRY, ['--port', String(cfg.EMULATOR_PORT), '--host', '127.0.0.1']),
     probe: () => probeLlm(cfg, externalLlm),
   };
+}
 
+/** The stack's own (optional) Ollama server. */
+function ollamaService(cfg: AppConfig, env: NodeJS.ProcessEnv): ServiceDef {
   const install = ollamaInstall(cfg, env);
-  const ollama: ServiceDef = {
+  return {
     name: 'ollama',
     url: ollamaUrl(cfg),
     // Never external: an OLLAMA_HOST of another server stands in for the emulator (above), not for this.
@@ -251,8 +280,6 @@ export function describeServices(
     }),
     probe: () => probeHttp(`${ollamaUrl(cfg)}/api/version`),
   };
-
-  return { temporal, chroma, dynamodb, s3, emulator, ollama };
 }
 
 /** URL of the Temporal Web UI, or null for an external Temporal without TEMPORAL_UI_URL. */

@@ -1,26 +1,15 @@
 // Checks of every root workflow's input, run first thing in the workflow: a bad field fails the run
 // at once, non-retryably, naming the field and what is allowed, instead of making workflow code
-// throw (and its task retry) forever. Workflow-safe: no Node built-ins, no zod, no I/O.
+// throw (and its task retry) forever. Workflow-safe: no Node built-ins, no zod, no I/O; ids are
+// checked by the one pure validator of domain/ids.ts (the rule the stores and the CLI apply too).
 import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { idRuleBroken } from '../domain/ids';
 
-/** Run, merchant, place ids and label types: letters, digits, `_ . : -`, starting with a letter or digit. */
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-export const MAX_ID_LENGTH = 128;
 /** Most ids one input may list (bigger selections belong in the store, not in history). */
 export const MAX_LISTED_IDS = 10_000;
 const MAX_TEXT_LENGTH = 1_024;
 /** Marks runs whose input is checked; runs started before keep replaying as they were. */
 export const INPUT_VALIDATION_PATCH = 'validate-root-input';
-
-/** Why `value` is not a valid id of this kind, or undefined when it is. */
-export function idProblem(value: unknown, maxLength = MAX_ID_LENGTH): string | undefined {
-  if (typeof value !== 'string') return `must be a string, got ${describe(value)}`;
-  if (value.length === 0 || value.length > maxLength)
-    return `must have 1 to ${maxLength} characters, got ${value.length}`;
-  if (!ID_PATTERN.test(value) || value.includes('..'))
-    return `must be letters, digits and _ . : - (starting with a letter or digit, no ".."), got ${describe(value)}`;
-  return undefined;
-}
 
 function describe(value: unknown): string {
   if (typeof value === 'string')
@@ -80,8 +69,8 @@ export class InputCheck {
 
   id(field: string, value: unknown): this {
     if (value === undefined) return this;
-    const problem = idProblem(value);
-    if (problem) this.add(field, problem);
+    const problem = idRuleBroken(value);
+    if (problem) this.add(field, `${problem}, got ${describe(value)}`);
     return this;
   }
 
@@ -91,8 +80,8 @@ export class InputCheck {
       this.add(field, `must be a list of at most ${maxItems} ids, got ${describe(value)}`);
       return this;
     }
-    const bad = value.findIndex((v) => idProblem(v) !== undefined);
-    if (bad >= 0) this.add(`${field}[${bad}]`, idProblem(value[bad])!);
+    const bad = value.findIndex((v) => idRuleBroken(v) !== undefined);
+    if (bad >= 0) this.id(`${field}[${bad}]`, value[bad]);
     return this;
   }
 
