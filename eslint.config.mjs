@@ -33,6 +33,14 @@ export default tseslint.config(
     },
   },
   {
+    // Small files and functions in the product code (tests and fixtures may be longer).
+    files: ['src/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400 }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     // Workflow code is replayed in Temporal's sandbox: no Node built-ins, and from the I/O layers
     // (activities, stores, the LLM layer, the stack) types only. Pure domain modules are fine.
     files: ['src/workflows/**/*.ts'],
