@@ -79,7 +79,7 @@ function backfillFakes(releases: Release[]): Fakes {
   };
 }
 
-describe('embedding backfill (time-skipping, fake activities)', () => {
+describe('embedding backfill (time-skipping, fake activities)', { timeout: 120_000 }, () => {
   const testEnv = useTimeSkipping();
 
   test('a FAILED batch is released with the reason, resubmitted next round, then given up', async () => {

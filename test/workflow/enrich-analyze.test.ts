@@ -14,7 +14,7 @@ const lifecycle: Fakes = {
   async failRun() {},
 };
 
-describe('enrichment and analysis (time-skipping, fake activities)', () => {
+describe('enrichment and analysis (time-skipping, fake activities)', { timeout: 120_000 }, () => {
   const testEnv = useTimeSkipping();
 
   test('enrichment: a place whose LLM call fails is recorded; the run continues as new and completes', async () => {

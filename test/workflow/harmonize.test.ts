@@ -55,7 +55,7 @@ const fakes: Fakes = {
   },
 };
 
-describe('harmonization (time-skipping, fake activities)', () => {
+describe('harmonization (time-skipping, fake activities)', { timeout: 120_000 }, () => {
   const testEnv = useTimeSkipping();
 
   test('a failed group is recorded, a refused decision batch saved as failed, the run completes', async () => {

@@ -30,7 +30,7 @@ function assertInvalidInput(err: Error, says: RegExp): void {
   assert.match(err.cause.message, says);
 }
 
-describe('root inputs (time-skipping, fake activities)', () => {
+describe('root inputs (time-skipping, fake activities)', { timeout: 120_000 }, () => {
   const testEnv = useTimeSkipping();
 
   test('a bad run id fails non-retryably before any activity is called', async () => {
