@@ -9,6 +9,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/chunk';
+import { isConditionFailure, putIfAbsent, updateIf, type ItemKey } from './conditional-writes';
 import type { Label } from '../domain/llm-tasks';
 import type { Merchant, PastLabel, Receipt, ValidationStatus } from '../domain/receipt';
 import {
@@ -274,7 +275,7 @@ export class ReceiptStore {
       );
       return true;
     } catch (err) {
-      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      if (!isConditionFailure(err)) throw err;
       return false;
     }
   }
@@ -285,20 +286,8 @@ export class ReceiptStore {
   }
 
   /** Puts an item only if absent; returns false when it already existed (idempotent create). */
-  async putIfAbsent(item: Record<string, unknown> & { PK: string; SK: string }): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(PK)',
-        }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
+  putIfAbsent(item: Record<string, unknown> & ItemKey): Promise<boolean> {
+    return putIfAbsent(this.ddb, this.table, item);
   }
 
   async put(item: Record<string, unknown> & { PK: string; SK: string }): Promise<void> {
@@ -309,29 +298,19 @@ export class ReceiptStore {
    * A conditional UpdateItem: true when applied, false when the condition did not hold (e.g. the
    * item is missing or in a state the caller must not overwrite).
    */
-  async updateIf(
-    key: { PK: string; SK: string },
+  updateIf(
+    key: ItemKey,
     update: string,
     condition: string,
     values: Record<string, unknown>,
     names?: Record<string, string>,
   ): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: key,
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeValues: values,
-          ...(names ? { ExpressionAttributeNames: names } : {}),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
+    return updateIf(this.ddb, this.table, key, {
+      expression: update,
+      condition,
+      values,
+      ...(names ? { names } : {}),
+    });
   }
 
   /** All items of a partition whose sort key starts with a prefix (paginated). */

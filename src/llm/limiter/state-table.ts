@@ -7,6 +7,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from '../../stores/conditional-writes';
 import { LlmBudgetExhaustedError } from '../errors';
 import type { LimiterState } from './options';
 import { slotKey } from './slots';
@@ -15,10 +16,6 @@ import { slotKey } from './slots';
 export interface SlotItem {
   slot: number;
   leaseUntil: number;
-}
-
-function isConditionFailure(err: unknown): boolean {
-  return (err as Error).name === 'ConditionalCheckFailedException';
 }
 
 export class LimiterTable {

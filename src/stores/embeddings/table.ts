@@ -1,11 +1,7 @@
 // The one DynamoDB gateway of the embedding records: their key scheme, and the consistent reads,
 // conditional updates and paginated queries every embedding store method is built from.
-import {
-  BatchGetCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { updateIf } from '../conditional-writes';
 import type { EmbedKind } from '../../domain/embedding';
 import type { EmbeddingStatus } from '../../domain/receipt';
 import { keys, parseWordId } from '../receipts';
@@ -45,10 +41,7 @@ export const OPEN_BATCHES = 'EMBEDBATCHES#OPEN';
 export const deltaPartition = (state: DeltaItem['state']) => `EMBEDDELTAS#${state}`;
 export const stamp = (ms: number) => String(ms).padStart(15, '0');
 
-/** A conditional write lost to another writer: the caller reads it as "not this time", not an error. */
-export function isConditionFailure(err: unknown): boolean {
-  return (err as Error).name === 'ConditionalCheckFailedException';
-}
+export { isConditionFailure } from '../conditional-writes';
 
 /** Plumbing shared by the embedding stores (items, batches, deltas). */
 export abstract class EmbeddingTable {
@@ -69,29 +62,19 @@ export abstract class EmbeddingTable {
     return r.Items?.[0];
   }
 
-  protected async updateIf(
+  protected updateIf(
     key: Key,
     update: string,
     condition: string,
     values: Record<string, unknown>,
     names?: Record<string, string>,
   ): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: key,
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeValues: values,
-          ...(names ? { ExpressionAttributeNames: names } : {}),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return updateIf(this.ddb, this.table, key, {
+      expression: update,
+      condition,
+      values,
+      ...(names ? { names } : {}),
+    });
   }
 
   protected async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
