@@ -14,6 +14,7 @@ import { temporalKilledAndRestarted } from './fault-temporal';
 import { llmWorkerKilledAfterAnswer, llmWorkerStoppedPastLease } from './fault-workers';
 
 import { jsonRow } from './fault-common';
+import { formatMarkdown } from './markdown-section';
 
 export { jsonRow, type FaultRow } from './fault-common';
 
@@ -93,10 +94,12 @@ export function reliabilityMarkdown(rows: readonly FaultRow[], when = new Date()
  * `npm run bench -- --faults [--json]`: runs every fault scenario, prints the table, writes
  * docs/RELIABILITY.md; with --json the last line is `{"faults":{"rows":[...]}}`.
  */
+const RELIABILITY_FILE = 'docs/RELIABILITY.md';
+
 export async function faultsBench(argv: readonly string[]): Promise<void> {
   const rows = await runFaultScenarios();
-  const markdown = reliabilityMarkdown(rows);
-  fs.writeFileSync('docs/RELIABILITY.md', markdown);
+  const markdown = await formatMarkdown(reliabilityMarkdown(rows), RELIABILITY_FILE);
+  fs.writeFileSync(RELIABILITY_FILE, markdown);
   console.log(markdown);
   if (argv.includes('--json')) console.log(JSON.stringify({ faults: { rows: rows.map(jsonRow) } }));
 }

@@ -16,10 +16,15 @@ export function replaceSection(doc: string, name: string, body: string): string 
   return `${doc.replace(/\s*$/, '')}\n\n${block}\n`;
 }
 
+/** Markdown formatted with the project's prettier settings (tables aligned), as `npm run lint` checks it. */
+export async function formatMarkdown(markdown: string, file: string): Promise<string> {
+  const options = (await prettier.resolveConfig(file)) ?? {};
+  return prettier.format(markdown, { ...options, parser: 'markdown' });
+}
+
 /** Formats the section with the project's prettier settings (tables aligned) and writes it. */
 export async function writeSection(name: string, body: string, file = BENCHMARKS_FILE): Promise<void> {
-  const options = (await prettier.resolveConfig(file)) ?? {};
-  const formatted = await prettier.format(body, { ...options, parser: 'markdown' });
+  const formatted = await formatMarkdown(body, file);
   const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, replaceSection(doc, name, formatted));
