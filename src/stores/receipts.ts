@@ -5,11 +5,11 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  UpdateCommand,
+  type UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/chunk';
-import { isConditionFailure, putIfAbsent, updateIf, type ItemKey } from './conditional-writes';
+import { putIfAbsent, updateIf, type ItemKey } from './conditional-writes';
 import type { Label } from '../domain/llm-tasks';
 import type { Merchant, PastLabel, Receipt, ValidationStatus } from '../domain/receipt';
 import {
@@ -257,27 +257,23 @@ export class ReceiptStore {
   }
 
   /** A conditional update of one word item: false (and nothing written) when the condition fails. */
-  private async updateWordIf(
+  private updateWordIf(
     wordId: string,
-    update: Pick<
-      ConstructorParameters<typeof UpdateCommand>[0],
-      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues' | 'ExpressionAttributeNames'
-    >,
+    update: Required<
+      Pick<
+        ConstructorParameters<typeof UpdateCommand>[0],
+        'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
+      >
+    > &
+      Pick<ConstructorParameters<typeof UpdateCommand>[0], 'ExpressionAttributeNames'>,
   ): Promise<boolean> {
     const { receiptId, lineIndex, wordIndex } = parseWordId(wordId);
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: keys.word(receiptId, lineIndex, wordIndex),
-          ...update,
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-      return false;
-    }
+    return updateIf(this.ddb, this.table, keys.word(receiptId, lineIndex, wordIndex), {
+      expression: update.UpdateExpression,
+      condition: update.ConditionExpression,
+      values: update.ExpressionAttributeValues,
+      ...(update.ExpressionAttributeNames ? { names: update.ExpressionAttributeNames } : {}),
+    });
   }
 
   async get(key: { PK: string; SK: string }): Promise<Record<string, unknown> | undefined> {
