@@ -168,6 +168,7 @@ describe('local handoff', () => {
     let third: Permit | undefined;
     const waiter = cut.acquire().then((p) => (third = p));
     await untilWaiting(cut, 1);
+    await cut.recordSuccess(held[0]!); // the provider has served: a refusal now says how many
     await cut.recordRateLimited(held[3]!);
     await cut.release(held[3]!);
     await sleep(300);
@@ -371,6 +372,50 @@ describe('adaptive limit', () => {
     assert.deepEqual([undo.kind, undo.kind === 'shrink' && undo.to], ['shrink', 4]);
     s = await other.snapshot();
     assert.deepEqual([s.limit, s.state.probeInterval], [4, 12]);
+    await lim.release(held);
+  });
+
+  test('a refusal before any success (a model still loading) teaches no limit: slow start goes on', async () => {
+    const lim = limiter({ name: `loading-${id()}`, cap: 8, initialWindow: 2 });
+    const two = [await lim.acquire(), await lim.acquire()];
+    await lim.recordRateLimited(two[1]);
+    let s = await lim.snapshot();
+    assert.deepEqual([s.slowStart, s.allowed, s.state.probeInterval], [true, 2, 20]);
+    // Once a call has succeeded, a refusal cuts as before.
+    await lim.recordSuccess(two[0]!);
+    await lim.recordRateLimited(two[1]);
+    s = await lim.snapshot();
+    assert.deepEqual([s.slowStart, s.limit], [false, 1]);
+    for (const p of two) await lim.release(p);
+  });
+
+  test('latency: a success that waited in the provider queue confirms no higher concurrency', async () => {
+    const lim = limiter({
+      name: `confirm-${id()}`,
+      cap: 16,
+      initialWindow: 4,
+      latency: { accountClientLag: false, slowStartSamples: 4 },
+    });
+    const held = await lim.acquire();
+    const sample = (latencyMs: number) => ({ latencyMs, promptTokens: 400, completionTokens: 100 });
+    // Four calls at 4 in flight, at the unloaded latency: the unloaded latency is learnt.
+    for (let i = 0; i < 4; i++)
+      lim.observeLatency({ ...held, inFlightAtStart: 4, acquiredAt: Date.now() }, sample(1000));
+    for (let i = 0; i < 200 && lim.latencyDecisions.length === 0; i++) await sleep(20);
+    await lim.recordSuccess({ ...held, heldAtAcquire: 4 });
+    assert.equal((await lim.snapshot()).confirmed, 4);
+    // The fifth call took twice as long: it waited for a slot, so 5 at once is not confirmed.
+    const fifth = { ...held, heldAtAcquire: 5, inFlightAtStart: 5, acquiredAt: Date.now() };
+    lim.observeLatency(fifth, sample(2000));
+    await lim.recordSuccess(fifth);
+    let s = await lim.snapshot();
+    assert.deepEqual([s.confirmed, s.allowed], [4, 5]);
+    // One served at once at 5 confirms it.
+    const served = { ...fifth };
+    lim.observeLatency(served, sample(1050));
+    await lim.recordSuccess(served);
+    s = await lim.snapshot();
+    assert.equal(s.confirmed, 5);
     await lim.release(held);
   });
 

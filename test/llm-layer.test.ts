@@ -205,7 +205,16 @@ describe('a model reload as the run starts: 503 without Retry-After for 5 s (as 
 
   before(async () => {
     h = await startHarness({
-      emulator: { providerModel: 'queueing', parallel: 2, maxQueue: 0, latencyMs: 100, accuracy: 1 },
+      // Calls of about 0.2 s (the queueing model's default rates, 70 tokens/s, make them 5 s each).
+      emulator: {
+        providerModel: 'queueing',
+        parallel: 2,
+        maxQueue: 0,
+        latencyMs: 100,
+        prefillTokensPerS: 30_000,
+        decodeTokensPerS: 7_000,
+        accuracy: 1,
+      },
       env: { LLM_MAX_CONCURRENT_CALLS: '8' },
       dataset: { merchants: 1, receiptsPerMerchant: 12, seed: 8 },
     });

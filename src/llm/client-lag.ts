@@ -18,12 +18,17 @@ export class ClientLag {
 
   /** The 99th-percentile lag (ms) since the last take, beyond the sampling interval itself. */
   takeMaxMs(): number {
+    const lagMs = this.peekMaxMs();
+    this.histogram?.reset();
+    return lagMs;
+  }
+
+  /** The same, without starting a new period. */
+  peekMaxMs(): number {
     const h = this.histogram;
     if (!h || h.count === 0) return 0;
     // The histogram records the time between two samples: the interval itself is not lag.
-    const lagMs = Math.max(0, h.percentile(99) / 1e6 - this.resolutionMs);
-    h.reset();
-    return lagMs;
+    return Math.max(0, h.percentile(99) / 1e6 - this.resolutionMs);
   }
 
   stop(): void {

@@ -62,6 +62,7 @@ export class GlobalLimiter {
       latency: this.opts.latency,
       snapshot: () => this.snapshot(),
       slowStartSeen: () => this.cachedState?.slowStart,
+      baseLatency: () => this.cachedState?.baseLatency,
       updateState: (u, c, v) => this.store.updateState(u, c, v),
       lowerLocalView: (allowed) => this.lowerLocalView(allowed),
       trace: (what, detail) => this.trace(what, detail),
@@ -286,7 +287,9 @@ export class GlobalLimiter {
   async recordSuccess(permit: Permit): Promise<void> {
     if (!this.opts.adaptive) return;
     const state = this.cachedState ?? this.initialState();
-    if (permit.heldAtAcquire > state.confirmed) {
+    // A queueing provider answers every call: only one served without waiting confirms its level.
+    const queued = this.judge.takeQueued(permit);
+    if (permit.heldAtAcquire > state.confirmed && !queued) {
       await this.store.updateState('SET confirmed = :h', 'confirmed < :h', { ':h': permit.heldAtAcquire });
       state.confirmed = permit.heldAtAcquire;
     }
@@ -317,10 +320,17 @@ export class GlobalLimiter {
    * The provider had accepted every call whose permit was held when this one was granted, so the
    * new limit is `heldAtAcquire - 1` (or the permits held now besides this one, if more): never
    * raised here, and at least 1. Without a permit, only the permits held now count.
+   * Before any call has succeeded a refusal says the provider is not serving yet (a model loading:
+   * Ollama's 503), not how many it serves at once: slow start goes on from its initial window, and
+   * Temporal's backoff spaces the retries.
    */
   async recordRateLimited(permit?: Permit): Promise<void> {
     if (!this.opts.adaptive) return;
     const snap = await this.snapshot();
+    if (snap.state.slowStart && snap.state.confirmed === 0) {
+      this.trace('refused', { before: 'any success', kept: snap.allowed });
+      return;
+    }
     const heldByOthers = permit && snap.heldSlots.has(permit.slot) ? snap.held - 1 : snap.held;
     const accepted = permit ? Math.max(permit.heldAtAcquire - 1, heldByOthers) : heldByOthers;
     const target = Math.max(1, Math.min(accepted, Math.floor(snap.state.limit)));
@@ -353,7 +363,11 @@ export class GlobalLimiter {
     sample: Pick<LatencySample, 'latencyMs' | 'promptTokens' | 'completionTokens'>,
   ): void {
     if (!this.opts.latencyAware) return;
-    this.judge.observe({ ...sample, inFlight: permit.inFlightAtStart, startedAt: permit.acquiredAt });
+    this.judge.observeRequest(permit, {
+      ...sample,
+      inFlight: permit.inFlightAtStart,
+      startedAt: permit.acquiredAt,
+    });
   }
 
   /** LLM_LIMITER_TRACE=1: every decision of this process on stderr (a debugging aid). */

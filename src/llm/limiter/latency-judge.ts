@@ -4,6 +4,7 @@ import { ClientLag } from '../client-lag';
 import {
   judgeWindow,
   nextBase,
+  normalisedLatency,
   windowStats,
   type LatencyOptions,
   type LatencySample,
@@ -18,6 +19,8 @@ export interface LatencyJudgeHost {
   snapshot(): Promise<{ state: LimiterState; allowed: number }>;
   /** Whether slow start is still on, as last read (undefined before the first read). */
   slowStartSeen(): boolean | undefined;
+  /** The unloaded latency (ms per work unit) in the shared state, as last read. */
+  baseLatency(): number | undefined;
   updateState(update: string, condition: string, values: Record<string, unknown>): Promise<void>;
   /** This process obeys a lowered limit at once. */
   lowerLocalView(allowed: number): void;
@@ -34,6 +37,38 @@ export class LatencyJudge {
   readonly decisions: LatencyDecision[] = [];
 
   constructor(private readonly host: LatencyJudgeHost) {}
+
+  /**
+   * Permits whose last request waited in the provider's queue: the success of such a call proves the
+   * provider answered, not that it served that many at once.
+   */
+  private readonly queued = new WeakSet<object>();
+
+  /** A finished request under `permit`: remembered as queued or not, then observed. */
+  observeRequest(permit: object, sample: LatencySample): void {
+    if (this.waitedInProviderQueue(sample)) this.queued.add(permit);
+    else this.queued.delete(permit);
+    this.observe(sample);
+  }
+
+  /** Whether the last request under `permit` waited in the provider's queue (then forgotten). */
+  takeQueued(permit: object): boolean {
+    const queued = this.queued.has(permit);
+    this.queued.delete(permit);
+    return queued;
+  }
+
+  /**
+   * Longer than the unloaded latency allows, beyond what this process's own event-loop lag explains
+   * (a CPU-starved client must not read its own delay as a queue).
+   */
+  private waitedInProviderQueue(sample: LatencySample): boolean {
+    const base = this.host.baseLatency();
+    if (base === undefined) return false;
+    const lagMs = this.host.latency.accountClientLag ? this.clientLag.peekMaxMs() : 0;
+    const own = { ...sample, latencyMs: Math.max(0, sample.latencyMs - lagMs) };
+    return normalisedLatency(own) > base * (1 + this.host.latency.tolerance);
+  }
 
   /** A finished request: judged with the others once the window is full. */
   observe(sample: LatencySample): void {
