@@ -13,6 +13,7 @@ export const REDRIVABLE_PIPELINES: Readonly<Record<string, string>> = {
   enrich: 'enrichPlaces',
   analyze: 'analyzeTestSuite',
   harmonize: 'harmonizeLabels',
+  embed: 'embedBackfill',
 };
 
 /** Longest chain of redrives of redrives followed back to the first run. */

@@ -8,7 +8,7 @@ import { UsageError } from './args';
 import { newRunId, startRun } from './runs';
 
 /** Input fields of the old run that the redrive must not inherit (its selection is the plan). */
-const NOT_INHERITED = ['runId', 'llmTaskQueue', 'merchantIds', 'placeIds', 'resume', 'redriveOf'];
+const NOT_INHERITED = ['runId', 'llmTaskQueue', 'merchantIds', 'placeIds', 'resume', 'carry', 'redriveOf'];
 
 export function checkRunIdArg(what: string, runId: string): void {
   const problem = idRuleBroken(runId);
