@@ -38,7 +38,8 @@ export interface FaultDetail {
   inFlightAtFault: number;
   cap: number;
   inFlightMax: number;
-  proxy: { requests: number; faulted: number };
+  /** Requests to the service behind the proxy; `afterFault`: forwarded once the fault had ended. */
+  proxy: { requests: number; faulted: number; afterFault?: number };
   makespanMs: number;
 }
 
@@ -66,6 +67,26 @@ export async function withProxy<T>(target: string, fn: (proxy: FaultProxy) => Pr
   } finally {
     await proxy.close();
   }
+}
+
+/**
+ * Counts the requests forwarded after the proxy's fault ended (armed or active when called): more
+ * than 0 means the run still used the service after the outage, so the fault hit it mid-run.
+ */
+export function requestsAfterFault(proxy: FaultProxy): () => number {
+  let seenActive = false;
+  let atEnd: number | undefined;
+  const timer = setInterval(() => {
+    if (proxy.active) seenActive = true;
+    else if (seenActive) {
+      atEnd = proxy.stats().forwarded;
+      clearInterval(timer);
+    }
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return atEnd === undefined ? 0 : proxy.stats().forwarded - atEnd;
+  };
 }
 
 /** The config of a harness env, but talking to the stack directly (checks bypass the proxies). */
