@@ -11,6 +11,7 @@ import { ChromaStore } from '../src/stores/chroma';
 import type { ItemResult } from '../src/stores/runs';
 import type { QueueName } from '../src/worker';
 import { startHarness, freePort, uniqueId, type Harness } from '../test/helpers/pipeline';
+import { embedBackfill, type evaluateLabels, type harmonizeLabels } from '../src/workflows';
 
 /** One row of docs/RELIABILITY.md: what was injected and what became of every item. */
 export interface FaultRow {
@@ -165,7 +166,7 @@ export function tallyItems(results: ItemResult[], itemIds: string[]) {
 
 export interface EvaluationFaultRunOptions {
   /** The root workflow: a label evaluation or a harmonization (both review with the LLM queue). */
-  workflow: 'evaluateLabels' | 'harmonizeLabels';
+  workflow: typeof evaluateLabels | typeof harmonizeLabels;
   runId: string;
   reviewChunkSize?: number;
   noCache?: boolean;
@@ -284,7 +285,7 @@ export async function startEmbeddingFaultRun(
     async start(idPrefix) {
       const runId = uniqueId(idPrefix);
       const started = Date.now();
-      const handle = await h.client.workflow.start('embedBackfill', {
+      const handle = await h.client.workflow.start(embedBackfill, {
         taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
         workflowId: runId,
         args: [{ runId }],

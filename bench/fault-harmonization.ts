@@ -3,6 +3,7 @@
 // same data (own table, own collections) gives the provider requests the faulted run should make.
 import type { HarmonizeReport } from '../src/activities/harmonize';
 import { createHarmonizationStores, createStores } from '../src/deps';
+import { harmonizeLabels } from '../src/workflows';
 import type { FaultProxy } from '../src/stack/fault-proxy';
 import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import {
@@ -45,7 +46,7 @@ async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined
   if (proxy) await proxy.inject({ kind: 'reset' }, { afterRequests: 1, forMs: ctx.faultMs });
   const afterFault = proxy ? requestsAfterFault(proxy) : () => 0;
   const run = await startEvaluationFaultRun(h, {
-    workflow: 'harmonizeLabels',
+    workflow: harmonizeLabels,
     runId: uniqueId('fault-chroma-'),
   });
   let inFlightAtFault = 0;

@@ -2,12 +2,11 @@
 // rules; only the functions the rules cannot decide go to the LLM, one call each, all of them
 // queued at once behind the `llm` queue's global cap. A failed call leaves that function
 // UNANALYZED with its reason; the run completes with a report per file.
-import { continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { QualityReport, ScanSummary } from '../../activities/analyze';
 import type { UncertainFunction } from '../../domain/quality';
 import type { RunProgress } from '../shared';
-import { beginRoot, completeRoot, errorMessage, llmActivityOptions, rootRun } from '../shared';
+import { beginRoot, completeRoot, errorMessage, llmProxyFor, rootRun } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { checkAnalyzeTestSuiteInput } from '../root-inputs';
 import { files, io } from './proxies';
@@ -101,9 +100,8 @@ async function analyzeUncertain(
 function analyzeOne(s: AnalyzeSettings, progress: RunProgress, breaker: RunBreaker) {
   // Activity id = the function's index in the run: unique across continue-as-new runs of this
   // workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
-  const llmOptions = llmActivityOptions(s.runId, s.priority, s.llmTaskQueue);
-  const llmFor = (index: number) =>
-    proxyActivities<Activities>({ ...llmOptions, activityId: `analyze/${index}` });
+  const llm = llmProxyFor(s.runId, s.priority, s.llmTaskQueue);
+  const llmFor = (index: number) => llm(`analyze/${index}`);
   return async (fn: UncertainFunction, index: number): Promise<void> => {
     const ref = { id: fn.id, path: fn.path, fullName: fn.fullName, startLine: fn.startLine };
     try {

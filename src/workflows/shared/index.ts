@@ -7,3 +7,4 @@ export * from './sliding-window';
 export * from './paged-window';
 export * from './root-steps';
 export * from './progress';
+export * from './proxies';
