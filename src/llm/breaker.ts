@@ -216,6 +216,6 @@ export function withProviderBreaker(llm: LlmClient, breaker: ProviderBreaker): L
       llm.structured({ ...input, signal, ...hooks }),
     );
   guarded.embed = (input) =>
-    breaker.call(input.runId, input.signal, (signal) => llm.embed({ ...input, signal }));
+    breaker.call(input.runId, input.signal, (signal, hooks) => llm.embed({ ...input, signal, ...hooks }));
   return guarded;
 }
