@@ -21,6 +21,11 @@ export function pipelineProxy(options: ActivityOptions): PipelineProxy {
   return proxyActivities<PipelineActivities>(options);
 }
 
+/** `llm`-queue activities with the run's fairness key and priority (Temporal numbers the activity ids). */
+export function llmProxy(fairnessKey: string, priority: RunPriority, taskQueue: string): LlmProxy {
+  return proxyActivities<LlmActivities>(llmActivityOptions(fairnessKey, priority, taskQueue));
+}
+
 /**
  * The `llm`-queue proxy of one logical call, by a stable activity id (unique across continue-as-new
  * runs of the workflow id, so call records keyed by workflow id + activity id never collide).
