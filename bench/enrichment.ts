@@ -24,6 +24,7 @@ import type { EnrichPlacesInput } from '../src/workflows/enrich';
 import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { writeSection } from './markdown-section';
+import { enrichPlaces } from '../src/workflows';
 
 const LATENCY_MS = 300;
 const CAP = 10;
@@ -87,7 +88,7 @@ async function runSeedDesign(
 
 async function runOurs(cfg: AppConfig, client: Client, input: EnrichPlacesInput): Promise<EnrichmentReport> {
   const runId = `bench-enrich-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  return (await client.workflow.execute('enrichPlaces', {
+  return (await client.workflow.execute(enrichPlaces, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, ...input }],

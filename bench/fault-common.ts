@@ -11,6 +11,7 @@ import { ChromaStore } from '../src/stores/chroma';
 import type { ItemResult } from '../src/stores/runs';
 import type { QueueName } from '../src/worker';
 import { startHarness, freePort, uniqueId, type Harness } from '../test/helpers/pipeline';
+import { embedBackfill, type evaluateLabels, type harmonizeLabels } from '../src/workflows';
 
 /** One row of docs/RELIABILITY.md: what was injected and what became of every item. */
 export interface FaultRow {
@@ -38,7 +39,8 @@ export interface FaultDetail {
   inFlightAtFault: number;
   cap: number;
   inFlightMax: number;
-  proxy: { requests: number; faulted: number };
+  /** Requests to the service behind the proxy; `afterFault`: forwarded once the fault had ended. */
+  proxy: { requests: number; faulted: number; afterFault?: number };
   makespanMs: number;
 }
 
@@ -66,6 +68,26 @@ export async function withProxy<T>(target: string, fn: (proxy: FaultProxy) => Pr
   } finally {
     await proxy.close();
   }
+}
+
+/**
+ * Counts the requests forwarded after the proxy's fault ended (armed or active when called): more
+ * than 0 means the run still used the service after the outage, so the fault hit it mid-run.
+ */
+export function requestsAfterFault(proxy: FaultProxy): () => number {
+  let seenActive = false;
+  let atEnd: number | undefined;
+  const timer = setInterval(() => {
+    if (proxy.active) seenActive = true;
+    else if (seenActive) {
+      atEnd = proxy.stats().forwarded;
+      clearInterval(timer);
+    }
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return atEnd === undefined ? 0 : proxy.stats().forwarded - atEnd;
+  };
 }
 
 /** The config of a harness env, but talking to the stack directly (checks bypass the proxies). */
@@ -144,7 +166,7 @@ export function tallyItems(results: ItemResult[], itemIds: string[]) {
 
 export interface EvaluationFaultRunOptions {
   /** The root workflow: a label evaluation or a harmonization (both review with the LLM queue). */
-  workflow: 'evaluateLabels' | 'harmonizeLabels';
+  workflow: typeof evaluateLabels | typeof harmonizeLabels;
   runId: string;
   reviewChunkSize?: number;
   noCache?: boolean;
@@ -263,7 +285,7 @@ export async function startEmbeddingFaultRun(
     async start(idPrefix) {
       const runId = uniqueId(idPrefix);
       const started = Date.now();
-      const handle = await h.client.workflow.start('embedBackfill', {
+      const handle = await h.client.workflow.start(embedBackfill, {
         taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
         workflowId: runId,
         args: [{ runId }],

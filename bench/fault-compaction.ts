@@ -2,7 +2,7 @@
 // Only the compactor writes Chroma in this pipeline, so the fault is armed to start right after
 // the first request to Chroma: the compactor meets the outage while deltas wait to be applied.
 // Items in Chroma are what counts: an item marked embedded whose vector never reached Chroma is lost.
-import { embeddingRow, startEmbeddingFaultRun, withProxy } from './fault-common';
+import { embeddingRow, requestsAfterFault, startEmbeddingFaultRun, withProxy } from './fault-common';
 import type { FaultRow, ScenarioContext } from './fault-common';
 
 const RUN_DEADLINE_MS = 3 * 60_000;
@@ -13,6 +13,7 @@ export async function chromaDownMidCompaction(ctx: ScenarioContext): Promise<Fau
     const run = await startEmbeddingFaultRun(ctx, { seed: 6, env: { CHROMA_URL: proxy.url } });
     try {
       await proxy.inject({ kind: 'reset' }, { afterRequests: 1, forMs: ctx.faultMs });
+      const afterFault = requestsAfterFault(proxy);
       const started = await run.start('fault-compact-');
       const outcome = await run.finish(started, {
         runDeadlineMs: RUN_DEADLINE_MS,
@@ -22,7 +23,7 @@ export async function chromaDownMidCompaction(ctx: ScenarioContext): Promise<Fau
       return embeddingRow(run, outcome, {
         fault: 'Chroma down mid-compaction (embedding)',
         injected: `every connection to Chroma dropped for ${ctx.faultMs / 1000} s from the compactor's first Chroma request`,
-        proxy: { requests: stats.requests, faulted: stats.faulted.reset },
+        proxy: { requests: stats.requests, faulted: stats.faulted.reset, afterFault: afterFault() },
       });
     } finally {
       await run.close();

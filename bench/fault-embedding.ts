@@ -1,6 +1,13 @@
 // Fault scenario: S3 down (every connection dropped, counted) mid-embedding, from the first batch at the provider:
 // batch outputs, deltas and the compactor's reads all meet the outage.
-import { embeddingRow, providerBatches, startEmbeddingFaultRun, waitFor, withProxy } from './fault-common';
+import {
+  embeddingRow,
+  providerBatches,
+  requestsAfterFault,
+  startEmbeddingFaultRun,
+  waitFor,
+  withProxy,
+} from './fault-common';
 import type { FaultRow, ScenarioContext } from './fault-common';
 
 const RUN_DEADLINE_MS = 3 * 60_000;
@@ -15,6 +22,7 @@ export async function s3DownMidEmbedding(ctx: ScenarioContext): Promise<FaultRow
         (await providerBatches(run.h.emulator.url)).length >= 1 ? true : undefined,
       );
       await proxy.inject({ kind: 'reset' }, { forMs: ctx.faultMs });
+      const afterFault = requestsAfterFault(proxy);
       const outcome = await run.finish(started, {
         runDeadlineMs: RUN_DEADLINE_MS,
         settleMs: SETTLE_DEADLINE_MS,
@@ -26,7 +34,7 @@ export async function s3DownMidEmbedding(ctx: ScenarioContext): Promise<FaultRow
       return embeddingRow(run, outcome, {
         fault: 'S3 down mid-embedding',
         injected: `every connection to S3 dropped for ${ctx.faultMs / 1000} s from the first batch submitted`,
-        proxy: { requests: stats.requests, faulted: stats.faulted.reset },
+        proxy: { requests: stats.requests, faulted: stats.faulted.reset, afterFault: afterFault() },
       });
     } finally {
       await run.close();

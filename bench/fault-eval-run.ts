@@ -6,6 +6,7 @@ import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import type { Harness } from '../test/helpers/pipeline';
 import { startEvaluationFaultRun, tallyItems, within } from './fault-common';
+import { evaluateLabels } from '../src/workflows';
 
 export interface EvaluationStart {
   runId: string;
@@ -15,7 +16,7 @@ export interface EvaluationStart {
 
 /** Starts a label evaluation of the harness's dataset (see startEvaluationFaultRun). */
 export async function startEvaluation(h: Harness, run: EvaluationStart): Promise<WorkflowHandle> {
-  return (await startEvaluationFaultRun(h, { workflow: 'evaluateLabels', ...run })).handle;
+  return (await startEvaluationFaultRun(h, { workflow: evaluateLabels, ...run })).handle;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   withProxy,
 } from './fault-common';
 import type { FaultRow, ScenarioContext } from './fault-common';
+import { evaluateLabels } from '../src/workflows';
 
 const CAP = 4;
 const REVIEW_CHUNK_SIZE = 8;
@@ -29,7 +30,7 @@ export async function dynamoThrottlingDuringEvaluation(ctx: ScenarioContext): Pr
     try {
       const direct = createStores(directConfig(ctx.stack, h.env));
       const run = await startEvaluationFaultRun(h, {
-        workflow: 'evaluateLabels',
+        workflow: evaluateLabels,
         runId: uniqueId('fault-ddb-'),
         reviewChunkSize: REVIEW_CHUNK_SIZE,
       });

@@ -3,11 +3,13 @@
 // same data (own table, own collections) gives the provider requests the faulted run should make.
 import type { HarmonizeReport } from '../src/activities/harmonize';
 import { createHarmonizationStores, createStores } from '../src/deps';
+import { harmonizeLabels } from '../src/workflows';
 import type { FaultProxy } from '../src/stack/fault-proxy';
 import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import {
   awaitFaultRun,
   directConfig,
+  requestsAfterFault,
   startEvaluationFaultRun,
   tallyItems,
   waitFor,
@@ -26,6 +28,8 @@ interface HarmonizeRun {
   runStatus: string;
   makespanMs: number;
   inFlightAtFault: number;
+  /** Chroma requests forwarded after the fault ended (the run still used Chroma after it). */
+  afterFault: number;
 }
 
 async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined): Promise<HarmonizeRun> {
@@ -40,8 +44,9 @@ async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined
   });
   // Armed before the run: Chroma goes away right after the run's first request to it.
   if (proxy) await proxy.inject({ kind: 'reset' }, { afterRequests: 1, forMs: ctx.faultMs });
+  const afterFault = proxy ? requestsAfterFault(proxy) : () => 0;
   const run = await startEvaluationFaultRun(h, {
-    workflow: 'harmonizeLabels',
+    workflow: harmonizeLabels,
     runId: uniqueId('fault-chroma-'),
   });
   let inFlightAtFault = 0;
@@ -51,7 +56,8 @@ async function harmonizeOnce(ctx: ScenarioContext, proxy: FaultProxy | undefined
     );
   }
   const { report, runStatus } = await awaitFaultRun<HarmonizeReport>('harmonization', run, RUN_DEADLINE_MS);
-  return { h, runId: run.runId, report, runStatus, makespanMs: Date.now() - run.started, inFlightAtFault };
+  const makespanMs = Date.now() - run.started;
+  return { h, runId: run.runId, report, runStatus, makespanMs, inFlightAtFault, afterFault: afterFault() };
 }
 
 async function closeRun(ctx: ScenarioContext, run: HarmonizeRun | undefined): Promise<void> {
@@ -92,7 +98,7 @@ export async function chromaDownMidHarmonization(ctx: ScenarioContext): Promise<
           inFlightAtFault: faulted.inFlightAtFault,
           cap: CAP,
           inFlightMax: m.inFlightMax,
-          proxy: { requests: stats.requests, faulted: stats.faulted.reset },
+          proxy: { requests: stats.requests, faulted: stats.faulted.reset, afterFault: faulted.afterFault },
           makespanMs: faulted.makespanMs,
         },
       };

@@ -36,23 +36,39 @@ export const PROCESS_FAULT_SCENARIOS: Record<string, FaultScenario> = {
 /** Default fault period: long enough for every retry layer to see it, short enough for a test. */
 export const DEFAULT_FAULT_MS = 12_000;
 
+/** The periods issue 13 names: S3 down 30 s mid-embedding, Chroma down 30 s mid-harmonization and mid-compaction. */
+export const NAMED_FAULT_MS: Readonly<Record<string, number>> = {
+  's3-down-embedding': 30_000,
+  'chroma-down-harmonization': 30_000,
+  'chroma-down-compaction': 30_000,
+};
+
 /** Runs the named scenarios (all by default) one after another on the shared stack. */
 export async function runFaultScenarios(
   opts: { only?: string[]; faultMs?: number; log?: (line: string) => void } = {},
 ): Promise<FaultRow[]> {
   const stack = await ensureStack();
-  const ctx: ScenarioContext = {
-    stack,
-    faultMs: opts.faultMs ?? DEFAULT_FAULT_MS,
-    log: opts.log ?? ((l) => process.stderr.write(`${l}\n`)),
-  };
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const rows: FaultRow[] = [];
   for (const [name, scenario] of Object.entries({ ...FAULT_SCENARIOS, ...PROCESS_FAULT_SCENARIOS })) {
     if (opts.only && !opts.only.includes(name)) continue;
-    ctx.log(`fault scenario ${name}...`);
-    rows.push(await scenario(ctx));
+    const ctx: ScenarioContext = {
+      stack,
+      faultMs: opts.faultMs ?? NAMED_FAULT_MS[name] ?? DEFAULT_FAULT_MS,
+      log,
+    };
+    log(`fault scenario ${name} (fault ${ctx.faultMs / 1000} s)...`);
+    const row = await scenario(ctx);
+    if (row.detail.proxy)
+      log(`  ${name}: ${JSON.stringify(row.detail.proxy)} (afterFault > 0: the fault hit mid-run)`);
+    rows.push(row);
   }
   return rows;
+}
+
+/** Said of a proxy fault: the run still used the service after the outage (it hit mid-run). */
+function afterFaultNote(afterFault: number | undefined): string {
+  return afterFault === undefined ? '' : `; ${afterFault} requests to it after it ended`;
 }
 
 /** docs/RELIABILITY.md: one row per fault, and how to read it. */
@@ -74,7 +90,7 @@ export function reliabilityMarkdown(rows: readonly FaultRow[], when = new Date()
   for (const r of rows) {
     const d = r.detail;
     lines.push(
-      `| ${r.fault} | ${d.injected} | ${d.runStatus}, ${(d.makespanMs / 1000).toFixed(1)} s | ${r.items} | ${r.succeeded} | ${r.failedWithReason} | ${r.lost} | ${d.providerRequests} (${d.cleanProviderRequests}) | ${r.extraProviderRequests} | ${d.inFlightAtFault} | ${r.capHeld ? 'yes' : 'no'} (max ${d.inFlightMax} of ${d.cap}) |`,
+      `| ${r.fault} | ${d.injected}${afterFaultNote(d.proxy?.afterFault)} | ${d.runStatus}, ${(d.makespanMs / 1000).toFixed(1)} s | ${r.items} | ${r.succeeded} | ${r.failedWithReason} | ${r.lost} | ${d.providerRequests} (${d.cleanProviderRequests}) | ${r.extraProviderRequests} | ${d.inFlightAtFault} | ${r.capHeld ? 'yes' : 'no'} (max ${d.inFlightMax} of ${d.cap}) |`,
     );
   }
   lines.push(

@@ -25,6 +25,7 @@ import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { textChoiceTable } from './harmonizer-text';
 import { writeSection } from './markdown-section';
+import { harmonizeLabels } from '../src/workflows';
 
 /** The seed's per-call latency. */
 const SEED_LATENCY_MS = 1500;
@@ -93,7 +94,7 @@ async function setup(name: string, dataset: Dataset, latencyMs: number): Promise
 
 async function harmonize(s: Setup, input: HarmonizeLabelsInput = {}): Promise<HarmonizeReport> {
   const runId = `bench-hz-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  return (await s.client.workflow.execute('harmonizeLabels', {
+  return (await s.client.workflow.execute(harmonizeLabels, {
     taskQueue: s.cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     args: [{ runId, llmTaskQueue: s.cfg.TASK_QUEUE_LLM, ...input }],

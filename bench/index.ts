@@ -30,6 +30,7 @@ import { ollamaInstall } from '../src/stack/tools';
 import { markedSections, writeSection } from './markdown-section';
 import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
 import { inFlightSvg, type SeriesPanel } from './svg';
+import { evaluateLabels } from '../src/workflows';
 
 interface Profile {
   merchants: number;
@@ -107,7 +108,7 @@ async function runOurs(
   input: EvaluateLabelsInput,
 ): Promise<EvaluationReport> {
   const runId = `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  return (await client.workflow.execute('evaluateLabels', {
+  return (await client.workflow.execute(evaluateLabels, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     // Labels kept as they are: every design reviews exactly the same issues (--revalidate).
@@ -313,7 +314,7 @@ async function main(): Promise<void> {
   let child = spawnWorker(env);
   const killRunId = `bench-kill-${id}`;
   const killStart = Date.now();
-  const handle = await client.workflow.start('evaluateLabels', {
+  const handle = await client.workflow.start(evaluateLabels, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: killRunId,
     args: [{ runId: killRunId, llmTaskQueue: cfg.TASK_QUEUE_LLM, revalidate: true, noCache: true }],

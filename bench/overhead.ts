@@ -3,6 +3,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { startHarness, uniqueId } from '../test/helpers/pipeline';
+import { evaluateLabels } from '../src/workflows';
 
 export async function measureOverhead(
   receipts: number,
@@ -13,7 +14,7 @@ export async function measureOverhead(
   });
   try {
     const runId = uniqueId('overhead-');
-    const r = (await h.client.workflow.execute('evaluateLabels', {
+    const r = (await h.client.workflow.execute(evaluateLabels, {
       taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
       workflowId: runId,
       args: [{ runId, skipLlmReview: true }],

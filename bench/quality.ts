@@ -32,6 +32,7 @@ import type { AnalyzeTestSuiteInput } from '../src/workflows/analyze';
 import { ensureStack } from '../test/helpers/stack';
 import { workflowBundle } from '../test/helpers/pipeline';
 import { writeSection } from './markdown-section';
+import { analyzeTestSuite } from '../src/workflows';
 
 const FIXTURE = path.resolve(__dirname, '../test/fixtures/quality');
 const LATENCY_MS = 500;
@@ -126,7 +127,7 @@ async function runOurs(
 ) {
   const runId = `bench-quality-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   const started = Date.now();
-  const report = (await client.workflow.execute('analyzeTestSuite', {
+  const report = (await client.workflow.execute(analyzeTestSuite, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, ...input }],

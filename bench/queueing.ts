@@ -24,6 +24,7 @@ import { ensureTable } from '../src/stores/provision';
 import { startWorkers } from '../src/worker';
 import { calibrateAgainstOllama, renderCalibration, type Calibration } from './ollama-calibration';
 import type { EvaluateLabelsInput } from '../src/workflows/evaluate';
+import { evaluateLabels } from '../src/workflows';
 
 export type QueueingDesign = 'fixed-cap' | 'refusal-adaptive' | 'latency-adaptive';
 
@@ -66,7 +67,7 @@ interface BenchContext {
 
 async function runEvaluation(cfg: AppConfig, client: Client, input: EvaluateLabelsInput) {
   const runId = `bench-q-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-  return (await client.workflow.execute('evaluateLabels', {
+  return (await client.workflow.execute(evaluateLabels, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     // Labels kept as they are: every design reviews exactly the same issues (--revalidate).

@@ -17,6 +17,7 @@ import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
 import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
 import { CpuMeter, peakRssMiB } from './proc-stats';
+import { evaluateLabels } from '../src/workflows';
 
 export const SCALE = { providerLimit: 16, latencyMs: 800, jitterMs: 200, merchants: 12 } as const;
 
@@ -91,7 +92,7 @@ async function largestHistory(client: Client, runId: string): Promise<number> {
 }
 
 async function runEvaluation(client: Client, cfg: AppConfig, runId: string, skipLlmReview: boolean) {
-  return (await client.workflow.execute('evaluateLabels', {
+  return (await client.workflow.execute(evaluateLabels, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, noCache: true, skipLlmReview }],

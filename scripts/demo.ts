@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import { loadConfig, type AppConfig } from '../src/config';
 import { parseArgs, boolFlag, flag, numberFlag, assertKnownFlags, UsageError } from '../src/cli/args';
 import { formatReport } from '../src/client';
@@ -16,10 +17,17 @@ import { OLLAMA_STACK_MODEL, ollamaProviderEnv, stackUp } from '../src/stack';
 import { mergeTruth } from '../src/stores/truth';
 import { connectClient } from '../src/temporal';
 import { startWorkers } from '../src/worker';
+import {
+  analyzeTestSuite,
+  embedBackfill,
+  enrichPlaces,
+  evaluateLabels,
+  harmonizeLabels,
+} from '../src/workflows';
 
 interface Step {
   pipeline: string;
-  workflowType: string;
+  workflow: Workflow;
   title: string;
   args: object;
 }
@@ -41,7 +49,7 @@ type Report = Record<string, unknown> & {
 async function runStep(cfg: AppConfig, client: Client, step: Step, uiBase: string, log: (s: string) => void) {
   const runId = await startRun(cfg, client, {
     pipeline: step.pipeline,
-    workflowType: step.workflowType,
+    workflow: step.workflow,
     args: step.args,
   });
   log(`  ${step.title}: run ${runId}\n    ${uiBase}/${runId}`);
@@ -138,27 +146,27 @@ async function main(): Promise<void> {
     const allSteps: Step[] = [
       {
         pipeline: 'evaluate',
-        workflowType: 'evaluateLabels',
+        workflow: evaluateLabels,
         title: 'label evaluation (seed 000)',
         // The sizes of the LLM calls come from the config, as `npm run cli -- evaluate|harmonize` takes them.
         args: { reviewChunkSize: cfg.REVIEW_CHUNK_SIZE },
       },
       {
         pipeline: 'harmonize',
-        workflowType: 'harmonizeLabels',
+        workflow: harmonizeLabels,
         title: 'label harmonization (seed 001)',
         args: { batchSize: cfg.HARMONIZE_BATCH_SIZE },
       },
       {
         pipeline: 'embed',
-        workflowType: 'embedBackfill',
+        workflow: embedBackfill,
         title: 'line and word embeddings via the Batch API (seed 003)',
         args: {},
       },
-      { pipeline: 'enrich', workflowType: 'enrichPlaces', title: 'place enrichment (seed 004)', args: {} },
+      { pipeline: 'enrich', workflow: enrichPlaces, title: 'place enrichment (seed 004)', args: {} },
       {
         pipeline: 'analyze',
-        workflowType: 'analyzeTestSuite',
+        workflow: analyzeTestSuite,
         title: 'test-suite quality (seed 002)',
         args: { path: qualityDir },
       },

@@ -22,6 +22,14 @@ import { writePlaces } from '../src/cli/seed';
 import { generatePlaces } from '../src/domain/places';
 import { createEmbeddingDeps, createHarmonizationStores } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';
+import type { Workflow } from '@temporalio/common';
+import {
+  analyzeTestSuite,
+  embedBackfill,
+  enrichPlaces,
+  evaluateLabels,
+  harmonizeLabels,
+} from '../src/workflows';
 
 function nextFile(workflowType: string): string {
   for (let n = 1; ; n++) {
@@ -52,12 +60,12 @@ async function save(records: RecordedHistory[]): Promise<number> {
 /** Runs a root workflow to its end on the harness's pipeline queue; `runId` is its workflow id. */
 async function runRoot<R>(
   h: Harness,
-  workflowType: string,
+  workflow: Workflow,
   prefix: string,
   input: Record<string, unknown>,
 ): Promise<{ runId: string; report: R }> {
   const runId = uniqueId(prefix);
-  const report = (await h.client.workflow.execute(workflowType, {
+  const report = (await h.client.workflow.execute(workflow, {
     taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }],
@@ -107,7 +115,7 @@ async function evaluateRootContinued(): Promise<number> {
     dataset: { merchants: 2, receiptsPerMerchant: 1, seed: 5 },
   });
   try {
-    const { runId, report } = await runRoot<{ succeeded: number }>(h, 'evaluateLabels', 'eval-can-', {
+    const { runId, report } = await runRoot<{ succeeded: number }>(h, evaluateLabels, 'eval-can-', {
       skipLlmReview: true,
       widths: { merchants: 1 },
       continueAsNewAfterMerchants: 1,
@@ -125,7 +133,7 @@ async function enrich(): Promise<number> {
   const h = await startHarness({ emulator: { accuracy: 1, latencyMs: 5 } });
   try {
     await writePlaces(h.cfg, generatePlaces({ count: 5, seed: 4 }));
-    const { runId, report } = await runRoot<{ succeeded: number }>(h, 'enrichPlaces', 'enrich-', {
+    const { runId, report } = await runRoot<{ succeeded: number }>(h, enrichPlaces, 'enrich-', {
       batchSize: 2,
       continueAsNewAfterBatches: 2,
     });
@@ -143,7 +151,7 @@ async function analyze(): Promise<number> {
   try {
     const { runId, report } = await runRoot<{ status: string; total: number }>(
       h,
-      'analyzeTestSuite',
+      analyzeTestSuite,
       'analyze-',
       {
         path: path.resolve(__dirname, '../test/fixtures/quality/api'),
@@ -167,17 +175,12 @@ async function harmonize(): Promise<number> {
     dataset: { merchants: 1, receiptsPerMerchant: 8, seed: 7 },
   });
   try {
-    const { runId, report } = await runRoot<{ words: number; succeeded: number }>(
-      h,
-      'harmonizeLabels',
-      'hz-',
-      {
-        merchantIds: ['m-0001'],
-        labelTypes: ['TAX', 'GRAND_TOTAL'],
-        continueAsNewAfterGroups: 1,
-        widths: { groups: 1 },
-      },
-    );
+    const { runId, report } = await runRoot<{ words: number; succeeded: number }>(h, harmonizeLabels, 'hz-', {
+      merchantIds: ['m-0001'],
+      labelTypes: ['TAX', 'GRAND_TOTAL'],
+      continueAsNewAfterGroups: 1,
+      widths: { groups: 1 },
+    });
     if (report.words === 0 || report.succeeded !== report.words)
       throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
     const groupId = `${runId}/m-0001/TAX`;
@@ -215,7 +218,7 @@ async function embed(): Promise<number> {
   try {
     const { runId, report } = await runRoot<{ total: number; succeeded: number }>(
       h,
-      'embedBackfill',
+      embedBackfill,
       'embed-',
       {},
     );

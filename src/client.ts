@@ -23,7 +23,7 @@ import { runEmulatorCommand } from './emulator/cli';
 import { runStackCommand } from './stack/cli';
 import { connectClient } from './temporal';
 import type { EvaluationReport } from './activities/evaluate';
-import type { EvaluateLabelsInput } from './workflows/evaluate';
+import { evaluateLabels, type EvaluateLabelsInput } from './workflows/evaluate';
 
 const resolveAlias = (alias: string): string => LABEL_ALIASES[alias] ?? alias;
 
@@ -163,7 +163,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
   return runPipelineCommand(
     cfg,
     args,
-    { pipeline: 'evaluate', workflowType: 'evaluateLabels', input },
+    { pipeline: 'evaluate', workflow: evaluateLabels, input },
     printReport,
   );
 }

@@ -3,6 +3,7 @@
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type AppConfig, ConfigError, loadConfig } from './config';
 import { createLlmQueueActivities, createPipelineActivities } from './activities';
+import { ProviderBreaker } from './llm/breaker';
 import { createEmbeddingDeps, createHarmonizationStores, createLlmLayer, createStores } from './deps';
 import { connectWorker } from './temporal';
 import { createS3Client } from './stores/clients';
@@ -61,7 +62,12 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
         connection,
         namespace,
         taskQueue: cfg.TASK_QUEUE_LLM,
-        activities: createLlmQueueActivities({ llm: layer.llm, objects: harmonization.objects }),
+        activities: createLlmQueueActivities({
+          llm: layer.llm,
+          objects: harmonization.objects,
+          // A run's breaker opened by any llm process stops its calls in every one (DynamoDB).
+          breaker: new ProviderBreaker({ shared: stores.runs }),
+        }),
         // The shared permits hold the cap across processes; the slots beyond it are calls waiting
         // (heartbeating, in task-queue order) for the next free permit, so none waits on a poll.
         maxConcurrentActivityTaskExecutions:

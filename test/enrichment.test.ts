@@ -1,6 +1,7 @@
 // End to end: place enrichment (seed 004) on the real stack, real workers, the emulator over HTTP.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
@@ -21,6 +22,21 @@ function startEnrichment(h: Harness, input: EnrichPlacesInput = {}) {
 
 async function runEnrichment(h: Harness, input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
   return (await (await startEnrichment(h, input)).result()) as EnrichmentReport;
+}
+
+/** Distinct place ids in each run's history of a workflow that continued as new, first run first. */
+async function runChain(h: Harness, workflowId: string, firstRunId: string): Promise<number[]> {
+  const out: number[] = [];
+  for (let runId: string | undefined = firstRunId; runId;) {
+    const history: History = await h.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const text = JSON.stringify(history.events, (_k, v: unknown) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v,
+    );
+    out.push(new Set(text.match(/p-\d{4}/g) ?? []).size);
+    runId =
+      history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return out;
 }
 
 describe('place enrichment: 40 seeded places, one combined LLM call each', () => {
@@ -103,6 +119,13 @@ describe('place enrichment: 40 seeded places, one combined LLM call each', () =>
     assert.equal(r.llm.cacheHits, 40);
     const desc = await handle.describe();
     assert.notEqual(desc.runId, desc.raw.workflowExecutionInfo?.firstRunId);
+    // No run's history carries the place list: each holds at most the page it listed (2 batches of
+    // 5 places), not the 40 (the list used to travel in a result and every continue-as-new input).
+    const runs = await runChain(h, handle.workflowId, desc.raw.workflowExecutionInfo!.firstRunId!);
+    // 4 runs of 2 batches (and a last one that finds the list ended: the cap was reached exactly).
+    assert.ok(runs.length >= 4, `${runs.length} runs: continued as new after every 2 batches of 5`);
+    for (const placeIdsInHistory of runs)
+      assert.ok(placeIdsInHistory <= 10, `${placeIdsInHistory} place ids`);
   });
 
   test('an invalid answer and a bad review record end FAILED with reasons; the others ENRICHED', async () => {

@@ -21,6 +21,7 @@ import { RECEIPT_SEARCH_ATTRIBUTES_PATCH } from '../src/workflows/evaluate/batch
 import { MERCHANT_CURSOR_PATCH } from '../src/workflows/evaluate/merchant';
 import { RECEIPT_OUT_OF_HISTORY_PATCH } from '../src/workflows/evaluate/receipt';
 import { ROOT_CONTINUES_AS_NEW_PATCH } from '../src/workflows/evaluate/root';
+import { ENRICH_PLACE_CURSOR_PATCH } from '../src/workflows/enrich/enrich-places';
 
 /** The evaluation's patches (src/workflows/evaluate/): each new path has saved histories. */
 const EVALUATION_PATCHES = [
@@ -29,6 +30,8 @@ const EVALUATION_PATCHES = [
   MERCHANT_CURSOR_PATCH,
   ROOT_CONTINUES_AS_NEW_PATCH,
 ];
+/** The enrichment's patches (src/workflows/enrich/): each new path has saved histories. */
+const ENRICHMENT_PATCHES = [ENRICH_PLACE_CURSOR_PATCH];
 const EVALUATION_TYPES = ['evaluateLabels', 'evaluateMerchant', 'evaluateBatch', 'evaluateReceipt'];
 /** Saved histories cover these; the live run below makes the evaluation ones. */
 const WORKFLOW_TYPES = [
@@ -59,6 +62,15 @@ function workflowTypeOf(history: History): string | undefined {
   return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? undefined;
 }
 
+/** The patch ids whose markers a history holds. */
+function patchMarkersOf(history: History): Array<string | undefined> {
+  return (history.events ?? []).flatMap((e) =>
+    (e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? []).map(
+      (p) => (JSON.parse(Buffer.from(p.data ?? []).toString('utf8')) as { id?: string }).id,
+    ),
+  );
+}
+
 describe('replay of saved histories', () => {
   const files: HistoryFile[] = loadHistoryFiles();
 
@@ -86,6 +98,23 @@ describe('replay of saved histories', () => {
         f.history.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes),
     );
     assert.ok(continuedRoot, 'no saved history of an evaluation root that continued as new');
+  });
+
+  test('the enrichment paths behind each patch have saved histories, continued as new', () => {
+    const enrichment = files.filter((f) => workflowTypeOf(f.history) === 'enrichPlaces');
+    for (const id of ENRICHMENT_PATCHES) {
+      const withPatch = enrichment.filter((f) => patchMarkersOf(f.history).includes(id));
+      assert.ok(withPatch.length > 0, `no saved enrichPlaces history with patch ${id}`);
+    }
+    // The first run of a cursor-paged run marks the patch; its continuation carries the cursor.
+    const resumedByCursor = enrichment.some((f) =>
+      (f.history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? []).some((p) =>
+        Buffer.from(p.data ?? [])
+          .toString('utf8')
+          .includes('"afterPlace"'),
+      ),
+    );
+    assert.ok(resumedByCursor, 'no saved enrichPlaces history resumed after a place cursor');
   });
 
   test('every saved history replays without a determinism violation', async () => {

@@ -7,14 +7,6 @@ import { PlaceStore } from '../stores/places';
 import type { ReceiptStore } from '../stores/receipts';
 import type { ItemResult, RunMeta, RunStore } from '../stores/runs';
 
-/** Pipelines whose runs can be redriven, and the root workflow each one starts. */
-export const REDRIVABLE_PIPELINES: Readonly<Record<string, string>> = {
-  evaluate: 'evaluateLabels',
-  enrich: 'enrichPlaces',
-  analyze: 'analyzeTestSuite',
-  harmonize: 'harmonizeLabels',
-};
-
 /** Longest chain of redrives of redrives followed back to the first run. */
 const MAX_REDRIVE_CHAIN = 50;
 

@@ -12,7 +12,7 @@ import { embeddingCounts, type EmbeddingCounts, type EmbeddingReport } from '../
 import { createEmbeddingDeps } from '../deps';
 import type { EmbedKind } from '../domain/embedding';
 import { connectClient } from '../temporal';
-import type { EmbedBackfillInput } from '../workflows/embed';
+import { embedBackfill, triggerEmbeddingCompaction, type EmbedBackfillInput } from '../workflows/embed';
 import { PipelineKey } from '../workflows/shared';
 import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, flag } from './args';
 import { runPipelineCommand } from './pipelines';
@@ -37,12 +37,7 @@ export async function embedCommand(
   const kinds = KINDS[kind];
   if (!kinds) throw new UsageError(`--kind must be lines, words or all, got "${kind}"`);
   const input: EmbedBackfillInput = { kinds };
-  return runPipelineCommand(
-    cfg,
-    args,
-    { pipeline: 'embed', workflowType: 'embedBackfill', input },
-    printReport,
-  );
+  return runPipelineCommand(cfg, args, { pipeline: 'embed', workflow: embedBackfill, input }, printReport);
 }
 
 export interface EmbedStatus extends EmbeddingCounts {
@@ -107,7 +102,7 @@ export function embedSchedules(
       spec: { intervals: [{ every }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'embedBackfill',
+        workflowType: embedBackfill,
         workflowId: `${ids.backfill}-run`,
         taskQueue: cfg.TASK_QUEUE_PIPELINE,
         args: [backfill],
@@ -119,7 +114,7 @@ export function embedSchedules(
       spec: { intervals: [{ every: compactEvery }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'triggerEmbeddingCompaction',
+        workflowType: triggerEmbeddingCompaction,
         workflowId: `${ids.compaction}-trigger`,
         taskQueue: cfg.TASK_QUEUE_PIPELINE,
         args: [{}],

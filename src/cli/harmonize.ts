@@ -4,7 +4,7 @@ import type { HarmonizeReport } from '../activities/harmonize';
 import { LABELS } from '../domain/llm-tasks';
 import { DEFAULT_SKIP_RULES, skipRuleProblems, type SkipRules } from '../domain/harmonization';
 import { resolveLabel } from '../domain/labels';
-import type { HarmonizeLabelsInput } from '../workflows/harmonize';
+import { harmonizeLabels, type HarmonizeLabelsInput } from '../workflows/harmonize';
 import {
   type ParsedArgs,
   UsageError,
@@ -77,7 +77,7 @@ export function harmonizeSpec(cfg: AppConfig, args: ParsedArgs): PipelineRunSpec
     noCache: boolFlag(args, 'no-cache'),
     ...(priority ? { priority: priority as HarmonizeLabelsInput['priority'] } : {}),
   };
-  return { pipeline: 'harmonize', workflowType: 'harmonizeLabels', input };
+  return { pipeline: 'harmonize', workflow: harmonizeLabels, input };
 }
 
 /** Report lines of a harmonizer run (none for other reports). */

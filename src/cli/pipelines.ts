@@ -3,16 +3,18 @@ import path from 'node:path';
 import type { AppConfig } from '../config';
 import type { EnrichmentReport } from '../activities/enrich';
 import type { QualityReport } from '../activities/analyze';
-import type { EnrichPlacesInput } from '../workflows/enrich';
-import type { AnalyzeTestSuiteInput } from '../workflows/analyze';
+import { enrichPlaces, type EnrichPlacesInput } from '../workflows/enrich';
+import { analyzeTestSuite, type AnalyzeTestSuiteInput } from '../workflows/analyze';
 import type { Client } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import { connectClient } from '../temporal';
 import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, flag, listFlag, numberFlag } from './args';
 import { startRun, waitForRun } from './runs';
 
 export interface PipelineRunSpec {
   pipeline: string;
-  workflowType: string;
+  /** The root workflow function, started by reference (its name is the workflow type). */
+  workflow: Workflow;
   input: object;
 }
 
@@ -38,7 +40,7 @@ export function enrichSpec(args: ParsedArgs): PipelineRunSpec {
     noCache: boolFlag(args, 'no-cache'),
     ...(priority ? { priority } : {}),
   };
-  return { pipeline: 'enrich', workflowType: 'enrichPlaces', input };
+  return { pipeline: 'enrich', workflow: enrichPlaces, input };
 }
 
 /** `analyze <folder | s3://bucket/prefix> [--no-cache] [--priority P] [--wait] [--json]` */
@@ -59,7 +61,7 @@ export function analyzeSpec(cfg: AppConfig, args: ParsedArgs): PipelineRunSpec {
     // The pipeline worker reads the folder: an absolute path means the same folder wherever it runs.
     input = { path: path.resolve(target), ...common };
   }
-  return { pipeline: 'analyze', workflowType: 'analyzeTestSuite', input };
+  return { pipeline: 'analyze', workflow: analyzeTestSuite, input };
 }
 
 /** Starts a run; with --wait shows progress and prints the report (JSON last with --json). */
@@ -72,7 +74,7 @@ export async function runPipelineCommand(
   const client = await connectClient(cfg);
   const runId = await startRun(cfg, client, {
     pipeline: spec.pipeline,
-    workflowType: spec.workflowType,
+    workflow: spec.workflow,
     args: spec.input,
     runId: flag(args, 'run-id'),
   });

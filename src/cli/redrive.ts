@@ -1,14 +1,24 @@
 // `redrive <runId>`: a new run, linked to an ended one, over exactly its items that did not succeed.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import type { AppConfig } from '../config';
-import { REDRIVABLE_PIPELINES } from '../activities/redrive';
 import { createStores } from '../deps';
 import { idRuleBroken } from '../domain/ids';
 import { UsageError } from './args';
 import { newRunId, startRun } from './runs';
+import { analyzeTestSuite, embedBackfill, enrichPlaces, evaluateLabels, harmonizeLabels } from '../workflows';
+
+/** Pipelines whose runs can be redriven, and the root workflow each one starts. */
+const REDRIVE_WORKFLOWS: Readonly<Record<string, Workflow>> = {
+  evaluate: evaluateLabels,
+  enrich: enrichPlaces,
+  analyze: analyzeTestSuite,
+  harmonize: harmonizeLabels,
+  embed: embedBackfill,
+};
 
 /** Input fields of the old run that the redrive must not inherit (its selection is the plan). */
-const NOT_INHERITED = ['runId', 'llmTaskQueue', 'merchantIds', 'placeIds', 'resume', 'redriveOf'];
+const NOT_INHERITED = ['runId', 'llmTaskQueue', 'merchantIds', 'placeIds', 'resume', 'carry', 'redriveOf'];
 
 export function checkRunIdArg(what: string, runId: string): void {
   const problem = idRuleBroken(runId);
@@ -39,10 +49,10 @@ export async function startRedrive(
     throw new UsageError(
       `No run ${opts.oldRunId}: no run record has that id (see: npm run cli -- report <runId>)`,
     );
-  const workflowType = REDRIVABLE_PIPELINES[old.pipeline];
-  if (!workflowType)
+  const workflow = REDRIVE_WORKFLOWS[old.pipeline];
+  if (!workflow)
     throw new UsageError(
-      `Run ${opts.oldRunId} is a ${old.pipeline} run; redrive supports ${Object.keys(REDRIVABLE_PIPELINES).join(', ')} runs`,
+      `Run ${opts.oldRunId} is a ${old.pipeline} run; redrive supports ${Object.keys(REDRIVE_WORKFLOWS).join(', ')} runs`,
     );
   const oldStatus = (await temporalStatus(client, opts.oldRunId)) ?? old.status;
   if (oldStatus === 'RUNNING')
@@ -60,7 +70,7 @@ export async function startRedrive(
   );
   await startRun(cfg, client, {
     pipeline: old.pipeline,
-    workflowType,
+    workflow,
     args: { ...inherited, redriveOf: opts.oldRunId },
     runId,
   });

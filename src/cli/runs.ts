@@ -1,6 +1,6 @@
 // Starting pipeline runs, waiting on them with a progress bar, and printing their reports.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type Workflow } from '@temporalio/common';
 import type { AppConfig } from '../config';
 import { createStores } from '../deps';
 import { PipelineKey, RunIdKey } from '../workflows/shared';
@@ -16,7 +16,8 @@ export function newRunId(pipeline: string): string {
 
 export interface StartRunOptions<A> {
   pipeline: string;
-  workflowType: string;
+  /** The root workflow function (imported from src/workflows; its name is the workflow type). */
+  workflow: Workflow;
   args: A;
   runId?: string;
 }
@@ -37,7 +38,7 @@ export async function startRun<A>(cfg: AppConfig, client: Client, opts: StartRun
 }
 
 async function startWorkflow<A>(cfg: AppConfig, client: Client, opts: StartRunOptions<A>, runId: string) {
-  await client.workflow.start(opts.workflowType, {
+  await client.workflow.start(opts.workflow, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     // A run id is never reused, even after its run ended: its records belong to that run.

@@ -21,6 +21,10 @@ export interface EmbedCallInput extends LedgerCall {
   noCache?: boolean;
   signal?: AbortSignal;
   heartbeat?: () => void;
+  /** Runs once the permit is held, before the request; throwing sends nothing (breaker.ts). */
+  beforeSend?: () => Promise<void>;
+  /** Told of a failed call before its permit goes back, so the next holder sees what it opened. */
+  onFailure?: (err: unknown) => Promise<void>;
 }
 
 export interface EmbedCallDeps extends PermitCallDeps {
@@ -66,6 +70,12 @@ async function embedFromProvider(
   const missing = input.texts.flatMap((_, i) => (call.cached[i] ? [] : [i]));
   const texts = missing.map((i) => input.texts[i]!);
   const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
+  try {
+    await input.beforeSend?.();
+  } catch (err) {
+    await deps.limiter.release(permit).catch(() => undefined);
+    throw err;
+  }
   const held = holdPermit(deps, permit, input.heartbeat);
   let answered: CallRecord | undefined;
   try {
@@ -105,6 +115,7 @@ async function embedFromProvider(
     await deps.limiter.recordSuccess(permit).catch(() => undefined);
     return vectors;
   } catch (err) {
+    await input.onFailure?.(err).catch(() => undefined);
     await afterFailedRequest(deps.limiter, err, permit, held);
     const failed =
       answered ?? records.record(call.identity, 'ok', call.started, 0, 0, 1, deps.embeddingModel);

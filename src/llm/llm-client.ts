@@ -66,6 +66,10 @@ export interface StructuredCallInput<T> extends CallIds {
   signal?: AbortSignal;
   /** Called while waiting for a permit and during the call: the activity heartbeats here. */
   heartbeat?: () => void;
+  /** Runs once the permit is held, before the first request; throwing sends nothing (breaker.ts). */
+  beforeSend?: () => Promise<void>;
+  /** Told of a failed call before its permit goes back, so the next holder sees what it opened. */
+  onFailure?: (err: unknown) => Promise<void>;
 }
 
 export interface StructuredCallResult<T> {
@@ -185,6 +189,13 @@ export class LlmClient {
       await deps.limiter.reconcileTokens(minute, -estimate).catch(() => undefined);
       throw err;
     }
+    try {
+      await input.beforeSend?.();
+    } catch (err) {
+      await deps.limiter.release(permit).catch(() => undefined);
+      await deps.limiter.reconcileTokens(minute, -estimate).catch(() => undefined);
+      throw err;
+    }
     return {
       input,
       key,
@@ -268,6 +279,7 @@ export class LlmClient {
   private async settleFailed<T>(call: ProviderCall<T>, err: unknown): Promise<void> {
     const { deps } = this;
     const { usage } = call;
+    await call.input.onFailure?.(err).catch(() => undefined);
     await afterFailedRequest(deps.limiter, err, call.permit, call.held);
     await deps.limiter
       .reconcileTokens(call.minute, usage.promptTokens + usage.completionTokens - call.estimate)

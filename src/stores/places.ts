@@ -85,6 +85,32 @@ export class PlaceStore {
     return items.map((i) => String(i.placeId)).sort();
   }
 
+  /** Up to `limit` place ids after `after` (every one when undefined), in id order (GSI1). */
+  async listPlaceIdsAfter(after: string | undefined, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const items = await this.store.queryUpTo(
+      {
+        IndexName: 'GSI1',
+        KeyConditionExpression: after === undefined ? 'GSI1PK = :pk' : 'GSI1PK = :pk AND GSI1SK > :after',
+        ExpressionAttributeValues: { ':pk': 'PLACES', ...(after === undefined ? {} : { ':after': after }) },
+        ProjectionExpression: 'placeId',
+      },
+      limit,
+    );
+    return items.map((i) => String(i.placeId));
+  }
+
+  /** How many places there are (their ids read once, GSI1; the first page of a run asks). */
+  async countPlaces(): Promise<number> {
+    const items = await this.store.queryAll({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': 'PLACES' },
+      ProjectionExpression: 'placeId',
+    });
+    return items.length;
+  }
+
   async getMeta(placeId: string): Promise<PlaceMeta | undefined> {
     return (await this.store.get(placeKeys.meta(placeId))) as PlaceMeta | undefined;
   }

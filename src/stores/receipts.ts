@@ -317,6 +317,20 @@ export class ReceiptStore {
     });
   }
 
+  /** The first `limit` items of a query (paginated until that many or no more). */
+  async queryUpTo(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>, limit: number) {
+    const out: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const r = await this.ddb.send(
+        new QueryCommand({ ...input, TableName: this.table, Limit: limit - out.length, ExclusiveStartKey }),
+      );
+      out.push(...(r.Items ?? []));
+      ExclusiveStartKey = r.LastEvaluatedKey;
+    } while (ExclusiveStartKey && out.length < limit);
+    return out;
+  }
+
   async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
     const out: Record<string, unknown>[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;

@@ -150,6 +150,26 @@ export class RunStore {
     );
   }
 
+  /**
+   * Records the run's provider breaker open for every `llm` process (llm/breaker.ts): a conditional
+   * put, so the first opening stays; false when the breaker was open already.
+   */
+  async openBreaker(runId: string, opening: { openedBy: string; reason: string }): Promise<boolean> {
+    return this.store.putIfAbsent({
+      PK: runPartition(runId),
+      SK: 'BREAKER',
+      openedBy: opening.openedBy,
+      reason: boundText(opening.reason, MAX_PROVIDER_TEXT),
+      openedAt: Date.now(),
+    });
+  }
+
+  /** How the run's provider breaker was opened, or undefined while it is closed (consistent read). */
+  async readBreaker(runId: string): Promise<{ openedBy: string; reason: string } | undefined> {
+    const item = await this.store.get({ PK: runPartition(runId), SK: 'BREAKER' });
+    return item ? { openedBy: String(item.openedBy), reason: String(item.reason) } : undefined;
+  }
+
   async listCalls(runId: string): Promise<CallRecord[]> {
     return (await this.store.queryPrefix(runPartition(runId), 'CALL#')) as unknown as CallRecord[];
   }

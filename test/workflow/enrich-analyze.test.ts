@@ -21,8 +21,10 @@ describe('enrichment and analysis (time-skipping, fake activities)', { timeout: 
     const env = testEnv();
     const fakes: Fakes = {
       ...lifecycle,
-      async listPlaceIds() {
-        return ['p-1', 'p-2', 'p-3', 'p-4'];
+      // The store's places, paged after a cursor (the last place id listed).
+      async listPlaceIdPage({ after, limit }: { after?: string; limit: number }) {
+        const ids = ['p-1', 'p-2', 'p-3', 'p-4'].filter((id) => after === undefined || id > after);
+        return { placeIds: ids.slice(0, limit), total: 4 };
       },
       async prefetchPlaces({ placeIds }: { placeIds: string[] }) {
         return { places: placeIds.map((placeId) => ({ placeId, name: placeId })), failed: [] };
@@ -50,7 +52,11 @@ describe('enrichment and analysis (time-skipping, fake activities)', { timeout: 
       const last = await handle.describe();
       assert.notEqual(last.runId, handle.firstExecutionRunId, 'the root continued as new');
       assert.equal(run.callsOf('startRun').length, 1, 'the run is started once, not again when continued');
-      assert.equal(run.callsOf('listPlaceIds').length, 1, 'the places are listed once and carried');
+      // Each run lists its page after the last place the previous run started: the list is never carried.
+      assert.deepEqual(
+        run.callsOf('listPlaceIdPage').map((c) => c.after ?? null),
+        [null, 'p-2', 'p-4'],
+      );
       assert.deepEqual(
         run.callsOf('savePlaceEnrichment').map((s) => s.placeId),
         ['p-1', 'p-3', 'p-4'],

@@ -17,6 +17,9 @@ const fakes: Fakes = {
   async listPlaceIds() {
     return [];
   },
+  async listPlaceIdPage() {
+    return { placeIds: [] };
+  },
   async embeddingSettings() {
     throw new Error('not to be called');
   },

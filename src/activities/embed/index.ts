@@ -7,6 +7,7 @@ import { createCompactionActivities } from './compaction';
 import { createPollActivities } from './poll';
 import { createProcessResultsActivities } from './process-results';
 import { createReleaseActivities } from './release';
+import { createEmbedRedriveActivities } from './redrive-plan';
 import { createEmbedRepairActivities } from './repair';
 import { createReportActivities } from './report';
 import { createEmbedSettingsActivities } from './settings';
@@ -26,6 +27,7 @@ export function createEmbedActivities(deps: EmbeddingDeps) {
     ...createSnapshotActivities(deps),
     ...createReportActivities(deps),
     ...createEmbedRepairActivities(deps, release.releaseEmbeddingBatch),
+    ...createEmbedRedriveActivities(deps),
   };
 }
 

@@ -5,6 +5,7 @@ import type { BatchRecord, EmbeddableItem } from '../../stores/embeddings';
 import { customIdsOfNdjson, recordOf, s3KeyOf } from './batch-files';
 import { chromaRecordOf } from './chroma-record';
 import type { EmbeddingDeps } from './deps';
+import { plannedCandidates } from './redrive-plan';
 import type { SubmitEmbeddingBatchInput } from './submit';
 import type { SubmitStep } from './submit-states';
 
@@ -42,7 +43,9 @@ export async function cutBatch(step: SubmitStep, input: SubmitEmbeddingBatchInpu
   const { deps, batchKey } = step;
   const { embeddings, objects } = deps;
   const limits = effectiveLimits({ maxRequests: input.maxRequests, maxBytes: input.maxBytes });
-  const found = await embeddings.listCandidates(input.kind, limits.maxRequests);
+  const found = input.redrive
+    ? await plannedCandidates(deps, input.runId, input.kind, limits.maxRequests)
+    : await embeddings.listCandidates(input.kind, limits.maxRequests);
   const { usable, reused } = await usableCandidates(deps, input, found);
   const { batches, oversized } = chunkRequestLines(usable, limits);
   for (const o of oversized) {

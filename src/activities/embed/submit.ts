@@ -16,6 +16,8 @@ export interface SubmitEmbeddingBatchInput {
   model: string;
   maxRequests: number;
   maxBytes: number;
+  /** The run is a redrive: the batch is cut from its plan, not from every item not embedded. */
+  redrive?: boolean;
 }
 
 export interface SubmitEmbeddingBatchResult {

@@ -188,6 +188,26 @@ export abstract class EmbeddingItemStore extends EmbeddingTable {
     );
   }
 
+  /**
+   * FAILED on `batchKey` -> NOT_EMBEDDED with its attempts reset: a redrive gives the item a new
+   * start. False when the item is no longer that batch's failure.
+   */
+  async reopenFailed(kind: EmbedKind, id: string, batchKey: string): Promise<boolean> {
+    return this.updateIf(
+      itemKeyOf(kind, id),
+      'SET embeddingStatus = :ne, GSI2PK = :gsi, GSI2SK = :id, embeddingAttempts = :zero',
+      'embeddingStatus = :f AND embeddingBatch = :b',
+      {
+        ':ne': 'NOT_EMBEDDED',
+        ':f': 'FAILED',
+        ':b': batchKey,
+        ':gsi': gsi2Partition(kind, 'NOT_EMBEDDED'),
+        ':id': id,
+        ':zero': 0,
+      },
+    );
+  }
+
   /** Items of a kind in a status (Query GSI2 with Select COUNT, paginated). */
   async countByStatus(kind: EmbedKind, status: EmbeddingStatus): Promise<number> {
     let n = 0;

@@ -2,12 +2,11 @@
 // rules; only the functions the rules cannot decide go to the LLM, one call each, all of them
 // queued at once behind the `llm` queue's global cap. A failed call leaves that function
 // UNANALYZED with its reason; the run completes with a report per file.
-import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { QualityReport, ScanSummary } from '../../activities/analyze';
 import type { UncertainFunction } from '../../domain/quality';
-import { progressQuery, type RunProgress } from '../shared';
-import { errorMessage, llmActivityOptions, rootRun, markRunRunning, markRunCompleted } from '../shared';
+import type { RunProgress } from '../shared';
+import { beginRoot, completeRoot, errorMessage, llmProxyFor, rootRun } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { checkAnalyzeTestSuiteInput } from '../root-inputs';
 import { files, io } from './proxies';
@@ -26,25 +25,10 @@ export async function analyzeTestSuite(input: AnalyzeTestSuiteInput): Promise<Qu
 
 async function analyzeTestSuiteRun(input: AnalyzeTestSuiteInput): Promise<QualityReport> {
   const s = applyQualityDefaults(input, workflowInfo().workflowId);
-  const startedAt = input.resume?.startedAt ?? Date.now();
-  const progress: RunProgress = input.resume?.progress ?? {
-    total: 0,
-    done: 0,
-    failed: 0,
-    merchantsDone: 0,
-    merchantsTotal: 0,
-  };
-  setHandler(progressQuery, () => progress);
-  markRunRunning(s.runId, 'analyze');
+  const { startedAt, progress } = beginRoot(s.runId, 'analyze', input.resume);
   const scan = input.resume?.scan ?? (await startScan(input, s, startedAt, progress));
   await analyzeUncertain(input, s, { startedAt, scan, progress });
-  const report = await io.buildQualityReport({
-    runId: s.runId,
-    status: 'COMPLETED',
-    makespanMs: Date.now() - startedAt,
-  });
-  markRunCompleted();
-  return report;
+  return completeRoot(s.runId, startedAt, io.buildQualityReport);
 }
 
 /** The run started and its files scanned (first run only). */
@@ -116,9 +100,8 @@ async function analyzeUncertain(
 function analyzeOne(s: AnalyzeSettings, progress: RunProgress, breaker: RunBreaker) {
   // Activity id = the function's index in the run: unique across continue-as-new runs of this
   // workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
-  const llmOptions = llmActivityOptions(s.runId, s.priority, s.llmTaskQueue);
-  const llmFor = (index: number) =>
-    proxyActivities<Activities>({ ...llmOptions, activityId: `analyze/${index}` });
+  const llm = llmProxyFor(s.runId, s.priority, s.llmTaskQueue);
+  const llmFor = (index: number) => llm(`analyze/${index}`);
   return async (fn: UncertainFunction, index: number): Promise<void> => {
     const ref = { id: fn.id, path: fn.path, fullName: fn.fullName, startLine: fn.startLine };
     try {

@@ -47,6 +47,8 @@ export interface EmbedBackfillInput {
   waitForBatches?: boolean;
   /** Overrides of the worker's settings for this run. */
   settings?: Partial<EmbedSettings>;
+  /** Redrive this ended run: only the items it left undone (`npm run cli -- redrive`). */
+  redriveOf?: string;
   /** State carried across continue-as-new (internal). */
   carry?: BackfillCarry;
 }

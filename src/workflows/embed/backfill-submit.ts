@@ -103,6 +103,7 @@ export async function submitAll(b: Backfill): Promise<void> {
         model: s.model,
         maxRequests: s.maxRequestsPerBatch,
         maxBytes: s.maxBytesPerBatch,
+        ...(b.input.redriveOf ? { redrive: true } : {}),
       });
     } catch (err) {
       await giveUpSubmission(b, kind, seq, err);

@@ -49,10 +49,18 @@ async function openBackfill(input: EmbedBackfillInput): Promise<Backfill> {
   const s = c.settings;
   if (!input.carry) {
     markRunRunning(runId, 'embed');
-    const params = { kinds, waitForBatches: wait, settings: input.settings ?? {} };
+    const params = {
+      kinds,
+      waitForBatches: wait,
+      settings: input.settings ?? {},
+      ...(input.redriveOf ? { redriveOf: input.redriveOf } : {}),
+    };
     await io.startRun({ runId, pipeline: 'embed', params, startedAt: c.startedAt });
   }
   const acts = embedProxies(s);
+  // A redrive plans its items once (only runs with `redriveOf`, which no earlier code started).
+  if (!input.carry && input.redriveOf)
+    await acts.data.planEmbeddingRedrive({ runId, redriveOf: input.redriveOf });
   const repair = {
     redriveFailedEmbeddingDeltas: acts.control.redriveFailedEmbeddingDeltas,
     requestEmbeddingCompaction: acts.control.requestEmbeddingCompaction,

@@ -1,12 +1,11 @@
 // Activity options of the embedding workflows (timeouts and retry policy next to each proxy) and
 // the local-activity proxy they share.
-import { proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+import type { ActivityOptions } from '@temporalio/workflow';
 import type { EmbedSettings } from '../../domain/embedding';
-import { EMBED_FAILURES, ioLocalActivityOptions } from '../shared';
+import { EMBED_FAILURES, ioLocalActivityOptions, pipelineLocalProxy, pipelineProxy } from '../shared';
 
 /** Short DynamoDB reads/writes (settings, run records, delta counts): local activities. */
-export const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
+export const io = pipelineLocalProxy(ioLocalActivityOptions);
 
 /**
  * Batch API control calls and submission: regular activities on the pipeline queue, heartbeated so
@@ -47,7 +46,7 @@ export function dataActivityOptions(s: EmbedSettings): ActivityOptions {
 /** The regular-activity proxies of an embedding workflow, with the options its settings give. */
 export function embedProxies(s: EmbedSettings) {
   return {
-    control: proxyActivities<Activities>(controlActivityOptions(s)),
-    data: proxyActivities<Activities>(dataActivityOptions(s)),
+    control: pipelineProxy(controlActivityOptions(s)),
+    data: pipelineProxy(dataActivityOptions(s)),
   };
 }

@@ -1,15 +1,22 @@
 // One batch of places: one prefetch (one batched read, base data saved PENDING before any LLM
 // call), then one combined LLM call per place, each place saved on its own.
-import type { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
 import type { RunProgress } from '../shared';
-import { errorMessage } from '../shared';
+import { errorMessage, llmProxyFor, type LlmProxy } from '../shared';
 import type { RunBreaker } from '../run-breaker';
 import { io } from './proxies';
 import type { EnrichSettings } from './settings';
 
 /** The `llm`-queue proxy of one place, by its stable activity id. */
-export type PlaceLlm = (placeId: string) => ReturnType<typeof proxyActivities<Activities>>;
+export type PlaceLlm = (placeId: string) => LlmProxy;
+
+/**
+ * One LLM activity per place, its id the place's: unique across continue-as-new runs of this
+ * workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
+ */
+export function placeLlm(s: EnrichSettings): PlaceLlm {
+  const llmFor = llmProxyFor(s.runId, s.priority, s.llmTaskQueue);
+  return (placeId) => llmFor(`enrich/${placeId}`);
+}
 
 export async function enrichBatch(
   s: EnrichSettings,

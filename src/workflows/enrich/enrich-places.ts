@@ -1,17 +1,20 @@
 // Place enrichment (seed 004): places in batches (enrich-batch.ts), in a bounded window. A failed
 // place is recorded with its reason; the run always completes, continuing as new every so many
-// batches.
-import { continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+// batches. Runs page their places after a cursor (enrich-by-cursor.ts); runs started before that
+// patch carry their place list and resume by batch index (below).
+import { continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { EnrichmentReport } from '../../activities/enrich';
 import { chunk } from '../../domain/chunk';
-import { progressQuery, type RunProgress } from '../shared';
-import { llmActivityOptions, slidingWindow, rootRun, markRunRunning, markRunCompleted } from '../shared';
+import { beginRoot, completeRoot, rootRun, slidingWindow } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { checkEnrichPlacesInput } from '../root-inputs';
-import { enrichBatch } from './enrich-batch';
+import { enrichBatch, placeLlm } from './enrich-batch';
+import { enrichPlacesByCursor } from './enrich-by-cursor';
 import { io } from './proxies';
 import { applyEnrichmentDefaults, type EnrichPlacesInput, type EnrichSettings } from './settings';
+
+/** A run pages its places from the store after the last place id started (patch id). */
+export const ENRICH_PLACE_CURSOR_PATCH = 'enrich-place-cursor';
 
 /** Root workflow of one enrichment run. */
 export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
@@ -21,27 +24,21 @@ export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<Enric
     workflowType: 'enrichPlaces',
     failRun: io.failRun,
     checkInput: () => checkEnrichPlacesInput(input),
-    body: () => enrichPlacesRun(input),
+    body: () => (byCursor(input) ? enrichPlacesByCursor(input) : enrichPlacesByBatchIndex(input)),
   });
 }
 
-async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
+/** A run continued by older code (a batch index) finishes the old way. */
+function byCursor(input: EnrichPlacesInput): boolean {
+  if (input.resume) return input.resume.cursor !== undefined;
+  return patched(ENRICH_PLACE_CURSOR_PATCH);
+}
+
+/** Runs started before the cursor patch: the whole place list in history, resumed by batch index. */
+async function enrichPlacesByBatchIndex(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
   const s = applyEnrichmentDefaults(input, workflowInfo().workflowId);
-  const startedAt = input.resume?.startedAt ?? Date.now(); // workflow time: deterministic
-  const progress: RunProgress = input.resume?.progress ?? {
-    total: 0,
-    done: 0,
-    failed: 0,
-    merchantsDone: 0,
-    merchantsTotal: 0,
-  };
-  setHandler(progressQuery, () => progress);
-  markRunRunning(s.runId, 'enrich');
-  // One LLM activity per place, its id the place's: unique across continue-as-new runs of this
-  // workflow id, so call records (keyed by workflow id + activity id + attempt) never collide.
-  const llmOptions = llmActivityOptions(s.runId, s.priority, s.llmTaskQueue);
-  const llmFor = (placeId: string) =>
-    proxyActivities<Activities>({ ...llmOptions, activityId: `enrich/${placeId}` });
+  const { startedAt, progress } = beginRoot(s.runId, 'enrich', input.resume);
+  const llmFor = placeLlm(s);
 
   const placeIds = input.resume ? input.placeIds : await startRun(input, s, startedAt);
   const batches = chunk(placeIds ?? [], s.batchSize);
@@ -72,13 +69,7 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
       placeIds,
       resume: { nextBatch: next, startedAt, progress },
     });
-  const report = await io.buildEnrichmentReport({
-    runId: s.runId,
-    status: 'COMPLETED',
-    makespanMs: Date.now() - startedAt,
-  });
-  markRunCompleted();
-  return report;
+  return completeRoot(s.runId, startedAt, io.buildEnrichmentReport);
 }
 
 /** The run started (first run only) and its places listed: a redrive plans them once, stored. */

@@ -1,8 +1,6 @@
 // The enrichment's pipeline-queue activity proxy (the `llm`-queue proxy is made per place, for
 // its stable activity id).
-import { proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
-import { ioLocalActivityOptions } from '../shared';
+import { ioLocalActivityOptions, pipelineLocalProxy } from '../shared';
 
 /** Short DynamoDB reads and writes: the run record, prefetches, saves, the report. */
-export const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
+export const io = pipelineLocalProxy(ioLocalActivityOptions);

@@ -22,7 +22,17 @@ export interface EnrichPlacesInput {
   /** Redrive this ended run: only its places that did not succeed (`npm run cli -- redrive`). */
   redriveOf?: string;
   /** Set when continuing as new: where the previous run stopped. */
-  resume?: { nextBatch: number; startedAt: number; progress: RunProgress };
+  resume?: EnrichResume;
+}
+
+/** Where a run that continued as new resumes. */
+export interface EnrichResume {
+  /** Runs paging after a cursor: the last place id started (every place up to it has ended). */
+  cursor?: { afterPlace?: string };
+  /** Runs started before the cursor patch: the next batch of the carried list. */
+  nextBatch?: number;
+  startedAt: number;
+  progress: RunProgress;
 }
 
 export type EnrichSettings = Required<Omit<EnrichPlacesInput, 'placeIds' | 'resume' | 'redriveOf'>>;

@@ -2,14 +2,7 @@
 // Chroma lacks -> neighbours + skip rules -> plan (decision cache, batches of unique words) ->
 // outlier decisions on the `llm` queue -> save. Never throws for one bad batch: failures are
 // recorded per word. Continues as new between batches when its history grows.
-import {
-  continueAsNew,
-  getExternalWorkflowHandle,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+import { continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type {
   FailedBatch,
   GroupRef,
@@ -18,7 +11,7 @@ import type {
   PreparedGroup,
 } from '../../activities/harmonize';
 import { emptyGroupSummary } from '../../domain/harmonization-summary';
-import { errorMessage, llmActivityOptions, slidingWindow } from '../shared';
+import { errorMessage, llmProxyFor, slidingWindow, type LlmProxy } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { harmonizeProgressQuery, wordsPlannedSignal } from './progress';
 import { groupIo } from './proxies';
@@ -50,7 +43,7 @@ interface GroupRun {
   ref: GroupRef;
   st: GroupState;
   /** The `llm`-queue proxy of one batch, by its stable activity id. */
-  llm: (activityId: string) => ReturnType<typeof proxyActivities<Activities>>;
+  llm: (activityId: string) => LlmProxy;
   /** A batch refused for the provider's credentials fails the group (and the run), unsaved. */
   breaker: RunBreaker;
   /** Batch activities started in this run of the workflow (both phases). */
@@ -63,7 +56,7 @@ interface GroupRun {
 export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupSummary> {
   const { settings: s, merchantId, label } = input;
   const ref = { runId: s.runId, merchantId, label };
-  const llmOptions = llmActivityOptions(merchantId, s.priority, s.llmTaskQueue);
+  const llmFor = llmProxyFor(merchantId, s.priority, s.llmTaskQueue);
   const st = input.state ?? (await prepareGroup(input, ref));
   const { prepared } = st;
   setHandler(harmonizeProgressQuery, () => ({
@@ -84,7 +77,7 @@ export async function harmonizeGroup(input: HarmonizeGroupInput): Promise<GroupS
     st,
     // A stable activity id per batch: LLM call records (keyed by activity id) stay unique across
     // continue-as-new, where Temporal's own activity ids start again from 1.
-    llm: (activityId) => proxyActivities<Activities>({ ...llmOptions, activityId }),
+    llm: llmFor,
     breaker: new RunBreaker(),
     started: 0,
     stop: () =>

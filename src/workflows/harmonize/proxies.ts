@@ -1,11 +1,9 @@
 // The harmonizer's pipeline-queue activity proxies, each with its timeouts and retry policy (the
 // `llm`-queue proxy is made per batch in harmonize-group.ts, for its stable activity id).
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
-import { HARMONIZE_FAILURES, ioLocalActivityOptions } from '../shared';
+import { HARMONIZE_FAILURES, ioLocalActivityOptions, pipelineLocalProxy, pipelineProxy } from '../shared';
 
 /** Short run-record reads and writes (start, fail, list merchants, record a failed group). */
-export const io = proxyLocalActivities<Activities>(ioLocalActivityOptions);
+export const io = pipelineLocalProxy(ioLocalActivityOptions);
 
 const groupRetry = {
   initialInterval: '1 second',
@@ -21,14 +19,14 @@ const groupRetry = {
  * trip each (measured: ~0.3 s per step on the dev server, most of a small group's time). A longer
  * timeout than the evaluation's, for groups of thousands of words.
  */
-export const groupIo = proxyLocalActivities<Activities>({
+export const groupIo = pipelineLocalProxy({
   startToCloseTimeout: '10 minutes',
   localRetryThreshold: '10 seconds',
   retry: groupRetry,
 });
 
 /** The run report reads every result of the run: a regular activity, heartbeating. */
-export const reportIo = proxyActivities<Activities>({
+export const reportIo = pipelineProxy({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   retry: groupRetry,

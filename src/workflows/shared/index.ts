@@ -4,4 +4,7 @@ export * from './failure-types';
 export * from './run-lifecycle';
 export * from './search-attributes';
 export * from './sliding-window';
+export * from './paged-window';
+export * from './root-steps';
 export * from './progress';
+export * from './proxies';
