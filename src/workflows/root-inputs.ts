@@ -58,6 +58,7 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
     'progressEveryMs',
     'applySuggestedLabels',
     'continued',
+    'mode',
   ]);
   const widths = check.object('widths', input.widths, ['merchants', 'batches', 'receipts']);
   // Set by the root itself when it continues as new.
@@ -68,6 +69,7 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
     .bool('skipLlmReview', input.skipLlmReview)
     .bool('revalidate', input.revalidate)
     .bool('applySuggestedLabels', input.applySuggestedLabels)
+    .oneOf('mode', input.mode, ['realtime', 'batch'])
     .int('widths.merchants', widths.merchants, 1, MAX_WIDTH)
     .int('widths.batches', widths.batches, 1, MAX_WIDTH)
     .int('widths.receipts', widths.receipts, 1, MAX_WIDTH)
