@@ -138,7 +138,8 @@ describe(`batch mode on the demo's data (${RECEIPTS} receipts), emulator at accu
       assert.deepEqual(expired.decisions, realtime.decisions);
       const b = expired.batch!;
       assert.ok(b.batchAnswers > 0 && b.realtimeCalls > 0, JSON.stringify(b));
-      assert.equal(expired.llm.cacheHits, b.batchAnswers, 'each batch answer served its receipt once');
+      // (Receipts with at most 15 issues ask what the first run asked: the cache may answer those too.)
+      assert.ok(expired.llm.cacheHits >= b.batchAnswers, `${expired.llm.cacheHits} hits`);
       assert.equal(chatRequests(h), b.realtimeCalls);
       assert.ok(b.realtimeCostUsd > 0 && b.batchCostUsd > 0);
       assert.ok(h.emulator.metrics().inFlightMax <= 6);
