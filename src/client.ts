@@ -41,7 +41,7 @@ const HELP = `Usage: npm run cli -- <command> [flags]
   report <runId> [--json]                       status and report of a run
   redrive <runId> [--run-id R] [--wait] [--json]   a new run over the items of an ended run that did not
                                                 succeed (failed or never reached); evaluate, enrich, analyze, harmonize
-  enrich [--places p-0001,...] [--batch-size N] [--no-cache] [--wait] [--json]   place enrichment run
+  enrich [--places p-0001,...] [--batch-size N] [--no-cache] [--mode realtime|batch] [--wait] [--json]   place enrichment run
   analyze <folder | s3://bucket/prefix> [--no-cache] [--wait] [--json]   test-suite quality run
   embed [--kind lines|words|all] [--wait] [--json]   embed lines/words: Batch API -> S3 deltas -> Chroma
   embed status [--json]                         embedded/pending/failed counts, records in Chroma, compactor

@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import type { EvaluateLabelsInput } from '../src/workflows/evaluate';
+import type { EnrichmentReport } from '../src/activities/enrich';
+import type { EnrichPlacesInput } from '../src/workflows/enrich';
+import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
+import { generatePlaces } from '../src/domain/places';
 import { LlmBatchJobStore } from '../src/stores/llm-batch-jobs';
 import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
 import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
@@ -196,5 +200,46 @@ describe('batch mode: the pipeline worker killed (SIGKILL) mid-poll', () => {
     const job = await jobs.get(runId, 0);
     assert.equal(job?.state, 'PROCESSED');
     assert.equal(job?.outcome?.answered, job?.requests);
+  });
+});
+
+describe("enrich --mode batch on the demo's places (20, seed 42)", () => {
+  let h: Harness;
+
+  before(async () => {
+    h = await batchHarness({ batchCompleteAfterS: 2, inProcessPipeline: true });
+    await writePlaces(h.cfg, generatePlaces({ count: 20, seed: 42 }));
+  });
+  after(async () => h?.close());
+
+  const enrich = async (input: EnrichPlacesInput) => {
+    const runId = uniqueId('bme-');
+    return (await h.client.workflow.execute('enrichPlaces', {
+      taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
+      workflowId: runId,
+      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }],
+    })) as EnrichmentReport;
+  };
+  const detailsOf = async (runId: string) =>
+    (await createStores(h.cfg).runs.listResults(runId))
+      .map((r) => [r.itemId, r.status, JSON.stringify(r.detail)])
+      .sort();
+
+  test('every place enriched as realtime does, at half the cost, no realtime request', async () => {
+    const realtime = await enrich({ noCache: true });
+    h.emulator.reset();
+    const batch = await enrich({ mode: 'batch', noCache: true });
+    console.log(
+      `enrich realtime $${realtime.llm.costUsd} (${realtime.llm.calls} calls); batch $${batch.llm.costUsd} ${JSON.stringify(batch.batch)}`,
+    );
+    assert.equal(batch.mode, 'batch');
+    assert.equal(batch.succeeded, 20, JSON.stringify(batch.failures));
+    assert.equal(realtime.succeeded, 20);
+    assert.deepEqual(await detailsOf(batch.runId), await detailsOf(realtime.runId));
+    assert.deepEqual(batch.accuracy, realtime.accuracy);
+    assert.equal(chatRequests(h), 0);
+    assert.equal(batch.batch?.batchAnswers, realtime.llm.calls);
+    assert.ok(batch.llm.costUsd > 0);
+    assert.ok(Math.abs(batch.llm.costUsd - realtime.llm.costUsd / 2) <= 2e-6);
   });
 });

@@ -84,7 +84,15 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
 
 export function checkEnrichPlacesInput(rawInput: EnrichPlacesInput): void {
   const input = fieldsOf(rawInput);
-  commonChecks(input, ['placeIds', 'batchSize', 'batchesInFlight', 'continueAsNewAfterBatches', 'resume'])
+  commonChecks(input, [
+    'placeIds',
+    'batchSize',
+    'batchesInFlight',
+    'continueAsNewAfterBatches',
+    'resume',
+    'mode',
+  ])
+    .oneOf('mode', input.mode, ['realtime', 'batch'])
     .ids('placeIds', input.placeIds, 1_000_000)
     .int('batchSize', input.batchSize, 1, 100)
     .int('batchesInFlight', input.batchesInFlight, 1, MAX_WIDTH)

@@ -38,6 +38,18 @@ export function assertOpenAi(deps: Pick<BatchModeDeps, 'provider'>): void {
     );
 }
 
+/** Drops the requests the LLM cache answers already (a realtime call would be served from it); returns how many. */
+export async function dropCached(
+  deps: Pick<BatchModeDeps, 'cache'>,
+  requests: Map<string, PreparedRequest>,
+): Promise<number> {
+  const answered = await mapLimit([...requests.keys()], BATCH_MODE_IO_CONCURRENCY, async (key) =>
+    (await deps.cache.get(key)) ? key : undefined,
+  );
+  for (const key of answered) if (key) requests.delete(key);
+  return answered.filter(Boolean).length;
+}
+
 export function createPrepareEvaluateBatchActivities(deps: BatchModeDeps) {
   const runRecords = createRunRecordActivities(deps);
   const prepare = createEvaluatePrepareActivities(deps);
@@ -86,15 +98,10 @@ export function createPrepareEvaluateBatchActivities(deps: BatchModeDeps) {
       });
       const unique = new Map<string, PreparedRequest>();
       for (const r of perReceipt.flat()) if (!unique.has(r.customId)) unique.set(r.customId, r);
-      const answered = input.noCache
-        ? []
-        : await mapLimit([...unique.keys()], BATCH_MODE_IO_CONCURRENCY, async (key) =>
-            (await deps.cache.get(key)) ? key : undefined,
-          );
-      for (const key of answered) if (key) unique.delete(key);
+      const cached = input.noCache ? 0 : await dropCached(deps, unique);
       const requests = [...unique.values()];
       const seqs = await recordJobs(deps, input.runId, requests, ctx.info.attempt);
-      return { seqs, requests: requests.length, cached: answered.filter(Boolean).length };
+      return { seqs, requests: requests.length, cached };
     },
   };
 }

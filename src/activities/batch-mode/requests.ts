@@ -5,10 +5,12 @@ import { chatCompletionParams } from '../../llm/openai';
 import { safeParseJson, structuredCacheKey } from '../../llm/llm-client';
 import { outputTokenLimit } from '../../llm/output-limit';
 import type { ChatMessage } from '../../llm/types';
+import { placeEnrichmentSchemaFor } from '../../domain/place-prompts';
 import { labelReviewSchemaFor } from '../evaluate/review';
 
 /** What an answer must cover, by task (the index file of a job keeps one per custom_id). */
-export type AnswerCheck = { task: 'label_review'; ids: string[] };
+export type AnswerCheck =
+  { task: 'label_review'; ids: string[] } | { task: 'place_enrichment'; placeId: string };
 
 /** A structured call as the realtime path makes it (labelReviewCall and its kind). */
 export interface StructuredPrompt {
@@ -39,7 +41,9 @@ export function requestLineOf(
 }
 
 function schemaOf(check: AnswerCheck): z.ZodType<unknown> {
-  return labelReviewSchemaFor(new Set(check.ids));
+  return check.task === 'label_review'
+    ? labelReviewSchemaFor(new Set(check.ids))
+    : placeEnrichmentSchemaFor(check.placeId);
 }
 
 /** An answer as the realtime path accepts it: not cut at the output limit, valid for its schema. */

@@ -12,6 +12,7 @@ import { checkEnrichPlacesInput } from '../root-inputs';
 import { enrichBatch } from './enrich-batch';
 import { io } from './proxies';
 import { applyEnrichmentDefaults, type EnrichPlacesInput, type EnrichSettings } from './settings';
+import { enrichInBatchMode } from '../batch-mode/enrich';
 
 /** Root workflow of one enrichment run. */
 export async function enrichPlaces(input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {
@@ -44,6 +45,7 @@ async function enrichPlacesRun(input: EnrichPlacesInput = {}): Promise<Enrichmen
     proxyActivities<Activities>({ ...llmOptions, activityId: `enrich/${placeId}` });
 
   const placeIds = input.resume ? input.placeIds : await startRun(input, s, startedAt);
+  if (input.mode === 'batch' && !input.resume) await enrichInBatchMode(input, s.runId);
   const batches = chunk(placeIds ?? [], s.batchSize);
   progress.total = placeIds?.length ?? 0;
   progress.merchantsTotal = batches.length; // shown as batches by the progress bar
