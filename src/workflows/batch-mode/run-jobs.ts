@@ -16,7 +16,17 @@ export async function runBatchJobs(
   prepare: (acts: Activities) => Promise<PreparedBatchJobs>,
 ): Promise<void> {
   // The Batch API's poll cadence and heartbeat timeout: the embedding pipeline's (EMBED_POLL_*).
-  const poll: BatchPollSettings = await io.embeddingSettings();
+  const e = await io.embeddingSettings();
+  // Only what a poll workflow reads travels in its input (and history).
+  const poll: BatchPollSettings = {
+    pollInitialMs: e.pollInitialMs,
+    pollMaxMs: e.pollMaxMs,
+    pollBackoff: e.pollBackoff,
+    pollsPerRun: e.pollsPerRun,
+    pollGiveUpMs: e.pollGiveUpMs,
+    heartbeatTimeoutMs: e.heartbeatTimeoutMs,
+    ...(e.dataMaxAttempts !== undefined ? { dataMaxAttempts: e.dataMaxAttempts } : {}),
+  };
   const prepared = await prepare(proxyActivities<Activities>(dataActivityOptions(poll)));
   const parentId = workflowInfo().workflowId;
   await Promise.all(
