@@ -3,7 +3,7 @@
 // saves one history per workflow type (and outcome) as proto JSON to
 // test/fixtures/histories/<workflowType>-<n>.json, n = the next free number, so histories of older
 // workflow code stay and keep guarding determinism. `npx tsx scripts/save-histories.ts
-// [--pipelines evaluate,enrich,analyze,harmonize,embed] [--replace]` (--replace first deletes the
+// [--pipelines evaluate,enrich,analyze,harmonize,embed,batch] [--replace]` (--replace first deletes the
 // saved histories). Commit the files it writes.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -123,6 +123,44 @@ async function evaluateRootContinued(): Promise<number> {
     if (report.succeeded !== 2)
       throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
     return await save(await firstAndLast(h, 'evaluateLabels', runId));
+  } finally {
+    await h.close();
+  }
+}
+
+/** Batch mode: 1 merchant of 2 receipts; the root (mode batch) and its job's poll workflow. */
+async function batch(): Promise<number> {
+  const port = await freePort();
+  const h = await startHarness({
+    emulator: { port, accuracy: 1, batchCompleteAfterS: 1 },
+    env: {
+      LLM_PROVIDER: 'openai',
+      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      EMBED_POLL_INITIAL_MS: '300',
+      EMBED_POLL_MAX_MS: '300',
+      EMBED_S3_PREFIX: `${uniqueId('hist')}/`,
+    },
+    dataset: { merchants: 1, receiptsPerMerchant: 2, seed: 42 },
+  });
+  try {
+    const { runId, report } = await runRoot<{ succeeded: number; batch?: { batchAnswers: number } }>(
+      h,
+      evaluateLabels,
+      'eval-batch-',
+      { mode: 'batch' },
+    );
+    if (report.succeeded !== 2 || !report.batch?.batchAnswers)
+      throw new Error(`unexpected run outcome, not saving: ${JSON.stringify(report)}`);
+    const out: RecordedHistory[] = [];
+    for (const [workflowType, workflowId, note] of [
+      ['evaluateLabels', runId, 'root run in batch mode'],
+      ['pollLlmBatchJob', `${runId}/llm-batch-00000`, 'batch job submitted, polled, processed'],
+    ] as const) {
+      const handle = h.client.workflow.getHandle(workflowId);
+      const { runId: run } = await handle.describe();
+      out.push({ workflowType, note, workflowId, runId: run, history: await handle.fetchHistory() });
+    }
+    return await save(out);
   } finally {
     await h.close();
   }
@@ -257,11 +295,11 @@ async function main(): Promise<void> {
   const pipelines = (i >= 0 ? (process.argv[i + 1] ?? '') : 'evaluate,enrich,analyze,harmonize,embed').split(
     ',',
   );
-  const known: Record<string, () => Promise<number>> = { evaluate, enrich, analyze, harmonize, embed };
+  const known: Record<string, () => Promise<number>> = { evaluate, enrich, analyze, harmonize, embed, batch };
   const unknown = pipelines.filter((p) => !known[p]);
   if (unknown.length)
     throw new Error(
-      `unknown pipelines: ${unknown.join(', ')} (known: evaluate, enrich, analyze, harmonize, embed)`,
+      `unknown pipelines: ${unknown.join(', ')} (known: evaluate, enrich, analyze, harmonize, embed, batch)`,
     );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   if (replace) {

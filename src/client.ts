@@ -16,6 +16,7 @@ import { runReport } from './cli/runs';
 import { startRedrive } from './cli/redrive';
 import { analyzeSpec, enrichSpec, followRun, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
 import { seedCommand } from './cli/seed';
+import { modeInput, modeReportLines } from './cli/mode';
 import { LABEL_ALIASES } from './domain/labels';
 import { embedCommand, embedReportLines } from './cli/embed';
 import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
@@ -34,12 +35,13 @@ const HELP = `Usage: npm run cli -- <command> [flags]
   seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F [--format native|layoutlm|dynamo-export]   write a dataset
   seed --places N [--seed S] [--quality-truth F]   write places with reviews (enrichment); merge quality truth
   evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
-           [--keep-labels] [--priority interactive|normal|backfill] [--wait] [--json]   label evaluation run
-           (a label reviewed INVALID is replaced by the reviewer's suggestion; --keep-labels: status only)
+           [--keep-labels] [--priority interactive|normal|backfill] [--mode realtime|batch] [--wait] [--json]
+           label evaluation run (a label reviewed INVALID is replaced by the reviewer's suggestion;
+           --keep-labels: status only; --mode batch: prompts as OpenAI Batch API jobs at half price)
   report <runId> [--json]                       status and report of a run
   redrive <runId> [--run-id R] [--wait] [--json]   a new run over the items of an ended run that did not
                                                 succeed (failed or never reached); evaluate, enrich, analyze, harmonize
-  enrich [--places p-0001,...] [--batch-size N] [--no-cache] [--wait] [--json]   place enrichment run
+  enrich [--places p-0001,...] [--batch-size N] [--no-cache] [--mode realtime|batch] [--wait] [--json]   place enrichment run
   analyze <folder | s3://bucket/prefix> [--no-cache] [--wait] [--json]   test-suite quality run
   embed [--kind lines|words|all] [--wait] [--json]   embed lines/words: Batch API -> S3 deltas -> Chroma
   embed status [--json]                         embedded/pending/failed counts, records in Chroma, compactor
@@ -145,6 +147,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     'json',
     'run-id',
     'chunk-size',
+    'mode',
   ]);
   const priority = flag(args, 'priority');
   if (priority && !['interactive', 'normal', 'backfill'].includes(priority)) {
@@ -159,6 +162,7 @@ async function evaluateCommand(cfg: AppConfig, args: ParsedArgs): Promise<number
     noCache: boolFlag(args, 'no-cache'),
     ...(boolFlag(args, 'keep-labels') ? { applySuggestedLabels: false } : {}),
     ...(priority ? { priority: priority as EvaluateLabelsInput['priority'] } : {}),
+    ...modeInput(args),
   };
   return runPipelineCommand(
     cfg,
@@ -193,6 +197,7 @@ export function formatReport(report: Record<string, unknown>): string {
       `       latency p50/p95/p99 ${l.latencyMs.p50}/${l.latencyMs.p95}/${l.latencyMs.p99} ms`,
     );
   }
+  lines.push(...modeReportLines(report));
   lines.push(...pipelineReportLines(report));
   lines.push(...embedReportLines(report));
   lines.push(...harmonizeReportLines(report));

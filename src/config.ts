@@ -224,6 +224,11 @@ export const envSchema = z.object({
   EMBED_DATA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(50),
   /** Prefix of the pipeline's S3 keys (batches/, deltas/, snapshots/). */
   EMBED_S3_PREFIX: z.string().default(''),
+  /**
+   * Batch mode (`--mode batch`): requests per Batch API job (the API's limit, 50,000, is the ceiling).
+   * Jobs are polled at the EMBED_POLL_* cadence; their request files go under EMBED_S3_PREFIX.
+   */
+  LLM_BATCH_MAX_REQUESTS: z.coerce.number().int().min(1).max(50_000).default(50_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -4,6 +4,9 @@ import { embedSettingsFromConfig, type EmbeddingDeps } from './activities/embed'
 import { BatchApi } from './llm/batch-api';
 import { EmbeddingStore } from './stores/embeddings';
 import { LlmMetrics, parsePrices } from './llm/accounting';
+import type { BatchModeDeps } from './activities/batch-mode';
+import { CallRecorder } from './llm/call-records';
+import { LlmBatchJobStore } from './stores/llm-batch-jobs';
 import { AnswerLedger } from './llm/answer-ledger';
 import { LlmCache } from './llm/cache';
 import { GlobalLimiter } from './llm/limiter';
@@ -90,6 +93,32 @@ export function createEmbeddingDeps(
     runs: stores.runs,
     settings: embedSettingsFromConfig(cfg),
     prices: parsePrices(cfg.LLM_PRICES),
+    s3Prefix: cfg.EMBED_S3_PREFIX,
+  };
+}
+
+/** Dependencies of batch mode's activities (pipeline queue): the Batch API, the LLM cache, call records. */
+export function createBatchModeDeps(
+  cfg: AppConfig,
+  stores: ReturnType<typeof createStores>,
+  embedding: Pick<EmbeddingDeps, 'objects' | 'batchApi'>,
+): BatchModeDeps {
+  return {
+    receipts: stores.receipts,
+    runs: stores.runs,
+    jobs: new LlmBatchJobStore(stores.receipts),
+    objects: embedding.objects,
+    batchApi: embedding.batchApi,
+    cache: new LlmCache(stores.ddb, cfg.DYNAMODB_TABLE, cfg.LLM_CACHE_TTL_S),
+    recorder: new CallRecorder({
+      ddb: stores.ddb,
+      table: cfg.DYNAMODB_TABLE,
+      metrics: new LlmMetrics(),
+      prices: parsePrices(cfg.LLM_PRICES),
+    }),
+    provider: cfg.llmProvider,
+    model: cfg.llmModel,
+    maxRequestsPerJob: cfg.LLM_BATCH_MAX_REQUESTS,
     s3Prefix: cfg.EMBED_S3_PREFIX,
   };
 }

@@ -4,7 +4,13 @@ import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/
 import { type AppConfig, ConfigError, loadConfig } from './config';
 import { createLlmQueueActivities, createPipelineActivities } from './activities';
 import { ProviderBreaker } from './llm/breaker';
-import { createEmbeddingDeps, createHarmonizationStores, createLlmLayer, createStores } from './deps';
+import {
+  createBatchModeDeps,
+  createEmbeddingDeps,
+  createHarmonizationStores,
+  createLlmLayer,
+  createStores,
+} from './deps';
 import { connectWorker } from './temporal';
 import { createS3Client } from './stores/clients';
 import { type GlobalLimiter, LimiterCapMismatchError } from './llm/limiter';
@@ -33,6 +39,7 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
   const harmonization = createHarmonizationStores(cfg, stores);
   const workers: Worker[] = [];
   if (opts.queues.includes('pipeline')) {
+    const embedding = createEmbeddingDeps(cfg, stores, harmonization);
     workers.push(
       await Worker.create({
         connection,
@@ -46,7 +53,8 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
           runs: stores.runs,
           truthFile: cfg.truthFile,
           ...harmonization,
-          embedding: createEmbeddingDeps(cfg, stores, harmonization),
+          embedding,
+          batchMode: createBatchModeDeps(cfg, stores, embedding),
           s3: createS3Client(cfg),
           s3Bucket: cfg.S3_BUCKET,
         }),

@@ -43,6 +43,7 @@ const WORKFLOW_TYPES = [
   'embedBackfill',
   'pollEmbeddingBatch',
   'compactEmbeddings',
+  'pollLlmBatchJob',
 ];
 
 /** Replays each history with the current workflow code (one shared bundle of src/workflows). */

@@ -13,6 +13,7 @@ import type { LlmClient } from '../llm/llm-client';
 import { ProviderBreaker, withProviderBreaker } from '../llm/breaker';
 import { createEmbedActivities, type EmbeddingDeps } from './embed';
 import { createRedriveActivities } from './redrive';
+import { createBatchModeActivities, type BatchModeDeps } from './batch-mode';
 
 export type PipelineActivities = ReturnType<typeof createRunRecordActivities> &
   ReturnType<typeof createEvaluateActivities> &
@@ -20,7 +21,8 @@ export type PipelineActivities = ReturnType<typeof createRunRecordActivities> &
   ReturnType<typeof createQualityActivities> &
   ReturnType<typeof createHarmonizationActivities> &
   ReturnType<typeof createEmbedActivities> &
-  ReturnType<typeof createRedriveActivities>;
+  ReturnType<typeof createRedriveActivities> &
+  ReturnType<typeof createBatchModeActivities>;
 export type LlmActivities = ReturnType<typeof createEvaluateLlmActivities> &
   ReturnType<typeof createEnrichmentLlmActivities> &
   ReturnType<typeof createQualityLlmActivities> &
@@ -31,7 +33,7 @@ export type Activities = PipelineActivities & LlmActivities;
 export function createPipelineActivities(
   deps: EvaluationDeps &
     Pick<QualityDeps, 's3' | 's3Bucket'> &
-    HarmonizationDeps & { embedding: EmbeddingDeps },
+    HarmonizationDeps & { embedding: EmbeddingDeps; batchMode: BatchModeDeps },
 ): PipelineActivities {
   return {
     ...createRunRecordActivities(deps),
@@ -41,6 +43,7 @@ export function createPipelineActivities(
     ...createHarmonizationActivities(deps),
     ...createEmbedActivities(deps.embedding),
     ...createRedriveActivities(deps),
+    ...createBatchModeActivities(deps.batchMode),
   };
 }
 

@@ -10,6 +10,7 @@ import type { Workflow } from '@temporalio/common';
 import { connectClient } from '../temporal';
 import { type ParsedArgs, UsageError, assertKnownFlags, boolFlag, flag, listFlag, numberFlag } from './args';
 import { startRun, waitForRun } from './runs';
+import { modeInput } from './mode';
 
 export interface PipelineRunSpec {
   pipeline: string;
@@ -28,9 +29,9 @@ function priorityOf(args: ParsedArgs): EnrichPlacesInput['priority'] {
   return p as EnrichPlacesInput['priority'];
 }
 
-/** `enrich [--places p-0001,p-0002] [--batch-size N] [--no-cache] [--priority P] [--wait] [--json]` */
+/** `enrich [--places p-0001,p-0002] [--batch-size N] [--no-cache] [--priority P] [--mode M] [--wait] [--json]` */
 export function enrichSpec(args: ParsedArgs): PipelineRunSpec {
-  assertKnownFlags(args, ['places', 'batch-size', 'no-cache', 'priority', 'wait', 'json', 'run-id']);
+  assertKnownFlags(args, ['places', 'batch-size', 'no-cache', 'priority', 'wait', 'json', 'run-id', 'mode']);
   if (args.positional.length)
     throw new UsageError(`enrich takes no arguments, got "${args.positional.join(' ')}"`);
   const priority = priorityOf(args);
@@ -39,6 +40,7 @@ export function enrichSpec(args: ParsedArgs): PipelineRunSpec {
     batchSize: numberFlag(args, 'batch-size', { min: 1, max: 100, int: true }),
     noCache: boolFlag(args, 'no-cache'),
     ...(priority ? { priority } : {}),
+    ...modeInput(args),
   };
   return { pipeline: 'enrich', workflow: enrichPlaces, input };
 }

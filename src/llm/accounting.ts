@@ -30,7 +30,12 @@ export interface CallRecord {
    * paid for it (its completion was lost), so this attempt made no request.
    */
   replayed?: boolean;
+  /** An answer of an OpenAI Batch API job (batch mode): priced at BATCH_PRICE_FACTOR, no latency of its own. */
+  batch?: boolean;
 }
+
+/** The Batch API's price against realtime requests (half). */
+export const BATCH_PRICE_FACTOR = 0.5;
 
 export interface LlmRunStats {
   calls: number;
@@ -92,7 +97,7 @@ export function percentile(sorted: number[], p: number): number {
 
 export function summarizeCalls(records: CallRecord[]): LlmRunStats {
   const latencies = records
-    .filter((r) => r.status === 'ok' || r.status === 'invalid_answer')
+    .filter((r) => (r.status === 'ok' || r.status === 'invalid_answer') && !r.batch)
     .map((r) => r.latencyMs)
     .sort((a, b) => a - b);
   const sum = (f: (r: CallRecord) => number) => records.reduce((n, r) => n + f(r), 0);

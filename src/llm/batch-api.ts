@@ -35,10 +35,19 @@ export class BatchApi {
   }
 
   async createEmbeddingsBatch(inputFileId: string, metadata: Record<string, string>): Promise<Batch> {
+    return this.createBatch(inputFileId, '/v1/embeddings', metadata);
+  }
+
+  /** A batch of requests to one endpoint (chat completions in batch mode, embeddings). */
+  async createBatch(
+    inputFileId: string,
+    endpoint: '/v1/embeddings' | '/v1/chat/completions',
+    metadata: Record<string, string>,
+  ): Promise<Batch> {
     return this.call(() =>
       this.client.batches.create({
         input_file_id: inputFileId,
-        endpoint: '/v1/embeddings',
+        endpoint,
         completion_window: '24h',
         metadata,
       }),
@@ -118,4 +127,26 @@ export class BatchApi {
       throw mapOpenAiError(err);
     }
   }
+}
+
+/** What a poll learns of a batch: its status, request counts, and the first validation errors. */
+export interface BatchCheck {
+  status: string;
+  requestCounts: { total: number; completed: number; failed: number };
+  /** Validation errors of a failed batch (first few). */
+  errors: string[];
+}
+
+export function batchCheckOf(b: Batch): BatchCheck {
+  return {
+    status: b.status,
+    requestCounts: {
+      total: b.request_counts?.total ?? 0,
+      completed: b.request_counts?.completed ?? 0,
+      failed: b.request_counts?.failed ?? 0,
+    },
+    errors: (b.errors?.data ?? [])
+      .slice(0, 5)
+      .map((e) => `${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`),
+  };
 }

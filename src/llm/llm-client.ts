@@ -84,6 +84,19 @@ export function estimateTokens(messages: ChatMessage[]): number {
   return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4) + 200;
 }
 
+/**
+ * The cache key of a structured call: everything that shapes its answer. Batch mode writes the
+ * answers of its batch jobs under it, so the realtime call of the same prompt is served from them.
+ */
+export function structuredCacheKey(
+  provider: string,
+  model: string,
+  messages: ChatMessage[],
+  jsonSchema: Record<string, unknown>,
+): string {
+  return cacheKey({ provider, model, messages, schema: jsonSchema, params: { temperature: 0 } });
+}
+
 export class LlmClient {
   private readonly records: CallRecorder;
 
@@ -93,13 +106,7 @@ export class LlmClient {
 
   async structured<T>(input: StructuredCallInput<T>): Promise<StructuredCallResult<T>> {
     const { deps } = this;
-    const key = cacheKey({
-      provider: deps.provider.name,
-      model: deps.model,
-      messages: input.messages,
-      schema: input.jsonSchema,
-      params: { temperature: 0 },
-    });
+    const key = structuredCacheKey(deps.provider.name, deps.model, input.messages, input.jsonSchema);
     const started = Date.now();
     // The ledger is read whether or not the cache is: an answer this logical call paid for is reused.
     const [paid, hit] = await Promise.all([

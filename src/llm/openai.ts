@@ -14,27 +14,7 @@ export class OpenAiProvider implements LlmProvider {
 
   async chat(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
     try {
-      const res = await this.client.chat.completions.create(
-        {
-          model: req.model,
-          messages: req.messages,
-          temperature: req.temperature ?? 0,
-          ...(req.maxOutputTokens ? { max_tokens: req.maxOutputTokens } : {}),
-          ...(req.jsonSchema
-            ? {
-                response_format: {
-                  type: 'json_schema' as const,
-                  json_schema: {
-                    name: req.schemaName ?? 'answer',
-                    schema: strictSubset(req.jsonSchema),
-                    strict: true,
-                  },
-                },
-              }
-            : {}),
-        },
-        { signal },
-      );
+      const res = await this.client.chat.completions.create(chatCompletionParams(req), { signal });
       return {
         content: res.choices[0]?.message.content ?? '',
         truncated: res.choices[0]?.finish_reason === 'length',
@@ -59,6 +39,31 @@ export class OpenAiProvider implements LlmProvider {
       throw mapOpenAiError(err);
     }
   }
+}
+
+/**
+ * The body of a chat completion request: what `chat` sends, and what a Batch API line carries
+ * (batch mode sends exactly the realtime request).
+ */
+export function chatCompletionParams(req: ChatRequest) {
+  return {
+    model: req.model,
+    messages: req.messages,
+    temperature: req.temperature ?? 0,
+    ...(req.maxOutputTokens ? { max_tokens: req.maxOutputTokens } : {}),
+    ...(req.jsonSchema
+      ? {
+          response_format: {
+            type: 'json_schema' as const,
+            json_schema: {
+              name: req.schemaName ?? 'answer',
+              schema: strictSubset(req.jsonSchema),
+              strict: true,
+            },
+          },
+        }
+      : {}),
+  };
 }
 
 export function mapOpenAiError(err: unknown): Error {

@@ -58,6 +58,7 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
     'progressEveryMs',
     'applySuggestedLabels',
     'continued',
+    'mode',
   ]);
   const widths = check.object('widths', input.widths, ['merchants', 'batches', 'receipts']);
   // Set by the root itself when it continues as new.
@@ -68,6 +69,7 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
     .bool('skipLlmReview', input.skipLlmReview)
     .bool('revalidate', input.revalidate)
     .bool('applySuggestedLabels', input.applySuggestedLabels)
+    .oneOf('mode', input.mode, ['realtime', 'batch'])
     .int('widths.merchants', widths.merchants, 1, MAX_WIDTH)
     .int('widths.batches', widths.batches, 1, MAX_WIDTH)
     .int('widths.receipts', widths.receipts, 1, MAX_WIDTH)
@@ -82,7 +84,15 @@ export function checkEvaluateLabelsInput(rawInput: EvaluateLabelsRunInput): void
 
 export function checkEnrichPlacesInput(rawInput: EnrichPlacesInput): void {
   const input = fieldsOf(rawInput);
-  commonChecks(input, ['placeIds', 'batchSize', 'batchesInFlight', 'continueAsNewAfterBatches', 'resume'])
+  commonChecks(input, [
+    'placeIds',
+    'batchSize',
+    'batchesInFlight',
+    'continueAsNewAfterBatches',
+    'resume',
+    'mode',
+  ])
+    .oneOf('mode', input.mode, ['realtime', 'batch'])
     .ids('placeIds', input.placeIds, 1_000_000)
     .int('batchSize', input.batchSize, 1, 100)
     .int('batchesInFlight', input.batchesInFlight, 1, MAX_WIDTH)

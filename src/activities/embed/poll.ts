@@ -5,13 +5,9 @@ import { mapLimit } from '../../domain/chunk';
 import type { BatchOutcome } from '../../stores/embeddings';
 import { failureOf, recordOf } from './batch-files';
 import { ITEM_UPDATE_CONCURRENCY, type EmbeddingDeps } from './deps';
+import { batchCheckOf, type BatchCheck } from '../../llm/batch-api';
 
-export interface BatchCheck {
-  status: string;
-  requestCounts: { total: number; completed: number; failed: number };
-  /** Validation errors of a failed batch (first few). */
-  errors: string[];
-}
+export type { BatchCheck };
 
 export function createPollActivities({ embeddings, batchApi }: EmbeddingDeps) {
   return {
@@ -26,17 +22,7 @@ export function createPollActivities({ embeddings, batchApi }: EmbeddingDeps) {
           );
         const b = await batchApi.retrieve(rec.openaiBatchId);
         if (rec.status !== b.status) await embeddings.noteBatchStatus(rec, b.status);
-        return {
-          status: b.status,
-          requestCounts: {
-            total: b.request_counts?.total ?? 0,
-            completed: b.request_counts?.completed ?? 0,
-            failed: b.request_counts?.failed ?? 0,
-          },
-          errors: (b.errors?.data ?? [])
-            .slice(0, 5)
-            .map((e) => `${e.code ?? 'error'}${e.line ? ` (line ${e.line})` : ''}: ${e.message ?? ''}`),
-        };
+        return batchCheckOf(b);
       } catch (err) {
         throw failureOf(err);
       }

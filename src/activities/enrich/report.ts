@@ -2,6 +2,7 @@
 // against the seeded truth when known; stored on the run.
 import type { Truth } from '../../domain/llm-tasks';
 import { summarizeCalls } from '../../llm/accounting';
+import { batchModeSummary } from '../batch-mode/report';
 import type { ItemResult } from '../../stores/runs';
 import { readTruth } from '../../stores/truth';
 import { ratio } from '../shared/report-math';
@@ -40,11 +41,13 @@ export function createEnrichmentReportActivities({ runs, truthFile }: Enrichment
       status: string;
       makespanMs: number;
     }): Promise<EnrichmentReport> {
-      const [results, calls, truth] = await Promise.all([
+      const [results, calls, truth, meta] = await Promise.all([
         runs.listResults(input.runId),
         runs.listCalls(input.runId),
         readTruth(truthFile),
+        runs.getRun(input.runId),
       ]);
+      const batchMode = meta?.params?.mode === 'batch';
       const llm = summarizeCalls(calls);
       const succeeded = results.filter((r) => r.status === 'SUCCEEDED');
       const failed = results.filter((r) => r.status === 'FAILED');
@@ -62,6 +65,8 @@ export function createEnrichmentReportActivities({ runs, truthFile }: Enrichment
         failures: failed.slice(0, 20).map((r) => ({ itemId: r.itemId, reason: r.reason ?? 'unknown' })),
         llm,
         makespanMs: input.makespanMs,
+        mode: batchMode ? 'batch' : 'realtime',
+        ...(batchMode ? { batch: batchModeSummary(calls) } : {}),
       };
       const accuracy = accuracyOf(succeeded, truth);
       if (accuracy) report.accuracy = accuracy;

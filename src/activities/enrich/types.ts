@@ -3,6 +3,7 @@ import type { PlaceForPrompt } from '../../domain/place-prompts';
 import type { summarizeCalls } from '../../llm/accounting';
 import type { ReceiptStore } from '../../stores/receipts';
 import type { RunStore } from '../../stores/runs';
+import type { BatchModeSummary } from '../batch-mode/report';
 
 export interface EnrichmentDeps {
   receipts: ReceiptStore;
@@ -34,6 +35,10 @@ export interface EnrichmentReport {
   accuracy?: { womenOnlyHours: number; amenities: number; judged: number };
   llm: ReturnType<typeof summarizeCalls>;
   makespanMs: number;
+  /** How the prompts were sent (reports of older runs lack it: realtime). */
+  mode?: 'realtime' | 'batch';
+  /** Batch mode: answers and cost of the batch jobs and of the realtime fallback. */
+  batch?: BatchModeSummary;
 }
 
 export interface EnrichPlaceInput {

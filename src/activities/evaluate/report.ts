@@ -6,6 +6,7 @@ import type { ItemResult } from '../../stores/runs';
 import { readTruth } from '../../stores/truth';
 import type { EvaluationDeps, EvaluationReport } from './types';
 import { round } from '../shared/report-math';
+import { batchModeSummary } from '../batch-mode/report';
 
 interface ResultDetail {
   issues?: number;
@@ -23,6 +24,8 @@ export function createEvaluateReportActivities({
       runId: string;
       status: string;
       makespanMs: number;
+      /** How the run's prompts were sent. @default 'realtime' */
+      mode?: 'realtime' | 'batch';
     }): Promise<EvaluationReport> {
       const [results, calls, truth] = await Promise.all([
         runs.listResults(input.runId),
@@ -44,6 +47,8 @@ export function createEvaluateReportActivities({
         failures: failed.slice(0, 20).map((r) => ({ itemId: r.itemId, reason: r.reason ?? 'unknown' })),
         llm: summarizeCalls(calls),
         makespanMs: input.makespanMs,
+        mode: input.mode ?? 'realtime',
+        ...(input.mode === 'batch' ? { batch: batchModeSummary(calls) } : {}),
       };
       const planted = truth?.planted;
       if (planted && Object.keys(planted).length > 0) {

@@ -19,25 +19,38 @@ export interface ReviewLabelIssuesInput {
   noCache?: boolean;
 }
 
+/** A review answer is valid when it decides every issue sent, and nothing else (else it is repaired). */
+export function labelReviewSchemaFor(ids: ReadonlySet<string>) {
+  return labelReviewAnswerSchema.refine((a) => coversExactly(a.reviews, ids), {
+    message: `reviews must cover exactly the ${ids.size} item ids sent, each once`,
+  });
+}
+
+/**
+ * The structured call that reviews one chunk of issues: its prompt, answer schema and size. Batch
+ * mode sends exactly this request, so its answers are cached under the key a realtime call reads.
+ */
+export function labelReviewCall(merchantName: string, issues: LabelIssue[]) {
+  const ids = new Set(issues.map((i) => i.wordId));
+  return {
+    task: 'label_review' as const,
+    messages: labelReviewMessages(merchantName, issues),
+    schema: labelReviewSchemaFor(ids),
+    jsonSchema: answerJsonSchemaFor('label_review', [...ids]),
+    itemCount: issues.length,
+  };
+}
+
 export function createEvaluateReviewActivities({ llm }: { llm: LlmClient }) {
   return {
     /** Reviews one chunk of label issues of a receipt with one structured LLM call. */
     async reviewLabelIssues(input: ReviewLabelIssuesInput): Promise<ReviewedWord[]> {
       const ctx = Context.current();
-      const ids = new Set(input.issues.map((i) => i.wordId));
-      // An answer must decide every issue sent, and nothing else; otherwise it is repaired.
-      const schema = labelReviewAnswerSchema.refine((a) => coversExactly(a.reviews, ids), {
-        message: `reviews must cover exactly the ${ids.size} item ids sent, each once`,
-      });
       try {
         const { value } = await llm.structured({
           runId: input.runId,
           ...llmCallIds(),
-          task: 'label_review',
-          messages: labelReviewMessages(input.merchantName, input.issues),
-          schema,
-          jsonSchema: answerJsonSchemaFor('label_review', [...ids]),
-          itemCount: input.issues.length,
+          ...labelReviewCall(input.merchantName, input.issues),
           noCache: input.noCache,
           fairnessKey: input.merchantId,
           signal: ctx.cancellationSignal,

@@ -2,6 +2,7 @@
 import type { LabelReviewAnswer } from '../../domain/llm-tasks';
 import type { LabelIssue } from '../../domain/receipt';
 import type { summarizeCalls } from '../../llm/accounting';
+import type { BatchModeSummary } from '../batch-mode/report';
 import type { ReceiptStore } from '../../stores/receipts';
 import type { RunStore } from '../../stores/runs';
 
@@ -61,4 +62,8 @@ export interface EvaluationReport {
   scores?: { precision: number; recall: number; planted: number };
   llm: ReturnType<typeof summarizeCalls>;
   makespanMs: number;
+  /** How the prompts were sent (reports of older runs lack it: realtime). */
+  mode?: 'realtime' | 'batch';
+  /** Batch mode: answers and cost of the batch jobs and of the realtime fallback. */
+  batch?: BatchModeSummary;
 }

@@ -11,7 +11,7 @@ export const io = pipelineLocalProxy(ioLocalActivityOptions);
  * Batch API control calls and submission: regular activities on the pipeline queue, heartbeated so
  * a dead worker's attempt is retried after `heartbeatTimeoutMs`. A 429 waits for its Retry-After.
  */
-export function controlActivityOptions(s: EmbedSettings): ActivityOptions {
+export function controlActivityOptions(s: Pick<EmbedSettings, 'heartbeatTimeoutMs'>): ActivityOptions {
   return {
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: s.heartbeatTimeoutMs,
@@ -29,7 +29,9 @@ export function controlActivityOptions(s: EmbedSettings): ActivityOptions {
  * Heavy S3/DynamoDB/Chroma work (results -> delta -> statuses, compaction, snapshots): long,
  * heartbeated, retried for hours before a batch is given up.
  */
-export function dataActivityOptions(s: EmbedSettings): ActivityOptions {
+export function dataActivityOptions(
+  s: Pick<EmbedSettings, 'heartbeatTimeoutMs' | 'dataMaxAttempts'>,
+): ActivityOptions {
   return {
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: s.heartbeatTimeoutMs,
@@ -44,7 +46,7 @@ export function dataActivityOptions(s: EmbedSettings): ActivityOptions {
 }
 
 /** The regular-activity proxies of an embedding workflow, with the options its settings give. */
-export function embedProxies(s: EmbedSettings) {
+export function embedProxies(s: Pick<EmbedSettings, 'heartbeatTimeoutMs' | 'dataMaxAttempts'>) {
   return {
     control: pipelineProxy(controlActivityOptions(s)),
     data: pipelineProxy(dataActivityOptions(s)),

@@ -12,6 +12,7 @@ import { enrichBatch, placeLlm } from './enrich-batch';
 import { enrichPlacesByCursor } from './enrich-by-cursor';
 import { io } from './proxies';
 import { applyEnrichmentDefaults, type EnrichPlacesInput, type EnrichSettings } from './settings';
+import { enrichInBatchMode } from '../batch-mode/enrich';
 
 /** A run pages its places from the store after the last place id started (patch id). */
 export const ENRICH_PLACE_CURSOR_PATCH = 'enrich-place-cursor';
@@ -41,6 +42,7 @@ async function enrichPlacesByBatchIndex(input: EnrichPlacesInput = {}): Promise<
   const llmFor = placeLlm(s);
 
   const placeIds = input.resume ? input.placeIds : await startRun(input, s, startedAt);
+  if (input.mode === 'batch' && !input.resume) await enrichInBatchMode(input, s.runId);
   const batches = chunk(placeIds ?? [], s.batchSize);
   progress.total = placeIds?.length ?? 0;
   progress.merchantsTotal = batches.length; // shown as batches by the progress bar

@@ -21,6 +21,12 @@ export interface EnrichPlacesInput {
   llmTaskQueue?: string;
   /** Redrive this ended run: only its places that did not succeed (`npm run cli -- redrive`). */
   redriveOf?: string;
+  /**
+   * `batch`: the places' prompts go first as OpenAI Batch API jobs at half price (their answers fill
+   * the cache the places then read; `noCache` sends every prompt to the batch); what they do not
+   * answer is called realtime. @default 'realtime'
+   */
+  mode?: 'realtime' | 'batch';
   /** Set when continuing as new: where the previous run stopped. */
   resume?: EnrichResume;
 }
@@ -35,14 +41,15 @@ export interface EnrichResume {
   progress: RunProgress;
 }
 
-export type EnrichSettings = Required<Omit<EnrichPlacesInput, 'placeIds' | 'resume' | 'redriveOf'>>;
+export type EnrichSettings = Required<Omit<EnrichPlacesInput, 'placeIds' | 'resume' | 'redriveOf' | 'mode'>>;
 
 export function applyEnrichmentDefaults(input: EnrichPlacesInput, workflowId: string): EnrichSettings {
   return {
     runId: input.runId ?? workflowId,
     batchSize: input.batchSize ?? 10,
     batchesInFlight: input.batchesInFlight ?? 4,
-    noCache: input.noCache ?? false,
+    // Batch mode: the places read the answers its batch jobs cached (its prompts skip the cache).
+    noCache: input.mode === 'batch' ? false : (input.noCache ?? false),
     priority: input.priority ?? 'normal',
     continueAsNewAfterBatches: input.continueAsNewAfterBatches ?? 200,
     llmTaskQueue: input.llmTaskQueue ?? LLM_QUEUE,

@@ -14,6 +14,7 @@ import {
   slidingWindow,
 } from '../shared';
 import { RunBreaker } from '../run-breaker';
+import { reviewInBatchMode } from '../batch-mode/evaluate';
 import { checkEvaluateLabelsInput } from '../root-inputs';
 import { evaluateMerchant } from './merchant';
 import { RootProgress, type CarriedProgress } from './progress';
@@ -97,6 +98,7 @@ async function finishEvaluationRun(s: Settings, progress: RootProgress, startedA
     runId: s.runId,
     status: 'COMPLETED',
     makespanMs: Date.now() - startedAt,
+    ...(s.mode ? { mode: s.mode } : {}),
   });
   markRunCompleted();
   return report;
@@ -117,6 +119,7 @@ async function boundedRootRun(input: EvaluateLabelsRunInput): Promise<Evaluation
   if (!carry) {
     markRunRunning(s.runId, 'evaluate');
     await startEvaluationRun(input, s, startedAt);
+    if (s.mode === 'batch') await reviewInBatchMode(input, s);
   }
   const merchantIds = await io.listMerchantIds({
     merchantIds: input.merchantIds,

@@ -51,9 +51,15 @@ export interface EvaluateLabelsInput {
   applySuggestedLabels?: boolean;
   /** Redrive this ended run: only its receipts that did not succeed (`npm run cli -- redrive`). */
   redriveOf?: string;
+  /**
+   * `batch`: the review prompts go first as OpenAI Batch API jobs at half price (their answers fill
+   * the cache the receipts' reviews then read; `noCache` sends every prompt to the batch);
+   * what they do not answer is called realtime. @default 'realtime'
+   */
+  mode?: 'realtime' | 'batch';
 }
 
-type NewFields = 'continueAsNewAfterMerchants' | 'progressEveryMs' | 'applySuggestedLabels';
+type NewFields = 'continueAsNewAfterMerchants' | 'progressEveryMs' | 'applySuggestedLabels' | 'mode';
 
 /**
  * What every workflow of a run gets. The fields added later are optional: settings recorded in the
@@ -69,7 +75,8 @@ export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: 
     runId: input.runId ?? workflowId,
     batchSize: input.batchSize ?? 10,
     skipLlmReview: input.skipLlmReview ?? false,
-    noCache: input.noCache ?? false,
+    // Batch mode: the receipts read the answers its batch jobs cached (its prompts skip the cache).
+    noCache: input.mode === 'batch' ? false : (input.noCache ?? false),
     revalidate: input.revalidate ?? false,
     widths: { merchants: 3, batches: 10, receipts: 5, ...input.widths },
     reviewChunkSize: input.reviewChunkSize ?? 20,
@@ -81,6 +88,7 @@ export function applyEvaluationDefaults(input: EvaluateLabelsInput, workflowId: 
       : {}),
     ...(input.progressEveryMs !== undefined ? { progressEveryMs: input.progressEveryMs } : {}),
     applySuggestedLabels: input.applySuggestedLabels ?? true,
+    ...(input.mode === 'batch' ? { mode: input.mode } : {}),
   };
 }
 
