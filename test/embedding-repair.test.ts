@@ -13,6 +13,7 @@ import { batchKeyOf, requestLine } from '../src/domain/embedding';
 import { ChromaStore } from '../src/stores/chroma';
 import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
 import type { embedBackfill } from '../src/workflows/embed';
+import { embedHarnessEnv } from './helpers/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 const MAX_REQUESTS = 150;
@@ -34,16 +35,7 @@ async function repairHarness(opts: {
     queues: ['pipeline'],
     emulator: { port, batchCompleteAfterS: opts.batchCompleteAfterS, embeddingDim: 64 },
     env: {
-      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
-      CHROMA_COLLECTION_PREFIX: `${tag}-`,
-      EMBED_S3_PREFIX: `${tag}/`,
-      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
-      EMBED_BATCH_MAX_REQUESTS: String(MAX_REQUESTS),
-      EMBED_POLL_INITIAL_MS: '200',
-      EMBED_POLL_MAX_MS: '500',
-      EMBED_COMPACT_IDLE_MS: '500',
-      EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
-      EMBED_RECONCILE_MS: '1000',
+      ...embedHarnessEnv({ port, tag, maxRequestsPerBatch: MAX_REQUESTS, reconcileMs: 1000 }),
       ...opts.env,
     },
     dataset: { merchants: 1, receiptsPerMerchant: 5, seed: 5 },

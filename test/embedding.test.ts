@@ -34,6 +34,7 @@ import type {
   EmbedProgress,
   PollEmbeddingBatchResult,
 } from '../src/workflows/embed';
+import { embedHarnessEnv } from './helpers/embed-harness';
 import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
 import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
@@ -65,19 +66,7 @@ async function embedHarness(opts: {
       embeddingDim: EMBEDDING_DIM,
       ...opts.emulator,
     },
-    env: {
-      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
-      CHROMA_COLLECTION_PREFIX: `${tag}-`,
-      EMBED_S3_PREFIX: `${tag}/`,
-      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
-      EMBED_BATCH_MAX_REQUESTS: String(MAX_REQUESTS),
-      EMBED_POLL_INITIAL_MS: '200',
-      EMBED_POLL_MAX_MS: '500',
-      EMBED_COMPACT_IDLE_MS: '500',
-      EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
-      EMBED_RECONCILE_MS: '5000',
-      ...opts.env,
-    },
+    env: { ...embedHarnessEnv({ port, tag, maxRequestsPerBatch: MAX_REQUESTS }), ...opts.env },
     dataset: { merchants: 1, receiptsPerMerchant: 5, seed: opts.seed ?? 5 },
   });
   const receipts = h.dataset!.receipts;
