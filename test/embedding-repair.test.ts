@@ -158,7 +158,8 @@ describe('embedding repair: a delta that fails for a whole Chroma outage', { tim
         const deps = createEmbeddingDeps(h.direct);
         const handle = await startBackfill(h);
         await firstProviderBatch(h);
-        await proxy.inject({ kind: 'fail', status: 503 }, { forMs: 8_000 });
+        // The outage lasts until a delta has failed for it (however slow the machine), then ends.
+        await proxy.inject({ kind: 'fail', status: 503 });
         // While a delta is FAILED its items must not say SUCCESS (their vectors are not in Chroma).
         const held = await waitFor('a FAILED delta whose items are back to PENDING', async () => {
           for (const d of await deps.embeddings.listDeltas('FAILED')) {
@@ -167,6 +168,7 @@ describe('embedding repair: a delta that fails for a whole Chroma outage', { tim
           }
           return undefined;
         });
+        await proxy.clear();
         const report = await within('the backfill', handle.result());
         assert.ok(report.deltasRedriven >= 1, `a failed delta was redriven: ${JSON.stringify(report)}`);
         assert.equal(report.deltasFailed, 0, 'no delta of the run is left FAILED');
