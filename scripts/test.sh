@@ -2,10 +2,13 @@
 # `npm test`: installs what is missing, then runs every test file against the real embedded stack
 # (started by the tests' harness, or reused when already up). In CI the stack is stopped after.
 #
-# Test files run TEST_CONCURRENCY at a time (default 2: much of a file's time is spent waiting on
-# Temporal, the emulator and timers; each file has its own tables, task queues and emulator). Files
-# that kill a shared service (the Temporal server), load the real LLM server, or measure how the
-# adaptive limit or a kill -9 plays out in time run alone after, one at a time.
+# Most of a real-stack test file's time is waiting (on Temporal timers, the emulator, outages, a killed
+# worker's heartbeat timeout), and each file has its own tables, task queues, emulator and collections;
+# the file that kills its Temporal server has a server of its own. So files run TEST_CONCURRENCY at a
+# time (default 3), the longest first so the run does not end with one long file alone. Beside them from
+# the start runs the real-model file (it only asserts accounting, with generous call timeouts; the model
+# runs one thread per request). The adaptive-limit file, which learns a provider's limit from latency,
+# runs last, alone, so no other file's CPU shows up in its latencies.
 # `npm test -- test/x.test.ts ...` runs only those files, one at a time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,12 +32,25 @@ if [ "$#" -gt 0 ]; then
   exit
 fi
 
-# Alone: they kill and restart the shared Temporal server, need the machine's cores for the real model,
-# or measure timing (the adaptive limit learning a provider; a kill -9 landing while batches are open).
-alone=(test/process-faults.test.ts test/ollama.test.ts test/llm-layer.test.ts test/embedding.test.ts
-  test/embedding-repair.test.ts)
-mapfile -t together < <(find test -name '*.test.ts' | sort | grep -v -x -F -f <(printf '%s\n' "${alone[@]}"))
+# The longest files first (measured: minutes each); then every other file in name order.
+longest=(test/harmonization.test.ts test/evaluation.test.ts test/redrive.test.ts test/harmonization-kill.test.ts
+  test/embedding.test.ts test/process-faults.test.ts test/reliability.test.ts test/quality.test.ts
+  test/faults.test.ts test/embedding-repair.test.ts test/circuit-breaker.test.ts)
+beside=test/ollama.test.ts
+last=test/llm-layer.test.ts
+mapfile -t rest < <(find test -name '*.test.ts' | sort |
+  grep -v -x -F -f <(printf '%s\n' "${longest[@]}" "$beside" "$last"))
+pool=()
+for f in "${longest[@]}"; do [ -f "$f" ] && pool+=("$f"); done
+pool+=("${rest[@]}")
+
 status=0
-run --test-concurrency="${TEST_CONCURRENCY:-2}" "${together[@]}" || status=$?
-run --test-concurrency=1 "${alone[@]}" || status=$?
+# Its report goes to a file, printed once it ends, so the two reports do not interleave.
+beside_log=.data/test-beside.log
+run --test-concurrency=1 "$beside" >"$beside_log" 2>&1 &
+beside_pid=$!
+run --test-concurrency="${TEST_CONCURRENCY:-3}" "${pool[@]}" || status=$?
+wait "$beside_pid" || status=$?
+cat "$beside_log"
+run --test-concurrency=1 "$last" || status=$?
 exit "$status"
