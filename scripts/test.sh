@@ -44,13 +44,32 @@ pool=()
 for f in "${longest[@]}"; do [ -f "$f" ] && pool+=("$f"); done
 pool+=("${rest[@]}")
 
+# One node process per file, in the order above (node --test would sort the files by name); a file's
+# report is printed whole once it ends, so the reports of files running at once do not interleave.
+logs=.data/test-logs
+rm -rf "$logs" && mkdir -p "$logs"
+run_file() {
+  local log rc=0
+  log="$logs/$(tr / _ <<<"$1").log"
+  NODE_NO_WARNINGS=1 node --import tsx --test "$1" >"$log" 2>&1 || rc=$?
+  {
+    flock 9
+    cat "$log"
+    if [ "$rc" = 0 ]; then echo "# $1: passed"; else echo "# $1: FAILED (exit $rc)" | tee -a "$logs/failed"; fi
+  } 9>"$logs/.lock"
+  return "$rc"
+}
+export -f run_file
+export logs
+
 status=0
-# Its report goes to a file, printed once it ends, so the two reports do not interleave.
-beside_log=.data/test-beside.log
-run --test-concurrency=1 "$beside" >"$beside_log" 2>&1 &
+run_file "$beside" &
 beside_pid=$!
-run --test-concurrency="${TEST_CONCURRENCY:-3}" "${pool[@]}" || status=$?
+printf '%s\n' "${pool[@]}" | xargs -d '\n' -n 1 -P "${TEST_CONCURRENCY:-3}" bash -c 'run_file "$1"' _ || status=$?
 wait "$beside_pid" || status=$?
-cat "$beside_log"
-run --test-concurrency=1 "$last" || status=$?
+run_file "$last" || status=$?
+if [ -s "$logs/failed" ]; then
+  echo "# failed files:"
+  cat "$logs/failed"
+fi
 exit "$status"
