@@ -417,12 +417,13 @@ describe('embedding: a long wait continues as new (issue 13: history bounded)', 
 
   test('waiting for its pollers and its deltas, the backfill continues as new and still embeds every item once', async () => {
     h = await embedHarness({
-      batchCompleteAfterS: 3,
+      // Batches that outlast the submit phase on a busy machine, so the backfill waits for its pollers.
+      batchCompleteAfterS: 6,
       // Small upserts: the last delta takes a few looks of the waiting backfill to reach Chroma.
       env: { EMBED_COMPACT_CHUNK_SIZE: '2', EMBED_DELTA_PART_RECORDS: '50' },
       seed: 21,
     });
-    // One wake-up per run: every reconcile (300 ms, batches take 3 s) and every look at the deltas
+    // One wake-up per run: every reconcile (300 ms, batches take 6 s) and every look at the deltas
     // ends its run with continue-as-new.
     const handle = await startBackfill(h, { settings: { waitsPerRun: 1, reconcileMs: 300 } });
     const report = await handle.result();
