@@ -146,141 +146,133 @@ async function withProxyTo(target: string, fn: (p: FaultProxy) => Promise<void>)
   }
 }
 
-// The four repairs run at once: each has its own harness, emulator, collections and prefix, and most
-// of a test's time is an outage or a batch's turnaround.
-describe('embedding repair', { concurrency: true }, () => {
-  describe('embedding repair: a delta that fails for a whole Chroma outage', { timeout: 240_000 }, () => {
-    test('is redriven: no item says SUCCESS meanwhile, every vector ends in Chroma, the report counts it', async () => {
-      await withProxyTo(loadConfig(process.env).chromaUrl, async (proxy) => {
-        let h: RepairHarness | undefined;
-        try {
-          h = await repairHarness({
-            batchCompleteAfterS: 2,
-            env: { CHROMA_URL: proxy.url, EMBED_DATA_MAX_ATTEMPTS: '2' },
-          });
-          const deps = createEmbeddingDeps(h.direct);
-          const handle = await startBackfill(h);
-          await firstProviderBatch(h);
-          // The outage lasts until a delta has failed for it (however slow the machine), then ends.
-          await proxy.inject({ kind: 'fail', status: 503 });
-          // While a delta is FAILED its items must not say SUCCESS (their vectors are not in Chroma).
-          const held = await waitFor('a FAILED delta whose items are back to PENDING', async () => {
-            for (const d of await deps.embeddings.listDeltas('FAILED')) {
-              const items = await deps.embeddings.listByStatus(d.kind, 'SUCCESS');
-              if (!items.some((i) => i.batch === d.batchKey)) return d.batchKey;
-            }
-            return undefined;
-          });
-          await proxy.clear();
-          const report = await within('the backfill', handle.result());
-          assert.ok(report.deltasRedriven >= 1, `a failed delta was redriven: ${JSON.stringify(report)}`);
-          assert.equal(report.deltasFailed, 0, 'no delta of the run is left FAILED');
-          const delta = await deps.embeddings.getDelta(held);
-          assert.equal(delta?.state, 'APPLIED', `${held} was applied after its redrive`);
-          assert.ok(proxy.stats().faulted.fail! > 0, 'the outage hit Chroma');
-          const s = await assertAllEmbedded(h);
-          assert.equal(s.deltasFailed, 0);
-        } finally {
-          await closeRepairHarness(h);
-        }
-      });
-    });
-  });
-
-  describe('embedding repair: results that fail to process during an S3 outage', { timeout: 240_000 }, () => {
-    test('are re-read from the output file, not resubmitted and paid again', async () => {
-      await withProxyTo(loadConfig(process.env).s3Endpoint, async (proxy) => {
-        let h: RepairHarness | undefined;
-        try {
-          h = await repairHarness({
-            batchCompleteAfterS: 2,
-            env: { S3_ENDPOINT: proxy.url, EMBED_DATA_MAX_ATTEMPTS: '2' },
-          });
-          const handle = await startBackfill(h);
-          await firstProviderBatch(h);
-          await proxy.inject({ kind: 'reset' }, { forMs: 10_000 });
-          const report = await within('the backfill', handle.result());
-          assert.ok(proxy.stats().faulted.reset! > 0, 'the outage hit S3');
-          await assertAllEmbedded(h);
-          const provider = await providerRequests(h);
-          assert.equal(
-            provider.requests,
-            h.items,
-            'each item sent to the provider once (nothing paid twice)',
-          );
-          assert.equal(report.resubmitted, 0, JSON.stringify(report));
-          assert.equal(report.succeeded, h.items);
-        } finally {
-          await closeRepairHarness(h);
-        }
-      });
-    });
-  });
-
-  describe('embedding repair: a poll workflow that dies without signalling', { timeout: 240_000 }, () => {
-    test('is restarted by its waiting backfill, which ends with every item embedded, nothing paid twice', async () => {
+describe('embedding repair: a delta that fails for a whole Chroma outage', { timeout: 240_000 }, () => {
+  test('is redriven: no item says SUCCESS meanwhile, every vector ends in Chroma, the report counts it', async () => {
+    await withProxyTo(loadConfig(process.env).chromaUrl, async (proxy) => {
       let h: RepairHarness | undefined;
       try {
-        h = await repairHarness({ batchCompleteAfterS: 3 });
+        h = await repairHarness({
+          batchCompleteAfterS: 2,
+          env: { CHROMA_URL: proxy.url, EMBED_DATA_MAX_ATTEMPTS: '2' },
+        });
         const deps = createEmbeddingDeps(h.direct);
         const handle = await startBackfill(h);
-        const runId = handle.workflowId;
-        const batchKey = await waitFor('a submitted batch with its poller', async () => {
-          for (const b of await deps.embeddings.listRunBatches(runId)) {
-            if (b.state !== 'SUBMITTED') continue;
-            const d = await h!.client.workflow.getHandle(`embed-poll/${b.batchKey}`).describe();
-            if (d.status.name === 'RUNNING') return b.batchKey;
+        await firstProviderBatch(h);
+        // The outage lasts until a delta has failed for it (however slow the machine), then ends.
+        await proxy.inject({ kind: 'fail', status: 503 });
+        // While a delta is FAILED its items must not say SUCCESS (their vectors are not in Chroma).
+        const held = await waitFor('a FAILED delta whose items are back to PENDING', async () => {
+          for (const d of await deps.embeddings.listDeltas('FAILED')) {
+            const items = await deps.embeddings.listByStatus(d.kind, 'SUCCESS');
+            if (!items.some((i) => i.batch === d.batchKey)) return d.batchKey;
           }
           return undefined;
         });
-        await h.client.workflow.getHandle(`embed-poll/${batchKey}`).terminate('test: the poller dies');
+        await proxy.clear();
         const report = await within('the backfill', handle.result());
-        assert.equal(report.succeeded, h.items, JSON.stringify(report));
-        await assertAllEmbedded(h);
-        const provider = await providerRequests(h);
-        assert.equal(provider.requests, h.items, 'each item sent to the provider once');
-        assert.equal(provider.batches, report.batches);
+        assert.ok(report.deltasRedriven >= 1, `a failed delta was redriven: ${JSON.stringify(report)}`);
+        assert.equal(report.deltasFailed, 0, 'no delta of the run is left FAILED');
+        const delta = await deps.embeddings.getDelta(held);
+        assert.equal(delta?.state, 'APPLIED', `${held} was applied after its redrive`);
+        assert.ok(proxy.stats().faulted.fail! > 0, 'the outage hit Chroma');
+        const s = await assertAllEmbedded(h);
+        assert.equal(s.deltasFailed, 0);
       } finally {
         await closeRepairHarness(h);
       }
     });
   });
+});
 
-  describe('embedding repair: PENDING items left by a dead run', { timeout: 240_000 }, () => {
-    test('are swept by the next backfill and embedded', async () => {
+describe('embedding repair: results that fail to process during an S3 outage', { timeout: 240_000 }, () => {
+  test('are re-read from the output file, not resubmitted and paid again', async () => {
+    await withProxyTo(loadConfig(process.env).s3Endpoint, async (proxy) => {
       let h: RepairHarness | undefined;
       try {
-        h = await repairHarness({ batchCompleteAfterS: 1 });
-        const deps = createEmbeddingDeps(h.direct);
-        // A run that claimed five lines and died before submitting them (its workflow is gone).
-        const deadRun = uniqueId('dead-');
-        const batchKey = batchKeyOf(deadRun, 'LINE', 0);
-        const claimed = await deps.embeddings.listCandidates('LINE', 5);
-        assert.equal(claimed.length, 5);
-        const inputKey = `${h.direct.EMBED_S3_PREFIX}batches/${deadRun}/line-00000/input-1.ndjson`;
-        await deps.objects.putText(
-          inputKey,
-          claimed.map((c) => requestLine('LINE', c.id, c.text, 'text-embedding-3-small')).join(''),
-        );
-        await deps.embeddings.createBatch({
-          batchKey,
-          runId: deadRun,
-          kind: 'LINE',
-          seq: 0,
-          state: 'CLAIMED',
-          createdAt: Date.now() - 3600_000,
-          inputKey,
-          itemCount: claimed.length,
+        h = await repairHarness({
+          batchCompleteAfterS: 2,
+          env: { S3_ENDPOINT: proxy.url, EMBED_DATA_MAX_ATTEMPTS: '2' },
         });
-        for (const c of claimed) assert.ok(await deps.embeddings.claim('LINE', c.id, batchKey));
-
         const handle = await startBackfill(h);
-        await within('the backfill', handle.result());
+        await firstProviderBatch(h);
+        await proxy.inject({ kind: 'reset' }, { forMs: 10_000 });
+        const report = await within('the backfill', handle.result());
+        assert.ok(proxy.stats().faulted.reset! > 0, 'the outage hit S3');
         await assertAllEmbedded(h);
-        assert.equal((await deps.embeddings.getBatch(deadRun, 'LINE', 0))?.state, 'RELEASED');
+        const provider = await providerRequests(h);
+        assert.equal(provider.requests, h.items, 'each item sent to the provider once (nothing paid twice)');
+        assert.equal(report.resubmitted, 0, JSON.stringify(report));
+        assert.equal(report.succeeded, h.items);
       } finally {
         await closeRepairHarness(h);
       }
     });
+  });
+});
+
+describe('embedding repair: a poll workflow that dies without signalling', { timeout: 240_000 }, () => {
+  test('is restarted by its waiting backfill, which ends with every item embedded, nothing paid twice', async () => {
+    let h: RepairHarness | undefined;
+    try {
+      h = await repairHarness({ batchCompleteAfterS: 3 });
+      const deps = createEmbeddingDeps(h.direct);
+      const handle = await startBackfill(h);
+      const runId = handle.workflowId;
+      const batchKey = await waitFor('a submitted batch with its poller', async () => {
+        for (const b of await deps.embeddings.listRunBatches(runId)) {
+          if (b.state !== 'SUBMITTED') continue;
+          const d = await h!.client.workflow.getHandle(`embed-poll/${b.batchKey}`).describe();
+          if (d.status.name === 'RUNNING') return b.batchKey;
+        }
+        return undefined;
+      });
+      await h.client.workflow.getHandle(`embed-poll/${batchKey}`).terminate('test: the poller dies');
+      const report = await within('the backfill', handle.result());
+      assert.equal(report.succeeded, h.items, JSON.stringify(report));
+      await assertAllEmbedded(h);
+      const provider = await providerRequests(h);
+      assert.equal(provider.requests, h.items, 'each item sent to the provider once');
+      assert.equal(provider.batches, report.batches);
+    } finally {
+      await closeRepairHarness(h);
+    }
+  });
+});
+
+describe('embedding repair: PENDING items left by a dead run', { timeout: 240_000 }, () => {
+  test('are swept by the next backfill and embedded', async () => {
+    let h: RepairHarness | undefined;
+    try {
+      h = await repairHarness({ batchCompleteAfterS: 1 });
+      const deps = createEmbeddingDeps(h.direct);
+      // A run that claimed five lines and died before submitting them (its workflow is gone).
+      const deadRun = uniqueId('dead-');
+      const batchKey = batchKeyOf(deadRun, 'LINE', 0);
+      const claimed = await deps.embeddings.listCandidates('LINE', 5);
+      assert.equal(claimed.length, 5);
+      const inputKey = `${h.direct.EMBED_S3_PREFIX}batches/${deadRun}/line-00000/input-1.ndjson`;
+      await deps.objects.putText(
+        inputKey,
+        claimed.map((c) => requestLine('LINE', c.id, c.text, 'text-embedding-3-small')).join(''),
+      );
+      await deps.embeddings.createBatch({
+        batchKey,
+        runId: deadRun,
+        kind: 'LINE',
+        seq: 0,
+        state: 'CLAIMED',
+        createdAt: Date.now() - 3600_000,
+        inputKey,
+        itemCount: claimed.length,
+      });
+      for (const c of claimed) assert.ok(await deps.embeddings.claim('LINE', c.id, batchKey));
+
+      const handle = await startBackfill(h);
+      await within('the backfill', handle.result());
+      await assertAllEmbedded(h);
+      assert.equal((await deps.embeddings.getBatch(deadRun, 'LINE', 0))?.state, 'RELEASED');
+    } finally {
+      await closeRepairHarness(h);
+    }
   });
 });

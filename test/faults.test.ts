@@ -10,9 +10,7 @@ import { ensureStack } from './helpers/stack';
 /** Shorter than the issue's 30 s: the retry layers behave the same after a few seconds of outage. */
 const FAULT_MS = 12_000;
 
-// The scenarios run at once: each has its own harness, proxy, tables, collections and prefixes, and
-// most of a scenario's time is its outage and the retries' backoff, not work.
-describe('faults injected mid-run on the real stack', { timeout: 12 * 60_000, concurrency: true }, () => {
+describe('faults injected mid-run on the real stack', { timeout: 12 * 60_000 }, () => {
   let stack: AppConfig;
   const rows: FaultRow[] = [];
   before(async () => {
