@@ -10,6 +10,7 @@ import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
 import { ChromaStore } from '../src/stores/chroma';
 import type { ItemResult } from '../src/stores/runs';
 import type { QueueName } from '../src/worker';
+import { embedHarnessEnv } from '../test/helpers/embed-harness';
 import { startHarness, freePort, uniqueId, type Harness } from '../test/helpers/pipeline';
 import { embedBackfill, type evaluateLabels, type harmonizeLabels } from '../src/workflows';
 
@@ -259,16 +260,12 @@ export async function startEmbeddingFaultRun(
     queues: opts.queues ?? ['pipeline'],
     emulator: { port, batchCompleteAfterS: 2, embeddingDim: 64 },
     env: {
-      OPENAI_BASE_URL: opts.openaiBaseUrl ?? `http://127.0.0.1:${port}/v1`,
-      CHROMA_COLLECTION_PREFIX: `${tag}-`,
-      EMBED_S3_PREFIX: `${tag}/`,
-      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
-      EMBED_BATCH_MAX_REQUESTS: String(EMBED_MAX_REQUESTS),
-      EMBED_POLL_INITIAL_MS: '200',
-      EMBED_POLL_MAX_MS: '500',
-      EMBED_COMPACT_IDLE_MS: '500',
-      EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
-      EMBED_RECONCILE_MS: '5000',
+      ...embedHarnessEnv({
+        port,
+        tag,
+        openaiBaseUrl: opts.openaiBaseUrl,
+        maxRequestsPerBatch: EMBED_MAX_REQUESTS,
+      }),
       ...opts.env,
     },
     dataset: { merchants: 1, receiptsPerMerchant: 5, seed: opts.seed },

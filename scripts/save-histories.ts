@@ -16,6 +16,7 @@ import {
   runSmallEvaluation,
   startedWorkflowId,
 } from '../test/helpers/histories';
+import { embedHarnessEnv } from '../test/helpers/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import type { RecordedHistory } from '../test/helpers/histories';
 import { writePlaces } from '../src/cli/seed';
@@ -242,15 +243,7 @@ async function embed(): Promise<number> {
   const tag = uniqueId('hist');
   const h = await startHarness({
     emulator: { port, batchCompleteAfterS: 1, embeddingDim: 64 },
-    env: {
-      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
-      CHROMA_COLLECTION_PREFIX: `${tag}-`,
-      EMBED_S3_PREFIX: `${tag}/`,
-      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
-      EMBED_POLL_INITIAL_MS: '200',
-      EMBED_POLL_MAX_MS: '500',
-      EMBED_COMPACT_IDLE_MS: '500',
-    },
+    env: embedHarnessEnv({ port, tag }),
     dataset: { merchants: 1, receiptsPerMerchant: 3, seed: 5 },
   });
   try {

@@ -2,10 +2,13 @@
 # `npm test`: installs what is missing, then runs every test file against the real embedded stack
 # (started by the tests' harness, or reused when already up). In CI the stack is stopped after.
 #
-# Test files run TEST_CONCURRENCY at a time (default 2: much of a file's time is spent waiting on
-# Temporal, the emulator and timers; each file has its own tables, task queues and emulator). Files
-# that kill a shared service (the Temporal server), load the real LLM server, or measure how the
-# adaptive limit or a kill -9 plays out in time run alone after, one at a time.
+# Most of a real-stack test file's time is waiting (on Temporal timers, the emulator, outages, a killed
+# worker's heartbeat timeout), and each file has its own tables, task queues, emulator and collections;
+# the file that kills its Temporal server has a server of its own. So files run TEST_CONCURRENCY at a
+# time (default 3), the longest first so the run does not end with one long file alone. Beside them from
+# the start runs the real-model file (it only asserts accounting, with generous call timeouts; the model
+# runs one thread per request). The adaptive-limit file, which learns a provider's limit from latency,
+# runs last, alone, so no other file's CPU shows up in its latencies.
 # `npm test -- test/x.test.ts ...` runs only those files, one at a time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,12 +32,44 @@ if [ "$#" -gt 0 ]; then
   exit
 fi
 
-# Alone: they kill and restart the shared Temporal server, need the machine's cores for the real model,
-# or measure timing (the adaptive limit learning a provider; a kill -9 landing while batches are open).
-alone=(test/process-faults.test.ts test/ollama.test.ts test/llm-layer.test.ts test/embedding.test.ts
-  test/embedding-repair.test.ts)
-mapfile -t together < <(find test -name '*.test.ts' | sort | grep -v -x -F -f <(printf '%s\n' "${alone[@]}"))
+# The longest files first (measured: minutes each); then every other file in name order.
+longest=(test/harmonization.test.ts test/evaluation.test.ts test/redrive.test.ts test/harmonization-kill.test.ts
+  test/embedding.test.ts test/process-faults.test.ts test/reliability.test.ts test/quality.test.ts
+  test/faults.test.ts test/embedding-repair.test.ts test/circuit-breaker.test.ts)
+beside=test/ollama.test.ts
+last=test/llm-layer.test.ts
+mapfile -t rest < <(find test -name '*.test.ts' | sort |
+  grep -v -x -F -f <(printf '%s\n' "${longest[@]}" "$beside" "$last"))
+pool=()
+for f in "${longest[@]}"; do [ -f "$f" ] && pool+=("$f"); done
+pool+=("${rest[@]}")
+
+# One node process per file, in the order above (node --test would sort the files by name); a file's
+# report is printed whole once it ends, so the reports of files running at once do not interleave.
+logs=.data/test-logs
+rm -rf "$logs" && mkdir -p "$logs"
+run_file() {
+  local log rc=0
+  log="$logs/$(tr / _ <<<"$1").log"
+  NODE_NO_WARNINGS=1 node --import tsx --test "$1" >"$log" 2>&1 || rc=$?
+  {
+    flock 9
+    cat "$log"
+    if [ "$rc" = 0 ]; then echo "# $1: passed"; else echo "# $1: FAILED (exit $rc)" | tee -a "$logs/failed"; fi
+  } 9>"$logs/.lock"
+  return "$rc"
+}
+export -f run_file
+export logs
+
 status=0
-run --test-concurrency="${TEST_CONCURRENCY:-2}" "${together[@]}" || status=$?
-run --test-concurrency=1 "${alone[@]}" || status=$?
+run_file "$beside" &
+beside_pid=$!
+printf '%s\n' "${pool[@]}" | xargs -d '\n' -n 1 -P "${TEST_CONCURRENCY:-3}" bash -c 'run_file "$1"' _ || status=$?
+wait "$beside_pid" || status=$?
+run_file "$last" || status=$?
+if [ -s "$logs/failed" ]; then
+  echo "# failed files:"
+  cat "$logs/failed"
+fi
 exit "$status"

@@ -11,6 +11,7 @@ import { createEmbeddingDeps, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
 import { parseImport } from '../src/domain/import';
 import { ChromaStore } from '../src/stores/chroma';
+import { embedHarnessEnv } from './helpers/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'seed-formats', 'layoutlm-one-merchant.json');
@@ -29,15 +30,7 @@ describe('embedding of imported receipts (layoutlm, one merchant)', { timeout: 5
     h = await startHarness({
       queues: ['pipeline'],
       emulator: { port, batchCompleteAfterS: 1, embeddingDim: 64 },
-      env: {
-        OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
-        CHROMA_COLLECTION_PREFIX: `${tag}-`,
-        EMBED_S3_PREFIX: `${tag}/`,
-        EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
-        EMBED_POLL_INITIAL_MS: '200',
-        EMBED_POLL_MAX_MS: '500',
-        EMBED_COMPACT_IDLE_MS: '500',
-      },
+      env: embedHarnessEnv({ port, tag }),
     });
     chroma = new ChromaStore({ url: h.cfg.chromaUrl, prefix: h.cfg.CHROMA_COLLECTION_PREFIX });
     const { receipts } = createStores(h.cfg);

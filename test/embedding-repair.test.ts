@@ -13,6 +13,7 @@ import { batchKeyOf, requestLine } from '../src/domain/embedding';
 import { ChromaStore } from '../src/stores/chroma';
 import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
 import type { embedBackfill } from '../src/workflows/embed';
+import { embedHarnessEnv } from './helpers/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 const MAX_REQUESTS = 150;
@@ -34,16 +35,7 @@ async function repairHarness(opts: {
     queues: ['pipeline'],
     emulator: { port, batchCompleteAfterS: opts.batchCompleteAfterS, embeddingDim: 64 },
     env: {
-      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
-      CHROMA_COLLECTION_PREFIX: `${tag}-`,
-      EMBED_S3_PREFIX: `${tag}/`,
-      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
-      EMBED_BATCH_MAX_REQUESTS: String(MAX_REQUESTS),
-      EMBED_POLL_INITIAL_MS: '200',
-      EMBED_POLL_MAX_MS: '500',
-      EMBED_COMPACT_IDLE_MS: '500',
-      EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
-      EMBED_RECONCILE_MS: '1000',
+      ...embedHarnessEnv({ port, tag, maxRequestsPerBatch: MAX_REQUESTS, reconcileMs: 1000 }),
       ...opts.env,
     },
     dataset: { merchants: 1, receiptsPerMerchant: 5, seed: 5 },
@@ -166,7 +158,8 @@ describe('embedding repair: a delta that fails for a whole Chroma outage', { tim
         const deps = createEmbeddingDeps(h.direct);
         const handle = await startBackfill(h);
         await firstProviderBatch(h);
-        await proxy.inject({ kind: 'fail', status: 503 }, { forMs: 8_000 });
+        // The outage lasts until a delta has failed for it (however slow the machine), then ends.
+        await proxy.inject({ kind: 'fail', status: 503 });
         // While a delta is FAILED its items must not say SUCCESS (their vectors are not in Chroma).
         const held = await waitFor('a FAILED delta whose items are back to PENDING', async () => {
           for (const d of await deps.embeddings.listDeltas('FAILED')) {
@@ -175,6 +168,7 @@ describe('embedding repair: a delta that fails for a whole Chroma outage', { tim
           }
           return undefined;
         });
+        await proxy.clear();
         const report = await within('the backfill', handle.result());
         assert.ok(report.deltasRedriven >= 1, `a failed delta was redriven: ${JSON.stringify(report)}`);
         assert.equal(report.deltasFailed, 0, 'no delta of the run is left FAILED');

@@ -34,6 +34,7 @@ import type {
   EmbedProgress,
   PollEmbeddingBatchResult,
 } from '../src/workflows/embed';
+import { embedHarnessEnv } from './helpers/embed-harness';
 import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
 import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
@@ -65,19 +66,7 @@ async function embedHarness(opts: {
       embeddingDim: EMBEDDING_DIM,
       ...opts.emulator,
     },
-    env: {
-      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
-      CHROMA_COLLECTION_PREFIX: `${tag}-`,
-      EMBED_S3_PREFIX: `${tag}/`,
-      EMBED_COMPACTOR_ID: `embed-compactor-${tag}`,
-      EMBED_BATCH_MAX_REQUESTS: String(MAX_REQUESTS),
-      EMBED_POLL_INITIAL_MS: '200',
-      EMBED_POLL_MAX_MS: '500',
-      EMBED_COMPACT_IDLE_MS: '500',
-      EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
-      EMBED_RECONCILE_MS: '5000',
-      ...opts.env,
-    },
+    env: { ...embedHarnessEnv({ port, tag, maxRequestsPerBatch: MAX_REQUESTS }), ...opts.env },
     dataset: { merchants: 1, receiptsPerMerchant: 5, seed: opts.seed ?? 5 },
   });
   const receipts = h.dataset!.receipts;
@@ -428,12 +417,13 @@ describe('embedding: a long wait continues as new (issue 13: history bounded)', 
 
   test('waiting for its pollers and its deltas, the backfill continues as new and still embeds every item once', async () => {
     h = await embedHarness({
-      batchCompleteAfterS: 3,
+      // Batches that outlast the submit phase on a busy machine, so the backfill waits for its pollers.
+      batchCompleteAfterS: 6,
       // Small upserts: the last delta takes a few looks of the waiting backfill to reach Chroma.
       env: { EMBED_COMPACT_CHUNK_SIZE: '2', EMBED_DELTA_PART_RECORDS: '50' },
       seed: 21,
     });
-    // One wake-up per run: every reconcile (300 ms, batches take 3 s) and every look at the deltas
+    // One wake-up per run: every reconcile (300 ms, batches take 6 s) and every look at the deltas
     // ends its run with continue-as-new.
     const handle = await startBackfill(h, { settings: { waitsPerRun: 1, reconcileMs: 300 } });
     const report = await handle.result();
@@ -682,7 +672,8 @@ describe('embedding: kill -9 of the worker while polling and while compacting', 
 
   test('everything still ends embedded exactly once', async () => {
     h = await embedHarness({
-      batchCompleteAfterS: 3,
+      // Long enough that every batch is submitted and polled before the first settles, on a busy machine.
+      batchCompleteAfterS: 5,
       inProcessWorkers: false,
       // Small upserts make the compaction long enough to be caught in the middle; deltas in parts.
       env: { EMBED_COMPACT_CHUNK_SIZE: '4', EMBED_DELTA_PART_RECORDS: '50' },

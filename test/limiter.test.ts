@@ -348,6 +348,15 @@ describe('adaptive limit', () => {
       for (let i = 0; i < 200 && lim.latencyDecisions.length === decisions; i++) await sleep(20);
       return lim.latencyDecisions.at(-1)!.verdict;
     };
+    // A verdict is recorded before its write to the shared state: read the state once the write landed.
+    const sharedState = async (landed: (s: Awaited<ReturnType<typeof other.snapshot>>) => boolean) => {
+      for (let i = 0; i < 100; i++) {
+        const snap = await other.snapshot();
+        if (landed(snap)) return snap;
+        await sleep(20);
+      }
+      return other.snapshot();
+    };
 
     assert.equal((await window(4, 1000)).kind, 'room', '4 in flight at the unloaded latency');
     let s = await other.snapshot();
@@ -356,7 +365,7 @@ describe('adaptive limit', () => {
     // 8 in flight take twice as long: the provider serves 4 at once and queues the rest.
     const cut = await window(8, 2000);
     assert.deepEqual([cut.kind, cut.kind === 'shrink' && cut.to], ['shrink', 4]);
-    s = await other.snapshot();
+    s = await sharedState((x) => x.limit !== 8);
     assert.deepEqual([s.limit, s.allowed, s.slowStart], [4, 4, false]);
 
     // At 4 the latency is back to unloaded; the overshoot counted as a failed probe (interval 3 -> 6),
@@ -370,7 +379,7 @@ describe('adaptive limit', () => {
     // 5 in flight take 5/4 as long for the same throughput: the probe is undone, the next waits longer.
     const undo = await window(5, 1250);
     assert.deepEqual([undo.kind, undo.kind === 'shrink' && undo.to], ['shrink', 4]);
-    s = await other.snapshot();
+    s = await sharedState((x) => x.limit !== 5);
     assert.deepEqual([s.limit, s.state.probeInterval], [4, 12]);
     await lim.release(held);
   });

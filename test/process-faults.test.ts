@@ -3,6 +3,7 @@
 // the Temporal dev server killed and restarted mid-run. Every item is accounted for (none lost),
 // the provider never sees more calls at once than the cap, and nothing is paid twice beyond the
 // calls in flight when the fault hit. The rows are the ones `npm run bench -- --faults` writes.
+// The file runs on a Temporal dev server of its own (the one it kills), so it runs beside others.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AppConfig } from '../src/config';
@@ -12,8 +13,8 @@ import { GlobalLimiter, type Permit } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';
 import { askNumber, llmClient, startLlmStack, type LlmStack } from './helpers/llm-client';
 import { readSlots } from './helpers/llm-layer';
+import { startOwnTemporal, type OwnTemporal } from './helpers/own-temporal';
 import { uniqueId } from './helpers/pipeline';
-import { ensureStack } from './helpers/stack';
 import { killAllWorkerProcesses } from './helpers/worker-process';
 
 /** How long the Temporal server stays down (the worker stop is set by the lease, not by this). */
@@ -42,12 +43,20 @@ function assertAccountedFor(row: FaultRow): void {
   assert.match(row.detail.runStatus, /^COMPLETED/, 'the run completed despite the fault');
 }
 
+let ownTemporal: OwnTemporal | undefined;
+before(async () => {
+  ownTemporal = await startOwnTemporal();
+});
+after(async () => {
+  killAllWorkerProcesses();
+  await ownTemporal?.stop();
+});
+
 describe('process faults mid-run on the real stack', { timeout: 12 * 60_000 }, () => {
   let stack: AppConfig;
-  before(async () => {
-    stack = await ensureStack();
+  before(() => {
+    stack = ownTemporal!.cfg;
   });
-  after(() => killAllWorkerProcesses());
 
   test(
     'an llm worker stopped past its lease while holding permits: its slots and calls are taken over, the cap held, at most its calls in flight paid again',

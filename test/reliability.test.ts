@@ -130,168 +130,174 @@ async function resultCount(h: Harness, runId: string): Promise<number> {
   return (await createStores(h.cfg).runs.listResults(runId)).length;
 }
 
-describe('reliability: worker processes die mid-run', { timeout: TEST_TIMEOUT_MS * 3 }, () => {
-  const workers: WorkerProcess[] = [];
-  const harnesses: Harness[] = [];
-  const spawn = (h: Harness, queues: Parameters<typeof spawnWorker>[1]) => {
-    const w = spawnWorker(h.env, queues);
-    workers.push(w);
-    return w;
-  };
+// The three runs go at once: each has its own harness and worker processes, and most of a test's
+// time is waiting (for a killed worker's heartbeats to time out, for a graceful shutdown).
+describe(
+  'reliability: worker processes die mid-run',
+  { timeout: TEST_TIMEOUT_MS * 3, concurrency: true },
+  () => {
+    const workers: WorkerProcess[] = [];
+    const harnesses: Harness[] = [];
+    const spawn = (h: Harness, queues: Parameters<typeof spawnWorker>[1]) => {
+      const w = spawnWorker(h.env, queues);
+      workers.push(w);
+      return w;
+    };
 
-  after(async () => {
-    killAllWorkerProcesses();
-    await Promise.all(workers.map((w) => w.exited));
-    for (const h of harnesses) await h.close();
-  });
+    after(async () => {
+      killAllWorkerProcesses();
+      await Promise.all(workers.map((w) => w.exited));
+      for (const h of harnesses) await h.close();
+    });
 
-  test(
-    'kill -9 of the worker process mid-run: a new worker completes it, each result written once',
-    { timeout: TEST_TIMEOUT_MS },
-    async () => {
-      const cap = 4;
-      const h = await harness(cap);
-      harnesses.push(h);
-      const first = spawn(h, ['pipeline', 'llm']);
-      await first.ready;
-      const handle = await startRun(h);
-      const runId = handle.workflowId;
+    test(
+      'kill -9 of the worker process mid-run: a new worker completes it, each result written once',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const cap = 4;
+        const h = await harness(cap);
+        harnesses.push(h);
+        const first = spawn(h, ['pipeline', 'llm']);
+        await first.ready;
+        const handle = await startRun(h);
+        const runId = handle.workflowId;
 
-      // Some receipts done, not all, and LLM calls in flight: the worst moment to die.
-      const atKill = await waitFor('a partly done run with LLM calls in flight', async () => {
-        const done = await resultCount(h, runId);
-        assert.ok(done < RECEIPTS, `the run finished before the kill (${done} results): make it longer`);
-        const inFlight = h.emulator.metrics().inFlight;
-        // Kill in the same tick as the look: the in-process emulator cannot answer in between.
-        if (done >= 3 && inFlight >= 1) {
-          process.kill(first.pid, 'SIGKILL');
-          return { done, inFlight, requests: h.emulator.metrics().requests };
-        }
-        return undefined;
-      });
-      const exit = await first.exited;
-      assert.equal(exit.signal, 'SIGKILL');
-      const writtenBeforeKill = await createStores(h.cfg).runs.listResults(runId);
+        // Some receipts done, not all, and LLM calls in flight: the worst moment to die.
+        const atKill = await waitFor('a partly done run with LLM calls in flight', async () => {
+          const done = await resultCount(h, runId);
+          assert.ok(done < RECEIPTS, `the run finished before the kill (${done} results): make it longer`);
+          const inFlight = h.emulator.metrics().inFlight;
+          // Kill in the same tick as the look: the in-process emulator cannot answer in between.
+          if (done >= 3 && inFlight >= 1) {
+            process.kill(first.pid, 'SIGKILL');
+            return { done, inFlight, requests: h.emulator.metrics().requests };
+          }
+          return undefined;
+        });
+        const exit = await first.exited;
+        assert.equal(exit.signal, 'SIGKILL');
+        const writtenBeforeKill = await createStores(h.cfg).runs.listResults(runId);
 
-      const second = spawn(h, ['pipeline', 'llm']);
-      await second.ready;
-      const report = await resultOf(handle, [first, second]);
-      await assertEveryReceiptOnce(h, report);
-      // Results written before the kill were not written again by the new worker.
-      const after = new Map((await createStores(h.cfg).runs.listResults(runId)).map((r) => [r.itemId, r]));
-      for (const r of writtenBeforeKill) assert.deepEqual(after.get(r.itemId), r, `${r.itemId} rewritten`);
+        const second = spawn(h, ['pipeline', 'llm']);
+        await second.ready;
+        const report = await resultOf(handle, [first, second]);
+        await assertEveryReceiptOnce(h, report);
+        // Results written before the kill were not written again by the new worker.
+        const after = new Map((await createStores(h.cfg).runs.listResults(runId)).map((r) => [r.itemId, r]));
+        for (const r of writtenBeforeKill) assert.deepEqual(after.get(r.itemId), r, `${r.itemId} rewritten`);
 
-      const m = h.emulator.metrics();
-      const clean = await cleanRunRequests(h, runId);
-      const redone = m.requests - clean;
-      console.log(
-        `kill -9 figures: ${JSON.stringify({
-          receipts: RECEIPTS,
-          cap,
-          resultsAtKill: atKill.done,
-          providerRequestsAtKill: atKill.requests,
-          providerCallsInFlightAtKill: atKill.inFlight,
-          providerRequestsCleanRun: clean,
-          providerRequestsKilledRun: m.requests,
-          requestsRedone: redone,
-          reportCalls: report.llm.calls,
-          reportProviderRequests: report.llm.providerRequests,
-          reportCacheHits: report.llm.cacheHits,
-        })}`,
-      );
-      assert.equal(m.rateLimited, 0);
-      // Every chunk reached the provider at least once; only calls in flight at the kill were redone.
-      assert.ok(m.requests >= clean, `${m.requests} requests < ${clean} chunks`);
-      assert.ok(redone >= atKill.inFlight, `${redone} redone < ${atKill.inFlight} in flight at the kill`);
-      assert.ok(redone <= cap, `${redone} requests redone > cap ${cap}`);
-      assert.ok(report.llm.calls <= clean, `${report.llm.calls} calls > ${clean} chunks`);
-      assert.ok(
-        m.requests <= report.llm.calls + cap,
-        `${m.requests} provider requests > ${report.llm.calls} calls + cap ${cap}`,
-      );
-    },
-  );
+        const m = h.emulator.metrics();
+        const clean = await cleanRunRequests(h, runId);
+        const redone = m.requests - clean;
+        console.log(
+          `kill -9 figures: ${JSON.stringify({
+            receipts: RECEIPTS,
+            cap,
+            resultsAtKill: atKill.done,
+            providerRequestsAtKill: atKill.requests,
+            providerCallsInFlightAtKill: atKill.inFlight,
+            providerRequestsCleanRun: clean,
+            providerRequestsKilledRun: m.requests,
+            requestsRedone: redone,
+            reportCalls: report.llm.calls,
+            reportProviderRequests: report.llm.providerRequests,
+            reportCacheHits: report.llm.cacheHits,
+          })}`,
+        );
+        assert.equal(m.rateLimited, 0);
+        // Every chunk reached the provider at least once; only calls in flight at the kill were redone.
+        assert.ok(m.requests >= clean, `${m.requests} requests < ${clean} chunks`);
+        assert.ok(redone >= atKill.inFlight, `${redone} redone < ${atKill.inFlight} in flight at the kill`);
+        assert.ok(redone <= cap, `${redone} requests redone > cap ${cap}`);
+        assert.ok(report.llm.calls <= clean, `${report.llm.calls} calls > ${clean} chunks`);
+        assert.ok(
+          m.requests <= report.llm.calls + cap,
+          `${m.requests} provider requests > ${report.llm.calls} calls + cap ${cap}`,
+        );
+      },
+    );
 
-  test(
-    'SIGTERM stops a worker gracefully mid-run (exit 0) and a new worker completes the run',
-    { timeout: TEST_TIMEOUT_MS },
-    async () => {
-      const h = await harness(4);
-      harnesses.push(h);
-      const first = spawn(h, ['pipeline', 'llm']);
-      await first.ready;
-      const handle = await startRun(h);
-      const runId = handle.workflowId;
+    test(
+      'SIGTERM stops a worker gracefully mid-run (exit 0) and a new worker completes the run',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const h = await harness(4);
+        harnesses.push(h);
+        const first = spawn(h, ['pipeline', 'llm']);
+        await first.ready;
+        const handle = await startRun(h);
+        const runId = handle.workflowId;
 
-      await waitFor('a partly done run', async () => {
-        const done = await resultCount(h, runId);
-        assert.ok(done < RECEIPTS, `the run finished before SIGTERM (${done} results): make it longer`);
-        if (done >= 3 && h.emulator.metrics().inFlight >= 1) {
-          process.kill(first.pid, 'SIGTERM');
-          return done;
-        }
-        return undefined;
-      });
-      // Bounded only so a hang fails here: the grace time plus slack for a loaded machine.
-      const exit = await waitForExit(first, SHUTDOWN_GRACE_MS + 30_000);
-      assert.ok(exit, `worker still running after SIGTERM:\n${first.output()}`);
-      assert.deepEqual(exit, { code: 0, signal: null }, first.output());
-      assert.match(first.output(), /worker stopped/);
-      assert.ok((await resultCount(h, runId)) < RECEIPTS, 'the stopped worker left work to do');
+        await waitFor('a partly done run', async () => {
+          const done = await resultCount(h, runId);
+          assert.ok(done < RECEIPTS, `the run finished before SIGTERM (${done} results): make it longer`);
+          if (done >= 3 && h.emulator.metrics().inFlight >= 1) {
+            process.kill(first.pid, 'SIGTERM');
+            return done;
+          }
+          return undefined;
+        });
+        // Bounded only so a hang fails here: the grace time plus slack for a loaded machine.
+        const exit = await waitForExit(first, SHUTDOWN_GRACE_MS + 30_000);
+        assert.ok(exit, `worker still running after SIGTERM:\n${first.output()}`);
+        assert.deepEqual(exit, { code: 0, signal: null }, first.output());
+        assert.match(first.output(), /worker stopped/);
+        assert.ok((await resultCount(h, runId)) < RECEIPTS, 'the stopped worker left work to do');
 
-      const second = spawn(h, ['pipeline', 'llm']);
-      await second.ready;
-      const report = await resultOf(handle, [first, second]);
-      await assertEveryReceiptOnce(h, report);
-    },
-  );
+        const second = spawn(h, ['pipeline', 'llm']);
+        await second.ready;
+        const report = await resultOf(handle, [first, second]);
+        await assertEveryReceiptOnce(h, report);
+      },
+    );
 
-  test(
-    'kill -9 of the llm worker only: a new llm worker completes the run and reclaims the dead permits',
-    { timeout: TEST_TIMEOUT_MS },
-    async () => {
-      const cap = 2;
-      const h = await harness(cap);
-      harnesses.push(h);
-      const pipeline = spawn(h, ['pipeline']);
-      const llm = spawn(h, ['llm']);
-      await Promise.all([pipeline.ready, llm.ready]);
-      const handle = await startRun(h);
-      const runId = handle.workflowId;
-      const { receipts } = createStores(h.cfg);
-      const slots = () => receipts.queryPrefix('LIMITER#llm', 'SLOT#');
-      const deadHolder = `${os.hostname()}:${llm.pid}:`;
+    test(
+      'kill -9 of the llm worker only: a new llm worker completes the run and reclaims the dead permits',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const cap = 2;
+        const h = await harness(cap);
+        harnesses.push(h);
+        const pipeline = spawn(h, ['pipeline']);
+        const llm = spawn(h, ['llm']);
+        await Promise.all([pipeline.ready, llm.ready]);
+        const handle = await startRun(h);
+        const runId = handle.workflowId;
+        const { receipts } = createStores(h.cfg);
+        const slots = () => receipts.queryPrefix('LIMITER#llm', 'SLOT#');
+        const deadHolder = `${os.hostname()}:${llm.pid}:`;
 
-      // Every permit of the cap held by the worker about to die.
-      await waitFor('the llm worker holding the whole cap', async () => {
-        const done = await resultCount(h, runId);
-        assert.ok(done < RECEIPTS, `the run finished before the kill (${done} results): make it longer`);
-        if (done >= 1 && h.emulator.metrics().inFlight >= cap) {
-          process.kill(llm.pid, 'SIGKILL');
-          return true;
-        }
-        return undefined;
-      });
-      await llm.exited;
-      const now = Date.now();
-      const dead = (await slots()).filter(
-        (s) => String(s.holder).startsWith(deadHolder) && Number(s.leaseUntil) > now,
-      );
-      assert.equal(dead.length, cap, `permits leased by the dead worker: ${JSON.stringify(dead)}`);
-      const requestsAtKill = h.emulator.metrics().requests;
+        // Every permit of the cap held by the worker about to die.
+        await waitFor('the llm worker holding the whole cap', async () => {
+          const done = await resultCount(h, runId);
+          assert.ok(done < RECEIPTS, `the run finished before the kill (${done} results): make it longer`);
+          if (done >= 1 && h.emulator.metrics().inFlight >= cap) {
+            process.kill(llm.pid, 'SIGKILL');
+            return true;
+          }
+          return undefined;
+        });
+        await llm.exited;
+        const now = Date.now();
+        const dead = (await slots()).filter(
+          (s) => String(s.holder).startsWith(deadHolder) && Number(s.leaseUntil) > now,
+        );
+        assert.equal(dead.length, cap, `permits leased by the dead worker: ${JSON.stringify(dead)}`);
+        const requestsAtKill = h.emulator.metrics().requests;
 
-      const llm2 = spawn(h, ['llm']);
-      await llm2.ready;
-      const report = await resultOf(handle, [pipeline, llm, llm2]);
-      await assertEveryReceiptOnce(h, report);
+        const llm2 = spawn(h, ['llm']);
+        await llm2.ready;
+        const report = await resultOf(handle, [pipeline, llm, llm2]);
+        await assertEveryReceiptOnce(h, report);
 
-      const m = h.emulator.metrics();
-      assert.ok(m.requests > requestsAtKill, 'the new llm worker called the provider');
-      // The dead worker's slots were taken over by the new worker (then released): none still names it.
-      const left = (await slots()).filter((s) => String(s.holder).startsWith(deadHolder));
-      assert.deepEqual(left, [], 'slots still held by the dead worker');
-      assert.ok(m.inFlightMax <= cap, `provider saw ${m.inFlightMax} calls at once, cap ${cap}`);
-      assert.ok(pipeline.alive(), 'the pipeline worker was not touched');
-    },
-  );
-});
+        const m = h.emulator.metrics();
+        assert.ok(m.requests > requestsAtKill, 'the new llm worker called the provider');
+        // The dead worker's slots were taken over by the new worker (then released): none still names it.
+        const left = (await slots()).filter((s) => String(s.holder).startsWith(deadHolder));
+        assert.deepEqual(left, [], 'slots still held by the dead worker');
+        assert.ok(m.inFlightMax <= cap, `provider saw ${m.inFlightMax} calls at once, cap ${cap}`);
+        assert.ok(pipeline.alive(), 'the pipeline worker was not touched');
+      },
+    );
+  },
+);

@@ -19,7 +19,8 @@ void describe('limits', () => {
   after(() => emulator.close());
 
   void test('20 concurrent requests with maxConcurrency 4: most refused with Retry-After, never more than 4 in flight', async () => {
-    emulator.updateSettings({ maxConcurrency: 4, retryAfterS: 2 });
+    // Calls of 2 s: all 20 arrive while the first 4 are in flight, however busy the machine.
+    emulator.updateSettings({ maxConcurrency: 4, retryAfterS: 2, latencyMs: 2000 });
     emulator.reset();
     const client = openAiClient(emulator.url);
     const outcomes = await Promise.all(

@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import { TEMPORAL_SEARCH_ATTRIBUTES } from '../../src/stack/services';
 import { findTool } from '../../src/stack/tools';
+// The run's prebuilt bundle (npm test makes one), else src/workflows bundled once per test file.
+import { workflowBundle } from '../helpers/pipeline';
 
 export { ApplicationFailure } from '@temporalio/activity';
 
@@ -31,18 +33,7 @@ export interface FakeRun {
   callsOf(name: string): any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 let queueSeq = 0;
-
-/** The workflow bundle (src/workflows/index.ts), built once per test file. */
-function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  const noop = () => undefined;
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    logger: { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop },
-  });
-  return bundle;
-}
 
 /**
  * The time-skipping test server (installed by `npm run tools`, found like the real-stack tests do),
