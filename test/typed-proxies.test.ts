@@ -19,7 +19,9 @@ export function typeChecks(pipeline: PipelineProxy, llm: LlmProxy): unknown[] {
 
 test('the pipeline and llm activity sets are disjoint (a name is served by one queue only)', () => {
   const fake = new Proxy({}, { get: () => fake }) as never;
-  const pipeline = Object.keys(createPipelineActivities({ ...(fake as object), embedding: fake } as never));
+  const pipeline = Object.keys(
+    createPipelineActivities({ ...(fake as object), embedding: fake, batchMode: fake } as never),
+  );
   const llm = Object.keys(createLlmQueueActivities({ llm: fake, objects: fake }));
   assert.ok(pipeline.length > 10 && llm.length > 3);
   assert.deepEqual(
