@@ -26,6 +26,7 @@ import { benchEmulator } from './emulator';
 import { faultsBench } from './faults';
 import { queueingSection, realOllamaSection, renderQueueingTable } from './queueing';
 import { renderScaleSection, scaleSection } from './scale';
+import { renderShortCallsSection, shortCallsSection } from './short-calls';
 import { ollamaInstall } from '../src/stack/tools';
 import { markedSections, writeSection } from './markdown-section';
 import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
   if (argv.includes('--faults')) return faultsBench(argv);
   await ensureStack();
   if (argv.includes('--scale')) return runScaleBench(argv, json);
+  if (argv.includes('--short-calls')) return runShortCallsBench(json);
   const id = Date.now().toString(36);
   const truthFile = path.join(os.tmpdir(), `bench-truth-${id}.json`);
   const emulator = await startEmulator({
@@ -441,6 +443,18 @@ async function runScaleBench(argv: string[], json: boolean): Promise<void> {
   console.log(body);
   await writeSection('scale', body);
   if (json) console.log(JSON.stringify({ scale }));
+}
+
+/** `--short-calls`: only the short-calls section (provider limit 4, 200 ms calls, cap 16). */
+async function runShortCallsBench(json: boolean): Promise<void> {
+  const client = await connectClient(loadConfig());
+  log('bench --short-calls: 240 receipts, provider limit 4, 200 ms calls, cap 16');
+  const shortCalls = await shortCallsSection(client);
+  await client.connection.close();
+  const body = renderShortCallsSection(shortCalls);
+  console.log(body);
+  await writeSection('short-calls', body);
+  if (json) console.log(JSON.stringify({ shortCalls }));
 }
 
 function renderQueueingSection(

@@ -15,6 +15,7 @@ import { GlobalLimiter } from '../src/llm/limiter';
 import { stackStatus } from '../src/stack/stack';
 import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
+import { freePortPair } from '../test/helpers/llm-layer';
 import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
 import { CpuMeter, peakRssMiB } from './proc-stats';
 
@@ -39,7 +40,7 @@ export interface ScaleRow {
   peakRssMiB: Record<string, number>;
 }
 
-interface Workers {
+export interface BenchWorkers {
   llm: WorkerProcess[];
   pipeline: WorkerProcess;
   metricsPorts: number[];
@@ -47,34 +48,44 @@ interface Workers {
 
 const log = (s: string) => process.stderr.write(s + '\n');
 
-function scaleEnv(id: string, emulatorUrl: string, truthFile: string): Record<string, string> {
+/** The worker processes' environment: their own table and queues, the emulator, our cap. */
+export function benchWorkerEnv(
+  id: string,
+  emulatorUrl: string,
+  truthFile: string,
+  cap: number = SCALE.providerLimit,
+): Record<string, string> {
   return {
     DYNAMODB_TABLE: `scale-${id}`,
     TASK_QUEUE_PIPELINE: `scale-pipeline-${id}`,
     TASK_QUEUE_LLM: `scale-llm-${id}`,
     OLLAMA_HOST: emulatorUrl,
     TRUTH_FILE: truthFile,
-    LLM_MAX_CONCURRENT_CALLS: String(SCALE.providerLimit),
+    LLM_MAX_CONCURRENT_CALLS: String(cap),
     LOG_LEVEL: 'ERROR',
     NODE_NO_WARNINGS: '1',
   };
 }
 
-async function startScaleWorkers(env: Record<string, string>, basePort: number): Promise<Workers> {
-  const metricsPorts = [basePort, basePort + 2];
+/** Two `llm` worker processes (each serving /metrics on a free port pair) and one `pipeline` one. */
+export async function startBenchWorkers(env: Record<string, string>): Promise<BenchWorkers> {
+  const first = await freePortPair();
+  let second = await freePortPair();
+  while (Math.abs(second - first) < 2) second = await freePortPair();
+  const metricsPorts = [first, second];
   const llm = metricsPorts.map((port) => spawnWorker({ ...env, METRICS_PORT: String(port) }, ['llm']));
   const pipeline = spawnWorker(env, ['pipeline']);
   await Promise.all([...llm, pipeline].map((w) => w.ready));
   return { llm, pipeline, metricsPorts };
 }
 
-async function stopScaleWorkers(w: Workers): Promise<void> {
+export async function stopBenchWorkers(w: BenchWorkers): Promise<void> {
   for (const p of [...w.llm, w.pipeline]) p.kill('SIGTERM');
   await Promise.all([...w.llm, w.pipeline].map((p) => p.exited));
 }
 
 /** The limiter's DynamoDB requests so far, summed over the `llm` workers' /metrics. */
-async function limiterRequests(ports: number[]): Promise<number> {
+export async function limiterRequests(ports: number[]): Promise<number> {
   let n = 0;
   for (const port of ports) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -83,19 +94,42 @@ async function limiterRequests(ports: number[]): Promise<number> {
   return n;
 }
 
-async function largestHistory(client: Client, runId: string): Promise<number> {
+export async function largestHistory(client: Client, runId: string): Promise<number> {
   let max = 0;
   const query = `WorkflowId = "${runId}" OR WorkflowId STARTS_WITH "${runId}/"`;
   for await (const wf of client.workflow.list({ query })) max = Math.max(max, wf.historyLength ?? 0);
   return max;
 }
 
-async function runEvaluation(client: Client, cfg: AppConfig, runId: string, skipLlmReview: boolean) {
+export async function runEvaluation(client: Client, cfg: AppConfig, runId: string, skipLlmReview: boolean) {
   return (await client.workflow.execute('evaluateLabels', {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, noCache: true, skipLlmReview }],
   })) as EvaluationReport;
+}
+
+/** A fresh table with `receipts` receipts over the bench's merchants, and the limiter's state reset to `cap`. */
+export async function seedBenchTable(
+  env: Record<string, string>,
+  receipts: number,
+  cap: number,
+): Promise<AppConfig> {
+  const cfg = loadConfig({ ...process.env, ...env });
+  await ensureTable(cfg);
+  await writeDataset(
+    cfg,
+    generateDataset({
+      merchants: SCALE.merchants,
+      receiptsPerMerchant: Math.ceil(receipts / SCALE.merchants),
+      seed: 16,
+    }),
+  );
+  await new GlobalLimiter(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, {
+    cap,
+    leaseMs: cfg.LLM_PERMIT_LEASE_MS,
+  }).resetState();
+  return cfg;
 }
 
 /** One size of the growth table: seed, the LLM run, then the orchestration alone with CPU measured. */
@@ -107,23 +141,10 @@ async function scaleRow(
   servicePids: Record<string, number | undefined>,
 ): Promise<ScaleRow> {
   const id = `${Date.now().toString(36)}-${receipts}`;
-  const env = scaleEnv(id, emulator.url, truthFile);
-  const cfg = loadConfig({ ...process.env, ...env });
-  await ensureTable(cfg);
+  const env = benchWorkerEnv(id, emulator.url, truthFile);
   log(`  scale ${receipts}: seeding ...`);
-  await writeDataset(
-    cfg,
-    generateDataset({
-      merchants: SCALE.merchants,
-      receiptsPerMerchant: Math.ceil(receipts / SCALE.merchants),
-      seed: 16,
-    }),
-  );
-  await new GlobalLimiter(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, {
-    cap: SCALE.providerLimit,
-    leaseMs: cfg.LLM_PERMIT_LEASE_MS,
-  }).resetState();
-  const workers = await startScaleWorkers(env, 19_400);
+  const cfg = await seedBenchTable(env, receipts, SCALE.providerLimit);
+  const workers = await startBenchWorkers(env);
   try {
     emulator.reset();
     log(`  scale ${receipts}: LLM review ...`);
@@ -166,7 +187,7 @@ async function scaleRow(
     };
   } finally {
     log(`  scale ${receipts}: stopping the workers ...`);
-    await stopScaleWorkers(workers);
+    await stopBenchWorkers(workers);
   }
 }
 
