@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { chunk } from '../../domain/chunk';
 import type { LabelIssue, Receipt } from '../../domain/receipt';
 import { findLabelIssues, validateReceiptShape } from '../../domain/rules';
+import { createEvaluateSaveActivities } from './save';
 import type { EvaluationDeps, ReceiptReviewPlan } from './types';
 
 export interface ReceiptIdPage {
@@ -18,6 +19,7 @@ export function createEvaluatePrepareActivities({
   receipts,
   runs,
 }: Pick<EvaluationDeps, 'receipts' | 'runs'>) {
+  const { saveReviewResults } = createEvaluateSaveActivities({ receipts, runs });
   /** Reads a receipt in one Query; a missing or malformed receipt is a non-retryable failure. */
   async function fetchReceiptData(input: { receiptId: string }): Promise<Receipt> {
     const receipt = await receipts.getReceipt(input.receiptId);
@@ -81,16 +83,32 @@ export function createEvaluatePrepareActivities({
 
     /**
      * Reads a receipt and applies the rules in one step, returning only what the workflow needs: the
-     * issues chunked for review (none when `withIssues` is false) and their count.
+     * issues chunked for review (none when `withIssues` is false) and their count. With
+     * `saveIfNothingToReview`, a receipt with nothing for the LLM (no issue, or the review skipped)
+     * has its result written here too, sparing the workflow a second local activity.
      */
     async prepareReceiptReview(input: {
       receiptId: string;
       revalidate?: boolean;
       chunkSize: number;
       withIssues: boolean;
+      saveIfNothingToReview?: { runId: string; merchantId: string };
     }): Promise<ReceiptReviewPlan> {
       const receipt = await fetchReceiptData(input);
       const issues = await findReceiptLabelIssues({ receipt, revalidate: input.revalidate });
+      const save = input.saveIfNothingToReview;
+      if (save && (!input.withIssues || issues.length === 0)) {
+        await saveReviewResults({
+          ...save,
+          receiptId: input.receiptId,
+          issueCount: issues.length,
+          unlabelledWordIds: [],
+          reviews: [],
+          failedChunks: [],
+          skippedLlmReview: !input.withIssues,
+        });
+        return { merchantName: receipt.merchantName, issueCount: issues.length, chunks: [], saved: true };
+      }
       return {
         merchantName: receipt.merchantName,
         issueCount: issues.length,

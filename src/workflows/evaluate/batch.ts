@@ -57,7 +57,7 @@ export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: 
   }));
   // Inline, the batch (which carries the run's search attributes) is what the Web UI lists.
   const runReceipt: RunReceipt = patched(RECEIPTS_INLINE_PATCH)
-    ? (receiptId) => evaluateReceipt({ settings: s, merchantId, receiptId })
+    ? (receiptId) => evaluateReceipt({ settings: s, merchantId, receiptId, saveIfNothingToReview: true })
     : receiptAsChild(s, merchantId);
   const breaker = new RunBreaker();
   await breaker.run(() =>

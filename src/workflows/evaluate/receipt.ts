@@ -1,5 +1,6 @@
-// One receipt of an evaluation run: read it and apply the rules, review its issues with the LLM in
-// chunks (in parallel, under the global cap), save the decisions.
+// One receipt of an evaluation run (a function its batch calls inline; a child workflow in older runs):
+// read it and apply the rules, review its issues with the LLM in chunks (in parallel, under the
+// global cap), save the decisions.
 import { patched } from '@temporalio/workflow';
 import type { ReceiptReviewPlan, ReviewedWord } from '../../activities/evaluate/types';
 import { chunk } from '../../domain/chunk';
@@ -19,6 +20,11 @@ export interface EvaluateReceiptInput {
   settings: Settings;
   merchantId: string;
   receiptId: string;
+  /**
+   * A receipt with nothing to review is saved by its prepare step (one local activity, not two).
+   * Set by batches that run their receipts inline; receipt workflows of older runs lack it.
+   */
+  saveIfNothingToReview?: boolean;
 }
 
 export interface ReceiptOutcome {
@@ -51,6 +57,7 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
           revalidate: s.revalidate,
           chunkSize: s.reviewChunkSize,
           withIssues: !s.skipLlmReview,
+          ...(input.saveIfNothingToReview ? { saveIfNothingToReview: { runId: s.runId, merchantId } } : {}),
         }),
       )
     : await planInHistory(receiptId, s);
@@ -59,6 +66,7 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
     await io.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
     return { receiptId, status: 'FAILED', issues: 0, reason };
   }
+  if (plan.saved) return { receiptId, status: 'SUCCEEDED', issues: plan.issueCount };
   const { reviews, failedChunks } =
     !s.skipLlmReview && plan.issueCount > 0
       ? await reviewChunks(s, merchantId, receiptId, plan)
