@@ -15,10 +15,46 @@ export interface ReceiptIdPage {
   total?: number;
 }
 
-export function createEvaluatePrepareActivities({
-  receipts,
-  runs,
-}: Pick<EvaluationDeps, 'receipts' | 'runs'>) {
+export function createEvaluatePrepareActivities(deps: Pick<EvaluationDeps, 'receipts' | 'runs'>) {
+  return { ...createReceiptListingActivities(deps), ...createReceiptRulesActivities(deps) };
+}
+
+/** Which receipts a merchant has in a run, all at once or page by page. */
+function createReceiptListingActivities({ receipts, runs }: Pick<EvaluationDeps, 'receipts' | 'runs'>) {
+  return {
+    /** Every receipt id of a merchant at once (merchants of runs started before the cursor). */
+    async listReceiptIds(input: { merchantId: string; redriveRunId?: string }): Promise<string[]> {
+      if (input.redriveRunId)
+        return (await runs.getRedrivePlan(input.redriveRunId, input.merchantId)).get(input.merchantId) ?? [];
+      return (await receipts.listReceiptIds(input.merchantId)).sort();
+    },
+
+    /** Up to `limit` receipt ids of a merchant after `after`, in id order (a redrive's from its plan). */
+    async listReceiptIdPage(input: {
+      merchantId: string;
+      redriveRunId?: string;
+      after?: string;
+      limit: number;
+      withTotal?: boolean;
+    }): Promise<ReceiptIdPage> {
+      if (input.redriveRunId) {
+        const planned =
+          (await runs.getRedrivePlan(input.redriveRunId, input.merchantId)).get(input.merchantId) ?? [];
+        const ids = [...planned].sort();
+        const rest = input.after === undefined ? ids : ids.filter((id) => id > input.after!);
+        return { receiptIds: rest.slice(0, input.limit), ...(input.withTotal ? { total: ids.length } : {}) };
+      }
+      const [receiptIds, total] = await Promise.all([
+        receipts.listReceiptIdsAfter(input.merchantId, input.after, input.limit),
+        input.withTotal ? receipts.countReceipts(input.merchantId) : undefined,
+      ]);
+      return { receiptIds, ...(total !== undefined ? { total } : {}) };
+    },
+  };
+}
+
+/** A receipt read and its label rules applied (the issues the LLM will review). */
+function createReceiptRulesActivities({ receipts, runs }: Pick<EvaluationDeps, 'receipts' | 'runs'>) {
   const { saveReviewResults } = createEvaluateSaveActivities({ receipts, runs });
   /** Reads a receipt in one Query; a missing or malformed receipt is a non-retryable failure. */
   async function fetchReceiptData(input: { receiptId: string }): Promise<Receipt> {
@@ -51,35 +87,6 @@ export function createEvaluatePrepareActivities({
   return {
     fetchReceiptData,
     evaluateLabels: findReceiptLabelIssues,
-
-    /** Every receipt id of a merchant at once (merchants of runs started before the cursor). */
-    async listReceiptIds(input: { merchantId: string; redriveRunId?: string }): Promise<string[]> {
-      if (input.redriveRunId)
-        return (await runs.getRedrivePlan(input.redriveRunId, input.merchantId)).get(input.merchantId) ?? [];
-      return (await receipts.listReceiptIds(input.merchantId)).sort();
-    },
-
-    /** Up to `limit` receipt ids of a merchant after `after`, in id order (a redrive's from its plan). */
-    async listReceiptIdPage(input: {
-      merchantId: string;
-      redriveRunId?: string;
-      after?: string;
-      limit: number;
-      withTotal?: boolean;
-    }): Promise<ReceiptIdPage> {
-      if (input.redriveRunId) {
-        const planned =
-          (await runs.getRedrivePlan(input.redriveRunId, input.merchantId)).get(input.merchantId) ?? [];
-        const ids = [...planned].sort();
-        const rest = input.after === undefined ? ids : ids.filter((id) => id > input.after!);
-        return { receiptIds: rest.slice(0, input.limit), ...(input.withTotal ? { total: ids.length } : {}) };
-      }
-      const [receiptIds, total] = await Promise.all([
-        receipts.listReceiptIdsAfter(input.merchantId, input.after, input.limit),
-        input.withTotal ? receipts.countReceipts(input.merchantId) : undefined,
-      ]);
-      return { receiptIds, ...(total !== undefined ? { total } : {}) };
-    },
 
     /**
      * Reads a receipt and applies the rules in one step, returning only what the workflow needs: the
