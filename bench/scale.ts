@@ -21,6 +21,18 @@ import { CpuMeter, peakRssMiB } from './proc-stats';
 
 export const SCALE = { providerLimit: 16, latencyMs: 800, jitterMs: 200, merchants: 12 } as const;
 
+/**
+ * CPU seconds per 1,000 receipts of orchestration alone before receipts ran inline in their batch (one
+ * `evaluateReceipt` child workflow each): `npm run bench -- --scale --receipts 300` on commit bc6147a,
+ * 2026-12-06, the same machine. Printed beside today's figures.
+ */
+export const CPU_PER_1000_BEFORE_INLINE: Readonly<Record<string, number>> = {
+  'pipeline worker': 35.6,
+  'temporal server': 80.5,
+  dynalite: 7.3,
+  total: 123.4,
+};
+
 export interface ScaleRow {
   receipts: number;
   makespanMs: number;
@@ -282,11 +294,13 @@ ${growth.join('\n')}
 
 Makespan per receipt at ${last.receipts} is ${(perReceipt(last) / perReceipt(first)).toFixed(2)}x that at ${first.receipts}.
 
-CPU seconds per 1,000 receipts, orchestration alone (user + system, from /proc):
+CPU seconds per 1,000 receipts, orchestration alone (user + system, from /proc); the last row is the same
+measure before receipts ran inline in their batch (one child workflow each; commit bc6147a, \`--receipts 300\`):
 
 | receipts | ${procs.join(' | ')} |
 |---|${procs.map(() => '---').join('|')}|
 ${cpu.join('\n')}
+| 300, receipts as child workflows (before) | ${procs.map((p) => CPU_PER_1000_BEFORE_INLINE[p] ?? '').join(' | ')} |
 
 Peak resident memory (MiB) of the worker processes:
 

@@ -427,5 +427,13 @@ describe('label evaluation: the root history is bounded', () => {
     assert.ok(signals.length <= 6, `${signals.length} progress signals reached the root`);
     const progress = await handle.query<RunProgress>('progress');
     assert.deepEqual(progress, { total: 18, done: 18, failed: 0, merchantsDone: 3, merchantsTotal: 3 });
+
+    // Nothing to review (--skip-llm-review): the receipt's one activity reads, applies the rules and
+    // saves its result (the report above counted it from the store).
+    const batch = await h.client.workflow.getHandle(`${runId}/m-0001/b00000`).fetchHistory();
+    const activities = (batch.events ?? []).flatMap(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    assert.deepEqual(activities, ['prepareReceiptReview'], 'activities of a receipt with nothing to review');
   });
 });

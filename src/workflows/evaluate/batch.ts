@@ -4,7 +4,7 @@
 import { executeChild, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { MerchantKey, PipelineKey, RunIdKey, errorMessage, progressQuery, slidingWindow } from '../shared';
 import { RunBreaker } from '../run-breaker';
-import { io } from './proxies';
+import { io, receiptSteps } from './proxies';
 import { evaluateReceipt, type ReceiptOutcome } from './receipt';
 import type { Settings } from './settings';
 
@@ -56,8 +56,9 @@ export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: 
     merchantsTotal: 1,
   }));
   // Inline, the batch (which carries the run's search attributes) is what the Web UI lists.
-  const runReceipt: RunReceipt = patched(RECEIPTS_INLINE_PATCH)
-    ? (receiptId) => evaluateReceipt({ settings: s, merchantId, receiptId, saveIfNothingToReview: true })
+  const inline = patched(RECEIPTS_INLINE_PATCH);
+  const runReceipt: RunReceipt = inline
+    ? (receiptId) => evaluateReceipt({ settings: s, merchantId, receiptId, inline: true })
     : receiptAsChild(s, merchantId);
   const breaker = new RunBreaker();
   await breaker.run(() =>
@@ -72,7 +73,7 @@ export async function evaluateBatch(input: EvaluateBatchInput): Promise<{ done: 
         } catch (err) {
           if (breaker.trip(err)) return;
           out.failed++;
-          await io.recordItemFailure({
+          await (inline ? receiptSteps : io).recordItemFailure({
             runId: s.runId,
             itemId: receiptId,
             reason: errorMessage(err),

@@ -7,7 +7,7 @@ import { chunk } from '../../domain/chunk';
 import type { LabelIssue } from '../../domain/receipt';
 import { errorMessage, isNonRetryable } from '../shared';
 import { RunBreaker } from '../run-breaker';
-import { io, llmReview } from './proxies';
+import { io, llmReview, receiptSteps } from './proxies';
 import type { Settings } from './settings';
 
 /**
@@ -21,10 +21,11 @@ export interface EvaluateReceiptInput {
   merchantId: string;
   receiptId: string;
   /**
-   * A receipt with nothing to review is saved by its prepare step (one local activity, not two).
-   * Set by batches that run their receipts inline; receipt workflows of older runs lack it.
+   * Set by batches that run their receipts inline (receipt workflows of older runs lack it): the
+   * receipt's steps are regular activities (proxies.ts says why), and a receipt with nothing to
+   * review is saved by its prepare step (one activity, not two).
    */
-  saveIfNothingToReview?: boolean;
+  inline?: boolean;
 }
 
 export interface ReceiptOutcome {
@@ -50,20 +51,21 @@ async function unlessBadInput<T extends object>(read: () => Promise<T>): Promise
 /** One receipt: fetch -> rules -> LLM review in chunks (parallel, globally capped) -> save. */
 export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<ReceiptOutcome> {
   const { settings: s, merchantId, receiptId } = input;
+  const steps = input.inline ? receiptSteps : io;
   const plan = patched(RECEIPT_OUT_OF_HISTORY_PATCH)
     ? await unlessBadInput(() =>
-        io.prepareReceiptReview({
+        steps.prepareReceiptReview({
           receiptId,
           revalidate: s.revalidate,
           chunkSize: s.reviewChunkSize,
           withIssues: !s.skipLlmReview,
-          ...(input.saveIfNothingToReview ? { saveIfNothingToReview: { runId: s.runId, merchantId } } : {}),
+          ...(input.inline ? { saveIfNothingToReview: { runId: s.runId, merchantId } } : {}),
         }),
       )
     : await planInHistory(receiptId, s);
   if ('badInput' in plan) {
     const reason = plan.badInput;
-    await io.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
+    await steps.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
     return { receiptId, status: 'FAILED', issues: 0, reason };
   }
   if (plan.saved) return { receiptId, status: 'SUCCEEDED', issues: plan.issueCount };
@@ -72,7 +74,7 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
       ? await reviewChunks(s, merchantId, receiptId, plan)
       : { reviews: [], failedChunks: [] };
   reviews.sort((a, b) => (a.wordId < b.wordId ? -1 : a.wordId > b.wordId ? 1 : 0));
-  await io.saveReviewResults({
+  await steps.saveReviewResults({
     runId: s.runId,
     receiptId,
     merchantId,
