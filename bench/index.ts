@@ -2,6 +2,7 @@
 // writing docs/RELIABILITY.md): the seed's design vs ours on the same receipts and the same
 // emulated provider limit, in one run; prints a table, writes docs/BENCHMARKS.md and an SVG of LLM
 // calls in flight over time. Also: orchestration overhead, cache rerun, kill -9 at half-way.
+// `-- --scale` (bench/scale.ts) and `-- --short-calls` (bench/short-calls.ts) write only their section.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
