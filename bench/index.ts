@@ -2,6 +2,7 @@
 // writing docs/RELIABILITY.md): the seed's design vs ours on the same receipts and the same
 // emulated provider limit, in one run; prints a table, writes docs/BENCHMARKS.md and an SVG of LLM
 // calls in flight over time. Also: orchestration overhead, cache rerun, kill -9 at half-way.
+// `-- --scale` (bench/scale.ts) and `-- --short-calls` (bench/short-calls.ts) write only their section.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,7 @@ import { benchEmulator } from './emulator';
 import { faultsBench } from './faults';
 import { queueingSection, realOllamaSection, renderQueueingTable } from './queueing';
 import { renderScaleSection, scaleSection } from './scale';
+import { renderShortCallsSection, shortCallsSection } from './short-calls';
 import { ollamaInstall } from '../src/stack/tools';
 import { markedSections, writeSection } from './markdown-section';
 import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
@@ -154,6 +156,7 @@ async function main(): Promise<void> {
   if (argv.includes('--faults')) return faultsBench(argv);
   await ensureStack();
   if (argv.includes('--scale')) return runScaleBench(argv, json);
+  if (argv.includes('--short-calls')) return runShortCallsBench(json);
   const id = Date.now().toString(36);
   const truthFile = path.join(os.tmpdir(), `bench-truth-${id}.json`);
   const emulator = await startEmulator({
@@ -444,6 +447,18 @@ async function runScaleBench(argv: string[], json: boolean): Promise<void> {
   if (json) console.log(JSON.stringify({ scale }));
 }
 
+/** `--short-calls`: only the short-calls section (provider limit 4, 200 ms calls, cap 16). */
+async function runShortCallsBench(json: boolean): Promise<void> {
+  const client = await connectClient(loadConfig());
+  log('bench --short-calls: 240 receipts, provider limit 4, 200 ms calls, cap 16');
+  const shortCalls = await shortCallsSection(client);
+  await client.connection.close();
+  const body = renderShortCallsSection(shortCalls);
+  console.log(body);
+  await writeSection('short-calls', body);
+  if (json) console.log(JSON.stringify({ shortCalls }));
+}
+
 function renderQueueingSection(
   r: Pick<Result, 'profile' | 'receipts' | 'queueing' | 'realOllama' | 'realOllamaNote'>,
 ): string {
@@ -531,7 +546,7 @@ function renderTable(r: Result): string {
     `|---|---|---|---|`,
     ...r.overhead.map(
       (o) =>
-        `| merchant -> batch -> receipt children | ${o.receipts} | ${(o.makespanMs / 1000).toFixed(1)} | ${o.receiptsPerSecond} |`,
+        `| merchant -> batch children, receipts inline | ${o.receipts} | ${(o.makespanMs / 1000).toFixed(1)} | ${o.receiptsPerSecond} |`,
     ),
     '',
     `| resilience | figure |`,

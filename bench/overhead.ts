@@ -1,5 +1,5 @@
-// Orchestration overhead alone: receipts/s through the merchant -> batch -> receipt child
-// workflows with --skip-llm-review. `npx tsx bench/overhead.ts [receipts...]`
+// Orchestration overhead alone: receipts/s through the merchant -> batch child workflows (receipts
+// inline in their batch) with --skip-llm-review. `npx tsx bench/overhead.ts [receipts...]`
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { startHarness, uniqueId } from '../test/helpers/pipeline';

@@ -15,11 +15,24 @@ import { GlobalLimiter } from '../src/llm/limiter';
 import { stackStatus } from '../src/stack/stack';
 import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
+import { freePortPair } from '../test/helpers/llm-layer';
 import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
 import { CpuMeter, peakRssMiB } from './proc-stats';
 import { evaluateLabels } from '../src/workflows';
 
 export const SCALE = { providerLimit: 16, latencyMs: 800, jitterMs: 200, merchants: 12 } as const;
+
+/**
+ * CPU seconds per 1,000 receipts of orchestration alone before receipts ran inline in their batch (one
+ * `evaluateReceipt` child workflow each): `npm run bench -- --scale --receipts 300` on commit bc6147a,
+ * 2026-12-06, the same machine. Printed beside today's figures.
+ */
+export const CPU_PER_1000_BEFORE_INLINE: Readonly<Record<string, number>> = {
+  'pipeline worker': 35.6,
+  'temporal server': 80.5,
+  dynalite: 7.3,
+  total: 123.4,
+};
 
 export interface ScaleRow {
   receipts: number;
@@ -40,7 +53,7 @@ export interface ScaleRow {
   peakRssMiB: Record<string, number>;
 }
 
-interface Workers {
+export interface BenchWorkers {
   llm: WorkerProcess[];
   pipeline: WorkerProcess;
   metricsPorts: number[];
@@ -48,34 +61,44 @@ interface Workers {
 
 const log = (s: string) => process.stderr.write(s + '\n');
 
-function scaleEnv(id: string, emulatorUrl: string, truthFile: string): Record<string, string> {
+/** The worker processes' environment: their own table and queues, the emulator, our cap. */
+export function benchWorkerEnv(
+  id: string,
+  emulatorUrl: string,
+  truthFile: string,
+  cap: number = SCALE.providerLimit,
+): Record<string, string> {
   return {
     DYNAMODB_TABLE: `scale-${id}`,
     TASK_QUEUE_PIPELINE: `scale-pipeline-${id}`,
     TASK_QUEUE_LLM: `scale-llm-${id}`,
     OLLAMA_HOST: emulatorUrl,
     TRUTH_FILE: truthFile,
-    LLM_MAX_CONCURRENT_CALLS: String(SCALE.providerLimit),
+    LLM_MAX_CONCURRENT_CALLS: String(cap),
     LOG_LEVEL: 'ERROR',
     NODE_NO_WARNINGS: '1',
   };
 }
 
-async function startScaleWorkers(env: Record<string, string>, basePort: number): Promise<Workers> {
-  const metricsPorts = [basePort, basePort + 2];
+/** Two `llm` worker processes (each serving /metrics on a free port pair) and one `pipeline` one. */
+export async function startBenchWorkers(env: Record<string, string>): Promise<BenchWorkers> {
+  const first = await freePortPair();
+  let second = await freePortPair();
+  while (Math.abs(second - first) < 2) second = await freePortPair();
+  const metricsPorts = [first, second];
   const llm = metricsPorts.map((port) => spawnWorker({ ...env, METRICS_PORT: String(port) }, ['llm']));
   const pipeline = spawnWorker(env, ['pipeline']);
   await Promise.all([...llm, pipeline].map((w) => w.ready));
   return { llm, pipeline, metricsPorts };
 }
 
-async function stopScaleWorkers(w: Workers): Promise<void> {
+export async function stopBenchWorkers(w: BenchWorkers): Promise<void> {
   for (const p of [...w.llm, w.pipeline]) p.kill('SIGTERM');
   await Promise.all([...w.llm, w.pipeline].map((p) => p.exited));
 }
 
 /** The limiter's DynamoDB requests so far, summed over the `llm` workers' /metrics. */
-async function limiterRequests(ports: number[]): Promise<number> {
+export async function limiterRequests(ports: number[]): Promise<number> {
   let n = 0;
   for (const port of ports) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -84,19 +107,42 @@ async function limiterRequests(ports: number[]): Promise<number> {
   return n;
 }
 
-async function largestHistory(client: Client, runId: string): Promise<number> {
+export async function largestHistory(client: Client, runId: string): Promise<number> {
   let max = 0;
   const query = `WorkflowId = "${runId}" OR WorkflowId STARTS_WITH "${runId}/"`;
   for await (const wf of client.workflow.list({ query })) max = Math.max(max, wf.historyLength ?? 0);
   return max;
 }
 
-async function runEvaluation(client: Client, cfg: AppConfig, runId: string, skipLlmReview: boolean) {
+export async function runEvaluation(client: Client, cfg: AppConfig, runId: string, skipLlmReview: boolean) {
   return (await client.workflow.execute(evaluateLabels, {
     taskQueue: cfg.TASK_QUEUE_PIPELINE,
     workflowId: runId,
     args: [{ runId, llmTaskQueue: cfg.TASK_QUEUE_LLM, noCache: true, skipLlmReview }],
   })) as EvaluationReport;
+}
+
+/** A fresh table with `receipts` receipts over the bench's merchants, and the limiter's state reset to `cap`. */
+export async function seedBenchTable(
+  env: Record<string, string>,
+  receipts: number,
+  cap: number,
+): Promise<AppConfig> {
+  const cfg = loadConfig({ ...process.env, ...env });
+  await ensureTable(cfg);
+  await writeDataset(
+    cfg,
+    generateDataset({
+      merchants: SCALE.merchants,
+      receiptsPerMerchant: Math.ceil(receipts / SCALE.merchants),
+      seed: 16,
+    }),
+  );
+  await new GlobalLimiter(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, {
+    cap,
+    leaseMs: cfg.LLM_PERMIT_LEASE_MS,
+  }).resetState();
+  return cfg;
 }
 
 /** One size of the growth table: seed, the LLM run, then the orchestration alone with CPU measured. */
@@ -108,23 +154,10 @@ async function scaleRow(
   servicePids: Record<string, number | undefined>,
 ): Promise<ScaleRow> {
   const id = `${Date.now().toString(36)}-${receipts}`;
-  const env = scaleEnv(id, emulator.url, truthFile);
-  const cfg = loadConfig({ ...process.env, ...env });
-  await ensureTable(cfg);
+  const env = benchWorkerEnv(id, emulator.url, truthFile);
   log(`  scale ${receipts}: seeding ...`);
-  await writeDataset(
-    cfg,
-    generateDataset({
-      merchants: SCALE.merchants,
-      receiptsPerMerchant: Math.ceil(receipts / SCALE.merchants),
-      seed: 16,
-    }),
-  );
-  await new GlobalLimiter(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, {
-    cap: SCALE.providerLimit,
-    leaseMs: cfg.LLM_PERMIT_LEASE_MS,
-  }).resetState();
-  const workers = await startScaleWorkers(env, 19_400);
+  const cfg = await seedBenchTable(env, receipts, SCALE.providerLimit);
+  const workers = await startBenchWorkers(env);
   try {
     emulator.reset();
     log(`  scale ${receipts}: LLM review ...`);
@@ -167,7 +200,7 @@ async function scaleRow(
     };
   } finally {
     log(`  scale ${receipts}: stopping the workers ...`);
-    await stopScaleWorkers(workers);
+    await stopBenchWorkers(workers);
   }
 }
 
@@ -262,11 +295,13 @@ ${growth.join('\n')}
 
 Makespan per receipt at ${last.receipts} is ${(perReceipt(last) / perReceipt(first)).toFixed(2)}x that at ${first.receipts}.
 
-CPU seconds per 1,000 receipts, orchestration alone (user + system, from /proc):
+CPU seconds per 1,000 receipts, orchestration alone (user + system, from /proc); the last row is the same
+measure before receipts ran inline in their batch (one child workflow each; commit bc6147a, \`--receipts 300\`):
 
 | receipts | ${procs.join(' | ')} |
 |---|${procs.map(() => '---').join('|')}|
 ${cpu.join('\n')}
+| 300, receipts as child workflows (before) | ${procs.map((p) => CPU_PER_1000_BEFORE_INLINE[p] ?? '').join(' | ')} |
 
 Peak resident memory (MiB) of the worker processes:
 

@@ -367,16 +367,21 @@ describe('label evaluation: a receipt deleted mid-run', () => {
     assert.equal(results.get(deleted)?.status, 'FAILED', 'the deleted receipt is a recorded failure');
     assert.equal(report.total, ids.length);
 
-    // The receipt's words never enter its workflow's history; the child carries the run's search attributes.
-    const receiptWorkflowId = `${runId}/m-0001/b00000/${ids[0]}`;
-    const history = await h.client.workflow.getHandle(receiptWorkflowId).fetchHistory();
+    // Receipts run inline in their batch: its history holds the issues reviewed but never a receipt's
+    // words, and the batch, which carries the run's search attributes, is what the Web UI lists.
+    const batchWorkflowId = `${runId}/m-0001/b00000`;
+    const history = await h.client.workflow.getHandle(batchWorkflowId).fetchHistory();
+    assert.ok(
+      !history.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes),
+      'the batch started a child workflow for a receipt',
+    );
     const texts = payloadTexts(history);
     assert.ok(
       texts.some((t) => t.includes('"wordId"')),
       'the issues to review are in history',
     );
     assert.ok(!texts.some((t) => t.includes('"lines"')), 'a receipt (its lines) is in the history');
-    const desc = await h.client.workflow.getHandle(receiptWorkflowId).describe();
+    const desc = await h.client.workflow.getHandle(batchWorkflowId).describe();
     assert.deepEqual(desc.searchAttributes.PipelineRunId, [runId]);
     assert.deepEqual(desc.searchAttributes.Pipeline, ['evaluate']);
     assert.deepEqual(desc.searchAttributes.Merchant, ['m-0001']);
@@ -422,5 +427,13 @@ describe('label evaluation: the root history is bounded', () => {
     assert.ok(signals.length <= 6, `${signals.length} progress signals reached the root`);
     const progress = await handle.query<RunProgress>('progress');
     assert.deepEqual(progress, { total: 18, done: 18, failed: 0, merchantsDone: 3, merchantsTotal: 3 });
+
+    // Nothing to review (--skip-llm-review): the receipt's one activity reads, applies the rules and
+    // saves its result (the report above counted it from the store).
+    const batch = await h.client.workflow.getHandle(`${runId}/m-0001/b00000`).fetchHistory();
+    const activities = (batch.events ?? []).flatMap(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    assert.deepEqual(activities, ['prepareReceiptReview'], 'activities of a receipt with nothing to review');
   });
 });

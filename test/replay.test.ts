@@ -17,7 +17,7 @@ import {
   type HistoryFile,
 } from './helpers/histories';
 import { startHarness, workflowBundle, type Harness } from './helpers/pipeline';
-import { RECEIPT_SEARCH_ATTRIBUTES_PATCH } from '../src/workflows/evaluate/batch';
+import { RECEIPTS_INLINE_PATCH, RECEIPT_SEARCH_ATTRIBUTES_PATCH } from '../src/workflows/evaluate/batch';
 import { MERCHANT_CURSOR_PATCH } from '../src/workflows/evaluate/merchant';
 import { RECEIPT_OUT_OF_HISTORY_PATCH } from '../src/workflows/evaluate/receipt';
 import { ROOT_CONTINUES_AS_NEW_PATCH } from '../src/workflows/evaluate/root';
@@ -29,10 +29,14 @@ const EVALUATION_PATCHES = [
   RECEIPT_SEARCH_ATTRIBUTES_PATCH,
   MERCHANT_CURSOR_PATCH,
   ROOT_CONTINUES_AS_NEW_PATCH,
+  RECEIPTS_INLINE_PATCH,
 ];
 /** The enrichment's patches (src/workflows/enrich/): each new path has saved histories. */
 const ENRICHMENT_PATCHES = [ENRICH_PLACE_CURSOR_PATCH];
+/** Runs started before RECEIPTS_INLINE_PATCH had a child workflow per receipt (saved histories). */
 const EVALUATION_TYPES = ['evaluateLabels', 'evaluateMerchant', 'evaluateBatch', 'evaluateReceipt'];
+/** A run of today's code: receipts run inline in their batch. */
+const LIVE_EVALUATION_TYPES = ['evaluateLabels', 'evaluateMerchant', 'evaluateBatch'];
 /** Saved histories cover these; the live run below makes the evaluation ones. */
 const WORKFLOW_TYPES = [
   ...EVALUATION_TYPES,
@@ -158,7 +162,17 @@ describe('replay of fresh histories from a live run', () => {
     assert.equal(report.succeeded, 3, JSON.stringify(report.failures));
     assert.equal(report.failed, 1, 'the receipt without lines is a recorded failure');
     const recorded = await collectHistories(h, report);
-    assert.deepEqual([...new Set(recorded.map((r) => r.workflowType))].sort(), [...EVALUATION_TYPES].sort());
+    assert.deepEqual(
+      [...new Set(recorded.map((r) => r.workflowType))].sort(),
+      [...LIVE_EVALUATION_TYPES].sort(),
+    );
+    const batches = recorded.filter((r) => r.workflowType === 'evaluateBatch');
+    assert.ok(
+      batches.every((b) =>
+        b.history.events?.every((e) => !e.startChildWorkflowExecutionInitiatedEventAttributes),
+      ),
+      'a batch of this code started a receipt child workflow',
+    );
 
     const histories = recorded.flatMap((r) => [
       { workflowId: r.workflowId, history: r.history },

@@ -89,16 +89,12 @@ export async function collectHistories(h: Harness, report: EvaluationReport): Pr
     (r) => r.status === 'SUCCEEDED' && ((r.detail as { issues?: number }).issues ?? 0) > 0,
   );
   if (!reviewed) throw new Error(`no receipt of ${root} had label issues for the LLM to review`);
-  await add('evaluateBatch', 'batch of one receipt', batchOf(reviewed.itemId));
+  // Receipts run inline in their batch (evaluate-receipts-inline): a batch's history holds its receipt.
+  await add('evaluateBatch', 'batch of one receipt whose issues the LLM reviewed', batchOf(reviewed.itemId));
   await add(
-    'evaluateReceipt',
-    'receipt whose issues the LLM reviewed',
-    `${batchOf(reviewed.itemId)}/${reviewed.itemId}`,
-  );
-  await add(
-    'evaluateReceipt',
-    'receipt without lines: recorded non-retryable failure',
-    `${batchOf(BAD_RECEIPT_ID)}/${BAD_RECEIPT_ID}`,
+    'evaluateBatch',
+    'batch of one receipt without lines: recorded non-retryable failure',
+    batchOf(BAD_RECEIPT_ID),
   );
   return out;
 }

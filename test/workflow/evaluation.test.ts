@@ -8,7 +8,14 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { evaluateLabels, evaluateReceipt } from '../../src/workflows';
-import { ApplicationFailure, failureOf, useTimeSkipping, withFakeWorkers, type Fakes } from './fake-env';
+import {
+  ApplicationFailure,
+  failureOf,
+  messages,
+  useTimeSkipping,
+  withFakeWorkers,
+  type Fakes,
+} from './fake-env';
 
 const RECEIPTS = ['r-ok-1', 'r-missing', 'r-bad-llm', 'r-ok-2'];
 
@@ -121,6 +128,47 @@ describe('evaluation workflows (time-skipping, fake activities)', { timeout: 120
       assert.match(outcome.reason ?? '', /invalid after 2 repairs/);
       const [saved] = run.callsOf('saveReviewResults');
       assert.equal(saved.failedChunks.length, 1, 'the failure is saved with the receipt');
+    });
+  });
+
+  test('receipts run inline in one batch: a refused credential stops the run, recorded as no item failure', async () => {
+    const env = testEnv();
+    const fakes = evaluationFakes({
+      async reviewLabelIssues({
+        receiptId,
+        issues,
+      }: {
+        receiptId: string;
+        issues: Array<{ wordId: string }>;
+      }) {
+        if (receiptId === 'r-bad-llm')
+          throw ApplicationFailure.nonRetryable('401 from the provider: check the key', 'LlmProviderAuth');
+        return issues.map((i) => ({ wordId: i.wordId, decision: 'VALID' }));
+      },
+    });
+    await withFakeWorkers(env, fakes, async (run) => {
+      const handle = await env.client.workflow.start(evaluateLabels, {
+        taskQueue: run.pipelineQueue,
+        workflowId: 'wf-eval-inline-breaker',
+        // One batch of every receipt, all at once: they run inline in it.
+        args: [{ llmTaskQueue: run.llmQueue, batchSize: 4, widths: { receipts: 4 } }],
+      });
+      const err = await failureOf(handle.result());
+      assert.match(messages(err), /401 from the provider/);
+      // As a child, r-ok-1 would have been this workflow; inline, there is none.
+      await assert.rejects(
+        env.client.workflow.getHandle('wf-eval-inline-breaker/m-1/b00000/r-ok-1').describe(),
+        (e: Error) => e.name === 'WorkflowNotFoundError',
+      );
+      assert.ok(
+        !run.callsOf('recordItemFailure').some((f) => f.itemId === 'r-bad-llm'),
+        'the refused receipt is not an item failure of its own',
+      );
+      assert.ok(
+        !run.callsOf('saveReviewResults').some((s) => s.receiptId === 'r-bad-llm'),
+        'the refused receipt was saved as reviewed',
+      );
+      assert.equal(run.callsOf('failRun').length, 1);
     });
   });
 

@@ -28,6 +28,8 @@ export interface ReceiptReviewPlan {
   chunks: LabelIssue[][];
   /** Every issue (runs started before the receipt left history pass them to the save). */
   issues?: LabelIssue[];
+  /** The receipt had nothing to review and its result is written already (`saveIfNothingToReview`). */
+  saved?: boolean;
 }
 
 export interface SaveReviewResultsInput {

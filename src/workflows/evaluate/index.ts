@@ -1,4 +1,5 @@
-// The label evaluation's workflows (seed 000): root -> merchant -> batch -> receipt.
+// The label evaluation's workflows (seed 000): root -> merchant -> batch (its receipts inline; receipt
+// workflows only in runs started before that).
 export { evaluateLabels, type EvaluateLabelsRunInput, type RootCarry } from './root';
 export { evaluateMerchant, type EvaluateMerchantInput } from './merchant';
 export { evaluateBatch, type EvaluateBatchInput } from './batch';

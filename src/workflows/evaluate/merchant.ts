@@ -12,7 +12,7 @@ import { chunk } from '../../domain/chunk';
 import { MerchantKey, PipelineKey, RunIdKey, progressQuery, slidingWindow } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { evaluateBatch } from './batch';
-import { pagedWindow } from './paged-window';
+import { pagedWindow } from '../shared';
 import { MerchantReporter, receiptsDoneSignal, receiptsPlannedSignal, type MerchantTotals } from './progress';
 import { io } from './proxies';
 import type { Settings } from './settings';

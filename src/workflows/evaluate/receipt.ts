@@ -1,12 +1,13 @@
-// One receipt of an evaluation run: read it and apply the rules, review its issues with the LLM in
-// chunks (in parallel, under the global cap), save the decisions.
+// One receipt of an evaluation run (a function its batch calls inline; a child workflow in older runs):
+// read it and apply the rules, review its issues with the LLM in chunks (in parallel, under the
+// global cap), save the decisions.
 import { patched } from '@temporalio/workflow';
 import type { ReceiptReviewPlan, ReviewedWord } from '../../activities/evaluate/types';
 import { chunk } from '../../domain/chunk';
 import type { LabelIssue } from '../../domain/receipt';
 import { errorMessage, isNonRetryable } from '../shared';
 import { RunBreaker } from '../run-breaker';
-import { io, llmReview } from './proxies';
+import { io, llmReview, receiptSteps } from './proxies';
 import type { Settings } from './settings';
 
 /**
@@ -19,6 +20,12 @@ export interface EvaluateReceiptInput {
   settings: Settings;
   merchantId: string;
   receiptId: string;
+  /**
+   * Set by batches that run their receipts inline (receipt workflows of older runs lack it): the
+   * receipt's steps are regular activities (proxies.ts says why), and a receipt with nothing to
+   * review is saved by its prepare step (one activity, not two).
+   */
+  inline?: boolean;
 }
 
 export interface ReceiptOutcome {
@@ -44,27 +51,30 @@ async function unlessBadInput<T extends object>(read: () => Promise<T>): Promise
 /** One receipt: fetch -> rules -> LLM review in chunks (parallel, globally capped) -> save. */
 export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<ReceiptOutcome> {
   const { settings: s, merchantId, receiptId } = input;
+  const steps = input.inline ? receiptSteps : io;
   const plan = patched(RECEIPT_OUT_OF_HISTORY_PATCH)
     ? await unlessBadInput(() =>
-        io.prepareReceiptReview({
+        steps.prepareReceiptReview({
           receiptId,
           revalidate: s.revalidate,
           chunkSize: s.reviewChunkSize,
           withIssues: !s.skipLlmReview,
+          ...(input.inline ? { saveIfNothingToReview: { runId: s.runId, merchantId } } : {}),
         }),
       )
     : await planInHistory(receiptId, s);
   if ('badInput' in plan) {
     const reason = plan.badInput;
-    await io.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
+    await steps.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
     return { receiptId, status: 'FAILED', issues: 0, reason };
   }
+  if (plan.saved) return { receiptId, status: 'SUCCEEDED', issues: plan.issueCount };
   const { reviews, failedChunks } =
     !s.skipLlmReview && plan.issueCount > 0
       ? await reviewChunks(s, merchantId, receiptId, plan)
       : { reviews: [], failedChunks: [] };
   reviews.sort((a, b) => (a.wordId < b.wordId ? -1 : a.wordId > b.wordId ? 1 : 0));
-  await io.saveReviewResults({
+  await steps.saveReviewResults({
     runId: s.runId,
     receiptId,
     merchantId,
