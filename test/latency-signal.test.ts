@@ -98,17 +98,21 @@ describe('latency signal', () => {
   test('the unloaded latency is the lowest window median seen, learnt again once stale', () => {
     const o = DEFAULT_LATENCY_OPTIONS;
     const stats = windowStats(window(1, 1))!;
-    assert.deepEqual(nextBase({}, stats, 1000, o), { baseLatency: 2, baseAt: 1000 });
-    assert.deepEqual(nextBase({ baseLatency: 1, baseAt: 900 }, stats, 1000, o), {
+    const ms = stats.rawLatency;
+    assert.deepEqual(nextBase({}, stats, 1000, o), { baseLatency: 2, baseRawLatency: ms, baseAt: 1000 });
+    assert.deepEqual(nextBase({ baseLatency: 1, baseRawLatency: 100, baseAt: 900 }, stats, 1000, o), {
       baseLatency: 1,
+      baseRawLatency: 100,
       baseAt: 900,
     });
     assert.deepEqual(nextBase({ baseLatency: 3, baseAt: 900 }, stats, 1000, o), {
       baseLatency: 2,
+      baseRawLatency: ms,
       baseAt: 1000,
     });
     assert.deepEqual(nextBase({ baseLatency: 1, baseAt: 0 }, stats, o.baseMaxAgeMs + 1, o), {
       baseLatency: 2,
+      baseRawLatency: ms,
       baseAt: o.baseMaxAgeMs + 1,
     });
   });
@@ -196,5 +200,37 @@ describe('latency signal', () => {
       slowStart: false,
     });
     assert.equal(one.kind, 'hold');
+  });
+});
+
+describe('latency signal, a provider whose latency does not follow the tokens', () => {
+  /** `n` calls of a fixed 200 ms (x `queueing`) with prompts of `promptTokens` each. */
+  const fixedTime = (promptTokens: number, queueing = 1, inFlight = 4): LatencySample[] =>
+    Array.from({ length: 8 }, (_, i) => ({
+      latencyMs: 200 * queueing,
+      promptTokens,
+      completionTokens: 50,
+      inFlight,
+      startedAt: i,
+    }));
+  const o = DEFAULT_LATENCY_OPTIONS;
+
+  test('a window of smaller prompts at the same latency is not queueing (the ms ratio is 1)', () => {
+    const big = windowStats(fixedTime(1200))!;
+    const memory = { ...nextBase({}, big, 0, o), xAtLimit: big.throughput };
+    const small = windowStats(fixedTime(200))!;
+    assert.ok(small.latency / memory.baseLatency > 1.5, 'per work unit, the small prompts look slow');
+    const base = nextBase(memory, small, 1, o);
+    const verdict = judgeWindow(small, { memory, ...base, limit: 4, slowStart: false }, o);
+    assert.equal(verdict.kind, 'room', JSON.stringify(verdict));
+  });
+
+  test('calls that wait in a queue are slower per work unit and in ms: the limit shrinks', () => {
+    const unloaded = windowStats(fixedTime(600))!;
+    const memory = nextBase({}, unloaded, 0, o);
+    const queued = windowStats(fixedTime(600, 2, 8))!;
+    const base = nextBase(memory, queued, 1, o);
+    const verdict = judgeWindow(queued, { memory, ...base, limit: 8, slowStart: true }, o);
+    assert.deepEqual([verdict.kind, verdict.kind === 'shrink' && verdict.to], ['shrink', 4]);
   });
 });

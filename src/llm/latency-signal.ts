@@ -25,6 +25,12 @@ export interface LatencySample {
 export interface LatencyMemory {
   /** Lowest normalised latency (ms per work unit) seen since `baseAt`: the unloaded latency. */
   baseLatency?: number;
+  /**
+   * Lowest median latency in ms seen since `baseAt`. A provider whose latency does not follow the
+   * tokens (a hosted API's fixed-time calls) makes the normalised latency vary with the prompt mix;
+   * queueing raises both, so a window is judged by the lower of the two ratios.
+   */
+  baseRawLatency?: number;
   baseAt?: number;
   /** Throughput (work units per ms) measured at the current limit. */
   xAtLimit?: number;
@@ -85,6 +91,8 @@ export interface WindowStats {
   samples: number;
   /** Median normalised latency. */
   latency: number;
+  /** Median latency in ms. */
+  rawLatency: number;
   /** Lowest normalised latency. */
   minLatency: number;
   meanInFlight: number;
@@ -96,10 +104,12 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
   if (!samples.length) return undefined;
   const norm = samples.map(normalisedLatency).sort((a, b) => a - b);
   const latency = norm[Math.floor((norm.length - 1) / 2)]!;
+  const raw = samples.map((x) => x.latencyMs).sort((a, b) => a - b);
   const meanInFlight = samples.reduce((n, s) => n + s.inFlight, 0) / samples.length;
   return {
     samples: samples.length,
     latency,
+    rawLatency: raw[Math.floor((raw.length - 1) / 2)]!,
     minLatency: norm[0]!,
     meanInFlight,
     throughput: meanInFlight / latency,
@@ -122,15 +132,19 @@ export type LatencyVerdict =
  */
 export function nextBase(memory: LatencyMemory, stats: WindowStats, now: number, o: LatencyOptions) {
   const stale = memory.baseAt === undefined || now - memory.baseAt > o.baseMaxAgeMs;
-  if (memory.baseLatency === undefined || stale || stats.latency < memory.baseLatency)
-    return { baseLatency: stats.latency, baseAt: now };
-  return { baseLatency: memory.baseLatency, baseAt: memory.baseAt! };
+  if (memory.baseLatency === undefined || stale)
+    return { baseLatency: stats.latency, baseRawLatency: stats.rawLatency, baseAt: now };
+  const baseRawLatency = Math.min(memory.baseRawLatency ?? stats.rawLatency, stats.rawLatency);
+  if (stats.latency < memory.baseLatency) return { baseLatency: stats.latency, baseRawLatency, baseAt: now };
+  return { baseLatency: memory.baseLatency, baseRawLatency, baseAt: memory.baseAt! };
 }
 
 export interface JudgeContext {
   memory: LatencyMemory;
   /** The unloaded latency to compare with (`nextBase`). */
   baseLatency: number;
+  /** The unloaded latency in ms (`nextBase`); the lower of the two ratios is the window's. */
+  baseRawLatency?: number;
   /** Calls allowed in flight when the window ran. */
   limit: number;
   slowStart: boolean;
@@ -181,10 +195,21 @@ function trialOfOneLess(
  */
 export function judgeWindow(
   stats: WindowStats,
-  { memory, baseLatency, limit, slowStart, clientLagMs = 0, medianLatencyMs = 0 }: JudgeContext,
+  {
+    memory,
+    baseLatency,
+    baseRawLatency,
+    limit,
+    slowStart,
+    clientLagMs = 0,
+    medianLatencyMs = 0,
+  }: JudgeContext,
   o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
 ): LatencyVerdict {
-  const raw = stats.latency / baseLatency;
+  const raw = Math.min(
+    stats.latency / baseLatency,
+    baseRawLatency ? stats.rawLatency / baseRawLatency : Infinity,
+  );
   // The share of the latency this process's own lag may explain is not the provider's queue.
   const lagShare =
     o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;

@@ -62,7 +62,7 @@ export class GlobalLimiter {
       latency: this.opts.latency,
       snapshot: () => this.snapshot(),
       slowStartSeen: () => this.cachedState?.slowStart,
-      baseLatency: () => this.cachedState?.baseLatency,
+      baseLatency: () => ({ norm: this.cachedState?.baseLatency, raw: this.cachedState?.baseRawLatency }),
       updateState: (u, c, v) => this.store.updateState(u, c, v),
       lowerLocalView: (allowed) => this.lowerLocalView(allowed),
       trace: (what, detail) => this.trace(what, detail),

@@ -19,8 +19,8 @@ export interface LatencyJudgeHost {
   snapshot(): Promise<{ state: LimiterState; allowed: number }>;
   /** Whether slow start is still on, as last read (undefined before the first read). */
   slowStartSeen(): boolean | undefined;
-  /** The unloaded latency (ms per work unit) in the shared state, as last read. */
-  baseLatency(): number | undefined;
+  /** The unloaded latency in the shared state, as last read: per work unit, and in ms. */
+  baseLatency(): { norm?: number; raw?: number };
   updateState(update: string, condition: string, values: Record<string, unknown>): Promise<void>;
   /** This process obeys a lowered limit at once. */
   lowerLocalView(allowed: number): void;
@@ -63,11 +63,12 @@ export class LatencyJudge {
    * (a CPU-starved client must not read its own delay as a queue).
    */
   private waitedInProviderQueue(sample: LatencySample): boolean {
-    const base = this.host.baseLatency();
-    if (base === undefined) return false;
+    const { norm, raw } = this.host.baseLatency();
+    if (norm === undefined) return false;
     const lagMs = this.host.latency.accountClientLag ? this.clientLag.peekMaxMs() : 0;
     const own = { ...sample, latencyMs: Math.max(0, sample.latencyMs - lagMs) };
-    return normalisedLatency(own) > base * (1 + this.host.latency.tolerance);
+    const ratio = Math.min(normalisedLatency(own) / norm, raw ? own.latencyMs / raw : Infinity);
+    return ratio > 1 + this.host.latency.tolerance;
   }
 
   /** A finished request: judged with the others once the window is full. */
@@ -112,6 +113,7 @@ export class LatencyJudge {
       {
         memory: state,
         baseLatency: base.baseLatency,
+        baseRawLatency: base.baseRawLatency,
         limit: snap.allowed,
         slowStart: state.slowStart,
         clientLagMs: this.clientLag.takeMaxMs(),
@@ -135,7 +137,15 @@ export class LatencyJudge {
       ratio: stats.latency / base.baseLatency,
       inFlight: stats.meanInFlight,
     });
-    const applied = { state, since, now, base, throughput: stats.throughput, latency: stats.latency };
+    const applied = {
+      state,
+      since,
+      now,
+      base,
+      throughput: stats.throughput,
+      latency: stats.latency,
+      rawLatency: stats.rawLatency,
+    };
     if (verdict.kind === 'shrink') await this.shrink(verdict, applied);
     else await this.keep(verdict, applied);
   }
@@ -146,10 +156,11 @@ export class LatencyJudge {
     // Room: a trial of one less (if any) cured the latency. A rebase: the latency is the provider's own.
     const rebase = verdict.kind === 'hold' && verdict.rebase;
     await this.host.updateState(
-      `SET baseLatency = :b, baseAt = :ba, xAtLimit = :x${verdict.kind === 'room' || rebase ? ' REMOVE xBeforeCut' : ''}`,
+      `SET baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x${verdict.kind === 'room' || rebase ? ' REMOVE xBeforeCut' : ''}`,
       'attribute_exists(#l)',
       {
         ':b': rebase ? a.latency : a.base.baseLatency,
+        ':br': rebase ? a.rawLatency : a.base.baseRawLatency,
         ':ba': rebase ? a.now : a.base.baseAt,
         ':x': a.throughput,
       },
@@ -159,9 +170,9 @@ export class LatencyJudge {
   /** A trial of one less that did not pay: back up, this latency the unloaded one from now on. */
   private async restore(to: number, a: Applied): Promise<void> {
     await this.host.updateState(
-      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseAt = :now, xAtLimit = :x REMOVE xBeforeCut',
+      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :now, xAtLimit = :x REMOVE xBeforeCut',
       '#l = :cur',
-      { ':to': to, ':cur': to - 1, ':now': a.now, ':b': a.latency, ':x': a.throughput },
+      { ':to': to, ':cur': to - 1, ':now': a.now, ':b': a.latency, ':br': a.rawLatency, ':x': a.throughput },
     );
   }
 
@@ -174,10 +185,11 @@ export class LatencyJudge {
     // Only if no other process changed the limit since these calls started (no double shrink).
     await this.host.updateState(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
-        `baseLatency = :b, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut'}`,
+        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut'}`,
       'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
       {
         ':b': a.base.baseLatency,
+        ':br': a.base.baseRawLatency,
         ':ba': a.base.baseAt,
         ...(verdict.trial ? { ':xc': a.throughput } : {}),
         ':t': verdict.to,
@@ -195,9 +207,10 @@ interface Applied {
   state: LimiterState;
   since: number;
   now: number;
-  base: { baseLatency: number; baseAt: number };
+  base: { baseLatency: number; baseRawLatency: number; baseAt: number };
   throughput: number;
   latency: number;
+  rawLatency: number;
 }
 
 function median(xs: number[]): number {
