@@ -5,6 +5,7 @@ import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { EnrichmentReport } from '../../activities/enrich';
 import { chunk } from '../../domain/chunk';
 import { beginRoot, completeRoot, pagedWindow, type RunProgress } from '../shared';
+import { enrichInBatchMode } from '../batch-mode/enrich';
 import { RunBreaker } from '../run-breaker';
 import { enrichBatch, placeLlm } from './enrich-batch';
 import type { enrichPlaces } from './enrich-places';
@@ -52,6 +53,8 @@ export async function enrichPlacesByCursor(input: EnrichPlacesInput): Promise<En
     await io.startRun({ runId: s.runId, pipeline: 'enrich', params: { ...input }, startedAt });
     if (input.redriveOf)
       await io.planRedrive({ runId: s.runId, redriveOf: input.redriveOf, pipeline: 'enrich' });
+    // Batch mode: the places' prompts go as Batch API jobs first; their answers wait in the cache.
+    if (input.mode === 'batch') await enrichInBatchMode(input, s.runId);
   }
   const llmFor = placeLlm(s);
   const { pages, next } = placePages(s, input, progress);
