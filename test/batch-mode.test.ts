@@ -6,14 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import type { EvaluateLabelsInput } from '../src/workflows/evaluate';
+import { evaluateLabels, type EvaluateLabelsInput } from '../src/workflows/evaluate';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import type { EnrichPlacesInput } from '../src/workflows/enrich';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { generatePlaces } from '../src/domain/places';
 import { LlmBatchJobStore } from '../src/stores/llm-batch-jobs';
-import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { freePort, startHarness, startRoot, uniqueId, type Harness } from './helpers/pipeline';
 import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
 
 const MERCHANTS = 3;
@@ -45,13 +45,8 @@ async function batchHarness(opts: { batchCompleteAfterS: number; inProcessPipeli
 }
 
 function startEvaluation(h: Harness, input: EvaluateLabelsInput) {
-  const runId = uniqueId('bm-');
-  return h.client.workflow.start('evaluateLabels', {
-    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-    workflowId: runId,
-    // Labels kept as they are: every run asks exactly the same questions.
-    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, applySuggestedLabels: false, ...input }],
-  });
+  // Labels kept as they are: every run asks exactly the same questions.
+  return startRoot(h, evaluateLabels, 'bm-', { applySuggestedLabels: false, ...input });
 }
 
 async function runEvaluation(h: Harness, input: EvaluateLabelsInput): Promise<EvaluationReport> {

@@ -8,16 +8,11 @@ import { createStores } from '../src/deps';
 import { generatePlaces, type PlacesDataset } from '../src/domain/places';
 import { PlaceStore } from '../src/stores/places';
 import { startWorkers, type RunningWorkers } from '../src/worker';
-import type { EnrichPlacesInput } from '../src/workflows/enrich';
-import { startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
+import { enrichPlaces, type EnrichPlacesInput } from '../src/workflows/enrich';
+import { startHarness, startRoot, workflowBundle, type Harness } from './helpers/pipeline';
 
 function startEnrichment(h: Harness, input: EnrichPlacesInput = {}) {
-  const runId = uniqueId('enrich-');
-  return h.client.workflow.start('enrichPlaces', {
-    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-    workflowId: runId,
-    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }],
-  });
+  return startRoot(h, enrichPlaces, 'enrich-', input);
 }
 
 async function runEnrichment(h: Harness, input: EnrichPlacesInput = {}): Promise<EnrichmentReport> {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
-import type { evaluateLabels, EvaluateLabelsInput } from '../src/workflows/evaluate';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { evaluateLabels, type EvaluateLabelsInput } from '../src/workflows/evaluate';
+import { startHarness, startRoot, type Harness } from './helpers/pipeline';
 import {
   killAllWorkerProcesses,
   spawnWorker,
@@ -39,12 +39,7 @@ async function startRun(
   h: Harness,
   input: EvaluateLabelsInput = {},
 ): Promise<WorkflowHandle<typeof evaluateLabels>> {
-  const runId = uniqueId('rel-');
-  return h.client.workflow.start<typeof evaluateLabels>('evaluateLabels', {
-    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-    workflowId: runId,
-    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, reviewChunkSize: REVIEW_CHUNK_SIZE, ...input }],
-  });
+  return startRoot(h, evaluateLabels, 'rel-', { reviewChunkSize: REVIEW_CHUNK_SIZE, ...input });
 }
 
 /** Polls `check` until it returns a value (not undefined); fails naming `what` after `ms`. */

@@ -3,8 +3,8 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { HarmonizeReport } from '../../src/activities/harmonize';
 import { createHarmonizationStores } from '../../src/deps';
-import type { harmonizeLabels, HarmonizeLabelsInput } from '../../src/workflows/harmonize';
-import { startHarness, uniqueId, type Harness, type HarnessOptions } from './pipeline';
+import { harmonizeLabels, type HarmonizeLabelsInput } from '../../src/workflows/harmonize';
+import { startHarness, startRoot, uniqueId, type Harness, type HarnessOptions } from './pipeline';
 
 /** A harness whose workers use their own Chroma collections (dropped when it closes). */
 export async function harmonizerHarness(opts: HarnessOptions): Promise<Harness> {
@@ -24,12 +24,7 @@ export function startHarmonize(
   h: Harness,
   input: HarmonizeLabelsInput = {},
 ): Promise<WorkflowHandle<typeof harmonizeLabels>> {
-  const runId = uniqueId('hz-');
-  return h.client.workflow.start<typeof harmonizeLabels>('harmonizeLabels', {
-    taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
-    workflowId: runId,
-    args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }],
-  });
+  return startRoot(h, harmonizeLabels, 'hz-', input);
 }
 
 export async function harmonize(h: Harness, input: HarmonizeLabelsInput = {}): Promise<HarmonizeReport> {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { generateDataset, type Dataset, type GenerateOptions } from '../../src/domain/generator';
 import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../src/emulator/server';
@@ -107,4 +107,22 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await emulator.close();
     },
   };
+}
+
+/** A pipeline's root workflow: its one input, which carries the run id and the `llm` queue. */
+type RootWorkflow = (input: { runId?: string; llmTaskQueue?: string }) => Promise<unknown>;
+
+/**
+ * Starts a root run of `workflow` on the harness's queues: a fresh run id (`prefix`) as its
+ * workflow id, the harness's `llm` queue, then `input`.
+ */
+export function startRoot<W extends RootWorkflow>(
+  h: Harness,
+  workflow: W,
+  prefix: string,
+  input: Omit<Parameters<W>[0], 'runId' | 'llmTaskQueue'>,
+): Promise<WorkflowHandle<W>> {
+  const runId = uniqueId(prefix);
+  const args = [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, ...input }] as Parameters<W>;
+  return h.client.workflow.start(workflow, { taskQueue: h.cfg.TASK_QUEUE_PIPELINE, workflowId: runId, args });
 }
