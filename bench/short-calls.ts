@@ -7,7 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { SeriesPoint } from '../src/emulator/metrics';
+import { loadConfig } from '../src/config';
 import { startEmulator } from '../src/emulator/server';
+import { stackStatus } from '../src/stack';
+import { CpuMeter } from './proc-stats';
 import {
   SCALE,
   benchWorkerEnv,
@@ -41,6 +44,10 @@ export interface ShortCallsSection {
   limiterDynamoRequestsPerCall: number;
   /** 1-minute load average of the machine when the run started and ended (wall-clock context). */
   loadAverage: { start: number; end: number };
+  /** CPU milliseconds (user + system, from /proc) per LLM call, by process: stable where times are not. */
+  cpuMsPerCall: Record<string, number>;
+  /** DynamoDB requests of the llm worker processes per LLM call, by client and command. */
+  dynamoRequestsPerCall: Record<string, number>;
 }
 
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -88,14 +95,39 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
     const workers = await startBenchWorkers(env);
     try {
       emulator.reset();
+      const status = await stackStatus(loadConfig());
+      const meter = new CpuMeter({
+        'pipeline worker': workers.pipeline.pid,
+        'llm workers': workers.llm[0]!.pid,
+        'llm worker 2': workers.llm[1]!.pid,
+        'temporal server': status.temporal?.pid ?? undefined,
+        dynalite: status.dynamodb?.pid ?? undefined,
+      }).start();
+      // This process alone (its children are the workers): the emulator and the Temporal client.
+      const benchCpu = process.cpuUsage();
       const loadStart = os.loadavg()[0]!;
       log(`  short calls: LLM review (load average ${loadStart.toFixed(2)}) ...`);
       const r = await runEvaluation(client, cfg, `short-${id}`, false);
       const loadEnd = os.loadavg()[0]!;
+      const cpu = meter.stop();
+      const own = process.cpuUsage(benchCpu);
+      cpu['bench (emulator, client)'] = (own.user + own.system) / 1e6;
       const m = emulator.metrics();
       const calls = m.requests - m.rateLimited - m.errors - m.timeouts;
       const boundMs = (calls * c.latencyMs) / c.providerLimit;
       const limiterCalls = await limiterRequests(workers.metricsPorts);
+      const perCall = (n: number, scale = 1) => Math.round((n / Math.max(1, calls)) * scale * 100) / 100;
+      cpu['llm workers'] = (cpu['llm workers'] ?? 0) + (cpu['llm worker 2'] ?? 0);
+      delete cpu['llm worker 2'];
+      const cpuMsPerCall = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, perCall(v, 1000)]));
+      cpuMsPerCall.total = perCall(
+        Object.values(cpu).reduce((a, b) => a + b, 0),
+        1000,
+      );
+      const requests = await dynamoRequestsByCommand(workers.metricsPorts);
+      const dynamoRequestsPerCall = Object.fromEntries(
+        Object.entries(requests).map(([k, v]) => [k, perCall(v)]),
+      );
       return {
         receipts: r.total,
         receiptsOk: r.succeeded,
@@ -111,6 +143,8 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
         ...providerUse(m.series, c.providerLimit),
         limiterDynamoRequestsPerCall: Math.round((limiterCalls / Math.max(1, calls)) * 10) / 10,
         loadAverage: { start: round2(loadStart), end: round2(loadEnd) },
+        cpuMsPerCall,
+        dynamoRequestsPerCall,
       };
     } finally {
       await stopBenchWorkers(workers);
@@ -118,6 +152,18 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
   } finally {
     await emulator.close();
   }
+}
+
+/** `llm_dynamodb_requests_total{client,command}` summed over the llm worker processes' /metrics. */
+async function dynamoRequestsByCommand(ports: number[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const port of ports) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const m of text.matchAll(/^llm_dynamodb_requests_total\{client="(\w+)",command="(\w+)"\} (\d+)/gm))
+      out[`${m[1]} ${m[2]!.replace(/Command$/, '')}`] =
+        (out[`${m[1]} ${m[2]!.replace(/Command$/, '')}`] ?? 0) + Number(m[3]);
+  }
+  return out;
 }
 
 export function renderShortCallsSection(s: ShortCallsSection): string {
@@ -132,5 +178,20 @@ given beside them.
 | receipts ok | LLM calls | bound s | makespan s | efficiency | provider at its limit | longest idle s | in flight max / limit | refused | limiter DynamoDB requests per call | load average start / end |
 |---|---|---|---|---|---|---|---|---|---|---|
 | ${s.receiptsOk}/${s.receipts} | ${s.llmCalls} | ${(s.boundMs / 1000).toFixed(1)} | ${(s.makespanMs / 1000).toFixed(1)} | ${s.efficiency} | ${Math.round(s.atLimitShare * 100)}% | ${(s.longestIdleMs / 1000).toFixed(1)} | ${s.inFlightMax} / ${s.providerLimit} | ${s.refused} | ${s.limiterDynamoRequestsPerCall} | ${s.loadAverage.start} / ${s.loadAverage.end} |
+
+Where the CPU goes, per LLM call (user + system ms from /proc, the whole run; the emulator runs in the bench process),
+and the llm workers' DynamoDB requests per LLM call by command:
+
+| ${Object.keys(s.cpuMsPerCall).join(' | ')} |
+|${Object.keys(s.cpuMsPerCall)
+    .map(() => '---')
+    .join('|')}|
+| ${Object.values(s.cpuMsPerCall).join(' | ')} |
+
+| ${Object.keys(s.dynamoRequestsPerCall).join(' | ')} |
+|${Object.keys(s.dynamoRequestsPerCall)
+    .map(() => '---')
+    .join('|')}|
+| ${Object.values(s.dynamoRequestsPerCall).join(' | ')} |
 `;
 }

@@ -1,4 +1,5 @@
 // Builds the injected dependencies of activities from config (one place that wires clients).
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AppConfig } from './config';
 import { embedSettingsFromConfig, type EmbeddingDeps } from './activities/embed';
 import { BatchApi } from './llm/batch-api';
@@ -26,17 +27,13 @@ export function createStores(cfg: AppConfig) {
 }
 
 export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
-  // The limiter has a client of its own, so its DynamoDB round trips can be counted (the scale bench
-  // reports them per LLM call).
+  const metrics = new LlmMetrics();
+  // The limiter has a client of its own, so its DynamoDB round trips can be told apart; both clients'
+  // requests are counted by command (the benches report them per LLM call).
   const limiterDdb = createDynamoClient(cfg);
   let limiterRequests = 0;
-  limiterDdb.middlewareStack.add(
-    (next) => (args) => {
-      limiterRequests++;
-      return next(args);
-    },
-    { step: 'initialize', name: 'countLimiterRequests' },
-  );
+  countDynamoRequests(limiterDdb, metrics, 'limiter', () => limiterRequests++);
+  countDynamoRequests(ddb, metrics, 'worker');
   const limiter = new GlobalLimiter(limiterDdb, cfg.DYNAMODB_TABLE, {
     cap: cfg.LLM_MAX_CONCURRENT_CALLS,
     leaseMs: cfg.LLM_PERMIT_LEASE_MS,
@@ -45,7 +42,6 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
     maxTokensPerMinute: cfg.LLM_MAX_TOKENS_PER_MINUTE,
     ...(cfg.LLM_PERMIT_HANDOFF ? {} : { handoffMaxAgeMs: 0 }),
   });
-  const metrics = new LlmMetrics();
   metrics.gauge('llm_permit_waiters', () => limiter.waiting);
   metrics.gauge('llm_limiter_dynamodb_requests', () => limiterRequests);
   const llm = new LlmClient({
@@ -121,4 +117,24 @@ export function createBatchModeDeps(
     maxRequestsPerJob: cfg.LLM_BATCH_MAX_REQUESTS,
     s3Prefix: cfg.EMBED_S3_PREFIX,
   };
+}
+
+/**
+ * Counts a DynamoDB client's requests in `llm_dynamodb_requests_total{client,command}` (the worker's
+ * own client counts every store of its process, the limiter's only the limiter).
+ */
+function countDynamoRequests(
+  client: DynamoDBDocumentClient,
+  metrics: LlmMetrics,
+  name: string,
+  onRequest?: () => void,
+): void {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      metrics.count(`llm_dynamodb_requests_total{client="${name}",command="${context.commandName ?? '?'}"}`);
+      onRequest?.();
+      return next(args);
+    },
+    { step: 'initialize', name: `count-${name}-requests`, override: true },
+  );
 }

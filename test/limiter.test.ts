@@ -67,7 +67,11 @@ describe('mutual exclusion', () => {
 
   test('the adaptive limit never lets more than the cap in either, while it grows', async () => {
     const name = `mutex-adaptive-${id()}`;
-    const instances = [limiter({ name, cap: 6 }), limiter({ name, cap: 6 })];
+    // Refusal-only: no latency is reported here (latency-aware, slow start waits for it at one call).
+    const instances = [
+      limiter({ name, cap: 6, latencyAware: false }),
+      limiter({ name, cap: 6, latencyAware: false }),
+    ];
     let inside = 0;
     let peak = 0;
     await Promise.all(
@@ -163,7 +167,7 @@ describe('local handoff', () => {
     await off.release(await w);
 
     // Adaptive: 4 held, a 429 cuts the limit to 3; the refused call's slot must not be handed on.
-    const cut = limiter({ name: `cut-${id()}`, cap: 8, initialWindow: 4 });
+    const cut = limiter({ name: `cut-${id()}`, cap: 8, initialWindow: 4, latencyAware: false });
     const held = [await cut.acquire(), await cut.acquire(), await cut.acquire(), await cut.acquire()];
     let third: Permit | undefined;
     const waiter = cut.acquire().then((p) => (third = p));
@@ -242,8 +246,9 @@ describe('leases', () => {
 describe('adaptive limit', () => {
   test('slow start from 4 grows on successes; a 429 cuts the shared limit to what was accepted', async () => {
     const name = `adapt-${id()}`;
-    const a = limiter({ name, cap: 16, initialWindow: 4 });
-    const b = limiter({ name, cap: 16, initialWindow: 4 }); // sees what a's calls taught
+    // Refusal-only: this test reports no latency (a latency-aware limit waits for it in slow start).
+    const a = limiter({ name, cap: 16, initialWindow: 4, latencyAware: false });
+    const b = limiter({ name, cap: 16, initialWindow: 4, latencyAware: false }); // sees what a's calls taught
     const first = [await a.acquire(), await a.acquire(), await a.acquire(), await a.acquire()];
     assert.deepEqual(
       first.map((p) => p.heldAtAcquire),
@@ -284,7 +289,7 @@ describe('adaptive limit', () => {
 
   test('probing: only successes at the limit count, +1 after the interval, a refused probe doubles it', async () => {
     const name = `probe-${id()}`;
-    const lim = limiter({ name, cap: 8, initialWindow: 4, probeAfterSuccesses: 3 });
+    const lim = limiter({ name, cap: 8, initialWindow: 4, probeAfterSuccesses: 3, latencyAware: false });
     // Slow start meets a provider limit of 4.
     const four = [await lim.acquire(), await lim.acquire(), await lim.acquire(), await lim.acquire()];
     await lim.recordSuccess(four[3]!);
@@ -333,7 +338,7 @@ describe('adaptive limit', () => {
   test('latency: queueing in slow start cuts the shared limit; a probe that brings no throughput is undone', async () => {
     const name = `latency-${id()}`;
     // The samples are made up: this process's own event-loop lag must not hold the verdicts.
-    const noLagGuard = { latency: { accountClientLag: false } };
+    const noLagGuard = { latency: { accountClientLag: false, baseSamples: 4 } };
     const lim = limiter({ name, cap: 8, initialWindow: 8, probeAfterSuccesses: 3, ...noLagGuard });
     const other = limiter({ name, cap: 8, initialWindow: 8 }); // another process sees the same state
     const held = await lim.acquire();
@@ -398,12 +403,32 @@ describe('adaptive limit', () => {
     for (const p of two) await lim.release(p);
   });
 
+  test('latency-aware: slow start stays at one call until lone calls have set the unloaded latency', async () => {
+    const name = `lone-${id()}`;
+    const lim = limiter({ name, cap: 8, latency: { accountClientLag: false } });
+    const sample = { latencyMs: 1000, promptTokens: 400, completionTokens: 100 };
+    const first = await lim.acquire();
+    await lim.recordSuccess(first);
+    let s = await lim.snapshot();
+    assert.deepEqual([s.confirmed, s.allowed], [1, 1], 'a success alone does not grow slow start');
+    // Two lone calls' latencies (the default baseSamples) set the unloaded latency; then it grows.
+    for (let i = 0; i < 2; i++)
+      lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample);
+    for (let i = 0; i < 200 && lim.latencyDecisions.length === 0; i++) await sleep(20);
+    assert.equal(lim.latencyDecisions[0]?.verdict.kind, 'room');
+    for (let i = 0; i < 100 && (await lim.snapshot()).state.baseLatency === undefined; i++) await sleep(20);
+    s = await lim.snapshot();
+    assert.equal(s.state.baseLatency, 1000 / (20 + 400 / 4 + 100), 'the lone calls set it');
+    assert.deepEqual([s.slowStart, s.allowed], [true, 2]);
+    await lim.release(first);
+  });
+
   test('latency: a success that waited in the provider queue confirms no higher concurrency', async () => {
     const lim = limiter({
       name: `confirm-${id()}`,
       cap: 16,
       initialWindow: 4,
-      latency: { accountClientLag: false, slowStartSamples: 4 },
+      latency: { accountClientLag: false, slowStartSamples: 4, baseSamples: 4 },
     });
     const held = await lim.acquire();
     const sample = (latencyMs: number) => ({ latencyMs, promptTokens: 400, completionTokens: 100 });

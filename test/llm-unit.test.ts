@@ -187,16 +187,21 @@ describe('limiter (pure parts)', () => {
       8,
       'doubling',
     );
+    // Latency-aware: slow start waits at its initial window until the unloaded latency is known.
+    const unknownBase = { limit: 16, confirmed: 3, slowStart: true };
+    assert.equal(allowedInFlight(unknownBase, 16, 1, true, 0.25, true), 1, 'unloaded latency unknown');
+    assert.equal(allowedInFlight({ ...unknownBase, baseLatency: 4 }, 16, 1, true, 0.25, true), 4, 'known');
+    assert.equal(allowedInFlight({ ...unknownBase, slowStart: false, limit: 6 }, 16, 1, true, 0.25, true), 6);
   });
 
   test('defaults: the initial window never exceeds the cap', () => {
-    const d = applyLimiterDefaults({ cap: 2, leaseMs: 1000 });
+    const d = applyLimiterDefaults({ cap: 2, leaseMs: 1000, latencyAware: false });
     assert.equal(d.initialWindow, 2);
     assert.equal(d.name, 'llm');
     assert.equal(d.adaptive, true);
     assert.equal(d.slowStartGrowth, 0.25);
-    // Latency-aware (the default) starts lower: its unloaded latency is learnt from the first calls.
-    assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000 }).initialWindow, 2);
+    // Latency-aware (the default) starts at one call: its unloaded latency is learnt from lone calls.
+    assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000 }).initialWindow, 1);
     assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000, latencyAware: false }).initialWindow, 4);
   });
 

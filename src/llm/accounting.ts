@@ -155,6 +155,11 @@ export class LlmMetrics {
     this.counters.set(key, (this.counters.get(key) ?? 0) + by);
   }
 
+  /** Adds to a counter of its own (e.g. DynamoDB requests by command: `countDynamoRequests`). */
+  count(key: string, by = 1): void {
+    this.inc(key, by);
+  }
+
   render(): string {
     const lines = [...this.counters.entries()].map(([k, v]) => `${k} ${v}`);
     lines.push(`llm_in_flight ${this.inFlight}`);

@@ -60,6 +60,11 @@ export interface LatencyOptions {
    */
   slowStartSamples: number;
   /**
+   * Samples that set the unloaded latency while none is known: lone calls, since slow start waits
+   * for them at its initial window (one call). @default 2
+   */
+  baseSamples: number;
+  /**
    * Discount this process's own event-loop lag from the window's latency: a CPU-starved client
    * measures its own delay, which says nothing about the provider's queue. @default true
    */
@@ -72,6 +77,7 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   baseMaxAgeMs: 60_000,
   minSamples: 8,
   slowStartSamples: 4,
+  baseSamples: 2,
   accountClientLag: true,
 };
 

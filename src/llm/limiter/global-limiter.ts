@@ -102,12 +102,14 @@ export class GlobalLimiter {
     let state = read.state;
     state = state ? this.sameCap(state) : await this.initState();
     this.cachedState = state;
+    const o = this.opts;
     const allowed = allowedInFlight(
       state,
-      this.opts.cap,
-      this.opts.initialWindow,
-      this.opts.adaptive,
-      this.opts.slowStartGrowth,
+      o.cap,
+      o.initialWindow,
+      o.adaptive,
+      o.slowStartGrowth,
+      o.latencyAware,
     );
     // A cut this process just made holds in its view even if this read raced ahead of the write.
     const cut = this.localCut && now < this.localCut.until ? this.localCut.allowed : Infinity;

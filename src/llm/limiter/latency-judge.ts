@@ -90,9 +90,13 @@ export class LatencyJudge {
       });
   }
 
-  /** Samples judged at once: fewer while slow start still raises the limit every call latency. */
+  /**
+   * Samples judged at once: fewer while slow start still raises the limit every call latency, and
+   * fewest while the unloaded latency is unknown (slow start waits for it).
+   */
   private windowSize(): number {
     const l = this.host.latency;
+    if (this.host.baseLatency().norm === undefined) return l.baseSamples;
     return this.host.slowStartSeen() === false ? l.minSamples : l.slowStartSamples;
   }
 

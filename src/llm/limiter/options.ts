@@ -32,8 +32,9 @@ export interface LimiterOptions {
   /** Thresholds of the latency signal. @default DEFAULT_LATENCY_OPTIONS */
   latency?: Partial<LatencyOptions>;
   /**
-   * In-flight calls allowed before any success has confirmed more. @default 4, or 2 when
-   * `latencyAware` (its unloaded latency is learnt from the first calls: they must not queue).
+   * In-flight calls allowed before any success has confirmed more. @default 4, or 1 when
+   * `latencyAware`: the unloaded latency is learnt from lone calls (calls that share the provider
+   * already wait on each other), and slow start grows past this window only once it is known.
    */
   initialWindow?: number;
   /**
@@ -113,7 +114,7 @@ export function applyLimiterDefaults(
     adaptive: o.adaptive ?? true,
     latencyAware,
     latency: { ...DEFAULT_LATENCY_OPTIONS, ...o.latency },
-    initialWindow: Math.min(o.cap, o.initialWindow ?? (latencyAware ? 2 : 4)),
+    initialWindow: Math.min(o.cap, o.initialWindow ?? (latencyAware ? 1 : 4)),
     slowStartGrowth: o.slowStartGrowth ?? 0.25,
     probeAfterSuccesses: o.probeAfterSuccesses ?? 20,
     maxPollMs: o.maxPollMs ?? 200,
@@ -125,18 +126,21 @@ export function applyLimiterDefaults(
 /**
  * How many calls may be in flight given the shared state: the cap when not adaptive; else the
  * learned limit, and during slow start no more than `growth` (a fraction, at least one call) above
- * the highest concurrency that has been seen to succeed.
+ * the highest concurrency that has been seen to succeed. Latency-aware, slow start stays at the
+ * initial window until the provider's unloaded latency is known.
  */
 export function allowedInFlight(
-  state: Pick<LimiterState, 'limit' | 'confirmed' | 'slowStart'>,
+  state: Pick<LimiterState, 'limit' | 'confirmed' | 'slowStart' | 'baseLatency'>,
   cap: number,
   initialWindow: number,
   adaptive: boolean,
   growth = 0.25,
+  latencyAware = false,
 ): number {
   if (!adaptive) return cap;
   const limit = Math.max(1, Math.min(cap, Math.floor(state.limit)));
   if (!state.slowStart) return limit;
+  if (latencyAware && state.baseLatency === undefined) return Math.min(limit, initialWindow);
   const next = state.confirmed + Math.max(1, Math.ceil(state.confirmed * growth));
   return Math.min(limit, Math.max(initialWindow, next));
 }
