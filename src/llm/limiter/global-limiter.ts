@@ -99,18 +99,10 @@ export class GlobalLimiter {
     const heldSlots = new Set<number>();
     for (const s of read.slots)
       if (leaseEndForOthers(s.leaseUntil, this.opts.skewMarginMs) > now) heldSlots.add(s.slot);
-    let state = read.state;
-    state = state ? this.sameCap(state) : await this.initState();
+    const state = read.state ? this.sameCap(read.state) : await this.initState();
     this.cachedState = state;
-    const o = this.opts;
-    const allowed = allowedInFlight(
-      state,
-      o.cap,
-      o.initialWindow,
-      o.adaptive,
-      o.slowStartGrowth,
-      o.latencyAware,
-    );
+    const { cap, initialWindow, adaptive, slowStartGrowth, latencyAware } = this.opts;
+    const allowed = allowedInFlight(state, cap, initialWindow, adaptive, slowStartGrowth, latencyAware);
     // A cut this process just made holds in its view even if this read raced ahead of the write.
     const cut = this.localCut && now < this.localCut.until ? this.localCut.allowed : Infinity;
     this.lastLook = { at: now, held: heldSlots.size, allowed: Math.min(allowed, cut) };
