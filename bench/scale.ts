@@ -12,12 +12,19 @@ import { writeDataset } from '../src/cli/seed';
 import { generateDataset } from '../src/domain/generator';
 import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
-import { stackStatus } from '../src/stack/stack';
 import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
 import { freePortPair } from '../test/helpers/llm-layer';
 import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
 import { CpuMeter, peakRssMiB } from './proc-stats';
+import {
+  cpuMsPerCall,
+  dynamoRequestsPerCall,
+  meterRunCpu,
+  recordTable,
+  servicePids,
+  type ServicePids,
+} from './run-cpu';
 import { evaluateLabels } from '../src/workflows';
 
 export const SCALE = { providerLimit: 16, latencyMs: 800, jitterMs: 200, merchants: 12 } as const;
@@ -50,6 +57,10 @@ export interface ScaleRow {
   orchestrationReceiptsPerS: number;
   /** User+system CPU seconds per 1,000 receipts of orchestration alone, by process. */
   cpuPer1000: Record<string, number>;
+  /** CPU milliseconds per LLM call of the whole LLM run (orchestration included), by process. */
+  cpuMsPerCall: Record<string, number>;
+  /** DynamoDB requests of the llm worker processes per LLM call, by client and command. */
+  dynamoRequestsPerCall: Record<string, number>;
   peakRssMiB: Record<string, number>;
 }
 
@@ -151,7 +162,7 @@ async function scaleRow(
   emulator: EmulatorHandle,
   receipts: number,
   truthFile: string,
-  servicePids: Record<string, number | undefined>,
+  services: ServicePids,
 ): Promise<ScaleRow> {
   const id = `${Date.now().toString(36)}-${receipts}`;
   const env = benchWorkerEnv(id, emulator.url, truthFile);
@@ -161,7 +172,9 @@ async function scaleRow(
   try {
     emulator.reset();
     log(`  scale ${receipts}: LLM review ...`);
+    const stopCpu = meterRunCpu(workers, services);
     const r = await runEvaluation(client, cfg, `scale-${id}`, false);
+    const runCpu = stopCpu();
     const m = emulator.metrics();
     const calls = m.requests - m.rateLimited - m.errors - m.timeouts;
     const bound = (calls * SCALE.latencyMs) / SCALE.providerLimit;
@@ -171,8 +184,8 @@ async function scaleRow(
     log(`  scale ${receipts}: orchestration alone ...`);
     const pids = {
       'pipeline worker': workers.pipeline.pid,
-      'temporal server': servicePids.temporal,
-      dynalite: servicePids.dynamodb,
+      'temporal server': services.temporal,
+      dynalite: services.dynamodb,
     };
     const meter = new CpuMeter(pids).start();
     const o = await runEvaluation(client, cfg, `scale-o-${id}`, true);
@@ -196,6 +209,8 @@ async function scaleRow(
       orchestrationMakespanMs: o.makespanMs,
       orchestrationReceiptsPerS: Math.round((o.succeeded / o.makespanMs) * 10_000) / 10,
       cpuPer1000: per1000,
+      cpuMsPerCall: cpuMsPerCall(runCpu, calls),
+      dynamoRequestsPerCall: await dynamoRequestsPerCall(workers.metricsPorts, calls),
       peakRssMiB: rss,
     };
   } finally {
@@ -227,14 +242,10 @@ export async function scaleSection(client: Client, sizes: number[]): Promise<Sca
     accuracy: 1,
     truthFile,
   });
-  const status = await stackStatus(loadConfig());
-  const servicePids = {
-    temporal: status.temporal?.pid ?? undefined,
-    dynamodb: status.dynamodb?.pid ?? undefined,
-  };
+  const services = await servicePids();
   const rows: ScaleRow[] = [];
   try {
-    for (const size of sizes) rows.push(await scaleRow(client, emulator, size, truthFile, servicePids));
+    for (const size of sizes) rows.push(await scaleRow(client, emulator, size, truthFile, services));
   } finally {
     await emulator.close();
   }
@@ -252,21 +263,23 @@ export async function scaleSection(client: Client, sizes: number[]): Promise<Sca
   };
 }
 
-/** What a provider limit of `limit` would need, from the CPU per receipt measured here. */
+/**
+ * What a provider limit of `limit` would need, from the CPU per LLM call of the whole LLM run measured
+ * here (orchestration and the LLM path together; the emulator's own CPU left out: a provider is not ours).
+ */
 export function sizingFor(s: ScaleSection, limit = 500): string {
   const last = s.rows.at(-1)!;
-  const callsPerReceipt = last.llmCalls / last.receipts;
-  const receiptsPerS = limit / (s.latencyMs / 1000) / callsPerReceipt;
-  const cores = (name: string) => ((last.cpuPer1000[name] ?? 0) / 1000) * receiptsPerS;
+  const callsPerS = limit / (s.latencyMs / 1000);
+  const cores = (name: string) => ((last.cpuMsPerCall[name] ?? 0) / 1000) * callsPerS;
   const f = (x: number) => x.toFixed(1);
+  const workers = cores('pipeline worker') + cores('llm workers');
   return (
-    `At ${callsPerReceipt.toFixed(2)} LLM calls per receipt and ${s.latencyMs} ms calls, a provider limit of ${limit} ` +
-    `is fed by ${Math.round(receiptsPerS)} receipts/s. At the CPU measured here that takes about ` +
+    `A provider limit of ${limit} with ${s.latencyMs} ms calls serves ${Math.round(callsPerS)} calls/s ` +
+    `(${Math.round(callsPerS / (last.llmCalls / last.receipts))} receipts/s). At the CPU per call measured here that takes about ` +
     `${f(cores('temporal server'))} cores of Temporal server (a cluster: history and matching services, with a ` +
-    `database that keeps up), ${f(cores('pipeline worker'))} cores of pipeline workers and ` +
-    `${f(cores('dynalite'))} of DynamoDB emulation (real DynamoDB: capacity, not our cores), ` +
-    `${f(cores('total'))} cores in all: about ${Math.ceil(cores('pipeline worker') / 1.5)} worker machines ` +
-    `of 2 cores at 75% use, beside the cluster.`
+    `database that keeps up), ${f(cores('pipeline worker'))} cores of pipeline workers and ${f(cores('llm workers'))} of llm ` +
+    `workers, and ${f(cores('dynalite'))} of DynamoDB emulation (real DynamoDB: capacity, not our cores): about ` +
+    `${Math.ceil(workers / 1.5)} worker machines of 2 cores at 75% use, beside the cluster.`
   );
 }
 
@@ -302,6 +315,13 @@ measure before receipts ran inline in their batch (one child workflow each; comm
 |---|${procs.map(() => '---').join('|')}|
 ${cpu.join('\n')}
 | 300, receipts as child workflows (before) | ${procs.map((p) => CPU_PER_1000_BEFORE_INLINE[p] ?? '').join(' | ')} |
+
+CPU milliseconds per LLM call over the whole LLM run at ${last.receipts} receipts (orchestration and the LLM path;
+the emulator runs in the bench process), and the llm workers' DynamoDB requests per LLM call by command:
+
+${recordTable(last.cpuMsPerCall)}
+
+${recordTable(last.dynamoRequestsPerCall)}
 
 Peak resident memory (MiB) of the worker processes:
 

@@ -7,10 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { SeriesPoint } from '../src/emulator/metrics';
-import { loadConfig } from '../src/config';
 import { startEmulator } from '../src/emulator/server';
-import { stackStatus } from '../src/stack';
-import { CpuMeter } from './proc-stats';
+import { cpuMsPerCall, dynamoRequestsPerCall, meterRunCpu, recordTable, servicePids } from './run-cpu';
 import {
   SCALE,
   benchWorkerEnv,
@@ -95,39 +93,18 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
     const workers = await startBenchWorkers(env);
     try {
       emulator.reset();
-      const status = await stackStatus(loadConfig());
-      const meter = new CpuMeter({
-        'pipeline worker': workers.pipeline.pid,
-        'llm workers': workers.llm[0]!.pid,
-        'llm worker 2': workers.llm[1]!.pid,
-        'temporal server': status.temporal?.pid ?? undefined,
-        dynalite: status.dynamodb?.pid ?? undefined,
-      }).start();
-      // This process alone (its children are the workers): the emulator and the Temporal client.
-      const benchCpu = process.cpuUsage();
+      const stopCpu = meterRunCpu(workers, await servicePids());
       const loadStart = os.loadavg()[0]!;
       log(`  short calls: LLM review (load average ${loadStart.toFixed(2)}) ...`);
       const r = await runEvaluation(client, cfg, `short-${id}`, false);
       const loadEnd = os.loadavg()[0]!;
-      const cpu = meter.stop();
-      const own = process.cpuUsage(benchCpu);
-      cpu['bench (emulator, client)'] = (own.user + own.system) / 1e6;
+      const cpu = stopCpu();
       const m = emulator.metrics();
       const calls = m.requests - m.rateLimited - m.errors - m.timeouts;
       const boundMs = (calls * c.latencyMs) / c.providerLimit;
       const limiterCalls = await limiterRequests(workers.metricsPorts);
-      const perCall = (n: number, scale = 1) => Math.round((n / Math.max(1, calls)) * scale * 100) / 100;
-      cpu['llm workers'] = (cpu['llm workers'] ?? 0) + (cpu['llm worker 2'] ?? 0);
-      delete cpu['llm worker 2'];
-      const cpuMsPerCall = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, perCall(v, 1000)]));
-      cpuMsPerCall.total = perCall(
-        Object.values(cpu).reduce((a, b) => a + b, 0),
-        1000,
-      );
-      const requests = await dynamoRequestsByCommand(workers.metricsPorts);
-      const dynamoRequestsPerCall = Object.fromEntries(
-        Object.entries(requests).map(([k, v]) => [k, perCall(v)]),
-      );
+      const cpuPerCall = cpuMsPerCall(cpu, calls);
+      const requestsPerCall = await dynamoRequestsPerCall(workers.metricsPorts, calls);
       return {
         receipts: r.total,
         receiptsOk: r.succeeded,
@@ -143,8 +120,8 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
         ...providerUse(m.series, c.providerLimit),
         limiterDynamoRequestsPerCall: Math.round((limiterCalls / Math.max(1, calls)) * 10) / 10,
         loadAverage: { start: round2(loadStart), end: round2(loadEnd) },
-        cpuMsPerCall,
-        dynamoRequestsPerCall,
+        cpuMsPerCall: cpuPerCall,
+        dynamoRequestsPerCall: requestsPerCall,
       };
     } finally {
       await stopBenchWorkers(workers);
@@ -152,18 +129,6 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
   } finally {
     await emulator.close();
   }
-}
-
-/** `llm_dynamodb_requests_total{client,command}` summed over the llm worker processes' /metrics. */
-async function dynamoRequestsByCommand(ports: number[]): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const port of ports) {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    for (const m of text.matchAll(/^llm_dynamodb_requests_total\{client="(\w+)",command="(\w+)"\} (\d+)/gm))
-      out[`${m[1]} ${m[2]!.replace(/Command$/, '')}`] =
-        (out[`${m[1]} ${m[2]!.replace(/Command$/, '')}`] ?? 0) + Number(m[3]);
-  }
-  return out;
 }
 
 export function renderShortCallsSection(s: ShortCallsSection): string {
@@ -182,16 +147,8 @@ given beside them.
 Where the CPU goes, per LLM call (user + system ms from /proc, the whole run; the emulator runs in the bench process),
 and the llm workers' DynamoDB requests per LLM call by command:
 
-| ${Object.keys(s.cpuMsPerCall).join(' | ')} |
-|${Object.keys(s.cpuMsPerCall)
-    .map(() => '---')
-    .join('|')}|
-| ${Object.values(s.cpuMsPerCall).join(' | ')} |
+${recordTable(s.cpuMsPerCall)}
 
-| ${Object.keys(s.dynamoRequestsPerCall).join(' | ')} |
-|${Object.keys(s.dynamoRequestsPerCall)
-    .map(() => '---')
-    .join('|')}|
-| ${Object.values(s.dynamoRequestsPerCall).join(' | ')} |
+${recordTable(s.dynamoRequestsPerCall)}
 `;
 }
