@@ -65,44 +65,66 @@ function wrongLabel(seed: number, itemId: string, ...avoid: Array<string | undef
   return candidates[hashParts(seed, 'wrong-label', itemId) % candidates.length] as Label;
 }
 
+/** The oracle's view of a word's label: whether it says the label is right, and what it suggests. */
+type LabelJudgement =
+  | { known: false }
+  | { known: true; label: string | undefined; saysRight: boolean; suggested: Label; wrong: boolean };
+
+/**
+ * Judges a word's label against the truth (unknown without truth): right when they agree, said the
+ * other way round when the oracle chose to be wrong, which also makes it suggest a wrong label.
+ */
+function judgeWordLabel(
+  item: Item,
+  truth: Truth | undefined,
+  seed: number,
+  accuracy: number,
+  task: 'label_review' | 'label_outlier',
+): LabelJudgement {
+  const label = itemLabel(item);
+  const truthLabel = truth?.words?.[item.id]?.label;
+  if (truthLabel === undefined) return { known: false };
+  const right = truthLabel === label;
+  const wrong = !isAnsweredCorrectly(seed, task, item.id, accuracy);
+  return {
+    known: true,
+    label,
+    saysRight: wrong ? !right : right,
+    suggested: wrong ? wrongLabel(seed, item.id, label, truthLabel) : truthLabel,
+    wrong,
+  };
+}
+
 function reviewItem(
   item: Item,
   truth: Truth | undefined,
   seed: number,
   accuracy: number,
 ): ItemVerdict<LabelReviewAnswer['reviews'][number]> {
-  const label = itemLabel(item);
-  const truthLabel = truth?.words?.[item.id]?.label;
-  if (truthLabel === undefined) {
+  const j = judgeWordLabel(item, truth, seed, accuracy, 'label_review');
+  if (!j.known) {
     // An imported receipt's words have no truth: a deterministic "cannot tell" that changes nothing.
+    const reason = 'No ground truth for this word.';
     return {
-      answer: {
-        id: item.id,
-        decision: 'NEEDS_REVIEW',
-        suggestedLabel: null,
-        reason: 'No ground truth for this word.',
-      },
+      answer: { id: item.id, decision: 'NEEDS_REVIEW', suggestedLabel: null, reason },
       known: false,
       wrong: false,
     };
   }
-  const correctlyValid = truthLabel === label;
-  const wrong = !isAnsweredCorrectly(seed, 'label_review', item.id, accuracy);
-  const valid = wrong ? !correctlyValid : correctlyValid;
-  const answer = valid
+  const answer = j.saysRight
     ? {
         id: item.id,
         decision: 'VALID' as const,
         suggestedLabel: null,
-        reason: `The text reads as ${label ?? 'its label'}.`,
+        reason: `The text reads as ${j.label ?? 'its label'}.`,
       }
     : {
         id: item.id,
         decision: 'INVALID' as const,
-        suggestedLabel: wrong ? wrongLabel(seed, item.id, label, truthLabel) : truthLabel,
+        suggestedLabel: j.suggested,
         reason: 'The text does not match its label.',
       };
-  return { answer, known: true, wrong };
+  return { answer, known: true, wrong: j.wrong };
 }
 
 function outlierItem(
@@ -111,32 +133,23 @@ function outlierItem(
   seed: number,
   accuracy: number,
 ): ItemVerdict<LabelOutlierAnswer['decisions'][number]> {
-  const label = itemLabel(item);
-  const truthLabel = truth?.words?.[item.id]?.label;
-  if (truthLabel === undefined) {
-    return {
-      answer: {
-        id: item.id,
-        outlier: false,
-        suggestedLabel: null,
-        reason: 'Consistent with its neighbours.',
-      },
-      known: false,
-      wrong: false,
-    };
-  }
-  const correctlyOutlier = truthLabel !== label;
-  const wrong = !isAnsweredCorrectly(seed, 'label_outlier', item.id, accuracy);
-  const outlier = wrong ? !correctlyOutlier : correctlyOutlier;
-  const answer = outlier
-    ? {
+  const j = judgeWordLabel(item, truth, seed, accuracy, 'label_outlier');
+  const consistent = {
+    id: item.id,
+    outlier: false,
+    suggestedLabel: null,
+    reason: 'Consistent with its neighbours.',
+  };
+  if (!j.known) return { answer: consistent, known: false, wrong: false };
+  const answer = j.saysRight
+    ? consistent
+    : {
         id: item.id,
         outlier: true,
-        suggestedLabel: wrong ? wrongLabel(seed, item.id, label, truthLabel) : truthLabel,
+        suggestedLabel: j.suggested,
         reason: 'Unlike the other words with this label.',
-      }
-    : { id: item.id, outlier: false, suggestedLabel: null, reason: 'Consistent with its neighbours.' };
-  return { answer, known: true, wrong };
+      };
+  return { answer, known: true, wrong: j.wrong };
 }
 
 /** Items a single-item task answers about: the envelope's first. */

@@ -10,13 +10,8 @@ const placePartition = (placeId: string) => `PLACE#${validId('place id', placeId
 
 export type PlaceStatus = 'PENDING' | 'ENRICHED' | 'FAILED';
 
-export interface PlaceMeta {
-  placeId: string;
-  name: string;
-  address: string;
-  city: string;
-  phone: string;
-  hoursText: string;
+/** A place's META item: the place without its reviews (they are items of their own), and its state. */
+export interface PlaceMeta extends Omit<Place, 'reviews'> {
   reviewCount: number;
   status: PlaceStatus;
   /** Why the last enrichment failed (FAILED), or why a refresh of an ENRICHED place failed. */
