@@ -95,31 +95,25 @@ function judgeWordLabel(
   };
 }
 
-function reviewItem(
-  item: Item,
-  truth: Truth | undefined,
-  seed: number,
-  accuracy: number,
-): ItemVerdict<LabelReviewAnswer['reviews'][number]> {
-  const j = judgeWordLabel(item, truth, seed, accuracy, 'label_review');
+function reviewItem(id: string, j: LabelJudgement): ItemVerdict<LabelReviewAnswer['reviews'][number]> {
   if (!j.known) {
     // An imported receipt's words have no truth: a deterministic "cannot tell" that changes nothing.
     const reason = 'No ground truth for this word.';
     return {
-      answer: { id: item.id, decision: 'NEEDS_REVIEW', suggestedLabel: null, reason },
+      answer: { id, decision: 'NEEDS_REVIEW', suggestedLabel: null, reason },
       known: false,
       wrong: false,
     };
   }
   const answer = j.saysRight
     ? {
-        id: item.id,
+        id,
         decision: 'VALID' as const,
         suggestedLabel: null,
         reason: `The text reads as ${j.label ?? 'its label'}.`,
       }
     : {
-        id: item.id,
+        id,
         decision: 'INVALID' as const,
         suggestedLabel: j.suggested,
         reason: 'The text does not match its label.',
@@ -127,15 +121,9 @@ function reviewItem(
   return { answer, known: true, wrong: j.wrong };
 }
 
-function outlierItem(
-  item: Item,
-  truth: Truth | undefined,
-  seed: number,
-  accuracy: number,
-): ItemVerdict<LabelOutlierAnswer['decisions'][number]> {
-  const j = judgeWordLabel(item, truth, seed, accuracy, 'label_outlier');
+function outlierItem(id: string, j: LabelJudgement): ItemVerdict<LabelOutlierAnswer['decisions'][number]> {
   const consistent = {
-    id: item.id,
+    id,
     outlier: false,
     suggestedLabel: null,
     reason: 'Consistent with its neighbours.',
@@ -144,7 +132,7 @@ function outlierItem(
   const answer = j.saysRight
     ? consistent
     : {
-        id: item.id,
+        id,
         outlier: true,
         suggestedLabel: j.suggested,
         reason: 'Unlike the other words with this label.',
@@ -235,11 +223,15 @@ export function answerEnvelope(
   });
   switch (envelope.task) {
     case 'label_review': {
-      const verdicts = items.map((i) => reviewItem(i, truth, seed, accuracy));
+      const verdicts = items.map((i) =>
+        reviewItem(i.id, judgeWordLabel(i, truth, seed, accuracy, 'label_review')),
+      );
       return { value: { reviews: verdicts.map((v) => v.answer) }, ...tally(verdicts) };
     }
     case 'label_outlier': {
-      const verdicts = items.map((i) => outlierItem(i, truth, seed, accuracy));
+      const verdicts = items.map((i) =>
+        outlierItem(i.id, judgeWordLabel(i, truth, seed, accuracy, 'label_outlier')),
+      );
       return { value: { decisions: verdicts.map((v) => v.answer) }, ...tally(verdicts) };
     }
     case 'place_enrichment': {
