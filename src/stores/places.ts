@@ -95,15 +95,13 @@ export class PlaceStore {
     return items.map((i) => String(i.placeId));
   }
 
-  /** How many places there are (their ids read once, GSI1; the first page of a run asks). */
-  async countPlaces(): Promise<number> {
-    const items = await this.store.queryAll({
+  /** How many places there are (GSI1, counted, not read; the first page of a run asks). */
+  countPlaces(): Promise<number> {
+    return this.store.queryCount({
       IndexName: 'GSI1',
       KeyConditionExpression: 'GSI1PK = :pk',
       ExpressionAttributeValues: { ':pk': 'PLACES' },
-      ProjectionExpression: 'placeId',
     });
-    return items.length;
   }
 
   async getMeta(placeId: string): Promise<PlaceMeta | undefined> {

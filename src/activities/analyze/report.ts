@@ -15,7 +15,7 @@ import type {
   QualityReport,
   StoredFile,
 } from './types';
-import { reportFailures, type ReportRequest } from '../shared/run-report';
+import { reportFailures, type ReportRequest, storeRunReport } from '../shared/run-report';
 
 /** The stored report (run META item) stays well under DynamoDB's 400 KB item limit. */
 const MAX_STORED_REPORT_CHARS = 300_000;
@@ -141,12 +141,7 @@ export function createQualityReportActivities({ receipts, runs, truthFile }: Qua
       const agreement = llmAgreementOf(results, truth);
       if (agreement) report.llmAgreement = agreement;
       const stored = storedReportOf(report);
-      await runs.finishRun(
-        input.runId,
-        stored as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return stored;
+      return storeRunReport(runs, input, stored);
     },
   };
 }

@@ -4,7 +4,12 @@ import { EMBED_KINDS, type EmbedKind } from '../../domain/embedding';
 import { mapLimit } from '../../domain/chunk';
 import { costOf, percentile, type LlmRunStats } from '../../llm/accounting';
 import type { BatchOutcome, BatchRecord, EmbeddingStore } from '../../stores/embeddings';
-import { REPORT_FAILURES, type ReportRequest, type RunReportBase } from '../shared/run-report';
+import {
+  REPORT_FAILURES,
+  type ReportRequest,
+  type RunReportBase,
+  storeRunReport,
+} from '../shared/run-report';
 import { ITEM_UPDATE_CONCURRENCY, type EmbeddingDeps, type VectorIndex } from './deps';
 
 /** The Batch API discounts batch requests by half. */
@@ -187,12 +192,7 @@ export function createReportActivities(deps: EmbeddingDeps) {
     /** The run report from its batch records; stored on the run item. */
     async buildEmbeddingReport(input: BuildEmbeddingReportInput): Promise<EmbeddingReport> {
       const report = await reportOf(deps, input);
-      await deps.runs.finishRun(
-        input.runId,
-        report as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return report;
+      return storeRunReport(deps.runs, input, report);
     },
   };
 }

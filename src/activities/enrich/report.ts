@@ -7,7 +7,7 @@ import type { ItemResult } from '../../stores/runs';
 import { readTruth } from '../../stores/truth';
 import { ratio } from '../shared/report-math';
 import type { EnrichmentDeps, EnrichmentReport } from './types';
-import { reportFailures, reportHead, type ReportRequest } from '../shared/run-report';
+import { reportFailures, reportHead, type ReportRequest, storeRunReport } from '../shared/run-report';
 
 type EnrichmentDetail = { amenities: string[]; hasWomenOnlyHours: boolean };
 
@@ -62,12 +62,7 @@ export function createEnrichmentReportActivities({ runs, truthFile }: Enrichment
       };
       const accuracy = accuracyOf(succeeded, truth);
       if (accuracy) report.accuracy = accuracy;
-      await runs.finishRun(
-        input.runId,
-        report as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return report;
+      return storeRunReport(runs, input, report);
     },
   };
 }

@@ -7,7 +7,7 @@ import { readTruth } from '../../stores/truth';
 import type { EvaluationDeps, EvaluationReport } from './types';
 import { round } from '../shared/report-math';
 import { batchModeSummary } from '../batch-mode/report';
-import { reportFailures, reportHead, type ReportRequest } from '../shared/run-report';
+import { reportFailures, reportHead, type ReportRequest, storeRunReport } from '../shared/run-report';
 
 interface ResultDetail {
   issues?: number;
@@ -56,12 +56,7 @@ export function createEvaluateReportActivities({
           planted: plantedHere.length,
         };
       }
-      await runs.finishRun(
-        input.runId,
-        report as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return report;
+      return storeRunReport(runs, input, report);
     },
   };
 }

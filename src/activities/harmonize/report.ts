@@ -6,7 +6,7 @@ import type { ItemResult } from '../../stores/runs';
 import { readTruth } from '../../stores/truth';
 import { heartbeating } from '../shared/heartbeating';
 import { round } from '../shared/report-math';
-import { reportFailures, type ReportRequest, type RunReportBase } from '../shared/run-report';
+import { reportFailures, type ReportRequest, type RunReportBase, storeRunReport } from '../shared/run-report';
 import type { HarmonizationDeps } from './deps';
 
 export interface HarmonizeReport extends RunReportBase<'harmonize'> {
@@ -117,12 +117,7 @@ export function createReportActivities({ runs, truthFile }: HarmonizationDeps) {
         const report = harmonizeReportOf(input, results, calls);
         const planted = truth?.planted;
         if (planted && Object.keys(planted).length > 0) report.scores = harmonizeScores(results, planted);
-        await runs.finishRun(
-          input.runId,
-          report as unknown as Record<string, unknown>,
-          input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-        );
-        return report;
+        return storeRunReport(runs, input, report);
       });
     },
   };

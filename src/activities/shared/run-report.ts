@@ -1,7 +1,7 @@
 // What every run report says, whatever the pipeline: the run, its item counts, the first failures,
 // its LLM use and its makespan; each pipeline's report adds its own figures to these.
 import type { summarizeCalls } from '../../llm/accounting';
-import type { ItemResult } from '../../stores/runs';
+import type { ItemResult, RunStore } from '../../stores/runs';
 
 /** Failed items a report lists (the rest are counted; the run's results hold them all). */
 export const REPORT_FAILURES = 20;
@@ -49,4 +49,17 @@ export function reportHead<Pipeline extends string>(
     succeeded: results.filter((r) => r.status === 'SUCCEEDED').length,
     failed: results.filter((r) => r.status === 'FAILED').length,
   };
+}
+
+/**
+ * Stores `report` on the run item, the run ending COMPLETED when the request says so (FAILED for
+ * any other status), and returns it: every report builder's last step.
+ */
+export async function storeRunReport<R>(runs: RunStore, input: ReportRequest, report: R): Promise<R> {
+  await runs.finishRun(
+    input.runId,
+    report as unknown as Record<string, unknown>,
+    input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
+  );
+  return report;
 }

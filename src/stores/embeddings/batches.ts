@@ -77,14 +77,11 @@ export abstract class EmbeddingBatchStore extends EmbeddingItemStore {
   }
 
   /** Batches submitted (or being submitted) whose results are not processed yet, all runs. */
-  async countOpenBatches(): Promise<number> {
-    return (
-      await this.queryAll({
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': OPEN_BATCHES },
-        ProjectionExpression: 'PK',
-      })
-    ).length;
+  countOpenBatches(): Promise<number> {
+    return this.queryCount({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': OPEN_BATCHES },
+    });
   }
 }

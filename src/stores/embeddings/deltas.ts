@@ -94,15 +94,12 @@ export abstract class EmbeddingDeltaStore extends EmbeddingBatchStore {
     );
   }
 
-  async countDeltas(state: DeltaItem['state']): Promise<number> {
-    return (
-      await this.queryAll({
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': deltaPartition(state) },
-        ProjectionExpression: 'PK',
-      })
-    ).length;
+  countDeltas(state: DeltaItem['state']): Promise<number> {
+    return this.queryCount({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': deltaPartition(state) },
+    });
   }
 
   async listDeltas(state: DeltaItem['state']): Promise<DeltaItem[]> {
