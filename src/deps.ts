@@ -66,12 +66,7 @@ export function createHarmonizationStores(cfg: AppConfig, stores = createStores(
   return {
     chroma: new ChromaStore({ url: cfg.chromaUrl, prefix: cfg.CHROMA_COLLECTION_PREFIX }),
     objects: new ObjectStore(createS3Client(cfg), cfg.S3_BUCKET),
-    outlierDecisions: new OutlierDecisionCache(
-      stores.ddb,
-      stores.receipts,
-      cfg.DYNAMODB_TABLE,
-      cfg.LLM_CACHE_TTL_S,
-    ),
+    outlierDecisions: new OutlierDecisionCache(stores.receipts, cfg.LLM_CACHE_TTL_S),
   };
 }
 

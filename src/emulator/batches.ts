@@ -12,6 +12,7 @@ import {
   type BatchLine,
 } from './batch-input';
 import { FileStore, IdSource, type StoredFile } from './batch-files';
+import type { BatchStatus } from '../domain/embedding';
 import { type InferenceEngine } from './engine';
 import { BadRequestError, isRecord } from './http-util';
 import { type MetricsRecorder } from './metrics';
@@ -33,15 +34,6 @@ const FINALIZING_START = 0.9;
 /** A cancel takes this fraction of the completion time to become `cancelled`. */
 const CANCELLING_FRACTION = 0.1;
 const COMPLETION_WINDOW_S = 24 * 3600;
-export type BatchStatus =
-  | 'validating'
-  | 'failed'
-  | 'in_progress'
-  | 'finalizing'
-  | 'completed'
-  | 'expired'
-  | 'cancelling'
-  | 'cancelled';
 
 interface FinalState {
   status: 'failed' | 'completed' | 'expired' | 'cancelled';

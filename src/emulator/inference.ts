@@ -2,7 +2,7 @@
 // loading, a drawn fate (status fault, timeout, latency, injected error, malformed answer), then
 // the answer, directly or through the queueing model's slots.
 import type http from 'node:http';
-import { drawFaults, type ChatInput, type ChatOutput, type FaultDraw } from './engine';
+import { drawFaults, type ChatInput, type ChatOutput, type EmbedOutput, type FaultDraw } from './engine';
 import { readJsonObject } from './http-util';
 import {
   sendBadRequest,
@@ -143,4 +143,27 @@ function recordChat(st: EmulatorState, key: string, out: ChatOutput): void {
   st.metrics.addTokens(key, out.promptTokens, out.completionTokens);
   if (out.malformed) st.metrics.count(key, 'malformed');
   if (out.finishReason === 'length') st.metrics.count(key, 'truncated');
+}
+
+/**
+ * An embedding request's answerer: the engine's vectors, their tokens recorded under `key` when
+ * sent, written by `reply` in the wire protocol's shape.
+ */
+export function embedAnswerer(
+  st: EmulatorState,
+  key: string,
+  request: { texts: string[]; dimensions: number | undefined },
+  reply: (out: EmbedOutput, res: http.ServerResponse, startedAt: number) => void,
+): Answerer {
+  return () => {
+    const out = st.engine.embed(request.texts, request.dimensions);
+    return {
+      promptTokens: out.promptTokens,
+      completionTokens: 0,
+      send: (res, startedAt) => {
+        st.metrics.addTokens(key, out.promptTokens, 0);
+        reply(out, res, startedAt);
+      },
+    };
+  };
 }

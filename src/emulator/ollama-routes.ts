@@ -2,7 +2,7 @@
 // through serveInference's limits and faults), /api/tags and /api/version.
 import type http from 'node:http';
 import { sendJson, sendText } from './http-util';
-import { chatAnswerer, serveInference, type Answerer } from './inference';
+import { chatAnswerer, embedAnswerer, serveInference, type Answerer } from './inference';
 import {
   ollamaChatBody,
   ollamaEmbedBody,
@@ -66,16 +66,8 @@ function ollamaChat(st: EmulatorState, body: Record<string, unknown>): Answerer 
 function ollamaEmbed(st: EmulatorState, body: Record<string, unknown>, legacy: boolean): Answerer {
   // The legacy /api/embeddings takes one `prompt` and answers one `embedding`.
   const request = parseOllamaEmbedRequest(legacy ? { ...body, input: body.prompt } : body);
-  return () => {
-    const out = st.engine.embed(request.texts, request.dimensions);
-    return {
-      promptTokens: out.promptTokens,
-      completionTokens: 0,
-      send: (res, startedAt) => {
-        st.metrics.addTokens(legacy ? '/api/embeddings' : '/api/embed', out.promptTokens, 0);
-        const answer = ollamaEmbedBody(out, request.model, performance.now() - startedAt);
-        sendJson(res, 200, legacy ? { embedding: answer.embeddings[0] ?? [] } : answer);
-      },
-    };
-  };
+  return embedAnswerer(st, legacy ? '/api/embeddings' : '/api/embed', request, (out, res, startedAt) => {
+    const answer = ollamaEmbedBody(out, request.model, performance.now() - startedAt);
+    sendJson(res, 200, legacy ? { embedding: answer.embeddings[0] ?? [] } : answer);
+  });
 }

@@ -4,7 +4,7 @@
 import type http from 'node:http';
 import { fileObject } from './batch-files';
 import { BadRequestError, readBody, readJsonObject, sendJson, sendText, type Headers } from './http-util';
-import { chatAnswerer, serveInference, type Answerer } from './inference';
+import { chatAnswerer, embedAnswerer, serveInference, type Answerer } from './inference';
 import {
   chatCompletionBody,
   chatCompletionStream,
@@ -54,22 +54,9 @@ function openAiChat(st: EmulatorState, body: Record<string, unknown>): Answerer 
 
 function openAiEmbeddings(st: EmulatorState, body: Record<string, unknown>): Answerer {
   const request = parseEmbeddingsRequest(body);
-  return () => {
-    const out = st.engine.embed(request.texts, request.dimensions);
-    return {
-      promptTokens: out.promptTokens,
-      completionTokens: 0,
-      send: (res, startedAt) => {
-        st.metrics.addTokens('/v1/embeddings', out.promptTokens, 0);
-        sendJson(
-          res,
-          200,
-          embeddingsBody(out, request.model, request.encoding),
-          openAiHeaders(st, startedAt),
-        );
-      },
-    };
-  };
+  return embedAnswerer(st, '/v1/embeddings', request, (out, res, startedAt) =>
+    sendJson(res, 200, embeddingsBody(out, request.model, request.encoding), openAiHeaders(st, startedAt)),
+  );
 }
 
 function openAiHeaders(st: EmulatorState, startedAt: number): Headers {

@@ -96,7 +96,8 @@ function parseResponseFormat(rf: unknown): { jsonSchema?: JsonSchema; jsonMode: 
   return { jsonMode: false };
 }
 
-export function parseChatCompletionRequest(body: Record<string, unknown>): OpenAiChatRequest {
+/** The request's `model`: a non-empty string, as OpenAI requires of every endpoint. */
+function requiredModel(body: Record<string, unknown>): string {
   if (typeof body.model !== 'string' || body.model === '') {
     throw new BadRequestError(
       'you must provide a model parameter',
@@ -105,6 +106,11 @@ export function parseChatCompletionRequest(body: Record<string, unknown>): OpenA
       'missing_required_parameter',
     );
   }
+  return body.model;
+}
+
+export function parseChatCompletionRequest(body: Record<string, unknown>): OpenAiChatRequest {
+  const model = requiredModel(body);
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new BadRequestError(
       "'messages' must be a non-empty array of {role, content}.",
@@ -130,7 +136,7 @@ export function parseChatCompletionRequest(body: Record<string, unknown>): OpenA
   const maxTokens = parseTokenLimit(body, 'max_tokens');
   const maxCompletionTokens = parseTokenLimit(body, 'max_completion_tokens');
   return {
-    model: body.model,
+    model,
     messages,
     jsonSchema,
     jsonMode,
@@ -244,14 +250,7 @@ export interface OpenAiEmbeddingsRequest {
 }
 
 export function parseEmbeddingsRequest(body: Record<string, unknown>): OpenAiEmbeddingsRequest {
-  if (typeof body.model !== 'string' || body.model === '') {
-    throw new BadRequestError(
-      'you must provide a model parameter',
-      400,
-      'model',
-      'missing_required_parameter',
-    );
-  }
+  const model = requiredModel(body);
   const input = body.input;
   let texts: string[];
   const isTokens = (v: unknown): v is number[] =>
@@ -309,7 +308,7 @@ export function parseEmbeddingsRequest(body: Record<string, unknown>): OpenAiEmb
     );
   }
   return {
-    model: body.model,
+    model,
     texts,
     dimensions: (dims as number | null | undefined) ?? undefined,
     encoding: enc,

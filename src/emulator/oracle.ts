@@ -65,78 +65,79 @@ function wrongLabel(seed: number, itemId: string, ...avoid: Array<string | undef
   return candidates[hashParts(seed, 'wrong-label', itemId) % candidates.length] as Label;
 }
 
-function reviewItem(
+/** The oracle's view of a word's label: whether it says the label is right, and what it suggests. */
+type LabelJudgement =
+  | { known: false }
+  | { known: true; label: string | undefined; saysRight: boolean; suggested: Label; wrong: boolean };
+
+/**
+ * Judges a word's label against the truth (unknown without truth): right when they agree, said the
+ * other way round when the oracle chose to be wrong, which also makes it suggest a wrong label.
+ */
+function judgeWordLabel(
   item: Item,
   truth: Truth | undefined,
   seed: number,
   accuracy: number,
-): ItemVerdict<LabelReviewAnswer['reviews'][number]> {
+  task: 'label_review' | 'label_outlier',
+): LabelJudgement {
   const label = itemLabel(item);
   const truthLabel = truth?.words?.[item.id]?.label;
-  if (truthLabel === undefined) {
-    // An imported receipt's words have no truth: a deterministic "cannot tell" that changes nothing.
-    return {
-      answer: {
-        id: item.id,
-        decision: 'NEEDS_REVIEW',
-        suggestedLabel: null,
-        reason: 'No ground truth for this word.',
-      },
-      known: false,
-      wrong: false,
-    };
-  }
-  const correctlyValid = truthLabel === label;
-  const wrong = !isAnsweredCorrectly(seed, 'label_review', item.id, accuracy);
-  const valid = wrong ? !correctlyValid : correctlyValid;
-  const answer = valid
-    ? {
-        id: item.id,
-        decision: 'VALID' as const,
-        suggestedLabel: null,
-        reason: `The text reads as ${label ?? 'its label'}.`,
-      }
-    : {
-        id: item.id,
-        decision: 'INVALID' as const,
-        suggestedLabel: wrong ? wrongLabel(seed, item.id, label, truthLabel) : truthLabel,
-        reason: 'The text does not match its label.',
-      };
-  return { answer, known: true, wrong };
+  if (truthLabel === undefined) return { known: false };
+  const right = truthLabel === label;
+  const wrong = !isAnsweredCorrectly(seed, task, item.id, accuracy);
+  return {
+    known: true,
+    label,
+    saysRight: wrong ? !right : right,
+    suggested: wrong ? wrongLabel(seed, item.id, label, truthLabel) : truthLabel,
+    wrong,
+  };
 }
 
-function outlierItem(
-  item: Item,
-  truth: Truth | undefined,
-  seed: number,
-  accuracy: number,
-): ItemVerdict<LabelOutlierAnswer['decisions'][number]> {
-  const label = itemLabel(item);
-  const truthLabel = truth?.words?.[item.id]?.label;
-  if (truthLabel === undefined) {
+function reviewItem(id: string, j: LabelJudgement): ItemVerdict<LabelReviewAnswer['reviews'][number]> {
+  if (!j.known) {
+    // An imported receipt's words have no truth: a deterministic "cannot tell" that changes nothing.
+    const reason = 'No ground truth for this word.';
     return {
-      answer: {
-        id: item.id,
-        outlier: false,
-        suggestedLabel: null,
-        reason: 'Consistent with its neighbours.',
-      },
+      answer: { id, decision: 'NEEDS_REVIEW', suggestedLabel: null, reason },
       known: false,
       wrong: false,
     };
   }
-  const correctlyOutlier = truthLabel !== label;
-  const wrong = !isAnsweredCorrectly(seed, 'label_outlier', item.id, accuracy);
-  const outlier = wrong ? !correctlyOutlier : correctlyOutlier;
-  const answer = outlier
+  const answer = j.saysRight
     ? {
-        id: item.id,
-        outlier: true,
-        suggestedLabel: wrong ? wrongLabel(seed, item.id, label, truthLabel) : truthLabel,
-        reason: 'Unlike the other words with this label.',
+        id,
+        decision: 'VALID' as const,
+        suggestedLabel: null,
+        reason: `The text reads as ${j.label ?? 'its label'}.`,
       }
-    : { id: item.id, outlier: false, suggestedLabel: null, reason: 'Consistent with its neighbours.' };
-  return { answer, known: true, wrong };
+    : {
+        id,
+        decision: 'INVALID' as const,
+        suggestedLabel: j.suggested,
+        reason: 'The text does not match its label.',
+      };
+  return { answer, known: true, wrong: j.wrong };
+}
+
+function outlierItem(id: string, j: LabelJudgement): ItemVerdict<LabelOutlierAnswer['decisions'][number]> {
+  const consistent = {
+    id,
+    outlier: false,
+    suggestedLabel: null,
+    reason: 'Consistent with its neighbours.',
+  };
+  if (!j.known) return { answer: consistent, known: false, wrong: false };
+  const answer = j.saysRight
+    ? consistent
+    : {
+        id,
+        outlier: true,
+        suggestedLabel: j.suggested,
+        reason: 'Unlike the other words with this label.',
+      };
+  return { answer, known: true, wrong: j.wrong };
 }
 
 /** Items a single-item task answers about: the envelope's first. */
@@ -222,11 +223,15 @@ export function answerEnvelope(
   });
   switch (envelope.task) {
     case 'label_review': {
-      const verdicts = items.map((i) => reviewItem(i, truth, seed, accuracy));
+      const verdicts = items.map((i) =>
+        reviewItem(i.id, judgeWordLabel(i, truth, seed, accuracy, 'label_review')),
+      );
       return { value: { reviews: verdicts.map((v) => v.answer) }, ...tally(verdicts) };
     }
     case 'label_outlier': {
-      const verdicts = items.map((i) => outlierItem(i, truth, seed, accuracy));
+      const verdicts = items.map((i) =>
+        outlierItem(i.id, judgeWordLabel(i, truth, seed, accuracy, 'label_outlier')),
+      );
       return { value: { decisions: verdicts.map((v) => v.answer) }, ...tally(verdicts) };
     }
     case 'place_enrichment': {

@@ -1,9 +1,8 @@
 // The harmonizer's decision cache in DynamoDB: one item per (merchant, label, word in context) with
 // the outlier decision and a TTL, reused across runs and, within a run, for repeated words.
 import { createHash } from 'node:crypto';
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Label } from '../domain/llm-tasks';
-import type { ReceiptStore } from './receipts';
+import type { DynamoTable } from './dynamo-table';
 import { boundText, MAX_PROVIDER_TEXT } from '../domain/bounded-text';
 
 export interface OutlierDecision {
@@ -30,33 +29,17 @@ const itemKey = (key: string) => ({ PK: `HARMCACHE#${key}`, SK: 'DECISION' });
 
 export class OutlierDecisionCache {
   constructor(
-    private readonly ddb: DynamoDBDocumentClient,
-    private readonly store: ReceiptStore,
-    private readonly table: string,
+    private readonly store: DynamoTable,
     private readonly ttlSeconds: number,
   ) {}
 
   /** Unexpired decisions for the keys found (BatchGetItem, 100 keys a request). */
   async getMany(keys: readonly string[], now = Date.now()): Promise<Map<string, OutlierDecision>> {
     const out = new Map<string, OutlierDecision>();
-    const unique = [...new Set(keys)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let pending = unique.slice(i, i + 100).map(itemKey);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        const r = await this.ddb.send(
-          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }),
-        );
-        for (const item of r.Responses?.[this.table] ?? []) {
-          // Expiry is checked here too: DynamoDB's TTL deletes lazily and dynalite not at all.
-          if (Number(item.expiresAt) * 1000 <= now) continue;
-          out.set(String(item.PK).slice('HARMCACHE#'.length), item.decision as OutlierDecision);
-        }
-        pending = (r.UnprocessedKeys?.[this.table]?.Keys ?? []) as typeof pending;
-        if (pending.length > 0) {
-          if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after retries`);
-          await new Promise((res) => setTimeout(res, 50 * 2 ** attempt));
-        }
-      }
+    for (const item of await this.store.batchGet([...new Set(keys)].map(itemKey), false)) {
+      // Expiry is checked here too: DynamoDB's TTL deletes lazily and dynalite not at all.
+      if (Number(item.expiresAt) * 1000 <= now) continue;
+      out.set(String(item.PK).slice('HARMCACHE#'.length), item.decision as OutlierDecision);
     }
     return out;
   }

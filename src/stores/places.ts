@@ -10,13 +10,8 @@ const placePartition = (placeId: string) => `PLACE#${validId('place id', placeId
 
 export type PlaceStatus = 'PENDING' | 'ENRICHED' | 'FAILED';
 
-export interface PlaceMeta {
-  placeId: string;
-  name: string;
-  address: string;
-  city: string;
-  phone: string;
-  hoursText: string;
+/** A place's META item: the place without its reviews (they are items of their own), and its state. */
+export interface PlaceMeta extends Omit<Place, 'reviews'> {
   reviewCount: number;
   status: PlaceStatus;
   /** Why the last enrichment failed (FAILED), or why a refresh of an ENRICHED place failed. */
@@ -100,15 +95,13 @@ export class PlaceStore {
     return items.map((i) => String(i.placeId));
   }
 
-  /** How many places there are (their ids read once, GSI1; the first page of a run asks). */
-  async countPlaces(): Promise<number> {
-    const items = await this.store.queryAll({
+  /** How many places there are (GSI1, counted, not read; the first page of a run asks). */
+  countPlaces(): Promise<number> {
+    return this.store.queryCount({
       IndexName: 'GSI1',
       KeyConditionExpression: 'GSI1PK = :pk',
       ExpressionAttributeValues: { ':pk': 'PLACES' },
-      ProjectionExpression: 'placeId',
     });
-    return items.length;
   }
 
   async getMeta(placeId: string): Promise<PlaceMeta | undefined> {

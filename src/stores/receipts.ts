@@ -1,15 +1,8 @@
 // DynamoDB single-table access for merchants, receipts, lines, words and their labels
 // (key design and access patterns: docs/DATA_MODEL.md).
-import {
-  BatchWriteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import type { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/chunk';
-import { putIfAbsent, updateIf, type ItemKey } from './conditional-writes';
+import { DynamoTable } from './dynamo-table';
 import type { Label } from '../domain/llm-tasks';
 import type { Merchant, PastLabel, Receipt, ValidationStatus } from '../domain/receipt';
 import {
@@ -43,12 +36,8 @@ export interface LabelUpdate {
   replaceLabel?: { from: Label; to: Label; merchantId: string };
 }
 
-export class ReceiptStore {
-  constructor(
-    private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
-  ) {}
-
+/** The receipts' side of the single table, and the table gateway the other stores are built on. */
+export class ReceiptStore extends DynamoTable {
   async putMerchants(merchants: Merchant[]): Promise<void> {
     await this.batchPut(
       merchants.map((m) => ({
@@ -93,50 +82,30 @@ export class ReceiptStore {
 
   /** Up to `limit` receipt ids of a merchant after `after` (exclusive), in id order (GSI1, a page). */
   async listReceiptIdsAfter(merchantId: string, after: string | undefined, limit: number): Promise<string[]> {
-    const ids: string[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'GSI1',
-          // The merchant's GSI1 partition holds only its receipts (RECEIPT#<id>).
-          KeyConditionExpression:
-            after === undefined ? 'GSI1PK = :pk AND begins_with(GSI1SK, :r)' : 'GSI1PK = :pk AND GSI1SK > :r',
-          ExpressionAttributeValues: {
-            ':pk': merchantPartition(merchantId),
-            ':r': after === undefined ? 'RECEIPT#' : `RECEIPT#${after}`,
-          },
-          ProjectionExpression: 'receiptId',
-          Limit: limit - ids.length,
-          ExclusiveStartKey,
-        }),
-      );
-      ids.push(...(r.Items ?? []).map((i) => String(i.receiptId)));
-      ExclusiveStartKey = r.LastEvaluatedKey;
-    } while (ExclusiveStartKey && ids.length < limit);
-    return ids;
+    const items = await this.queryUpTo(
+      {
+        IndexName: 'GSI1',
+        // The merchant's GSI1 partition holds only its receipts (RECEIPT#<id>).
+        KeyConditionExpression:
+          after === undefined ? 'GSI1PK = :pk AND begins_with(GSI1SK, :r)' : 'GSI1PK = :pk AND GSI1SK > :r',
+        ExpressionAttributeValues: {
+          ':pk': merchantPartition(merchantId),
+          ':r': after === undefined ? 'RECEIPT#' : `RECEIPT#${after}`,
+        },
+        ProjectionExpression: 'receiptId',
+      },
+      limit,
+    );
+    return items.map((i) => String(i.receiptId));
   }
 
   /** How many receipts a merchant has (GSI1, counted, not read). */
-  async countReceipts(merchantId: string): Promise<number> {
-    let count = 0;
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'GSI1',
-          KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :r)',
-          ExpressionAttributeValues: { ':pk': merchantPartition(merchantId), ':r': 'RECEIPT#' },
-          Select: 'COUNT',
-          ExclusiveStartKey,
-        }),
-      );
-      count += r.Count ?? 0;
-      ExclusiveStartKey = r.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return count;
+  countReceipts(merchantId: string): Promise<number> {
+    return this.queryCount({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk AND begins_with(GSI1SK, :r)',
+      ExpressionAttributeValues: { ':pk': merchantPartition(merchantId), ':r': 'RECEIPT#' },
+    });
   }
 
   /** Every word of a merchant with a label, in word id order (GSI1, paginated; never a scan). */
@@ -268,92 +237,12 @@ export class ReceiptStore {
       Pick<ConstructorParameters<typeof UpdateCommand>[0], 'ExpressionAttributeNames'>,
   ): Promise<boolean> {
     const { receiptId, lineIndex, wordIndex } = parseWordId(wordId);
-    return updateIf(this.ddb, this.table, keys.word(receiptId, lineIndex, wordIndex), {
-      expression: update.UpdateExpression,
-      condition: update.ConditionExpression,
-      values: update.ExpressionAttributeValues,
-      ...(update.ExpressionAttributeNames ? { names: update.ExpressionAttributeNames } : {}),
-    });
-  }
-
-  async get(key: { PK: string; SK: string }): Promise<Record<string, unknown> | undefined> {
-    const r = await this.ddb.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
-    return r.Item;
-  }
-
-  /** Puts an item only if absent; returns false when it already existed (idempotent create). */
-  putIfAbsent(item: Record<string, unknown> & ItemKey): Promise<boolean> {
-    return putIfAbsent(this.ddb, this.table, item);
-  }
-
-  async put(item: Record<string, unknown> & { PK: string; SK: string }): Promise<void> {
-    await this.ddb.send(new PutCommand({ TableName: this.table, Item: item }));
-  }
-
-  /**
-   * A conditional UpdateItem: true when applied, false when the condition did not hold (e.g. the
-   * item is missing or in a state the caller must not overwrite).
-   */
-  updateIf(
-    key: ItemKey,
-    update: string,
-    condition: string,
-    values: Record<string, unknown>,
-    names?: Record<string, string>,
-  ): Promise<boolean> {
-    return updateIf(this.ddb, this.table, key, {
-      expression: update,
-      condition,
-      values,
-      ...(names ? { names } : {}),
-    });
-  }
-
-  /** All items of a partition whose sort key starts with a prefix (paginated). */
-  async queryPrefix(pk: string, skPrefix: string): Promise<Record<string, unknown>[]> {
-    return this.queryAll({
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :sk)',
-      ExpressionAttributeValues: { ':pk': pk, ':sk': skPrefix },
-    });
-  }
-
-  /** The first `limit` items of a query (paginated until that many or no more). */
-  async queryUpTo(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>, limit: number) {
-    const out: Record<string, unknown>[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.ddb.send(
-        new QueryCommand({ ...input, TableName: this.table, Limit: limit - out.length, ExclusiveStartKey }),
-      );
-      out.push(...(r.Items ?? []));
-      ExclusiveStartKey = r.LastEvaluatedKey;
-    } while (ExclusiveStartKey && out.length < limit);
-    return out;
-  }
-
-  async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
-    const out: Record<string, unknown>[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const r = await this.ddb.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey }));
-      out.push(...(r.Items ?? []));
-      ExclusiveStartKey = r.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return out;
-  }
-
-  async batchPut(items: Record<string, unknown>[]): Promise<void> {
-    for (let i = 0; i < items.length; i += 25) {
-      let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        const r = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
-        requests = (r.UnprocessedItems?.[this.table] ?? []) as typeof requests;
-        if (requests.length > 0) {
-          if (attempt > 8)
-            throw new Error(`DynamoDB left ${requests.length} items unprocessed after retries`);
-          await new Promise((res) => setTimeout(res, 50 * 2 ** attempt));
-        }
-      }
-    }
+    return this.updateIf(
+      keys.word(receiptId, lineIndex, wordIndex),
+      update.UpdateExpression,
+      update.ConditionExpression,
+      update.ExpressionAttributeValues,
+      update.ExpressionAttributeNames,
+    );
   }
 }

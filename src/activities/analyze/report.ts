@@ -15,6 +15,7 @@ import type {
   QualityReport,
   StoredFile,
 } from './types';
+import { reportFailures, type ReportRequest, storeRunReport } from '../shared/run-report';
 
 /** The stored report (run META item) stays well under DynamoDB's 400 KB item limit. */
 const MAX_STORED_REPORT_CHARS = 300_000;
@@ -103,11 +104,7 @@ function storedReportOf(report: QualityReport): QualityReport {
 
 export function createQualityReportActivities({ receipts, runs, truthFile }: QualityDeps) {
   return {
-    async buildQualityReport(input: {
-      runId: string;
-      status: string;
-      makespanMs: number;
-    }): Promise<QualityReport> {
+    async buildQualityReport(input: ReportRequest): Promise<QualityReport> {
       const [fileItems, results, calls, truth] = await Promise.all([
         receipts.queryPrefix(runPartition(input.runId), FILE_PREFIX),
         runs.listResults(input.runId),
@@ -137,19 +134,14 @@ export function createQualityReportActivities({ receipts, runs, truthFile }: Qua
         issuesByRules: counts.byRules,
         issuesByLlm: counts.byLlm,
         perFile,
-        failures: failed.slice(0, 20).map((r) => ({ itemId: r.itemId, reason: r.reason ?? 'unknown' })),
+        failures: reportFailures(failed),
         llm: summarizeCalls(calls),
         makespanMs: input.makespanMs,
       };
       const agreement = llmAgreementOf(results, truth);
       if (agreement) report.llmAgreement = agreement;
       const stored = storedReportOf(report);
-      await runs.finishRun(
-        input.runId,
-        stored as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return stored;
+      return storeRunReport(runs, input, stored);
     },
   };
 }

@@ -6,7 +6,7 @@ import type {
   TestLanguage,
   UncertainFunction,
 } from '../../domain/quality';
-import type { summarizeCalls } from '../../llm/accounting';
+import type { RunReportBase } from '../shared/run-report';
 import type { ReceiptStore } from '../../stores/receipts';
 import type { RunStore } from '../../stores/runs';
 
@@ -73,14 +73,9 @@ export interface QualityFileReport {
   error?: string;
 }
 
-export interface QualityReport {
-  runId: string;
-  pipeline: 'analyze';
-  status: string;
+export interface QualityReport extends RunReportBase<'analyze'> {
   /** Test functions found; `failed` are those left UNANALYZED, `succeeded` all the others. */
   total: number;
-  succeeded: number;
-  failed: number;
   files: number;
   uncertain: number;
   analyzedByLlm: number;
@@ -91,11 +86,8 @@ export interface QualityReport {
   perFile: QualityFileReport[];
   /** Set when per-file detail was cut to keep the stored report small. */
   perFileTruncated?: boolean;
-  failures: Array<{ itemId: string; reason: string }>;
   /** LLM verdicts against the fixture's truth (hasIssue agreement), when known. */
   llmAgreement?: { agreement: number; judged: number };
-  llm: ReturnType<typeof summarizeCalls>;
-  makespanMs: number;
 }
 
 /** An uncertain function as its verdict or failure is recorded. */

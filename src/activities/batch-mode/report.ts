@@ -13,6 +13,14 @@ export interface BatchModeSummary {
   realtimeCostUsd: number;
 }
 
+/** What the report of a pipeline that can send its prompts as Batch API jobs adds. */
+export interface PromptModeReport {
+  /** How the prompts were sent (reports of older runs lack it: realtime). */
+  mode?: 'realtime' | 'batch';
+  /** Batch mode: answers and cost of the batch jobs and of the realtime fallback. */
+  batch?: BatchModeSummary;
+}
+
 const usd = (n: number) => Math.round(n * 1e6) / 1e6;
 
 export function batchModeSummary(calls: readonly CallRecord[]): BatchModeSummary {

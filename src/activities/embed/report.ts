@@ -4,17 +4,18 @@ import { EMBED_KINDS, type EmbedKind } from '../../domain/embedding';
 import { mapLimit } from '../../domain/chunk';
 import { costOf, percentile, type LlmRunStats } from '../../llm/accounting';
 import type { BatchOutcome, BatchRecord, EmbeddingStore } from '../../stores/embeddings';
+import {
+  REPORT_FAILURES,
+  type ReportRequest,
+  type RunReportBase,
+  storeRunReport,
+} from '../shared/run-report';
 import { ITEM_UPDATE_CONCURRENCY, type EmbeddingDeps, type VectorIndex } from './deps';
 
 /** The Batch API discounts batch requests by half. */
 const BATCH_PRICE_FACTOR = 0.5;
-/** Failures a report lists (the rest are counted). */
-const REPORT_FAILURES = 20;
 
-export interface EmbeddingReport {
-  runId: string;
-  pipeline: 'embed';
-  status: string;
+export interface EmbeddingReport extends RunReportBase<'embed', LlmRunStats> {
   /** Items this run took on: submitted for the first time, or found in Chroma already. */
   total: number;
   /** Items embedded (vector in a delta, or already in Chroma; status SUCCESS). */
@@ -34,11 +35,8 @@ export interface EmbeddingReport {
   batches: number;
   rounds: number;
   batchStatuses: Record<string, number>;
-  failures: Array<{ itemId: string; reason: string }>;
   /** Counts across the whole table and Chroma when the run ended. */
   index: EmbeddingCounts;
-  llm: LlmRunStats;
-  makespanMs: number;
 }
 
 export interface EmbeddingCounts {
@@ -58,11 +56,8 @@ export interface EmbeddingCounts {
   >;
 }
 
-export interface BuildEmbeddingReportInput {
-  runId: string;
-  status: string;
+export interface BuildEmbeddingReportInput extends ReportRequest {
   rounds: number;
-  makespanMs: number;
   failures: Array<{ itemId: string; reason: string }>;
 }
 
@@ -197,12 +192,7 @@ export function createReportActivities(deps: EmbeddingDeps) {
     /** The run report from its batch records; stored on the run item. */
     async buildEmbeddingReport(input: BuildEmbeddingReportInput): Promise<EmbeddingReport> {
       const report = await reportOf(deps, input);
-      await deps.runs.finishRun(
-        input.runId,
-        report as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return report;
+      return storeRunReport(deps.runs, input, report);
     },
   };
 }

@@ -7,6 +7,7 @@ import type { ItemResult } from '../../stores/runs';
 import { readTruth } from '../../stores/truth';
 import { ratio } from '../shared/report-math';
 import type { EnrichmentDeps, EnrichmentReport } from './types';
+import { reportFailures, reportHead, type ReportRequest, storeRunReport } from '../shared/run-report';
 
 type EnrichmentDetail = { amenities: string[]; hasWomenOnlyHours: boolean };
 
@@ -36,11 +37,7 @@ function accuracyOf(succeeded: ItemResult[], truth: Truth | undefined): Enrichme
 
 export function createEnrichmentReportActivities({ runs, truthFile }: EnrichmentDeps) {
   return {
-    async buildEnrichmentReport(input: {
-      runId: string;
-      status: string;
-      makespanMs: number;
-    }): Promise<EnrichmentReport> {
+    async buildEnrichmentReport(input: ReportRequest): Promise<EnrichmentReport> {
       const [results, calls, truth, meta] = await Promise.all([
         runs.listResults(input.runId),
         runs.listCalls(input.runId),
@@ -52,17 +49,12 @@ export function createEnrichmentReportActivities({ runs, truthFile }: Enrichment
       const succeeded = results.filter((r) => r.status === 'SUCCEEDED');
       const failed = results.filter((r) => r.status === 'FAILED');
       const report: EnrichmentReport = {
-        runId: input.runId,
-        pipeline: 'enrich',
-        status: input.status,
-        total: results.length,
-        succeeded: succeeded.length,
-        failed: failed.length,
+        ...reportHead('enrich', input, results),
         placesEnriched: succeeded.length,
         placesFailed: failed.length,
         llmCallsPerPlace: ratio(llm.calls, results.length, 2),
         promptTokensPerPlace: ratio(llm.promptTokens, results.length, 2),
-        failures: failed.slice(0, 20).map((r) => ({ itemId: r.itemId, reason: r.reason ?? 'unknown' })),
+        failures: reportFailures(failed),
         llm,
         makespanMs: input.makespanMs,
         mode: batchMode ? 'batch' : 'realtime',
@@ -70,12 +62,7 @@ export function createEnrichmentReportActivities({ runs, truthFile }: Enrichment
       };
       const accuracy = accuracyOf(succeeded, truth);
       if (accuracy) report.accuracy = accuracy;
-      await runs.finishRun(
-        input.runId,
-        report as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return report;
+      return storeRunReport(runs, input, report);
     },
   };
 }

@@ -7,6 +7,7 @@ import { readTruth } from '../../stores/truth';
 import type { EvaluationDeps, EvaluationReport } from './types';
 import { round } from '../shared/report-math';
 import { batchModeSummary } from '../batch-mode/report';
+import { reportFailures, reportHead, type ReportRequest, storeRunReport } from '../shared/run-report';
 
 interface ResultDetail {
   issues?: number;
@@ -20,13 +21,12 @@ export function createEvaluateReportActivities({
 }: Pick<EvaluationDeps, 'runs' | 'truthFile'>) {
   return {
     /** Aggregates results and LLM call records of a run; scores against the truth when known. */
-    async buildEvaluationReport(input: {
-      runId: string;
-      status: string;
-      makespanMs: number;
-      /** How the run's prompts were sent. @default 'realtime' */
-      mode?: 'realtime' | 'batch';
-    }): Promise<EvaluationReport> {
+    async buildEvaluationReport(
+      input: ReportRequest & {
+        /** How the run's prompts were sent. @default 'realtime' */
+        mode?: 'realtime' | 'batch';
+      },
+    ): Promise<EvaluationReport> {
       const [results, calls, truth] = await Promise.all([
         runs.listResults(input.runId),
         runs.listCalls(input.runId),
@@ -35,16 +35,11 @@ export function createEvaluateReportActivities({
       const { decisions, issuesFound, failedChunks, reviewed } = tally(results);
       const failed = results.filter((r) => r.status === 'FAILED');
       const report: EvaluationReport = {
-        runId: input.runId,
-        pipeline: 'evaluate',
-        status: input.status,
-        total: results.length,
-        succeeded: results.filter((r) => r.status === 'SUCCEEDED').length,
-        failed: failed.length,
+        ...reportHead('evaluate', input, results),
         issuesFound,
         decisions,
         failedChunks,
-        failures: failed.slice(0, 20).map((r) => ({ itemId: r.itemId, reason: r.reason ?? 'unknown' })),
+        failures: reportFailures(failed),
         llm: summarizeCalls(calls),
         makespanMs: input.makespanMs,
         mode: input.mode ?? 'realtime',
@@ -61,12 +56,7 @@ export function createEvaluateReportActivities({
           planted: plantedHere.length,
         };
       }
-      await runs.finishRun(
-        input.runId,
-        report as unknown as Record<string, unknown>,
-        input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-      );
-      return report;
+      return storeRunReport(runs, input, report);
     },
   };
 }

@@ -1,12 +1,10 @@
 // The evaluation's `llm`-queue step: one chunk of a receipt's label issues reviewed with one
 // structured LLM call, through the shared LlmClient (global cap, cache, retries by Temporal).
-import { Context } from '@temporalio/activity';
 import { answerJsonSchemaFor, coversExactly, labelReviewAnswerSchema } from '../../domain/llm-tasks';
 import { labelReviewMessages } from '../../domain/prompts';
 import type { LabelIssue } from '../../domain/receipt';
-import { toActivityFailure } from '../../llm/errors';
 import type { LlmClient } from '../../llm/llm-client';
-import { llmCallIds } from '../shared/llm-call-ids';
+import { activityLlmCall } from '../shared/activity-llm-call';
 import type { ReviewedWord } from './types';
 
 export interface ReviewLabelIssuesInput {
@@ -45,28 +43,20 @@ export function createEvaluateReviewActivities({ llm }: { llm: LlmClient }) {
   return {
     /** Reviews one chunk of label issues of a receipt with one structured LLM call. */
     async reviewLabelIssues(input: ReviewLabelIssuesInput): Promise<ReviewedWord[]> {
-      const ctx = Context.current();
-      try {
-        const { value } = await llm.structured({
-          runId: input.runId,
-          ...llmCallIds(),
-          ...labelReviewCall(input.merchantName, input.issues),
-          noCache: input.noCache,
-          fairnessKey: input.merchantId,
-          signal: ctx.cancellationSignal,
-          heartbeat: () => ctx.heartbeat(),
-        });
-        const byId = new Map(input.issues.map((i) => [i.wordId, i]));
-        return value.reviews.map((r) => ({
-          wordId: r.id,
-          label: byId.get(r.id)?.label ?? 'OTHER',
-          decision: r.decision,
-          suggestedLabel: r.suggestedLabel,
-          reason: r.reason,
-        }));
-      } catch (err) {
-        throw toActivityFailure(err, ctx.info.attempt);
-      }
+      const value = await activityLlmCall(llm, {
+        runId: input.runId,
+        ...labelReviewCall(input.merchantName, input.issues),
+        noCache: input.noCache,
+        fairnessKey: input.merchantId,
+      });
+      const byId = new Map(input.issues.map((i) => [i.wordId, i]));
+      return value.reviews.map((r) => ({
+        wordId: r.id,
+        label: byId.get(r.id)?.label ?? 'OTHER',
+        decision: r.decision,
+        suggestedLabel: r.suggestedLabel,
+        reason: r.reason,
+      }));
     },
   };
 }

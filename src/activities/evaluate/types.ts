@@ -1,8 +1,8 @@
 // What the label evaluation's activities take and give: the workflows import these as types only.
 import type { LabelReviewAnswer } from '../../domain/llm-tasks';
 import type { LabelIssue } from '../../domain/receipt';
-import type { summarizeCalls } from '../../llm/accounting';
-import type { BatchModeSummary } from '../batch-mode/report';
+import type { PromptModeReport } from '../batch-mode/report';
+import type { RunReportBase } from '../shared/run-report';
 import type { ReceiptStore } from '../../stores/receipts';
 import type { RunStore } from '../../stores/runs';
 
@@ -50,22 +50,9 @@ export interface SaveReviewResultsInput {
   applySuggestedLabels?: boolean;
 }
 
-export interface EvaluationReport {
-  runId: string;
-  pipeline: 'evaluate';
-  status: string;
-  total: number;
-  succeeded: number;
-  failed: number;
+export interface EvaluationReport extends RunReportBase<'evaluate'>, PromptModeReport {
   issuesFound: number;
   decisions: Record<string, number>;
   failedChunks: number;
-  failures: Array<{ itemId: string; reason: string }>;
   scores?: { precision: number; recall: number; planted: number };
-  llm: ReturnType<typeof summarizeCalls>;
-  makespanMs: number;
-  /** How the prompts were sent (reports of older runs lack it: realtime). */
-  mode?: 'realtime' | 'batch';
-  /** Batch mode: answers and cost of the batch jobs and of the realtime fallback. */
-  batch?: BatchModeSummary;
 }

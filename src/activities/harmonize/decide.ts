@@ -1,10 +1,8 @@
 // `llm` queue: one batch of a group's words decided (outlier or not, reason, suggested label) in
 // one structured `label_outlier` call; the decisions written to `decisions-<b>.json`.
-import { Context } from '@temporalio/activity';
 import { answerJsonSchemaFor, coversExactly, labelOutlierAnswerSchema } from '../../domain/llm-tasks';
 import { labelOutlierMessages } from '../../domain/prompts';
-import { toActivityFailure } from '../../llm/errors';
-import { llmCallIds } from '../shared/llm-call-ids';
+import { activityLlmCall } from '../shared/activity-llm-call';
 import type { HarmonizationLlmDeps } from './llm-deps';
 import { batchKey, decisionsKey, getJson, putJson } from './s3-keys';
 import type { DecisionBatchFile, DecisionsFile, GroupRef } from './types';
@@ -19,30 +17,21 @@ export function createDecideActivities({ llm, objects }: HarmonizationLlmDeps) {
     async decideOutliers(
       input: GroupRef & { batchIndex: number; noCache?: boolean },
     ): Promise<{ decided: number; outliers: number }> {
-      const ctx = Context.current();
       const batch = await getJson<DecisionBatchFile>(objects, batchKey(input, input.batchIndex));
       const ids = new Set(batch.items.map((i) => i.id));
       const schema = labelOutlierAnswerSchema.refine((a) => coversExactly(a.decisions, ids), {
         message: `decisions must cover exactly the ${ids.size} item ids sent, each once`,
       });
-      let value;
-      try {
-        ({ value } = await llm.structured({
-          runId: input.runId,
-          ...llmCallIds(),
-          task: 'label_outlier',
-          messages: labelOutlierMessages(batch.merchantName, batch.label, batch.items),
-          schema,
-          jsonSchema: answerJsonSchemaFor('label_outlier', [...ids]),
-          itemCount: batch.items.length,
-          noCache: input.noCache,
-          fairnessKey: input.merchantId,
-          signal: ctx.cancellationSignal,
-          heartbeat: () => ctx.heartbeat(),
-        }));
-      } catch (err) {
-        throw toActivityFailure(err, ctx.info.attempt);
-      }
+      const value = await activityLlmCall(llm, {
+        runId: input.runId,
+        task: 'label_outlier',
+        messages: labelOutlierMessages(batch.merchantName, batch.label, batch.items),
+        schema,
+        jsonSchema: answerJsonSchemaFor('label_outlier', [...ids]),
+        itemCount: batch.items.length,
+        noCache: input.noCache,
+        fairnessKey: input.merchantId,
+      });
       const keyOf = new Map(batch.items.map((item, i) => [item.id, batch.keys[i]!]));
       const file: DecisionsFile = {
         decisions: value.decisions.map((d) => ({

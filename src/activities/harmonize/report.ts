@@ -6,16 +6,12 @@ import type { ItemResult } from '../../stores/runs';
 import { readTruth } from '../../stores/truth';
 import { heartbeating } from '../shared/heartbeating';
 import { round } from '../shared/report-math';
+import { reportFailures, type ReportRequest, type RunReportBase, storeRunReport } from '../shared/run-report';
 import type { HarmonizationDeps } from './deps';
 
-export interface HarmonizeReport {
-  runId: string;
-  pipeline: 'harmonize';
-  status: string;
+export interface HarmonizeReport extends RunReportBase<'harmonize'> {
   /** Items are words: every labelled word of the selected groups. */
   total: number;
-  succeeded: number;
-  failed: number;
   words: number;
   outliers: number;
   skipped: {
@@ -35,16 +31,10 @@ export interface HarmonizeReport {
   callsPer1000Words: number;
   groups: number;
   failedBatches: number;
-  failures: Array<{ itemId: string; reason: string }>;
   scores?: { precision: number; recall: number; planted: number };
-  llm: ReturnType<typeof summarizeCalls>;
-  makespanMs: number;
 }
 
-export interface HarmonizeReportInput {
-  runId: string;
-  status: string;
-  makespanMs: number;
+export interface HarmonizeReportInput extends ReportRequest {
   groups: number;
   failedBatches: number;
 }
@@ -91,7 +81,7 @@ export function harmonizeReportOf(
     callsPer1000Words: wordResults.length ? round((decisionCalls * 1000) / wordResults.length) : 0,
     groups: input.groups,
     failedBatches: input.failedBatches,
-    failures: failedResults.slice(0, 20).map((r) => ({ itemId: r.itemId, reason: r.reason ?? 'unknown' })),
+    failures: reportFailures(failedResults),
     llm: summarizeCalls([...calls]),
     makespanMs: input.makespanMs,
   };
@@ -127,12 +117,7 @@ export function createReportActivities({ runs, truthFile }: HarmonizationDeps) {
         const report = harmonizeReportOf(input, results, calls);
         const planted = truth?.planted;
         if (planted && Object.keys(planted).length > 0) report.scores = harmonizeScores(results, planted);
-        await runs.finishRun(
-          input.runId,
-          report as unknown as Record<string, unknown>,
-          input.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED',
-        );
-        return report;
+        return storeRunReport(runs, input, report);
       });
     },
   };

@@ -1,10 +1,10 @@
 // Batch records (`RUN#<runId>` / `EMBEDBATCH#<kind>-<seq>`): the submission state machine that makes
 // a batch idempotent across retries, and the open-batch index (GSI1) `embed status` counts.
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { EmbedKind } from '../../domain/embedding';
 import { runPartition } from '../runs';
 import { EmbeddingItemStore } from './items';
-import { OPEN_BATCHES, batchRecordKey, isConditionFailure, stamp } from './table';
+import { OPEN_BATCHES, batchRecordKey, stamp } from './table';
 import type { BatchRecord, BatchState } from './types';
 
 /** Batch records, on top of the item methods. */
@@ -17,26 +17,12 @@ export abstract class EmbeddingBatchStore extends EmbeddingItemStore {
   /** Creates a batch record; false when it exists already (another attempt made it first). */
   async createBatch(record: BatchRecord): Promise<boolean> {
     const open = record.state !== 'EMPTY';
-    try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...batchRecordKey(record.runId, record.kind, record.seq),
-            type: 'EMBED_BATCH',
-            ...(open
-              ? { GSI1PK: OPEN_BATCHES, GSI1SK: `${stamp(record.createdAt)}#${record.batchKey}` }
-              : {}),
-            ...record,
-          },
-          ConditionExpression: 'attribute_not_exists(PK)',
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return this.putIfAbsent({
+      ...batchRecordKey(record.runId, record.kind, record.seq),
+      type: 'EMBED_BATCH',
+      ...(open ? { GSI1PK: OPEN_BATCHES, GSI1SK: `${stamp(record.createdAt)}#${record.batchKey}` } : {}),
+      ...record,
+    });
   }
 
   /**
@@ -91,14 +77,11 @@ export abstract class EmbeddingBatchStore extends EmbeddingItemStore {
   }
 
   /** Batches submitted (or being submitted) whose results are not processed yet, all runs. */
-  async countOpenBatches(): Promise<number> {
-    return (
-      await this.queryAll({
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': OPEN_BATCHES },
-        ProjectionExpression: 'PK',
-      })
-    ).length;
+  countOpenBatches(): Promise<number> {
+    return this.queryCount({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': OPEN_BATCHES },
+    });
   }
 }

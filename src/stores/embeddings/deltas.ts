@@ -1,34 +1,21 @@
 // Delta records (`EMBEDDELTA#<batchKey>`): vectors written to S3 and waiting for the compactor, by
 // state in GSI1 (PENDING oldest first, APPLIED, FAILED), with the redrive of a FAILED one.
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { boundText, MAX_PROVIDER_TEXT } from '../../domain/bounded-text';
 import { EmbeddingBatchStore } from './batches';
-import { deltaKey, deltaPartition, isConditionFailure, stamp, type Item } from './table';
+import { deltaKey, deltaPartition, stamp } from './table';
 import type { DeltaItem } from './types';
 
 /** Delta records, on top of the batch and item methods. */
 export abstract class EmbeddingDeltaStore extends EmbeddingBatchStore {
   /** Records a delta written to S3, once: a retry never resets an APPLIED delta to PENDING. */
   async putDelta(delta: DeltaItem): Promise<boolean> {
-    try {
-      await this.ddb.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...deltaKey(delta.batchKey),
-            type: 'EMBED_DELTA',
-            GSI1PK: deltaPartition(delta.state),
-            GSI1SK: `${stamp(delta.createdAt)}#${delta.batchKey}`,
-            ...delta,
-          },
-          ConditionExpression: 'attribute_not_exists(PK)',
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return this.putIfAbsent({
+      ...deltaKey(delta.batchKey),
+      type: 'EMBED_DELTA',
+      GSI1PK: deltaPartition(delta.state),
+      GSI1SK: `${stamp(delta.createdAt)}#${delta.batchKey}`,
+      ...delta,
+    });
   }
 
   async getDelta(batchKey: string): Promise<DeltaItem | undefined> {
@@ -37,26 +24,17 @@ export abstract class EmbeddingDeltaStore extends EmbeddingBatchStore {
 
   /** Oldest pending deltas first, at most `limit` (all runs, or one run). */
   async listPendingDeltas(limit: number, runId?: string): Promise<DeltaItem[]> {
-    const out: DeltaItem[] = [];
-    let ExclusiveStartKey: Item | undefined;
-    do {
-      const r = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'GSI1',
-          KeyConditionExpression: 'GSI1PK = :pk',
-          ExpressionAttributeValues: {
-            ':pk': deltaPartition('PENDING'),
-            ...(runId ? { ':run': runId } : {}),
-          },
-          ...(runId ? { FilterExpression: 'runId = :run' } : {}),
-          ExclusiveStartKey,
-        }),
-      );
-      out.push(...((r.Items ?? []) as unknown as DeltaItem[]));
-      ExclusiveStartKey = r.LastEvaluatedKey;
-    } while (ExclusiveStartKey && out.length < limit);
-    return out.slice(0, limit);
+    const items = await this.queryUpTo(
+      {
+        IndexName: 'GSI1',
+        KeyConditionExpression: 'GSI1PK = :pk',
+        ExpressionAttributeValues: { ':pk': deltaPartition('PENDING'), ...(runId ? { ':run': runId } : {}) },
+        ...(runId ? { FilterExpression: 'runId = :run' } : {}),
+      },
+      limit,
+      { filtered: true },
+    );
+    return items as unknown as DeltaItem[];
   }
 
   /** PENDING -> APPLIED; false when it was applied already (a retried compaction step). */
@@ -116,15 +94,12 @@ export abstract class EmbeddingDeltaStore extends EmbeddingBatchStore {
     );
   }
 
-  async countDeltas(state: DeltaItem['state']): Promise<number> {
-    return (
-      await this.queryAll({
-        IndexName: 'GSI1',
-        KeyConditionExpression: 'GSI1PK = :pk',
-        ExpressionAttributeValues: { ':pk': deltaPartition(state) },
-        ProjectionExpression: 'PK',
-      })
-    ).length;
+  countDeltas(state: DeltaItem['state']): Promise<number> {
+    return this.queryCount({
+      IndexName: 'GSI1',
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': deltaPartition(state) },
+    });
   }
 
   async listDeltas(state: DeltaItem['state']): Promise<DeltaItem[]> {

@@ -1,6 +1,5 @@
 // Embedding status of lines and words (GSI2 `EMBED#<kind>#<status>`): the candidates a batch is cut
 // from, and the conditional moves NOT_EMBEDDED -> PENDING -> SUCCESS / NOT_EMBEDDED / FAILED.
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { EmbedKind } from '../../domain/embedding';
 import type { EmbeddingStatus } from '../../domain/receipt';
 import { boundText, MAX_PROVIDER_TEXT } from '../../domain/bounded-text';
@@ -8,29 +7,28 @@ import { keys } from '../receipts';
 import { EmbeddingTable, REUSED_FROM_INDEX, gsi2Partition, itemKeyOf, type Item, type Key } from './table';
 import type { EmbeddableItem } from './types';
 
+/** A status move's condition: the item is in `:from`. */
+const IN_FROM = 'embeddingStatus = :from';
+/** A status move's condition: the item is in `:from` on batch `:b`. */
+const ON_BATCH = 'embeddingStatus = :from AND embeddingBatch = :b';
+
 /** Line and word items: what `EmbeddingStore` does with them. */
 export abstract class EmbeddingItemStore extends EmbeddingTable {
   /**
-   * Up to `limit` items not yet embedded (Query GSI2, paginated), in id order; words come with their
-   * line's text (they are embedded in context).
+   * Up to `limit` items not yet embedded (Query GSI2, paginated, 1,000 a page), in id order; words
+   * come with their line's text (they are embedded in context).
    */
   async listCandidates(kind: EmbedKind, limit: number): Promise<EmbeddableItem[]> {
-    const out: EmbeddableItem[] = [];
-    let ExclusiveStartKey: Item | undefined;
-    do {
-      const r = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'GSI2',
-          KeyConditionExpression: 'GSI2PK = :pk',
-          ExpressionAttributeValues: { ':pk': gsi2Partition(kind, 'NOT_EMBEDDED') },
-          Limit: Math.min(1000, limit - out.length),
-          ExclusiveStartKey,
-        }),
-      );
-      for (const i of r.Items ?? []) out.push(embeddableOf(kind, i));
-      ExclusiveStartKey = r.LastEvaluatedKey;
-    } while (ExclusiveStartKey && out.length < limit);
+    const items = await this.queryUpTo(
+      {
+        IndexName: 'GSI2',
+        KeyConditionExpression: 'GSI2PK = :pk',
+        ExpressionAttributeValues: { ':pk': gsi2Partition(kind, 'NOT_EMBEDDED') },
+      },
+      limit,
+      { max: 1000 },
+    );
+    const out = items.map((i) => embeddableOf(kind, i));
     await this.attachLineTexts(out);
     return out;
   }
@@ -67,35 +65,22 @@ export abstract class EmbeddingItemStore extends EmbeddingTable {
    * batch (a retried claim). False when another batch holds it or it is embedded/failed.
    */
   async claim(kind: EmbedKind, id: string, batchKey: string): Promise<boolean> {
-    return this.updateIf(
-      itemKeyOf(kind, id),
-      'SET embeddingStatus = :pending, embeddingBatch = :b, GSI2PK = :gsi, GSI2SK = :id',
-      '(embeddingStatus = :ne) OR (embeddingStatus = :pending AND embeddingBatch = :b)',
-      {
-        ':pending': 'PENDING',
-        ':ne': 'NOT_EMBEDDED',
-        ':b': batchKey,
-        ':gsi': gsi2Partition(kind, 'PENDING'),
-        ':id': id,
-      },
-    );
+    return this.moveStatus(kind, id, 'NOT_EMBEDDED', 'PENDING', {
+      condition: '(embeddingStatus = :from) OR (embeddingStatus = :to AND embeddingBatch = :b)',
+      batch: batchKey,
+      set: 'embeddingBatch = :b',
+    });
   }
 
   /** PENDING on `batchKey` -> SUCCESS. False when the item is not (or no longer) this batch's. */
   async markEmbedded(kind: EmbedKind, id: string, batchKey: string, at: number): Promise<boolean> {
-    return this.updateIf(
-      itemKeyOf(kind, id),
-      'SET embeddingStatus = :ok, GSI2PK = :gsi, GSI2SK = :id, embeddedAt = :at REMOVE embeddingFailureReason',
-      'embeddingStatus = :pending AND embeddingBatch = :b',
-      {
-        ':ok': 'SUCCESS',
-        ':pending': 'PENDING',
-        ':b': batchKey,
-        ':gsi': gsi2Partition(kind, 'SUCCESS'),
-        ':id': id,
-        ':at': at,
-      },
-    );
+    return this.moveStatus(kind, id, 'PENDING', 'SUCCESS', {
+      condition: ON_BATCH,
+      batch: batchKey,
+      set: 'embeddedAt = :at',
+      remove: 'embeddingFailureReason',
+      values: { ':at': at },
+    });
   }
 
   /**
@@ -103,18 +88,11 @@ export abstract class EmbeddingItemStore extends EmbeddingTable {
    * Chroma, so the item must not say SUCCESS until the delta is applied again.
    */
   async unmarkEmbedded(kind: EmbedKind, id: string, batchKey: string): Promise<boolean> {
-    return this.updateIf(
-      itemKeyOf(kind, id),
-      'SET embeddingStatus = :pending, GSI2PK = :gsi, GSI2SK = :id REMOVE embeddedAt',
-      'embeddingStatus = :ok AND embeddingBatch = :b',
-      {
-        ':ok': 'SUCCESS',
-        ':pending': 'PENDING',
-        ':b': batchKey,
-        ':gsi': gsi2Partition(kind, 'PENDING'),
-        ':id': id,
-      },
-    );
+    return this.moveStatus(kind, id, 'SUCCESS', 'PENDING', {
+      condition: ON_BATCH,
+      batch: batchKey,
+      remove: 'embeddedAt',
+    });
   }
 
   /**
@@ -130,25 +108,17 @@ export abstract class EmbeddingItemStore extends EmbeddingTable {
     reason: string,
   ): Promise<'NOT_EMBEDDED' | 'FAILED' | undefined> {
     const attempts = previousAttempts + 1;
-    const status: EmbeddingStatus = attempts >= maxAttempts ? 'FAILED' : 'NOT_EMBEDDED';
-    const ok = await this.updateIf(
-      itemKeyOf(kind, id),
-      'SET embeddingStatus = :s, GSI2PK = :gsi, GSI2SK = :id, embeddingAttempts = :n, embeddingFailureReason = :r',
-      'embeddingStatus = :pending AND embeddingBatch = :b AND ' +
+    const status = attempts >= maxAttempts ? 'FAILED' : 'NOT_EMBEDDED';
+    const ok = await this.moveStatus(kind, id, 'PENDING', status, {
+      condition:
+        `${ON_BATCH} AND ` +
         (previousAttempts === 0
           ? '(attribute_not_exists(embeddingAttempts) OR embeddingAttempts = :prev)'
           : 'embeddingAttempts = :prev'),
-      {
-        ':s': status,
-        ':pending': 'PENDING',
-        ':b': batchKey,
-        ':gsi': gsi2Partition(kind, status),
-        ':id': id,
-        ':n': attempts,
-        ':prev': previousAttempts,
-        ':r': boundText(reason, MAX_PROVIDER_TEXT),
-      },
-    );
+      batch: batchKey,
+      set: 'embeddingAttempts = :n, embeddingFailureReason = :r',
+      values: { ':n': attempts, ':prev': previousAttempts, ':r': boundText(reason, MAX_PROVIDER_TEXT) },
+    });
     return ok ? status : undefined;
   }
 
@@ -157,35 +127,21 @@ export abstract class EmbeddingItemStore extends EmbeddingTable {
    * same document (`embeddingBatch = 'chroma'`).
    */
   async markEmbeddedFromIndex(kind: EmbedKind, id: string, at: number): Promise<boolean> {
-    return this.updateIf(
-      itemKeyOf(kind, id),
-      'SET embeddingStatus = :ok, embeddingBatch = :b, GSI2PK = :gsi, GSI2SK = :id, embeddedAt = :at',
-      'embeddingStatus = :ne',
-      {
-        ':ok': 'SUCCESS',
-        ':ne': 'NOT_EMBEDDED',
-        ':b': REUSED_FROM_INDEX,
-        ':gsi': gsi2Partition(kind, 'SUCCESS'),
-        ':id': id,
-        ':at': at,
-      },
-    );
+    return this.moveStatus(kind, id, 'NOT_EMBEDDED', 'SUCCESS', {
+      condition: IN_FROM,
+      batch: REUSED_FROM_INDEX,
+      set: 'embeddingBatch = :b, embeddedAt = :at',
+      values: { ':at': at },
+    });
   }
 
   /** An item that can never be embedded (e.g. empty text): NOT_EMBEDDED -> FAILED with a reason. */
   async markUnembeddable(kind: EmbedKind, id: string, reason: string): Promise<boolean> {
-    return this.updateIf(
-      itemKeyOf(kind, id),
-      'SET embeddingStatus = :f, GSI2PK = :gsi, GSI2SK = :id, embeddingFailureReason = :r',
-      'embeddingStatus = :ne',
-      {
-        ':f': 'FAILED',
-        ':ne': 'NOT_EMBEDDED',
-        ':gsi': gsi2Partition(kind, 'FAILED'),
-        ':id': id,
-        ':r': boundText(reason, MAX_PROVIDER_TEXT),
-      },
-    );
+    return this.moveStatus(kind, id, 'NOT_EMBEDDED', 'FAILED', {
+      condition: IN_FROM,
+      set: 'embeddingFailureReason = :r',
+      values: { ':r': boundText(reason, MAX_PROVIDER_TEXT) },
+    });
   }
 
   /**
@@ -193,40 +149,54 @@ export abstract class EmbeddingItemStore extends EmbeddingTable {
    * start. False when the item is no longer that batch's failure.
    */
   async reopenFailed(kind: EmbedKind, id: string, batchKey: string): Promise<boolean> {
+    return this.moveStatus(kind, id, 'FAILED', 'NOT_EMBEDDED', {
+      condition: ON_BATCH,
+      batch: batchKey,
+      set: 'embeddingAttempts = :zero',
+      values: { ':zero': 0 },
+    });
+  }
+
+  /**
+   * One conditional status move `from` -> `to`; the item's GSI2 key moves with its status. The
+   * condition and `set` may name `:from`, `:to` and, when `batch` is given, `:b`.
+   */
+  private moveStatus(
+    kind: EmbedKind,
+    id: string,
+    from: EmbeddingStatus,
+    to: EmbeddingStatus,
+    move: {
+      condition: string;
+      batch?: string;
+      set?: string;
+      remove?: string;
+      values?: Record<string, unknown>;
+    },
+  ): Promise<boolean> {
     return this.updateIf(
       itemKeyOf(kind, id),
-      'SET embeddingStatus = :ne, GSI2PK = :gsi, GSI2SK = :id, embeddingAttempts = :zero',
-      'embeddingStatus = :f AND embeddingBatch = :b',
+      `SET embeddingStatus = :to, GSI2PK = :gsi, GSI2SK = :id${move.set ? `, ${move.set}` : ''}` +
+        (move.remove ? ` REMOVE ${move.remove}` : ''),
+      move.condition,
       {
-        ':ne': 'NOT_EMBEDDED',
-        ':f': 'FAILED',
-        ':b': batchKey,
-        ':gsi': gsi2Partition(kind, 'NOT_EMBEDDED'),
+        ':from': from,
+        ':to': to,
+        ':gsi': gsi2Partition(kind, to),
         ':id': id,
-        ':zero': 0,
+        ...(move.batch !== undefined ? { ':b': move.batch } : {}),
+        ...move.values,
       },
     );
   }
 
   /** Items of a kind in a status (Query GSI2 with Select COUNT, paginated). */
-  async countByStatus(kind: EmbedKind, status: EmbeddingStatus): Promise<number> {
-    let n = 0;
-    let ExclusiveStartKey: Item | undefined;
-    do {
-      const r = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'GSI2',
-          KeyConditionExpression: 'GSI2PK = :pk',
-          ExpressionAttributeValues: { ':pk': gsi2Partition(kind, status) },
-          Select: 'COUNT',
-          ExclusiveStartKey,
-        }),
-      );
-      n += r.Count ?? 0;
-      ExclusiveStartKey = r.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return n;
+  countByStatus(kind: EmbedKind, status: EmbeddingStatus): Promise<number> {
+    return this.queryCount({
+      IndexName: 'GSI2',
+      KeyConditionExpression: 'GSI2PK = :pk',
+      ExpressionAttributeValues: { ':pk': gsi2Partition(kind, status) },
+    });
   }
 
   /** Every item of a kind in a status, with its embedding attributes (tests, status details). */

@@ -4,7 +4,7 @@
 import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { EnrichmentReport } from '../../activities/enrich';
 import { chunk } from '../../domain/chunk';
-import { beginRoot, completeRoot, pagedWindow, type RunProgress } from '../shared';
+import { beginRoot, completeRoot, pagedWindowThisRun, type RunProgress } from '../shared';
 import { enrichInBatchMode } from '../batch-mode/enrich';
 import { RunBreaker } from '../run-breaker';
 import { enrichBatch, placeLlm } from './enrich-batch';
@@ -59,23 +59,14 @@ export async function enrichPlacesByCursor(input: EnrichPlacesInput): Promise<En
   const llmFor = placeLlm(s);
   const { pages, next } = placePages(s, input, progress);
   let lastStarted = input.resume?.cursor?.afterPlace;
-  let startedHere = 0;
-  const stop = () => startedHere >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   // A place refused for the provider's credentials stops the run: the other batches are cancelled.
   const breaker = new RunBreaker();
-  const { drained } = await breaker.run(() =>
-    pagedWindow(
-      next,
-      s.batchesInFlight,
-      async (batch) => {
-        startedHere++;
-        lastStarted = batch.at(-1);
-        await enrichBatch(s, llmFor, batch, progress, breaker);
-        progress.merchantsDone++;
-      },
-      () => breaker.open || stop(),
-    ),
-  );
+  const fanOut = { width: s.batchesInFlight, quota: s.continueAsNewAfterBatches, breaker };
+  const { drained } = await pagedWindowThisRun(next, fanOut, async (batch) => {
+    lastStarted = batch.at(-1);
+    await enrichBatch(s, llmFor, batch, progress, breaker);
+    progress.merchantsDone++;
+  });
   if (!drained || pages.capped) {
     // Every place up to the cursor has ended; the next run lists after it (the run's own place ids,
     // when it was given some, are read from its run record, not carried).

@@ -5,7 +5,7 @@
 import { continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { EnrichmentReport } from '../../activities/enrich';
 import { chunk } from '../../domain/chunk';
-import { beginRoot, completeRoot, rootRun, slidingWindow } from '../shared';
+import { beginRoot, completeRoot, rootRun, windowThisRun } from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { checkEnrichPlacesInput } from '../root-inputs';
 import { enrichBatch, placeLlm } from './enrich-batch';
@@ -47,24 +47,13 @@ async function enrichPlacesByBatchIndex(input: EnrichPlacesInput = {}): Promise<
   progress.total = placeIds?.length ?? 0;
   progress.merchantsTotal = batches.length; // shown as batches by the progress bar
 
-  const first = input.resume?.nextBatch ?? 0;
-  let started = 0;
-  const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   // A place refused for the provider's credentials stops the run: the other batches are cancelled.
   const breaker = new RunBreaker();
-  const nextIndex = await breaker.run(() =>
-    slidingWindow(
-      batches.slice(first),
-      s.batchesInFlight,
-      async (batch) => {
-        started++;
-        await enrichBatch(s, llmFor, batch, progress, breaker);
-        progress.merchantsDone++;
-      },
-      () => breaker.open || stop(),
-    ),
-  );
-  const next = first + nextIndex;
+  const fanOut = { width: s.batchesInFlight, quota: s.continueAsNewAfterBatches, breaker };
+  const next = await windowThisRun(batches, input.resume?.nextBatch ?? 0, fanOut, async (batch) => {
+    await enrichBatch(s, llmFor, batch, progress, breaker);
+    progress.merchantsDone++;
+  });
   if (next < batches.length)
     await continueAsNew<typeof enrichPlaces>({
       ...input,

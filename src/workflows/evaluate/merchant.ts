@@ -9,10 +9,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { chunk } from '../../domain/chunk';
-import { MerchantKey, PipelineKey, RunIdKey, progressQuery, slidingWindow } from '../shared';
+import {
+  MerchantKey,
+  PipelineKey,
+  RunIdKey,
+  pagedWindowThisRun,
+  progressQuery,
+  windowThisRun,
+} from '../shared';
 import { RunBreaker } from '../run-breaker';
 import { evaluateBatch } from './batch';
-import { pagedWindow } from '../shared';
 import { MerchantReporter, receiptsDoneSignal, receiptsPlannedSignal, type MerchantTotals } from './progress';
 import { io } from './proxies';
 import type { Settings } from './settings';
@@ -112,28 +118,19 @@ async function evaluateMerchantByCursor(
     return batches;
   };
 
-  let startedHere = 0;
-  const stop = () => startedHere >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   const breaker = new RunBreaker();
-  const { drained } = await breaker.run(() =>
-    pagedWindow(
-      nextPage,
-      s.widths.batches,
-      async (receiptIds) => {
-        startedHere++;
-        lastStarted = receiptIds.at(-1);
-        let r;
-        try {
-          r = await executeChild(evaluateBatch, batchChildOptions(s, merchantId, batchNumber++, receiptIds));
-        } catch (err) {
-          if (breaker.trip(err)) return;
-          throw err;
-        }
-        reporter.batchEnded(r);
-      },
-      () => breaker.open || stop(),
-    ),
-  );
+  const fanOut = { width: s.widths.batches, quota: s.continueAsNewAfterBatches, breaker };
+  const { drained } = await pagedWindowThisRun(nextPage, fanOut, async (receiptIds) => {
+    lastStarted = receiptIds.at(-1);
+    let r;
+    try {
+      r = await executeChild(evaluateBatch, batchChildOptions(s, merchantId, batchNumber++, receiptIds));
+    } catch (err) {
+      if (breaker.trip(err)) return;
+      throw err;
+    }
+    reporter.batchEnded(r);
+  });
   await reporter.flush();
   if (!drained || capped) {
     // History stays small however many receipts a merchant has; the next run lists after the cursor.
@@ -173,32 +170,21 @@ async function evaluateMerchantByBatchIndex(
   if (first === 0) await signalRoot(root.signal(receiptsPlannedSignal, { merchantId, count: total }));
   setHandler(progressQuery, () => ({ total, ...totals, merchantsDone: 0, merchantsTotal: 1 }));
 
-  let started = 0;
-  // workflowInfo() anew: the SDK replaces the info object on each activation, so a saved one is stale.
-  const stop = () => started >= s.continueAsNewAfterBatches || workflowInfo().continueAsNewSuggested;
   const breaker = new RunBreaker();
-  const nextIndex = await breaker.run(() =>
-    slidingWindow(
-      batches.slice(first),
-      s.widths.batches,
-      async (receiptBatch, i) => {
-        started++;
-        let r;
-        try {
-          r = await executeChild(evaluateBatch, batchChildOptions(s, merchantId, first + i, receiptBatch));
-        } catch (err) {
-          if (breaker.trip(err)) return;
-          throw err;
-        }
-        totals.done += r.done;
-        totals.failed += r.failed;
-        await signalRoot(root.signal(receiptsDoneSignal, r));
-      },
-      () => breaker.open || stop(),
-    ),
-  );
+  const fanOut = { width: s.widths.batches, quota: s.continueAsNewAfterBatches, breaker };
+  const next = await windowThisRun(batches, first, fanOut, async (receiptBatch, index) => {
+    let r;
+    try {
+      r = await executeChild(evaluateBatch, batchChildOptions(s, merchantId, index, receiptBatch));
+    } catch (err) {
+      if (breaker.trip(err)) return;
+      throw err;
+    }
+    totals.done += r.done;
+    totals.failed += r.failed;
+    await signalRoot(root.signal(receiptsDoneSignal, r));
+  });
   await Promise.all(pendingSignals);
-  const next = first + nextIndex;
   if (next < batches.length) {
     await continueAsNew<typeof evaluateMerchant>({ ...input, nextBatch: next, totals });
   }

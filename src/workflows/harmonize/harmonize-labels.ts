@@ -8,7 +8,7 @@ import {
   PipelineKey,
   RunIdKey,
   errorMessage,
-  slidingWindow,
+  windowThisRun,
   rootRun,
   markRunRunning,
   markRunCompleted,
@@ -63,26 +63,15 @@ async function harmonizeLabelsRun(
   st.progress.groupsTotal = groups.length;
   st.progress.merchantsTotal = merchants;
 
-  let started = 0;
-  const stop = () => started >= s.continueAsNewAfterGroups || workflowInfo().continueAsNewSuggested;
   // A group stopped by the provider breaker stops the run: the other groups are cancelled.
   const breaker = new RunBreaker();
-  const next = await breaker.run(() =>
-    slidingWindow(
-      groups.slice(st.nextGroup),
-      s.widths.groups,
-      async (group) => {
-        started++;
-        await runGroup(s, st, group, breaker);
-        st.progress.groupsDone++;
-        st.merchantGroupsDone[group.merchantId] = (st.merchantGroupsDone[group.merchantId] ?? 0) + 1;
-        if (st.merchantGroupsDone[group.merchantId] === groupsOf[group.merchantId])
-          st.progress.merchantsDone++;
-      },
-      () => breaker.open || stop(),
-    ),
-  );
-  st.nextGroup += next;
+  const fanOut = { width: s.widths.groups, quota: s.continueAsNewAfterGroups, breaker };
+  st.nextGroup = await windowThisRun(groups, st.nextGroup, fanOut, async (group) => {
+    await runGroup(s, st, group, breaker);
+    st.progress.groupsDone++;
+    st.merchantGroupsDone[group.merchantId] = (st.merchantGroupsDone[group.merchantId] ?? 0) + 1;
+    if (st.merchantGroupsDone[group.merchantId] === groupsOf[group.merchantId]) st.progress.merchantsDone++;
+  });
   if (st.nextGroup < groups.length) await continueAsNew<typeof harmonizeLabels>(input, st);
 
   const report = await reportIo.buildHarmonizeReport({

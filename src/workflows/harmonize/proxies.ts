@@ -1,17 +1,17 @@
 // The harmonizer's pipeline-queue activity proxies, each with its timeouts and retry policy (the
 // `llm`-queue proxy is made per batch in harmonize-group.ts, for its stable activity id).
-import { HARMONIZE_FAILURES, ioLocalActivityOptions, pipelineLocalProxy, pipelineProxy } from '../shared';
+import {
+  HARMONIZE_FAILURES,
+  ioLocalActivityOptions,
+  ioRetryPolicy,
+  pipelineLocalProxy,
+  pipelineProxy,
+} from '../shared';
 
 /** Short run-record reads and writes (start, fail, list merchants, record a failed group). */
 export const io = pipelineLocalProxy(ioLocalActivityOptions);
 
-const groupRetry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: [...HARMONIZE_FAILURES],
-};
+const groupRetry = ioRetryPolicy(HARMONIZE_FAILURES);
 
 /**
  * A group's I/O steps (DynamoDB, Chroma, S3 files): local activities on the pipeline worker, like

@@ -1,5 +1,5 @@
 // Task queues, priorities and the activity option sets (timeouts and retry policy next to each proxy).
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/common';
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/common';
 import { INPUT_FAILURES, LLM_FAILURES } from './failure-types';
 
 /** Default task queue names (configurable: TASK_QUEUE_PIPELINE / TASK_QUEUE_LLM). */
@@ -10,13 +10,21 @@ export type RunPriority = 'interactive' | 'normal' | 'backfill';
 /** Temporal priority keys: lower runs first (server default range 1..5). */
 export const PRIORITY_KEYS: Record<RunPriority, number> = { interactive: 1, normal: 3, backfill: 5 };
 
-const ioRetry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  maximumAttempts: 10,
-  nonRetryableErrorTypes: [...INPUT_FAILURES],
-};
+/**
+ * The retry policy of I/O steps: backoff from 1 s, doubling up to 30 s, 10 attempts; the failure
+ * types in `nonRetryable` (bad input) end the activity at once.
+ */
+export function ioRetryPolicy(nonRetryable: readonly string[]): RetryPolicy {
+  return {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [...nonRetryable],
+  };
+}
+
+const ioRetry = ioRetryPolicy(INPUT_FAILURES);
 
 /**
  * Long or heavy I/O activities (S3 files, Chroma upserts): regular activities on the workflow's own

@@ -5,6 +5,7 @@ export * from './run-lifecycle';
 export * from './search-attributes';
 export * from './sliding-window';
 export * from './paged-window';
+export * from './run-fan-out';
 export * from './root-steps';
 export * from './progress';
 export * from './proxies';
