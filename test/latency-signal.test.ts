@@ -115,6 +115,10 @@ describe('latency signal', () => {
       baseRawLatency: ms,
       baseAt: o.baseMaxAgeMs + 1,
     });
+    // A slow provider (16 s calls): its unloaded latency lives 20 of its calls, not 60 s.
+    const slow = { baseLatency: 1, baseRawLatency: 16_000, baseAt: 0 };
+    assert.equal(nextBase(slow, stats, 5 * 60_000, o).baseLatency, 1, 'at 5 min, still the unloaded latency');
+    assert.equal(nextBase(slow, stats, 20 * 16_000 + 1, o).baseLatency, 2, 'learnt again after 20 calls');
   });
 
   test('a CPU-starved client holds: its own event-loop lag is not the provider queueing', () => {

@@ -406,20 +406,23 @@ describe('adaptive limit', () => {
   test('latency-aware: slow start stays at one call until lone calls have set the unloaded latency', async () => {
     const name = `lone-${id()}`;
     const lim = limiter({ name, cap: 8, latency: { accountClientLag: false } });
-    const sample = { latencyMs: 1000, promptTokens: 400, completionTokens: 100 };
+    const sample = (latencyMs: number) => ({ latencyMs, promptTokens: 400, completionTokens: 100 });
     const first = await lim.acquire();
-    await lim.recordSuccess(first);
-    let s = await lim.snapshot();
-    assert.deepEqual([s.confirmed, s.allowed], [1, 1], 'a success alone does not grow slow start');
-    // Two lone calls' latencies (the default baseSamples) set the unloaded latency; then it grows.
+    assert.equal((await lim.snapshot()).allowed, 1, 'the initial window: one call');
+    // Two lone calls' latencies (the default baseSamples) set the unloaded latency.
     for (let i = 0; i < 2; i++)
-      lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample);
+      lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(1000));
     for (let i = 0; i < 200 && lim.latencyDecisions.length === 0; i++) await sleep(20);
     assert.equal(lim.latencyDecisions[0]?.verdict.kind, 'room');
     for (let i = 0; i < 100 && (await lim.snapshot()).state.baseLatency === undefined; i++) await sleep(20);
-    s = await lim.snapshot();
+    let s = await lim.snapshot();
     assert.equal(s.state.baseLatency, 1000 / (20 + 400 / 4 + 100), 'the lone calls set it');
-    assert.deepEqual([s.slowStart, s.allowed], [true, 2]);
+    assert.deepEqual([s.slowStart, s.confirmed, s.allowed], [true, 0, 1]);
+    // A lone call three times slower had none of ours ahead of it: it was not queued, so it confirms 1.
+    lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(3000));
+    await lim.recordSuccess(first);
+    s = await lim.snapshot();
+    assert.deepEqual([s.confirmed, s.allowed], [1, 2], 'slow start grows once the latency is known');
     await lim.release(first);
   });
 

@@ -50,8 +50,17 @@ export interface LatencyOptions {
   tolerance: number;
   /** Throughput gain a raised limit must bring to be kept despite higher latency. @default 0.1 */
   minGain: number;
-  /** The unloaded latency is learnt again after this long (the provider may have changed). @default 60000 */
+  /**
+   * The unloaded latency is learnt again after this long (the provider may have changed), or after
+   * `baseMaxAgeCalls` unloaded call latencies if that is longer. @default 60000
+   */
   baseMaxAgeMs: number;
+  /**
+   * A slow provider's windows take minutes (a CPU server's 16 s calls: 4 samples at one call = 64 s),
+   * so the unloaded latency lives at least this many of its calls; otherwise every window would be
+   * judged against itself and read as room. @default 20
+   */
+  baseMaxAgeCalls: number;
   /** Samples a window needs before it is judged. @default 8 */
   minSamples: number;
   /**
@@ -75,6 +84,7 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   tolerance: 0.2,
   minGain: 0.1,
   baseMaxAgeMs: 60_000,
+  baseMaxAgeCalls: 20,
   minSamples: 8,
   slowStartSamples: 4,
   baseSamples: 2,
@@ -137,7 +147,8 @@ export type LatencyVerdict =
  * request does not set it), or this window's once the old one is stale.
  */
 export function nextBase(memory: LatencyMemory, stats: WindowStats, now: number, o: LatencyOptions) {
-  const stale = memory.baseAt === undefined || now - memory.baseAt > o.baseMaxAgeMs;
+  const maxAge = Math.max(o.baseMaxAgeMs, o.baseMaxAgeCalls * (memory.baseRawLatency ?? 0));
+  const stale = memory.baseAt === undefined || now - memory.baseAt > maxAge;
   if (memory.baseLatency === undefined || stale)
     return { baseLatency: stats.latency, baseRawLatency: stats.rawLatency, baseAt: now };
   const baseRawLatency = Math.min(memory.baseRawLatency ?? stats.rawLatency, stats.rawLatency);

@@ -64,7 +64,8 @@ export class LatencyJudge {
    */
   private waitedInProviderQueue(sample: LatencySample): boolean {
     const { norm, raw } = this.host.baseLatency();
-    if (norm === undefined) return false;
+    // A call that started alone had none of ours ahead of it: slow, it was not queued behind us.
+    if (norm === undefined || sample.inFlight <= 1) return false;
     const lagMs = this.host.latency.accountClientLag ? this.clientLag.peekMaxMs() : 0;
     const own = { ...sample, latencyMs: Math.max(0, sample.latencyMs - lagMs) };
     const ratio = Math.min(normalisedLatency(own) / norm, raw ? own.latencyMs / raw : Infinity);
