@@ -7,8 +7,10 @@
 # the file that kills its Temporal server has a server of its own. So files run TEST_CONCURRENCY at a
 # time (default 2: the suite is CPU-bound on 2 cores, and a third file at once made the fault files miss
 # their deadlines), the longest first so the run does not end with one long file alone.
-# Beside them, from the start: the real-model file (ollama.test.ts), at a lower CPU priority (nice), so
-# the model computes in the CPU the other files leave while they wait, and they keep theirs.
+# Beside them, from the start: the real-model file (ollama.test.ts), its model server at a lower CPU
+# priority (nice), so the model computes in the CPU the other files leave while they wait, and they keep
+# theirs. (Only the server: a starved test process would find the shared services slow to answer its
+# `stack up` probe and restart them under the other files.)
 # Then, alone: the file whose limiter learns a provider's limit from latency, so no other file's CPU
 # shows up in its latencies.
 # `npm test -- test/x.test.ts ...` runs only those files, one at a time.
@@ -65,15 +67,19 @@ run_file() {
 export -f run_file
 export logs
 
-# The stack up before any file: the niced real-model file then starts only its model server (niced).
-npx tsx src/client.ts stack up >/dev/null
+# The stack up before any file, the model server too, which then gets the lower priority.
+npx tsx src/client.ts stack up --ollama >/dev/null
+ollama_pid=$(npx tsx src/client.ts stack status --json |
+  node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).ollama?.pid ?? ""))')
+# Its process group: the server and the model runner it spawned.
+if [ -n "$ollama_pid" ]; then renice -n 10 -g "$ollama_pid" >/dev/null; fi
 
 status=0
 printf '%s\n' "${pool[@]}" | xargs -d '\n' -n 1 -P "${TEST_CONCURRENCY:-2}" bash -c 'run_file "$1"' _ &
 pool_pid=$!
 beside_pids=()
 for f in "${beside[@]}"; do
-  nice -n 10 bash -c 'run_file "$1"' _ "$f" &
+  bash -c 'run_file "$1"' _ "$f" &
   beside_pids+=("$!")
 done
 wait "$pool_pid" || status=$?
