@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, then runs every test file against the real embedded stack
-# (started by the tests' harness, or reused when already up). In CI the stack is stopped after.
+# (started here, or reused when already up). In CI the stack is stopped after.
 #
 # Most of a real-stack test file's time is waiting (on Temporal timers, the emulator, outages, a killed
-# worker's heartbeat timeout), and each file has its own tables, task queues, emulator and collections;
+# worker's activity timeout), and each file has its own tables, task queues, emulator and collections;
 # the file that kills its Temporal server has a server of its own. So files run TEST_CONCURRENCY at a
 # time (default 2: the suite is CPU-bound on 2 cores, and a third file at once made the fault files miss
-# their deadlines), the longest first so the run does not end with one long file alone. Then, alone: the
-# real-model file (the model needs a core of its own) and the adaptive-limit file, which learns a
-# provider's limit from latency, so no other file's CPU shows up in its latencies.
+# their deadlines), the longest first so the run does not end with one long file alone.
+# Beside them, from the start: the real-model file (ollama.test.ts), its model server at a lower CPU
+# priority (nice), so the model computes in the CPU the other files leave while they wait, and they keep
+# theirs. (Only the server: a starved test process would find the shared services slow to answer its
+# `stack up` probe and restart them under the other files.)
+# Then, alone: the file whose limiter learns a provider's limit from latency, so no other file's CPU
+# shows up in its latencies.
 # `npm test -- test/x.test.ts ...` runs only those files, one at a time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,13 +36,15 @@ if [ "$#" -gt 0 ]; then
   exit
 fi
 
-# The longest files first (measured: minutes each); then every other file in name order.
-longest=(test/harmonization.test.ts test/evaluation.test.ts test/redrive.test.ts test/harmonization-kill.test.ts
-  test/embedding.test.ts test/process-faults.test.ts test/reliability.test.ts test/quality.test.ts
-  test/faults.test.ts test/embedding-repair.test.ts test/circuit-breaker.test.ts)
-alone=(test/ollama.test.ts test/llm-layer.test.ts)
+# The longest files first (measured on a quiet machine: minutes each); then every other file in name order.
+longest=(test/reliability.test.ts test/embedding.test.ts test/process-faults.test.ts test/faults.test.ts
+  test/batch-mode.test.ts test/evaluation.test.ts test/llm-layer.test.ts test/harmonization.test.ts
+  test/embedding-repair.test.ts test/quality.test.ts test/redrive.test.ts test/harmonization-kill.test.ts
+  test/circuit-breaker.test.ts)
+beside=(test/ollama.test.ts)
+alone=(test/llm-layer-learning.test.ts)
 mapfile -t rest < <(find test -name '*.test.ts' | sort |
-  grep -v -x -F -f <(printf '%s\n' "${longest[@]}" "${alone[@]}"))
+  grep -v -x -F -f <(printf '%s\n' "${longest[@]}" "${beside[@]}" "${alone[@]}"))
 pool=()
 for f in "${longest[@]}"; do [ -f "$f" ] && pool+=("$f"); done
 pool+=("${rest[@]}")
@@ -61,8 +67,23 @@ run_file() {
 export -f run_file
 export logs
 
+# The stack up before any file, the model server too, which then gets the lower priority.
+npx tsx src/client.ts stack up --ollama >/dev/null
+ollama_pid=$(npx tsx src/client.ts stack status --json |
+  node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).ollama?.pid ?? ""))')
+# Its process group: the server and the model runner it spawned.
+if [ -n "$ollama_pid" ]; then renice -n 10 -g "$ollama_pid" >/dev/null; fi
+
 status=0
-printf '%s\n' "${pool[@]}" | xargs -d '\n' -n 1 -P "${TEST_CONCURRENCY:-2}" bash -c 'run_file "$1"' _ || status=$?
+printf '%s\n' "${pool[@]}" | xargs -d '\n' -n 1 -P "${TEST_CONCURRENCY:-2}" bash -c 'run_file "$1"' _ &
+pool_pid=$!
+beside_pids=()
+for f in "${beside[@]}"; do
+  bash -c 'run_file "$1"' _ "$f" &
+  beside_pids+=("$!")
+done
+wait "$pool_pid" || status=$?
+for p in "${beside_pids[@]}"; do wait "$p" || status=$?; done
 for f in "${alone[@]}"; do run_file "$f" || status=$?; done
 if [ -s "$logs/failed" ]; then
   echo "# failed files:"

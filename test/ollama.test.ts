@@ -55,6 +55,26 @@ function assertRealCalls(calls: CallRecord[], h: Harness) {
   assert.equal(h.emulator.metrics().requests, 0, 'the emulator received no request');
 }
 
+/** Per task: calls by status, provider requests, tokens and latency (a diagnostic of where the time went). */
+function callFigures(calls: CallRecord[]): string {
+  const tasks = [...new Set(calls.map((c) => c.task))];
+  return tasks
+    .map((task) => {
+      const of = calls.filter((c) => c.task === task);
+      const statuses = [...new Set(of.map((c) => c.status))].map(
+        (st) => `${st} ${of.filter((c) => c.status === st).length}`,
+      );
+      const sum = (f: (c: CallRecord) => number) => of.reduce((n, c) => n + f(c), 0);
+      return (
+        `${task}: ${statuses.join(', ')}; requests ${sum((c) => c.providerRequests)} ` +
+        `(cut at the limit ${sum((c) => c.truncatedRequests ?? 0)}), prompt tokens ${sum((c) => c.promptTokens)}, ` +
+        `completion tokens ${sum((c) => c.completionTokens)} (limits ${of.map((c) => c.maxOutputTokens ?? '-').join('/')}), ` +
+        `latency ${(sum((c) => c.latencyMs) / 1000).toFixed(1)} s in all`
+      );
+    })
+    .join('; ');
+}
+
 before(async () => {
   stackCfg = await ensureStack(process.env, { ollama: true });
 });
@@ -89,7 +109,8 @@ describe('real Ollama: label evaluation of 1 merchant x 6 receipts', { timeout: 
     assert.equal(report.failures.length, report.failed);
   });
 
-  test('calls carry the real server token counts and an output limit; the emulator got nothing', () => {
+  test('calls carry the real server token counts and an output limit; the emulator got nothing', (t) => {
+    t.diagnostic(callFigures(calls));
     assertRealCalls(calls, h);
     assert.equal(
       report.llm.promptTokens,
@@ -130,9 +151,10 @@ describe(
       for (const f of report.failures) assert.ok(f.reason);
     });
 
-    test('the words were embedded by the real server (576 dimensions) and decided through it', async () => {
+    test('the words were embedded by the real server (576 dimensions) and decided through it', async (t) => {
       assert.ok(report.llmCalls.embeddings > 0, 'embedding calls went to Ollama');
       const calls = await createStores(h.cfg).runs.listCalls(report.runId);
+      t.diagnostic(callFigures(calls));
       const embeds = calls.filter((c) => c.task === 'embed' && c.status === 'ok');
       assert.ok(embeds.length > 0 && embeds.every((c) => c.promptTokens > 0 && /smollm2/.test(c.model)));
       const stored = await createHarmonizationStores(h.cfg).chroma.page('WORD', 0, 5);
@@ -161,12 +183,14 @@ describe('real Ollama: enrichment of 2 places', { timeout: 8 * 60_000 }, () => {
   });
   after(async () => h?.close());
 
-  test('every place ends enriched, or failed with a reason; calls are the real server', async () => {
+  test('every place ends enriched, or failed with a reason; calls are the real server', async (t) => {
     assert.equal(report.status, 'COMPLETED');
     assert.equal(report.total, 2);
     assert.equal(report.placesEnriched + report.placesFailed, 2);
     for (const f of report.failures) assert.ok(f.reason);
-    assertRealCalls(await createStores(h.cfg).runs.listCalls(report.runId), h);
+    const calls = await createStores(h.cfg).runs.listCalls(report.runId);
+    t.diagnostic(callFigures(calls));
+    assertRealCalls(calls, h);
   });
 });
 
@@ -268,6 +292,7 @@ describe(
       t.diagnostic(
         `call records: ${calls.length}, 503: ${refused.length}, broken by the restart: ${broken.length}`,
       );
+      t.diagnostic(callFigures(calls));
       // Ollama's 503 comes only when its pending queue overflows (here rarely: the retried calls back off);
       // the 503-without-Retry-After path is proven against the emulator's load phase (llm-layer.test.ts).
       assert.ok(refused.length + broken.length > 0, 'the restart broke calls in flight');

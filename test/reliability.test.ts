@@ -22,7 +22,10 @@ const RECEIPTS = MERCHANTS * RECEIPTS_PER_MERCHANT;
 const REVIEW_CHUNK_SIZE = 8;
 /** The worker's shutdownGraceTime (src/worker.ts). */
 const SHUTDOWN_GRACE_MS = 10_000;
-/** A run that has not finished after this is a hang (killed activities retry after their 30 s heartbeat timeout). */
+/**
+ * A run that has not finished after this is a hang (a killed worker's activities are retried after
+ * their timeouts: 10 s without a heartbeat for LLM calls, 30 s for receipt steps).
+ */
 const RUN_DEADLINE_MS = 4 * 60_000;
 const TEST_TIMEOUT_MS = 6 * 60_000;
 

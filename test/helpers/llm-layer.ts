@@ -1,11 +1,30 @@
-// Helpers of the LLM-layer tests: `llm` worker child processes, free ports for their metrics,
-// and a raw view of the shared limiter's slots in DynamoDB.
+// Helpers of the LLM-layer tests: label evaluations on a harness, `llm` worker child processes,
+// free ports for their metrics, and a raw view of the shared limiter's slots in DynamoDB.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { EvaluationReport } from '../../src/activities/evaluate';
+import { evaluateLabels, type EvaluateLabelsInput } from '../../src/workflows/evaluate';
+import { startRoot, type Harness } from './pipeline';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
+
+/** Starts a label evaluation on the harness's queues (a fresh run id). */
+export function startEvaluation(h: Harness, input: Omit<EvaluateLabelsInput, 'runId' | 'llmTaskQueue'> = {}) {
+  return startRoot(h, evaluateLabels, 'llm-', input);
+}
+
+/** Runs a label evaluation on the harness's queues to its report. */
+export async function runEvaluation(
+  h: Harness,
+  input: Omit<EvaluateLabelsInput, 'runId' | 'llmTaskQueue'> = {},
+): Promise<EvaluationReport> {
+  return (await startEvaluation(h, input)).result();
+}
+
+/** `ms` as seconds with one decimal, for diagnostics. */
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export interface LlmWorkerProcess {
   child: ChildProcess;
