@@ -224,6 +224,8 @@ export interface ScaleSection {
   workers: { llm: number; pipeline: number };
   providerLimit: number;
   latencyMs: number;
+  /** How the shared limit adapted (LLM_ADAPTIVE of the bench's environment: latency, refusal, off). */
+  adaptive: string;
   efficiency: number;
   makespanMs: number;
   inFlightMax: number;
@@ -255,6 +257,7 @@ export async function scaleSection(client: Client, sizes: number[]): Promise<Sca
     workers: { llm: 2, pipeline: 1 },
     providerLimit: SCALE.providerLimit,
     latencyMs: SCALE.latencyMs,
+    adaptive: loadConfig().LLM_ADAPTIVE,
     efficiency: last.efficiency,
     makespanMs: last.makespanMs,
     inFlightMax: last.inFlightMax,
@@ -298,7 +301,7 @@ export function renderScaleSection(s: ScaleSection): string {
   return `## Scale: ${s.receipts} receipts across worker processes (\`npm run bench -- --scale\`, ${new Date().toISOString().slice(0, 10)})
 
 Two \`llm\` worker processes and one \`pipeline\` worker process (separate OS processes), the emulator refusing
-above ${s.providerLimit} calls at once with ${s.latencyMs} ms ± ${SCALE.jitterMs} ms calls, our cap ${s.providerLimit} (adaptive), ${SCALE.merchants} merchants,
+above ${s.providerLimit} calls at once with ${s.latencyMs} ms ± ${SCALE.jitterMs} ms calls, our cap ${s.providerLimit} (\`LLM_ADAPTIVE=${s.adaptive}\`), ${SCALE.merchants} merchants,
 one evaluation run per size (\`--no-cache\`), then the same receipts with \`--skip-llm-review\` (orchestration alone)
 with CPU seconds read from /proc. Efficiency = LLM calls x ${s.latencyMs} ms / ${s.providerLimit} over the makespan.
 
