@@ -672,8 +672,9 @@ describe('embedding: kill -9 of the worker while polling and while compacting', 
 
   test('everything still ends embedded exactly once', async () => {
     h = await embedHarness({
-      // Long enough that every batch is submitted and polled before the first settles, on a busy machine.
-      batchCompleteAfterS: 5,
+      // Long enough that every batch is submitted and polled before the first settles, on a busy machine
+      // (5 s was not: beside the pool's other file, a batch settled while the last was being submitted).
+      batchCompleteAfterS: 12,
       inProcessWorkers: false,
       // Small upserts make the compaction long enough to be caught in the middle; deltas in parts.
       env: { EMBED_COMPACT_CHUNK_SIZE: '4', EMBED_DELTA_PART_RECORDS: '50' },
