@@ -200,51 +200,63 @@ function chromaService(cfg: AppConfig, env: NodeJS.ProcessEnv): ServiceDef {
   };
 }
 
+/** An AWS service stood in for by a Node server of ours on loopback, its data in `dataDir/<name>`. */
+function localAwsService(
+  cfg: AppConfig,
+  tsxNode: TsxLauncher,
+  o: {
+    name: 'dynamodb' | 's3';
+    url: string;
+    external: boolean;
+    externalVar: string;
+    port: number;
+    main: string;
+    /** The server's flag naming its data directory. */
+    dirFlag: string;
+    probe: ServiceDef['probe'];
+  },
+): ServiceDef {
+  const dir = path.join(cfg.dataDir, o.name);
+  const args = ['--port', String(o.port), '--host', '127.0.0.1', o.dirFlag, dir];
+  return {
+    name: o.name,
+    url: o.url,
+    external: o.external,
+    externalVar: o.externalVar,
+    ports: [{ port: o.port, envVar: o.name === 'dynamodb' ? 'DYNAMODB_PORT' : 'S3_PORT' }],
+    dataDirs: [dir],
+    launch: () => tsxNode(path.join(__dirname, o.main), args),
+    probe: o.probe,
+  };
+}
+
 /** dynalite standing in for DynamoDB. */
 function dynamodbService(cfg: AppConfig, tsxNode: TsxLauncher): ServiceDef {
-  const dynamoDir = path.join(cfg.dataDir, 'dynamodb');
-  return {
+  return localAwsService(cfg, tsxNode, {
     name: 'dynamodb',
     url: cfg.dynamodbEndpoint,
     external: cfg.external.dynamodb,
     externalVar: 'DYNAMODB_ENDPOINT',
-    ports: [{ port: cfg.DYNAMODB_PORT, envVar: 'DYNAMODB_PORT' }],
-    dataDirs: [dynamoDir],
-    launch: () =>
-      tsxNode(path.join(__dirname, 'dynalite-main.ts'), [
-        '--port',
-        String(cfg.DYNAMODB_PORT),
-        '--host',
-        '127.0.0.1',
-        '--path',
-        dynamoDir,
-      ]),
+    port: cfg.DYNAMODB_PORT,
+    main: 'dynalite-main.ts',
+    dirFlag: '--path',
     probe: () => probeDynamo(cfg.dynamodbEndpoint, cfg.AWS_REGION, cfg.external.dynamodb),
-  };
+  });
 }
 
 /** s3rver standing in for S3. */
 function s3Service(cfg: AppConfig, tsxNode: TsxLauncher): ServiceDef {
-  const s3Dir = path.join(cfg.dataDir, 's3');
-  return {
+  return localAwsService(cfg, tsxNode, {
     name: 's3',
     url: cfg.s3Endpoint,
     external: cfg.external.s3,
     externalVar: 'S3_ENDPOINT',
-    ports: [{ port: cfg.S3_PORT, envVar: 'S3_PORT' }],
-    dataDirs: [s3Dir],
-    launch: () =>
-      tsxNode(path.join(__dirname, 's3rver-main.ts'), [
-        '--port',
-        String(cfg.S3_PORT),
-        '--host',
-        '127.0.0.1',
-        '--directory',
-        s3Dir,
-      ]),
+    port: cfg.S3_PORT,
+    main: 's3rver-main.ts',
+    dirFlag: '--directory',
     // Any HTTP answer counts: S3 answers an anonymous GET / with 403 (AWS) or a bucket list (s3rver).
     probe: () => probeHttp(`${trimSlash(cfg.s3Endpoint)}/`, (status) => status > 0 && status < 500),
-  };
+  });
 }
 
 /** The LLM provider emulator, or the real provider it stands in for. */
