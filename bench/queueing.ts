@@ -89,6 +89,8 @@ async function runDesign(
       cap: cfg.LLM_MAX_CONCURRENT_CALLS,
       leaseMs: cfg.LLM_PERMIT_LEASE_MS,
       adaptive: cfg.LLM_ADAPTIVE !== 'off',
+      // As the workers judge it: a latency-aware reader would see a refusal-only slow start at one call.
+      latencyAware: cfg.LLM_ADAPTIVE === 'latency',
     });
   await limiter().resetState();
   const workers = await startWorkers(cfg, { queues: ['pipeline', 'llm'], workflowBundle: ctx.bundle });
