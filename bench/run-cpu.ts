@@ -61,6 +61,12 @@ export async function dynamoRequestsPerCall(ports: number[], calls: number): Pro
   );
 }
 
+/** The limiter's share of `dynamoRequestsPerCall`. */
+export function limiterRequestsPerCall(perCall: Record<string, number>): number {
+  const sum = Object.entries(perCall).reduce((n, [k, v]) => (k.startsWith('limiter ') ? n + v : n), 0);
+  return Math.round(sum * 10) / 10;
+}
+
 /** Two rows of a markdown table from a record (its keys the header). */
 export function recordTable(r: Record<string, number>): string {
   const keys = Object.keys(r);

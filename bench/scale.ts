@@ -20,6 +20,7 @@ import { CpuMeter, peakRssMiB } from './proc-stats';
 import {
   cpuMsPerCall,
   dynamoRequestsPerCall,
+  limiterRequestsPerCall,
   meterRunCpu,
   recordTable,
   servicePids,
@@ -109,15 +110,6 @@ export async function stopBenchWorkers(w: BenchWorkers): Promise<void> {
 }
 
 /** The limiter's DynamoDB requests so far, summed over the `llm` workers' /metrics. */
-export async function limiterRequests(ports: number[]): Promise<number> {
-  let n = 0;
-  for (const port of ports) {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    n += Number(/^llm_limiter_dynamodb_requests (\d+)/m.exec(text)?.[1] ?? 0);
-  }
-  return n;
-}
-
 export async function largestHistory(client: Client, runId: string): Promise<number> {
   let max = 0;
   const query = `WorkflowId = "${runId}" OR WorkflowId STARTS_WITH "${runId}/"`;
@@ -178,7 +170,8 @@ async function scaleRow(
     const m = emulator.metrics();
     const calls = m.requests - m.rateLimited - m.errors - m.timeouts;
     const bound = (calls * SCALE.latencyMs) / SCALE.providerLimit;
-    const limiterCalls = await limiterRequests(workers.metricsPorts);
+    // Read now: the orchestration-alone run below must not count.
+    const requestsPerCall = await dynamoRequestsPerCall(workers.metricsPorts, calls);
     const maxHistoryEvents = await largestHistory(client, `scale-${id}`);
 
     log(`  scale ${receipts}: orchestration alone ...`);
@@ -204,13 +197,13 @@ async function scaleRow(
       llmCalls: calls,
       inFlightMax: m.inFlightMax,
       refused: m.rateLimited,
-      limiterDynamoRequestsPerCall: Math.round((limiterCalls / Math.max(1, calls)) * 10) / 10,
+      limiterDynamoRequestsPerCall: limiterRequestsPerCall(requestsPerCall),
       maxHistoryEvents,
       orchestrationMakespanMs: o.makespanMs,
       orchestrationReceiptsPerS: Math.round((o.succeeded / o.makespanMs) * 10_000) / 10,
       cpuPer1000: per1000,
       cpuMsPerCall: cpuMsPerCall(runCpu, calls),
-      dynamoRequestsPerCall: await dynamoRequestsPerCall(workers.metricsPorts, calls),
+      dynamoRequestsPerCall: requestsPerCall,
       peakRssMiB: rss,
     };
   } finally {

@@ -8,11 +8,17 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { SeriesPoint } from '../src/emulator/metrics';
 import { startEmulator } from '../src/emulator/server';
-import { cpuMsPerCall, dynamoRequestsPerCall, meterRunCpu, recordTable, servicePids } from './run-cpu';
+import {
+  cpuMsPerCall,
+  dynamoRequestsPerCall,
+  limiterRequestsPerCall,
+  meterRunCpu,
+  recordTable,
+  servicePids,
+} from './run-cpu';
 import {
   SCALE,
   benchWorkerEnv,
-  limiterRequests,
   runEvaluation,
   seedBenchTable,
   startBenchWorkers,
@@ -102,7 +108,6 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
       const m = emulator.metrics();
       const calls = m.requests - m.rateLimited - m.errors - m.timeouts;
       const boundMs = (calls * c.latencyMs) / c.providerLimit;
-      const limiterCalls = await limiterRequests(workers.metricsPorts);
       const cpuPerCall = cpuMsPerCall(cpu, calls);
       const requestsPerCall = await dynamoRequestsPerCall(workers.metricsPorts, calls);
       return {
@@ -118,7 +123,7 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
         inFlightMax: m.inFlightMax,
         refused: m.rateLimited,
         ...providerUse(m.series, c.providerLimit),
-        limiterDynamoRequestsPerCall: Math.round((limiterCalls / Math.max(1, calls)) * 10) / 10,
+        limiterDynamoRequestsPerCall: limiterRequestsPerCall(requestsPerCall),
         loadAverage: { start: round2(loadStart), end: round2(loadEnd) },
         cpuMsPerCall: cpuPerCall,
         dynamoRequestsPerCall: requestsPerCall,

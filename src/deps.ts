@@ -31,8 +31,7 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
   // The limiter has a client of its own, so its DynamoDB round trips can be told apart; both clients'
   // requests are counted by command (the benches report them per LLM call).
   const limiterDdb = createDynamoClient(cfg);
-  let limiterRequests = 0;
-  countDynamoRequests(limiterDdb, metrics, 'limiter', () => limiterRequests++);
+  countDynamoRequests(limiterDdb, metrics, 'limiter');
   countDynamoRequests(ddb, metrics, 'worker');
   const limiter = new GlobalLimiter(limiterDdb, cfg.DYNAMODB_TABLE, {
     cap: cfg.LLM_MAX_CONCURRENT_CALLS,
@@ -43,7 +42,6 @@ export function createLlmLayer(cfg: AppConfig, ddb = createDynamoClient(cfg)) {
     ...(cfg.LLM_PERMIT_HANDOFF ? {} : { handoffMaxAgeMs: 0 }),
   });
   metrics.gauge('llm_permit_waiters', () => limiter.waiting);
-  metrics.gauge('llm_limiter_dynamodb_requests', () => limiterRequests);
   const llm = new LlmClient({
     provider: createProvider(cfg),
     limiter,
@@ -118,16 +116,10 @@ export function createBatchModeDeps(
  * Counts a DynamoDB client's requests in `llm_dynamodb_requests_total{client,command}` (the worker's
  * own client counts every store of its process, the limiter's only the limiter).
  */
-function countDynamoRequests(
-  client: DynamoDBDocumentClient,
-  metrics: LlmMetrics,
-  name: string,
-  onRequest?: () => void,
-): void {
+function countDynamoRequests(client: DynamoDBDocumentClient, metrics: LlmMetrics, name: string): void {
   client.middlewareStack.add(
     (next, context) => (args) => {
       metrics.count(`llm_dynamodb_requests_total{client="${name}",command="${context.commandName ?? '?'}"}`);
-      onRequest?.();
       return next(args);
     },
     { step: 'initialize', name: `count-${name}-requests`, override: true },
