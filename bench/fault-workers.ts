@@ -100,7 +100,8 @@ export async function llmWorkerStoppedPastLease(_ctx: ScenarioContext): Promise<
 
 export async function llmWorkerKilledAfterAnswer(_ctx: ScenarioContext): Promise<FaultRow> {
   const CAP = 2;
-  const REVIEW_CHUNK_SIZE = 5;
+  // One chunk a receipt: a receipt's activity makes one call, so one is in flight when it dies.
+  const REVIEW_CHUNK_SIZE = 200;
   const h = await startHarness({
     queues: ['pipeline'],
     emulator: { accuracy: 1, latencyMs: 50 },

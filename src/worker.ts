@@ -72,6 +72,8 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
         taskQueue: cfg.TASK_QUEUE_LLM,
         activities: createLlmQueueActivities({
           llm: layer.llm,
+          receipts: stores.receipts,
+          runs: stores.runs,
           objects: harmonization.objects,
           // A run's breaker opened by any llm process stops its calls in every one (DynamoDB).
           breaker: new ProviderBreaker({ shared: stores.runs }),

@@ -205,7 +205,8 @@ describe('kill -9 of an llm worker between a provider answer and the activity co
     const handle = await h.client.workflow.start('evaluateLabels', {
       taskQueue: h.cfg.TASK_QUEUE_PIPELINE,
       workflowId: runId,
-      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, noCache: true, reviewChunkSize: 5 }],
+      // One chunk a receipt: the activity makes one call, so none is in flight when the worker dies.
+      args: [{ runId, llmTaskQueue: h.cfg.TASK_QUEUE_LLM, noCache: true, reviewChunkSize: 200 }],
     });
     const result = handle.result();
     ended = await Promise.race([crashing.exited, result.then(() => 'run finished first' as const)]);

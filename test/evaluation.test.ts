@@ -367,8 +367,9 @@ describe('label evaluation: a receipt deleted mid-run', () => {
     assert.equal(results.get(deleted)?.status, 'FAILED', 'the deleted receipt is a recorded failure');
     assert.equal(report.total, ids.length);
 
-    // Receipts run inline in their batch: its history holds the issues reviewed but never a receipt's
-    // words, and the batch, which carries the run's search attributes, is what the Web UI lists.
+    // Receipts run inline in their batch, each reviewed whole by one llm-queue activity: its history
+    // holds neither a receipt's words nor its issues, and the batch, which carries the run's search
+    // attributes, is what the Web UI lists.
     const batchWorkflowId = `${runId}/m-0001/b00000`;
     const history = await h.client.workflow.getHandle(batchWorkflowId).fetchHistory();
     assert.ok(
@@ -376,10 +377,17 @@ describe('label evaluation: a receipt deleted mid-run', () => {
       'the batch started a child workflow for a receipt',
     );
     const texts = payloadTexts(history);
-    assert.ok(
-      texts.some((t) => t.includes('"wordId"')),
-      'the issues to review are in history',
+    assert.ok(!texts.some((t) => t.includes('"wordId"')), 'the issues reviewed are in history');
+    const scheduled = (history.events ?? []).flatMap(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
     );
+    // One activity a receipt; the deleted one's failure is then recorded by the workflow.
+    assert.deepEqual(
+      scheduled.filter((name) => name !== 'reviewReceipt'),
+      ['recordItemFailure'],
+      `one activity a receipt: ${scheduled.join(', ')}`,
+    );
+    assert.equal(scheduled.length, 5, `one activity a receipt: ${scheduled.join(', ')}`);
     assert.ok(!texts.some((t) => t.includes('"lines"')), 'a receipt (its lines) is in the history');
     const desc = await h.client.workflow.getHandle(batchWorkflowId).describe();
     assert.deepEqual(desc.searchAttributes.PipelineRunId, [runId]);

@@ -170,15 +170,14 @@ describe('merchant fairness: one merchant with 10x the receipts of four others, 
     for (const merchantId of merchants) {
       const call = calls.find((c) => c.fairnessKey === merchantId);
       assert.ok(call, `a call of ${merchantId}`);
-      // callId = `${workflowId}/${temporalRunId}/${activityId}#${attempt}`
-      const parts = call.callId.split('/');
-      const runId = parts.at(-2)!;
-      const workflowId = parts.slice(0, -2).join('/');
+      // callId = `${workflowId}/${temporalRunId}/${activityId}[/${callIndex}]#${attempt}`
+      const [, workflowId, runId] = /^(.*)\/([0-9a-f-]{36})\/[^/]+(?:\/\d+)?#\d+$/.exec(call.callId) ?? [];
+      assert.ok(workflowId && runId, call.callId);
       const history = await h.client.workflow.getHandle(workflowId, runId).fetchHistory();
       const scheduled = (history.events ?? []).filter(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reviewLabelIssues',
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reviewReceipt',
       );
-      assert.ok(scheduled.length > 0, `reviewLabelIssues scheduled in ${workflowId}`);
+      assert.ok(scheduled.length > 0, `reviewReceipt scheduled in ${workflowId}`);
       for (const e of scheduled) {
         const a = e.activityTaskScheduledEventAttributes!;
         assert.equal(a.taskQueue?.name, h.cfg.TASK_QUEUE_LLM);

@@ -19,7 +19,10 @@ import {
 import { startHarness, workflowBundle, type Harness } from './helpers/pipeline';
 import { RECEIPTS_INLINE_PATCH, RECEIPT_SEARCH_ATTRIBUTES_PATCH } from '../src/workflows/evaluate/batch';
 import { MERCHANT_CURSOR_PATCH } from '../src/workflows/evaluate/merchant';
-import { RECEIPT_OUT_OF_HISTORY_PATCH } from '../src/workflows/evaluate/receipt';
+import {
+  RECEIPT_OUT_OF_HISTORY_PATCH,
+  RECEIPT_REVIEWED_WHOLE_PATCH,
+} from '../src/workflows/evaluate/receipt';
 import { ROOT_CONTINUES_AS_NEW_PATCH } from '../src/workflows/evaluate/root';
 import { ENRICH_PLACE_CURSOR_PATCH } from '../src/workflows/enrich/enrich-places';
 
@@ -30,6 +33,7 @@ const EVALUATION_PATCHES = [
   MERCHANT_CURSOR_PATCH,
   ROOT_CONTINUES_AS_NEW_PATCH,
   RECEIPTS_INLINE_PATCH,
+  RECEIPT_REVIEWED_WHOLE_PATCH,
 ];
 /** The enrichment's patches (src/workflows/enrich/): each new path has saved histories. */
 const ENRICHMENT_PATCHES = [ENRICH_PLACE_CURSOR_PATCH];

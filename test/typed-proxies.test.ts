@@ -22,7 +22,7 @@ test('the pipeline and llm activity sets are disjoint (a name is served by one q
   const pipeline = Object.keys(
     createPipelineActivities({ ...(fake as object), embedding: fake, batchMode: fake } as never),
   );
-  const llm = Object.keys(createLlmQueueActivities({ llm: fake, objects: fake }));
+  const llm = Object.keys(createLlmQueueActivities({ llm: fake, objects: fake, receipts: fake, runs: fake }));
   assert.ok(pipeline.length > 10 && llm.length > 3);
   assert.deepEqual(
     pipeline.filter((name) => llm.includes(name)),

@@ -51,14 +51,16 @@ export function createPipelineActivities(
  * Activities of the `llm` queue (every LLM call), all behind one provider breaker: a run refused
  * for its credentials sends nothing more from this process.
  */
-export function createLlmQueueActivities(deps: {
-  llm: LlmClient;
-  objects: ObjectStore;
-  breaker?: ProviderBreaker;
-}): LlmActivities {
+export function createLlmQueueActivities(
+  deps: Pick<EvaluationDeps, 'receipts' | 'runs'> & {
+    llm: LlmClient;
+    objects: ObjectStore;
+    breaker?: ProviderBreaker;
+  },
+): LlmActivities {
   const llm = withProviderBreaker(deps.llm, deps.breaker ?? new ProviderBreaker());
   return {
-    ...createEvaluateLlmActivities({ llm }),
+    ...createEvaluateLlmActivities({ llm, receipts: deps.receipts, runs: deps.runs }),
     ...createEnrichmentLlmActivities({ llm }),
     ...createQualityLlmActivities({ llm }),
     ...createHarmonizationLlmActivities({ llm, objects: deps.objects }),

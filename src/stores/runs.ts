@@ -100,6 +100,12 @@ export class RunStore {
     await this.store.batchPut(results.map(storedResult));
   }
 
+  /** One item's result, if written. */
+  async getResult(runId: string, itemId: string): Promise<ItemResult | undefined> {
+    return (await this.store.get({ PK: runPartition(runId), SK: `RESULT#${itemId}` })) as
+      ItemResult | undefined;
+  }
+
   async listResults(runId: string): Promise<ItemResult[]> {
     return (await this.store.queryPrefix(runPartition(runId), 'RESULT#')) as unknown as ItemResult[];
   }

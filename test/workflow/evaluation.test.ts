@@ -50,6 +50,20 @@ function evaluationFakes(overrides: Fakes = {}): Fakes {
       return issues.map((i) => ({ wordId: i.wordId, decision: 'VALID' }));
     },
     async saveReviewResults() {},
+    // Inline batches review a receipt whole on the llm queue: read, every chunk's call, save in one
+    // activity. The fake answers as prepare + review + save would have.
+    async reviewReceipt({ receiptId }: { receiptId: string }) {
+      if (receiptId === 'r-missing')
+        throw ApplicationFailure.nonRetryable(`receipt ${receiptId} not found`, 'ReceiptNotFound');
+      if (receiptId === 'r-bad-llm')
+        return {
+          issueCount: 2,
+          failedChunks: 2,
+          reason:
+            'chunk 0: the answer is invalid after 2 repairs; chunk 1: the answer is invalid after 2 repairs',
+        };
+      return { issueCount: 2, failedChunks: 0 };
+    },
     async recordItemFailure() {},
     async buildEvaluationReport(input: { runId: string; status: string }) {
       return { ...input, receipts: RECEIPTS.length };
@@ -85,16 +99,17 @@ describe('evaluation workflows (time-skipping, fake activities)', { timeout: 120
         'only the unfetchable receipt is recorded as an item failure',
       );
       assert.match(failures[0].reason, /receipt r-missing not found/);
-      const saved = new Map(run.callsOf('saveReviewResults').map((s) => [s.receiptId, s]));
-      assert.deepEqual([...saved.keys()].sort(), ['r-bad-llm', 'r-ok-1', 'r-ok-2']);
-      assert.equal(saved.get('r-ok-1').failedChunks.length, 0);
-      assert.equal(saved.get('r-ok-1').reviews.length, 2);
-      assert.equal(
-        saved.get('r-bad-llm').failedChunks.length,
-        2,
-        'both chunks of the refused receipt failed',
+      // Each receipt is one activity on the llm queue: no separate read, chunk review or save.
+      assert.deepEqual(
+        run
+          .callsOf('reviewReceipt')
+          .map((r) => r.receiptId)
+          .sort(),
+        [...RECEIPTS].sort(),
       );
-      assert.match(saved.get('r-bad-llm').failedChunks[0].reason, /invalid after 2 repairs/);
+      assert.ok(run.callsOf('reviewReceipt').every((r) => r.chunkSize === 1 && r.runId));
+      for (const step of ['prepareReceiptReview', 'reviewLabelIssues', 'saveReviewResults'])
+        assert.deepEqual(run.callsOf(step), [], `${step} is part of reviewReceipt now`);
       assert.equal(run.callsOf('failRun').length, 0);
     });
   });
@@ -131,19 +146,50 @@ describe('evaluation workflows (time-skipping, fake activities)', { timeout: 120
     });
   });
 
+  test('a receipt reviewed whole (inline) whose chunks failed for good ends FAILED with their reasons', async () => {
+    const env = testEnv();
+    await withFakeWorkers(env, evaluationFakes(), async (run) => {
+      const settings = {
+        runId: 'run-2',
+        batchSize: 10,
+        skipLlmReview: false,
+        noCache: false,
+        revalidate: false,
+        widths: { merchants: 1, batches: 1, receipts: 1 },
+        reviewChunkSize: 1,
+        priority: 'normal' as const,
+        continueAsNewAfterBatches: 500,
+        llmTaskQueue: run.llmQueue,
+      };
+      const outcome = (id: string, receiptId: string) =>
+        env.client.workflow.execute(evaluateReceipt, {
+          taskQueue: run.pipelineQueue,
+          workflowId: id,
+          args: [{ settings, merchantId: 'm-1', receiptId, inline: true }],
+        });
+      const bad = await outcome('wf-eval-whole-bad', 'r-bad-llm');
+      assert.deepEqual([bad.status, bad.issues], ['FAILED', 2]);
+      assert.match(bad.reason ?? '', /chunk 0: the answer is invalid after 2 repairs; chunk 1/);
+      assert.deepEqual(run.callsOf('recordItemFailure'), [], 'its result was saved by the activity');
+      const ok = await outcome('wf-eval-whole-ok', 'r-ok-1');
+      assert.deepEqual([ok.status, ok.issues], ['SUCCEEDED', 2]);
+      const missing = await outcome('wf-eval-whole-missing', 'r-missing');
+      assert.equal(missing.status, 'FAILED');
+      assert.deepEqual(
+        run.callsOf('recordItemFailure').map((f) => f.itemId),
+        ['r-missing'],
+        'a receipt that cannot be read is recorded by the workflow',
+      );
+    });
+  });
+
   test('receipts run inline in one batch: a refused credential stops the run, recorded as no item failure', async () => {
     const env = testEnv();
     const fakes = evaluationFakes({
-      async reviewLabelIssues({
-        receiptId,
-        issues,
-      }: {
-        receiptId: string;
-        issues: Array<{ wordId: string }>;
-      }) {
+      async reviewReceipt({ receiptId }: { receiptId: string }) {
         if (receiptId === 'r-bad-llm')
           throw ApplicationFailure.nonRetryable('401 from the provider: check the key', 'LlmProviderAuth');
-        return issues.map((i) => ({ wordId: i.wordId, decision: 'VALID' }));
+        return { issueCount: 2, failedChunks: 0 };
       },
     });
     await withFakeWorkers(env, fakes, async (run) => {
@@ -165,8 +211,8 @@ describe('evaluation workflows (time-skipping, fake activities)', { timeout: 120
         'the refused receipt is not an item failure of its own',
       );
       assert.ok(
-        !run.callsOf('saveReviewResults').some((s) => s.receiptId === 'r-bad-llm'),
-        'the refused receipt was saved as reviewed',
+        run.callsOf('reviewReceipt').some((r) => r.receiptId === 'r-bad-llm'),
+        'the refused receipt was reviewed whole',
       );
       assert.equal(run.callsOf('failRun').length, 1);
     });

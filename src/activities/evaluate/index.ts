@@ -3,8 +3,10 @@
 import { createEvaluatePrepareActivities } from './prepare';
 import { createEvaluateReportActivities } from './report';
 import { createEvaluateReviewActivities } from './review';
+import { createEvaluateReceiptReviewActivities } from './review-receipt';
 import { createEvaluateSaveActivities } from './save';
 import type { EvaluationDeps } from './types';
+import type { LlmClient } from '../../llm/llm-client';
 
 export type {
   EvaluationDeps,
@@ -14,6 +16,7 @@ export type {
   SaveReviewResultsInput,
 } from './types';
 export type { ReviewLabelIssuesInput } from './review';
+export type { ReviewReceiptInput, ReviewReceiptOutcome } from './review-receipt';
 export { labelUpdatesOf } from './save';
 
 /** The pipeline-queue activities of the evaluation. */
@@ -25,5 +28,9 @@ export function createEvaluateActivities(deps: EvaluationDeps) {
   };
 }
 
-/** The `llm`-queue activities of the evaluation. */
-export const createEvaluateLlmActivities = createEvaluateReviewActivities;
+/** The `llm`-queue activities of the evaluation: a receipt's review whole, or one chunk of it. */
+export function createEvaluateLlmActivities(
+  deps: Pick<EvaluationDeps, 'receipts' | 'runs'> & { llm: LlmClient },
+) {
+  return { ...createEvaluateReviewActivities(deps), ...createEvaluateReceiptReviewActivities(deps) };
+}

@@ -9,13 +9,20 @@ import { llmCallIds } from './llm-call-ids';
 /** What the activity says of its call; the ids, the cancellation signal and the heartbeat are added. */
 export type ActivityLlmCall<T> = Omit<StructuredCallInput<T>, 'callId' | 'answerId' | 'signal' | 'heartbeat'>;
 
-/** The call's validated answer; a failed call throws the activity's failure. */
-export async function activityLlmCall<T>(llm: LlmClient, call: ActivityLlmCall<T>): Promise<T> {
+/**
+ * The call's validated answer; a failed call throws the activity's failure. `callIndex` tells the
+ * calls of one activity apart (their answers are kept apart in the ledger). @default 0
+ */
+export async function activityLlmCall<T>(
+  llm: LlmClient,
+  call: ActivityLlmCall<T>,
+  callIndex = 0,
+): Promise<T> {
   const ctx = Context.current();
   try {
     const { value } = await llm.structured({
       ...call,
-      ...llmCallIds(),
+      ...llmCallIds(callIndex),
       signal: ctx.cancellationSignal,
       heartbeat: () => ctx.heartbeat(),
     });

@@ -16,6 +16,13 @@ import type { Settings } from './settings';
  */
 export const RECEIPT_OUT_OF_HISTORY_PATCH = 'receipt-payload-out-of-history';
 
+/**
+ * A receipt of an inline batch is reviewed whole by one `llm`-queue activity (read, rules, every
+ * chunk's call, save): one activity instead of 2 + one per chunk, whose Temporal round trips cost
+ * more CPU than a short LLM call (patch id).
+ */
+export const RECEIPT_REVIEWED_WHOLE_PATCH = 'receipt-reviewed-whole';
+
 export interface EvaluateReceiptInput {
   settings: Settings;
   merchantId: string;
@@ -51,6 +58,7 @@ async function unlessBadInput<T extends object>(read: () => Promise<T>): Promise
 /** One receipt: fetch -> rules -> LLM review in chunks (parallel, globally capped) -> save. */
 export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<ReceiptOutcome> {
   const { settings: s, merchantId, receiptId } = input;
+  if (input.inline && !s.skipLlmReview && patched(RECEIPT_REVIEWED_WHOLE_PATCH)) return reviewWhole(input);
   const steps = input.inline ? receiptSteps : io;
   const plan = patched(RECEIPT_OUT_OF_HISTORY_PATCH)
     ? await unlessBadInput(() =>
@@ -95,6 +103,46 @@ export async function evaluateReceipt(input: EvaluateReceiptInput): Promise<Rece
         reason: failedChunks.map((c) => c.reason).join('; '),
       }
     : { receiptId, status: 'SUCCEEDED', issues: plan.issueCount };
+}
+
+/**
+ * The receipt reviewed by one `llm`-queue activity. Chunks that failed for good are in its saved
+ * result; if the activity itself fails for good (a missing receipt, retries exhausted) the failure
+ * is recorded here; a run-stopping one stops the run.
+ */
+async function reviewWhole({
+  settings: s,
+  merchantId,
+  receiptId,
+}: EvaluateReceiptInput): Promise<ReceiptOutcome> {
+  const llm = llmReview(merchantId, s.priority, s.llmTaskQueue);
+  const breaker = new RunBreaker();
+  let failure: string | undefined;
+  const outcome = await breaker.run(async () => {
+    try {
+      return await llm.reviewReceipt({
+        runId: s.runId,
+        merchantId,
+        receiptId,
+        revalidate: s.revalidate,
+        chunkSize: s.reviewChunkSize,
+        noCache: s.noCache,
+        ...(s.applySuggestedLabels ? { applySuggestedLabels: true } : {}),
+      });
+    } catch (err) {
+      if (!breaker.trip(err)) failure = errorMessage(err);
+      return undefined;
+    }
+  });
+  if (!outcome) {
+    const reason = failure ?? 'the review ended without an outcome';
+    await receiptSteps.recordItemFailure({ runId: s.runId, itemId: receiptId, reason, merchantId });
+    return { receiptId, status: 'FAILED', issues: 0, reason };
+  }
+  const { issueCount: issues, failedChunks, reason } = outcome;
+  return failedChunks
+    ? { receiptId, status: 'FAILED', issues, reason: reason ?? `${failedChunks} chunks failed` }
+    : { receiptId, status: 'SUCCEEDED', issues };
 }
 
 /** Runs started before the patch: the receipt is read into history, then passed to the rules. */
