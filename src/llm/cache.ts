@@ -44,34 +44,42 @@ export class LlmCache {
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
+    /** The table its entries live in (a batch with other items must write the same one). */
+    readonly table: string,
     private readonly ttlSeconds: number,
   ) {}
 
   async get(key: string, now = Date.now()): Promise<CachedAnswer | undefined> {
-    const r = await this.ddb.send(
-      new GetCommand({ TableName: this.table, Key: { PK: `LLMCACHE#${key}`, SK: 'ANSWER' } }),
-    );
-    const item = r.Item;
+    const r = await this.ddb.send(new GetCommand({ TableName: this.table, Key: this.keyOf(key) }));
+    return this.answerOf(r.Item, now);
+  }
+
+  async put(key: string, answer: CachedAnswer, now = Date.now()): Promise<void> {
+    const item = this.itemOf(key, answer, now);
+    if (item) await this.ddb.send(new PutCommand({ TableName: this.table, Item: item }));
+  }
+
+  /** The DynamoDB key of a structured answer's entry (read with others in one batch: call-bookkeeping.ts). */
+  keyOf(key: string): { PK: string; SK: string } {
+    return { PK: `LLMCACHE#${key}`, SK: 'ANSWER' };
+  }
+
+  /** The answer an entry holds, unless it is missing or expired. */
+  answerOf(item: Record<string, unknown> | undefined, now = Date.now()): CachedAnswer | undefined {
     // Expiry is checked here too: DynamoDB's TTL deletes lazily and dynalite not at all.
     if (!item || Number(item.expiresAt) * 1000 <= now) return undefined;
     return item.answer as CachedAnswer;
   }
 
-  async put(key: string, answer: CachedAnswer, now = Date.now()): Promise<void> {
-    if (this.ttlSeconds <= 0) return;
-    await this.ddb.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          PK: `LLMCACHE#${key}`,
-          SK: 'ANSWER',
-          answer,
-          createdAt: now,
-          expiresAt: Math.floor(now / 1000) + this.ttlSeconds,
-        },
-      }),
-    );
+  /** The entry `put` writes (undefined when caching is off: LLM_CACHE_TTL_S=0). */
+  itemOf(key: string, answer: CachedAnswer, now = Date.now()): Record<string, unknown> | undefined {
+    if (this.ttlSeconds <= 0) return undefined;
+    return {
+      ...this.keyOf(key),
+      answer,
+      createdAt: now,
+      expiresAt: Math.floor(now / 1000) + this.ttlSeconds,
+    };
   }
 
   /**
