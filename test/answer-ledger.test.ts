@@ -36,6 +36,9 @@ class CacheThatCannotWrite extends LlmCache {
   override put(): Promise<void> {
     return Promise.reject(new Error('injected: cache write failed'));
   }
+  override vectorItemsOf(...args: Parameters<LlmCache['vectorItemsOf']>): Record<string, unknown>[] {
+    return super.vectorItemsOf(...args).map((item) => ({ ...item, padding: 'x'.repeat(410_000) }));
+  }
   override putVectors(): Promise<void> {
     return Promise.reject(new Error('injected: cache write failed'));
   }
@@ -179,10 +182,19 @@ describe('the answer ledger: one payment per logical call', () => {
   test('embeddings: a failed cache write still leaves the vectors reusable by the retry', async () => {
     const ddb = createDynamoClient(s.cfg);
     const { llm } = llmClient(s.cfg, { cache: new CacheThatCannotWrite(ddb, s.cfg.DYNAMODB_TABLE, 3600) });
-    const attempt = attempts(uniqueId('run-'));
+    const runId = uniqueId('run-');
+    const attempt = attempts(runId);
     const texts = [`line ${uniqueId()}`];
     const before = requests();
     const paid = await llm.embed({ ...attempt(1), texts });
+    const model = { provider: 'ollama', model: s.cfg.embeddingModel };
+    const cache = new LlmCache(ddb, s.cfg.DYNAMODB_TABLE, 3600);
+    assert.deepEqual(await cache.getVectors(model, texts), [undefined], 'no vector cached');
+    assert.deepEqual(
+      (await calls(runId)).map((r) => [r.callId, r.status]),
+      [[attempt(1).callId, 'ok']],
+      'its call record is written all the same',
+    );
     const again = await llm.embed({ ...attempt(2), texts });
     assert.equal(requests(), before + 1);
     assert.deepEqual(again, paid);

@@ -184,6 +184,57 @@ describe('LLM call bookkeeping: one read and one write a call', () => {
     );
   });
 
+  test('embeddings: the ledger entry, the vectors and the call record in one BatchWriteItem; the retry reads them in one BatchGetItem', async () => {
+    const { llm, commands } = recordedClient();
+    const runId = uniqueId('run-');
+    const attempt = attempts(runId);
+    const texts = [`total ${uniqueId()}`, `tax ${uniqueId()}`];
+    const before = requests();
+    const paid = await llm.embed({ ...attempt(1), texts });
+    assert.deepEqual(
+      commands.sent.map((c) => [c.command, c.keys.map((k) => k.replace(/#.*/, '#'))]),
+      [
+        ['BatchGetItem', ['ANSWER#', 'VECTOR', 'VECTOR']],
+        ['BatchWriteItem', ['ANSWER#', 'VECTOR', 'VECTOR', 'CALL#']],
+      ],
+    );
+    commands.clear();
+    const again = await llm.embed({ ...attempt(2), texts });
+    assert.deepEqual(again, paid, 'the very vectors paid for');
+    assert.equal(requests(), before + 1);
+    assert.equal(commands.count('BatchGetItem'), 1);
+    // Another logical call: every text from the vectors that one read found.
+    commands.clear();
+    const cached = await llm.embed({ runId, callId: 'e2#1', answerId: 'e2', texts: [texts[1]!, texts[0]!] });
+    assert.deepEqual(cached, [paid[1], paid[0]]);
+    assert.equal(requests(), before + 1);
+    assert.deepEqual(
+      commands.sent.map((c) => c.command),
+      ['BatchGetItem', 'PutItem'],
+      'one read, then its cache_hit record',
+    );
+  });
+
+  test('embeddings: an answer too large for one ledger item has its parts written first, in order, then the rest in one batch', async () => {
+    const { llm, commands } = recordedClient();
+    const runId = uniqueId('run-');
+    const attempt = attempts(runId);
+    // Enough vectors that the ledger splits the answer (300 KB a part; 256 float64 a vector: 3 parts).
+    const texts = Array.from({ length: 320 }, (_, i) => `line ${i} ${uniqueId()}`);
+    const before = requests();
+    const paid = await llm.embed({ ...attempt(1), texts, noCache: true });
+    const puts = commands.sent.filter((c) => c.command === 'PutItem').map((c) => c.keys[0]!);
+    assert.ok(puts.length >= 2, `the ledger's parts: ${JSON.stringify(puts)}`);
+    assert.ok(puts.every((k) => k.startsWith('ANSWER#')));
+    assert.ok(!/#\d{3}$/.test(puts.at(-1)!), 'the first part last');
+    const batched = commands.sent.filter((c) => c.command === 'BatchWriteItem').flatMap((c) => c.keys);
+    assert.ok(!batched.some((k) => k.startsWith('ANSWER#')), 'no ledger part in the batch');
+    assert.equal(batched.filter((k) => k.startsWith('CALL#')).length, 1);
+    const again = await llm.embed({ ...attempt(2), texts, noCache: true });
+    assert.deepEqual(again, paid);
+    assert.equal(requests(), before + 1, 'the retry did not pay again');
+  });
+
   test('a ledger entry DynamoDB leaves unprocessed is written on the retry of the batch: the call is paid once', async () => {
     const { llm, ddb, commands } = recordedClient();
     leaveUnprocessedOnce(ddb, 'BatchWriteItemCommand', (item) => String(item.SK).startsWith('ANSWER#'));
