@@ -10,17 +10,34 @@ import type { EvaluationReport } from '../src/activities/evaluate';
 import { summarizeCalls, type CallRecord } from '../src/llm/accounting';
 import { AnswerLedger } from '../src/llm/answer-ledger';
 import { LlmCache } from '../src/llm/cache';
+import { structuredCacheKey } from '../src/llm/llm-client';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';
-import { askNumber, injectDynamoFault, llmClient, startLlmStack, type LlmStack } from './helpers/llm-client';
+import {
+  answerJsonSchema,
+  askNumber,
+  injectDynamoFault,
+  llmClient,
+  startLlmStack,
+  type LlmStack,
+} from './helpers/llm-client';
 import { killWorker, spawnLlmWorker, type LlmWorkerProcess } from './helpers/llm-layer';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
-/** A cache whose writes fail (DynamoDB refusing them), reads working. */
+/**
+ * A cache whose writes fail (DynamoDB refusing them), reads working: its entry is too large for an
+ * item, so the one write that carries it with the ledger entry and the call record is refused whole.
+ */
 class CacheThatCannotWrite extends LlmCache {
+  override itemOf(...args: Parameters<LlmCache['itemOf']>): Record<string, unknown> | undefined {
+    return { ...super.itemOf(...args), padding: 'x'.repeat(410_000) };
+  }
   override put(): Promise<void> {
     return Promise.reject(new Error('injected: cache write failed'));
+  }
+  override vectorItemsOf(...args: Parameters<LlmCache['vectorItemsOf']>): Record<string, unknown>[] {
+    return super.vectorItemsOf(...args).map((item) => ({ ...item, padding: 'x'.repeat(410_000) }));
   }
   override putVectors(): Promise<void> {
     return Promise.reject(new Error('injected: cache write failed'));
@@ -66,11 +83,24 @@ describe('the answer ledger: one payment per logical call', () => {
   test('the cache write failed: the answer is still reused by the retry', async () => {
     const ddb = createDynamoClient(s.cfg);
     const { llm } = llmClient(s.cfg, { cache: new CacheThatCannotWrite(ddb, s.cfg.DYNAMODB_TABLE, 3600) });
-    const attempt = attempts(uniqueId('run-'));
     const prompt = `A number for ${uniqueId()}.`; // never cached before
     const before = requests();
+    const runId = uniqueId('run-');
+    const attempt = attempts(runId);
     const first = await askNumber(llm, attempt(1), { prompt });
     assert.equal(first.record.status, 'ok', 'a failed cache write does not fail a paid call');
+    assert.deepEqual(
+      (await calls(runId)).map((r) => [r.callId, r.status]),
+      [[attempt(1).callId, 'ok']],
+      'its call record is written all the same',
+    );
+    const key = structuredCacheKey(
+      'ollama',
+      s.cfg.llmModel,
+      [{ role: 'user', content: prompt }],
+      answerJsonSchema as Record<string, unknown>,
+    );
+    assert.equal(await new LlmCache(ddb, s.cfg.DYNAMODB_TABLE, 3600).get(key), undefined, 'no cache entry');
     const second = await askNumber(llm, attempt(2), { prompt });
     assert.equal(requests(), before + 1);
     assert.equal(second.record.replayed, true);
@@ -152,10 +182,19 @@ describe('the answer ledger: one payment per logical call', () => {
   test('embeddings: a failed cache write still leaves the vectors reusable by the retry', async () => {
     const ddb = createDynamoClient(s.cfg);
     const { llm } = llmClient(s.cfg, { cache: new CacheThatCannotWrite(ddb, s.cfg.DYNAMODB_TABLE, 3600) });
-    const attempt = attempts(uniqueId('run-'));
+    const runId = uniqueId('run-');
+    const attempt = attempts(runId);
     const texts = [`line ${uniqueId()}`];
     const before = requests();
     const paid = await llm.embed({ ...attempt(1), texts });
+    const model = { provider: 'ollama', model: s.cfg.embeddingModel };
+    const cache = new LlmCache(ddb, s.cfg.DYNAMODB_TABLE, 3600);
+    assert.deepEqual(await cache.getVectors(model, texts), [undefined], 'no vector cached');
+    assert.deepEqual(
+      (await calls(runId)).map((r) => [r.callId, r.status]),
+      [[attempt(1).callId, 'ok']],
+      'its call record is written all the same',
+    );
     const again = await llm.embed({ ...attempt(2), texts });
     assert.equal(requests(), before + 1);
     assert.deepEqual(again, paid);

@@ -635,18 +635,24 @@ describe('LlmClient call path (fakes for provider, limiter and DynamoDB)', () =>
   });
 });
 
-/** A DynamoDB document client that keeps items in a Map (Get and Put are all the cache and client use). */
+/** A DynamoDB document client that keeps items in a Map (what the cache and the client use, one table). */
 function fakeDdb() {
   const items = new Map<string, Record<string, unknown>>();
+  const id = (k: Record<string, unknown>) => `${String(k.PK)}|${String(k.SK)}`;
+  type Batch = Record<string, Array<{ PutRequest: { Item: Record<string, unknown> } }>>;
   const client = {
     async send(cmd: { constructor: { name: string }; input: Record<string, unknown> }) {
       const input = cmd.input as { Item?: Record<string, unknown>; Key?: Record<string, unknown> };
       if (cmd.constructor.name === 'PutCommand') {
-        items.set(`${String(input.Item!.PK)}|${String(input.Item!.SK)}`, input.Item!);
+        items.set(id(input.Item!), input.Item!);
         return {};
       }
-      if (cmd.constructor.name === 'GetCommand')
-        return { Item: items.get(`${String(input.Key!.PK)}|${String(input.Key!.SK)}`) };
+      if (cmd.constructor.name === 'GetCommand') return { Item: items.get(id(input.Key!)) };
+      if (cmd.constructor.name === 'BatchWriteCommand') {
+        for (const r of Object.values(cmd.input.RequestItems as Batch).flat())
+          items.set(id(r.PutRequest.Item), r.PutRequest.Item);
+        return {};
+      }
       throw new Error(`fake DynamoDB does not do ${cmd.constructor.name}`);
     },
   };

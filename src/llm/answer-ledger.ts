@@ -42,7 +42,8 @@ type Meta = Omit<PaidAnswer, 'content' | 'vectors'> & {
 export class AnswerLedger {
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
-    private readonly table: string,
+    /** The table its entries live in (a batch with other items must write the same one). */
+    readonly table: string,
     private readonly ttlSeconds = DEFAULT_ANSWER_LEDGER_TTL_S,
   ) {}
 
@@ -57,6 +58,25 @@ export class AnswerLedger {
     now = Date.now(),
   ): Promise<PaidAnswer | undefined> {
     const first = await this.getPart(runId, answerId, 0);
+    return this.answerFrom(first, runId, answerId, requestKey, now);
+  }
+
+  /** The key of an entry's first part (read in one batch with others: call-bookkeeping.ts, consistently). */
+  firstKey(runId: string, answerId: string): { PK: string; SK: string } {
+    return { PK: `RUN#${runId}`, SK: partKey(answerId, 0) };
+  }
+
+  /**
+   * The answer of an entry whose first part was read (undefined: none, or for another request, or
+   * expired); the parts after the first, if any, are read here.
+   */
+  async answerFrom(
+    first: Record<string, unknown> | undefined,
+    runId: string,
+    answerId: string,
+    requestKey: string,
+    now = Date.now(),
+  ): Promise<PaidAnswer | undefined> {
     if (!first || first.requestKey !== requestKey) return undefined;
     // Expiry is checked here too: DynamoDB's TTL deletes lazily and dynalite not at all.
     if (Number(first.expiresAt) * 1000 <= now) return undefined;
@@ -75,6 +95,15 @@ export class AnswerLedger {
    * complete answer (a write cut half-way leaves nothing readable).
    */
   async put(runId: string, answerId: string, answer: PaidAnswer, now = Date.now()): Promise<void> {
+    for (const Item of this.itemsOf(runId, answerId, answer, now))
+      await this.ddb.send(new PutCommand({ TableName: this.table, Item }));
+  }
+
+  /**
+   * The items `put` writes, in the order it writes them (the first part last). One item for any
+   * structured answer; only a large one (vectors) is split.
+   */
+  itemsOf(runId: string, answerId: string, answer: PaidAnswer, now = Date.now()): Record<string, unknown>[] {
     const { meta, payload } = encode(answer);
     const parts = Math.max(1, Math.ceil(payload.length / PART_BYTES));
     const expiresAt = Math.floor(now / 1000) + this.ttlSeconds;
@@ -91,8 +120,7 @@ export class AnswerLedger {
       expiresAt,
       ...(i === 0 ? { meta } : {}),
     });
-    for (let i = parts - 1; i >= 0; i--)
-      await this.ddb.send(new PutCommand({ TableName: this.table, Item: item(i) }));
+    return Array.from({ length: parts }, (_, j) => item(parts - 1 - j));
   }
 
   private async getPart(runId: string, answerId: string, part: number) {

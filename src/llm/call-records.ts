@@ -51,13 +51,28 @@ export class CallRecorder {
 
   /** One record per call attempt, in the run's partition (overwrites the same attempt's record). */
   async save(record: CallRecord): Promise<void> {
+    this.observe(record);
+    await this.write(record);
+  }
+
+  /** Counts a record in the process's metrics (`save` does; a batch that writes the item calls this). */
+  observe(record: CallRecord): void {
     this.deps.metrics.observe(record);
-    await this.deps.ddb.send(
-      new PutCommand({
-        TableName: this.deps.table,
-        Item: { PK: `RUN#${record.runId}`, SK: `CALL#${record.callId}`, ...record },
-      }),
-    );
+  }
+
+  /** Writes a record already observed. */
+  async write(record: CallRecord): Promise<void> {
+    await this.deps.ddb.send(new PutCommand({ TableName: this.deps.table, Item: this.itemOf(record) }));
+  }
+
+  /** The item a record is kept as. */
+  itemOf(record: CallRecord): Record<string, unknown> {
+    return { PK: `RUN#${record.runId}`, SK: `CALL#${record.callId}`, ...record };
+  }
+
+  /** The table records are written to (a batch with other items must write the same one). */
+  get table(): string {
+    return this.deps.table;
   }
 
   /**

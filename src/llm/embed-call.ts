@@ -1,9 +1,12 @@
-// Embedding calls (the label harmonizer's realtime path): answer ledger, then a per-text vector
-// cache, then only the texts without a cached vector go to the provider under a permit; the paid
-// vectors go into the ledger first, everything after them is best effort.
+// Embedding calls (the label harmonizer's realtime path): answer ledger and per-text vector cache
+// (one read), then only the texts without a cached vector go to the provider under a permit; the
+// paid vectors go into the ledger with their cache entries and call record (one write where they
+// fit, call-bookkeeping.ts), everything but the ledger best effort.
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CallRecord } from './accounting';
-import { type AnswerLedger, type LedgerCall, keepPaidAnswer, paidAnswerOf } from './answer-ledger';
+import type { AnswerLedger, LedgerCall } from './answer-ledger';
 import { type LlmCache, cacheKey } from './cache';
+import { keepPaidCall, readStoredVectors } from './call-bookkeeping';
 import { type CallIdentity, type CallRecorder, statusOf } from './call-records';
 import { LlmInvalidAnswerError } from './errors';
 import {
@@ -29,6 +32,8 @@ export interface EmbedCallInput extends LedgerCall {
 
 export interface EmbedCallDeps extends PermitCallDeps {
   provider: LlmProvider;
+  ddb: DynamoDBDocumentClient;
+  table: string;
   cache: LlmCache;
   ledger?: AnswerLedger;
   embeddingModel: string;
@@ -44,14 +49,17 @@ export async function embedTexts(
   const model = { provider: deps.provider.name, model: deps.embeddingModel };
   const key = cacheKey({ ...model, messages: input.texts, params: 'embedding' });
   // The ledger is read whether or not the cache is: vectors this logical call paid for are reused.
-  const paid = await paidAnswerOf(deps.ledger, input, key);
+  const { paid, cached } = await readStoredVectors(
+    deps,
+    input,
+    key,
+    { model, texts: input.texts },
+    !input.noCache,
+  );
   if (paid?.vectors?.length === input.texts.length) {
     await records.replayed(identity, paid, started);
     return paid.vectors;
   }
-  const cached = input.noCache
-    ? input.texts.map(() => undefined)
-    : await deps.cache.getVectors(model, input.texts);
   if (cached.every((v) => v !== undefined)) {
     const record = records.record(identity, 'cache_hit', started, 0, 0, 0, deps.embeddingModel);
     await records.save(record).catch(() => undefined);
@@ -95,8 +103,9 @@ async function embedFromProvider(
       );
     const vectors = input.texts.map((_, i) => call.cached[i]!);
     missing.forEach((textIndex, j) => (vectors[textIndex] = res.vectors[j]!));
-    // Paid for: kept first, and nothing after it may fail the call (a retry would pay again).
-    await keepPaidAnswer(deps.ledger, input, {
+    // Paid for: kept with its cache entries and record, and nothing here may fail the call.
+    const model = { provider: deps.provider.name, model: deps.embeddingModel };
+    const paid = {
       requestKey: call.key,
       paidByCallId: input.callId,
       vectors,
@@ -106,10 +115,13 @@ async function embedFromProvider(
       latencyMs: answered.latencyMs,
       model: res.model,
       at: call.started,
-    });
+    };
     await Promise.allSettled([
-      deps.cache.putVectors({ provider: deps.provider.name, model: deps.embeddingModel }, texts, res.vectors),
-      records.save(answered),
+      keepPaidCall(deps, records, input, {
+        paid,
+        record: answered,
+        vectors: { model, texts, vectors: res.vectors },
+      }),
       held.release(),
     ]);
     await deps.limiter.recordSuccess(permit).catch(() => undefined);

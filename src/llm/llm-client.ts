@@ -1,12 +1,13 @@
-// The shared LLM layer every pipeline calls: answer ledger and cache -> token budget -> global
-// permit (its lease kept, or the request aborted) -> provider -> schema validation with bounded
-// repair -> the paid answer into the ledger FIRST, then cache, records and permit, best effort.
-// Errors come out typed (errors.ts).
+// The shared LLM layer every pipeline calls: answer ledger and cache (one read) -> token budget ->
+// global permit (its lease kept, or the request aborted) -> provider -> schema validation with
+// bounded repair -> the paid answer kept in the ledger with its cache entry and call record (one
+// write, call-bookkeeping.ts) while the permit goes back. Errors come out typed (errors.ts).
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import type { CallRecord, CallStatus, LlmMetrics, PriceTable } from './accounting';
-import { type AnswerLedger, type PaidAnswer, keepPaidAnswer, paidAnswerOf } from './answer-ledger';
+import type { AnswerLedger, PaidAnswer } from './answer-ledger';
 import { type LlmCache, cacheKey } from './cache';
+import { keepPaidCall, readStoredAnswers } from './call-bookkeeping';
 import { CallRecorder, statusOf } from './call-records';
 import { LlmCallTimeoutError } from './deadline';
 import { type EmbedCallInput, embedTexts } from './embed-call';
@@ -109,10 +110,7 @@ export class LlmClient {
     const key = structuredCacheKey(deps.provider.name, deps.model, input.messages, input.jsonSchema);
     const started = Date.now();
     // The ledger is read whether or not the cache is: an answer this logical call paid for is reused.
-    const [paid, hit] = await Promise.all([
-      paidAnswerOf(deps.ledger, input, key),
-      input.noCache ? undefined : deps.cache.get(key),
-    ]);
+    const { paid, hit } = await readStoredAnswers(deps, input, key, !input.noCache);
     const replay = paid?.content !== undefined ? safeParseJson(paid.content, input.schema) : undefined;
     if (paid && replay?.ok)
       return { value: replay.value, record: await this.records.replayed(input, paid, started) };
@@ -132,15 +130,17 @@ export class LlmClient {
     const result = await promise.finally(() => clearInterval(beat));
     if (!shared) return { value: result.value, record: result.record };
     // Another call paid; this logical call keeps the answer too, for its retry if the cache fails it.
-    await keepPaidAnswer(deps.ledger, input, {
-      ...result.paid,
-      paidByCallId: input.callId,
-      providerRequests: 0,
-      promptTokens: 0,
-      completionTokens: 0,
-    });
     const record = this.records.record(input, 'cache_hit', started, 0, 0, 0, result.record.model);
-    await this.records.save(record).catch(() => undefined);
+    await keepPaidCall(deps, this.records, input, {
+      paid: {
+        ...result.paid,
+        paidByCallId: input.callId,
+        providerRequests: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+      },
+      record,
+    });
     return { value: result.value, record };
   }
 
@@ -249,9 +249,9 @@ export class LlmClient {
   }
 
   /**
-   * The answer is paid for: kept first (a retry of this logical call reuses it, cache or not), and
-   * nothing after it may fail the call. Caching it, recording it, and giving the permit back go at
-   * once, each best effort.
+   * The answer is paid for: kept in the ledger (a retry of this logical call reuses it, cache or not)
+   * in the same write as its cache entry and call record, while the permit goes back; nothing here
+   * may fail the call. The limiter learns of the success once both are done.
    */
   private async settlePaid<T>(call: ProviderCall<T>, content: string) {
     const { deps } = this;
@@ -268,11 +268,9 @@ export class LlmClient {
       model: usage.model,
       at: call.started,
     };
-    await keepPaidAnswer(deps.ledger, input, paid);
     const answer = { content, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens };
     await Promise.allSettled([
-      deps.cache.put(call.key, { ...answer, model: usage.model }),
-      this.records.save(record),
+      keepPaidCall(deps, this.records, input, { paid, record, cache: { ...answer, model: usage.model } }),
       call.held.release(),
     ]);
     await Promise.allSettled([
