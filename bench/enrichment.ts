@@ -14,7 +14,7 @@ import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { SEED_ENRICHMENT_TASKS, seedEnrichmentMessages } from '../src/domain/place-prompts';
 import { generatePlaces } from '../src/domain/places';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { createProvider } from '../src/llm/providers';
 import { PlaceStore } from '../src/stores/places';
 import { ensureTable } from '../src/stores/provision';

@@ -5,7 +5,7 @@
 import { wordEmbeddingText } from '../src/domain/embedding-text';
 import { generateDataset } from '../src/domain/generator';
 import { decisionBatches, exactNeighbours, groupVerdicts, type SkipRules } from '../src/domain/harmonization';
-import { embedText } from '../src/emulator/embeddings';
+import { embedText } from '../dev/emulator/embeddings';
 
 interface Word {
   id: string;

@@ -16,7 +16,7 @@ import { wordEmbeddingText } from '../src/domain/embedding-text';
 import { generateDataset, type Dataset } from '../src/domain/generator';
 import { answerJsonSchema, labelOutlierAnswerSchema } from '../src/domain/llm-tasks';
 import { labelOutlierMessages } from '../src/domain/prompts';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { ensureTable } from '../src/stores/provision';
 import { connectClient } from '../src/temporal';
 import { startWorkers, type RunningWorkers } from '../src/worker';

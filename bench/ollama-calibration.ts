@@ -5,7 +5,7 @@ import { answerJsonSchemaFor } from '../src/domain/llm-tasks';
 import { generateDataset } from '../src/domain/generator';
 import { labelReviewMessages } from '../src/domain/prompts';
 import { findLabelIssues } from '../src/domain/rules';
-import { startEmulator } from '../src/emulator/server';
+import { startEmulator } from '../dev/emulator/server';
 import { outputTokenLimit } from '../src/llm/output-limit';
 
 export interface CalibrationRow {

@@ -19,7 +19,7 @@ import {
   truncateSource,
   type UncertainFunction,
 } from '../src/domain/quality';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { safeParseJson } from '../src/llm/llm-client';
 import { createProvider } from '../src/llm/providers';

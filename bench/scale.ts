@@ -10,7 +10,7 @@ import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { writeDataset } from '../src/cli/seed';
 import { generateDataset } from '../src/domain/generator';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';

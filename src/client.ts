@@ -20,7 +20,7 @@ import { modeInput, modeReportLines } from './cli/mode';
 import { LABEL_ALIASES } from './domain/labels';
 import { embedCommand, embedReportLines } from './cli/embed';
 import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
-import { runEmulatorCommand } from './emulator/cli';
+import { runEmulatorCommand } from '../dev/emulator/cli';
 import { runStackCommand } from './stack/cli';
 import { connectClient } from './temporal';
 import type { EvaluationReport } from './activities/evaluate';

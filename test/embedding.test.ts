@@ -25,7 +25,7 @@ import {
   parseDeltaNdjson,
   type DeltaRecord,
 } from '../src/domain/embedding';
-import { embedText, cosineSimilarity } from '../src/emulator/embeddings';
+import { embedText, cosineSimilarity } from '../dev/emulator/embeddings';
 import { ChromaStore } from '../src/stores/chroma';
 import { findTool } from '../src/stack/tools';
 import type {

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import { llmPhase } from '../src/emulator/metrics';
+import { llmPhase } from '../dev/emulator/metrics';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';

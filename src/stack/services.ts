@@ -31,7 +31,7 @@ export function isServiceName(name: string): name is ServiceName {
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Entry point of the LLM provider emulator (written separately; the stack skips it while absent). */
-export const EMULATOR_ENTRY = path.join(PROJECT_ROOT, 'src', 'emulator', 'main.ts');
+export const EMULATOR_ENTRY = path.join(PROJECT_ROOT, 'dev', 'emulator', 'main.ts');
 
 /**
  * Custom search attributes the pipelines set, so the Temporal UI can filter runs.

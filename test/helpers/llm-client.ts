@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AppConfig, loadConfig } from '../../src/config';
-import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../src/emulator/server';
+import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../dev/emulator/server';
 import { LlmMetrics, parsePrices } from '../../src/llm/accounting';
 import { AnswerLedger } from '../../src/llm/answer-ledger';
 import { LlmCache } from '../../src/llm/cache';

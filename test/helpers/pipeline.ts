@@ -7,7 +7,7 @@ import { bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { generateDataset, type Dataset, type GenerateOptions } from '../../src/domain/generator';
-import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../src/emulator/server';
+import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../dev/emulator/server';
 import { writeDataset } from '../../src/cli/seed';
 import { ensureTable } from '../../src/stores/provision';
 import { connectClient } from '../../src/temporal';
