@@ -6,7 +6,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { embedStatus, type EmbedStatus } from '../src/cli/embed';
 import { loadConfig, type AppConfig } from '../src/config';
 import { createEmbeddingDeps } from '../src/deps';
-import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
+import { startFaultProxy, type FaultProxy } from '../dev/stack/fault-proxy';
 import { ChromaStore } from '../src/stores/chroma';
 import type { ItemResult } from '../src/stores/runs';
 import type { QueueName } from '../src/worker';

@@ -28,7 +28,7 @@ import { faultsBench } from './faults';
 import { queueingSection, realOllamaSection, renderQueueingTable } from './queueing';
 import { renderScaleSection, scaleSection } from './scale';
 import { renderShortCallsSection, shortCallsSection } from './short-calls';
-import { ollamaInstall } from '../src/stack/tools';
+import { ollamaInstall } from '../dev/stack/tools';
 import { markedSections, writeSection } from './markdown-section';
 import { SEED_DESIGN_FULL_JITTER, runSeedDesign } from './seed-design';
 import { inFlightSvg, type SeriesPanel } from './svg';

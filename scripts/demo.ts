@@ -13,7 +13,7 @@ import { writeDataset, writePlaces } from '../src/cli/seed';
 import { generateDataset } from '../src/domain/generator';
 import { generatePlaces } from '../src/domain/places';
 import type { Truth } from '../src/domain/llm-tasks';
-import { OLLAMA_STACK_MODEL, ollamaProviderEnv, stackUp } from '../src/stack';
+import { OLLAMA_STACK_MODEL, ollamaProviderEnv, stackUp } from '../dev/stack';
 import { mergeTruth } from '../src/stores/truth';
 import { connectClient } from '../src/temporal';
 import { startWorkers } from '../src/worker';

@@ -21,7 +21,7 @@ import { LABEL_ALIASES } from './domain/labels';
 import { embedCommand, embedReportLines } from './cli/embed';
 import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
 import { runEmulatorCommand } from '../dev/emulator/cli';
-import { runStackCommand } from './stack/cli';
+import { runStackCommand } from '../dev/stack/cli';
 import { connectClient } from './temporal';
 import type { EvaluationReport } from './activities/evaluate';
 import { evaluateLabels, type EvaluateLabelsInput } from './workflows/evaluate';

@@ -11,7 +11,7 @@ import { loadConfig, type AppConfig } from '../src/config';
 import { createEmbeddingDeps } from '../src/deps';
 import { batchKeyOf, requestLine } from '../src/domain/embedding';
 import { ChromaStore } from '../src/stores/chroma';
-import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
+import { startFaultProxy, type FaultProxy } from '../dev/stack/fault-proxy';
 import type { embedBackfill } from '../src/workflows/embed';
 import { embedHarnessEnv } from './helpers/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';

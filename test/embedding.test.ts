@@ -27,7 +27,7 @@ import {
 } from '../src/domain/embedding';
 import { embedText, cosineSimilarity } from '../dev/emulator/embeddings';
 import { ChromaStore } from '../src/stores/chroma';
-import { findTool } from '../src/stack/tools';
+import { findTool } from '../dev/stack/tools';
 import type {
   compactEmbeddings,
   embedBackfill,

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { stackDown, stackUp } from '../../src/stack/stack';
+import { stackDown, stackUp } from '../../dev/stack/stack';
 import { freePort } from './pipeline';
 import { ensureStack } from './stack';
 
