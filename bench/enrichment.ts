@@ -13,7 +13,7 @@ import type { EnrichmentReport } from '../src/activities/enrich';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { SEED_ENRICHMENT_TASKS, seedEnrichmentMessages } from '../src/domain/place-prompts';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { createProvider } from '../src/llm/providers';
 import { PlaceStore } from '../src/stores/places';

@@ -13,7 +13,7 @@ import type { HarmonizeReport } from '../src/activities/harmonize';
 import { writeDataset } from '../src/cli/seed';
 import { createHarmonizationStores, createLlmLayer, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
-import { generateDataset, type Dataset } from '../src/domain/generator';
+import { generateDataset, type Dataset } from '../dev/generator/generator';
 import { answerJsonSchema, labelOutlierAnswerSchema } from '../src/domain/llm-tasks';
 import { labelOutlierMessages } from '../src/domain/prompts';
 import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';

@@ -13,7 +13,7 @@ import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { writeDataset } from '../src/cli/seed';
 import { createStores } from '../src/deps';
-import { generateDataset } from '../src/domain/generator';
+import { generateDataset } from '../dev/generator/generator';
 import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';

@@ -11,7 +11,7 @@ import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { writeDataset } from '../src/cli/seed';
 import { createStores } from '../src/deps';
-import { generateDataset } from '../src/domain/generator';
+import { generateDataset } from '../dev/generator/generator';
 import { llmPhase } from '../dev/emulator/metrics';
 import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { serviceTimeMs } from '../dev/emulator/service-time';

@@ -9,7 +9,7 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { writeDataset } from '../src/cli/seed';
-import { generateDataset } from '../src/domain/generator';
+import { generateDataset } from '../dev/generator/generator';
 import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';

@@ -10,8 +10,8 @@ import { parseArgs, boolFlag, flag, numberFlag, assertKnownFlags, UsageError } f
 import { formatReport } from '../src/client';
 import { startRun, waitForRun } from '../src/cli/runs';
 import { writeDataset, writePlaces } from '../src/cli/seed';
-import { generateDataset } from '../src/domain/generator';
-import { generatePlaces } from '../src/domain/places';
+import { generateDataset } from '../dev/generator/generator';
+import { generatePlaces } from '../dev/generator/places';
 import type { Truth } from '../src/domain/llm-tasks';
 import { OLLAMA_STACK_MODEL, ollamaProviderEnv, stackUp } from '../dev/stack';
 import { mergeTruth } from '../src/stores/truth';

@@ -20,7 +20,7 @@ import { embedHarnessEnv } from '../test/helpers/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
 import type { RecordedHistory } from '../test/helpers/histories';
 import { writePlaces } from '../src/cli/seed';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { createEmbeddingDeps, createHarmonizationStores } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';
 import type { Workflow } from '@temporalio/common';

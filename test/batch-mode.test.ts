@@ -11,7 +11,7 @@ import type { EnrichmentReport } from '../src/activities/enrich';
 import type { EnrichPlacesInput } from '../src/workflows/enrich';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { LlmBatchJobStore } from '../src/stores/llm-batch-jobs';
 import { freePort, startHarness, startRoot, uniqueId, type Harness } from './helpers/pipeline';
 import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';

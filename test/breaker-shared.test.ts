@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { ProviderBreaker } from '../src/llm/breaker';
 import { LlmCircuitOpenError, LlmProviderAuthError } from '../src/llm/errors';
 import type { RunStore } from '../src/stores/runs';

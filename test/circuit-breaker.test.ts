@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 const CAP = 4;

@@ -5,7 +5,7 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces, type PlacesDataset } from '../src/domain/places';
+import { generatePlaces, type PlacesDataset } from '../dev/generator/places';
 import { PlaceStore } from '../src/stores/places';
 import { startWorkers, type RunningWorkers } from '../src/worker';
 import { enrichPlaces, type EnrichPlacesInput } from '../src/workflows/enrich';

@@ -11,7 +11,7 @@ import type { HarmonizeReport } from '../src/activities/harmonize';
 import { writePlaces } from '../src/cli/seed';
 import { loadConfig, type AppConfig } from '../src/config';
 import { createHarmonizationStores, createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import type { CallRecord } from '../src/llm/accounting';
 import { ollamaDataDir, ollamaProviderEnv, ollamaServerEnv, OLLAMA_STACK_MODEL } from '../dev/stack/ollama';
 import { ollamaInstall } from '../dev/stack/tools';

@@ -12,7 +12,7 @@ import { UsageError } from '../src/cli/args';
 import { startRedrive } from '../src/cli/redrive';
 import { writePlaces } from '../src/cli/seed';
 import { createHarmonizationStores, createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
 
 const MERCHANTS = 2;

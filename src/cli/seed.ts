@@ -1,9 +1,9 @@
 // `seed`: writes a synthetic dataset (or an imported file) to DynamoDB and its truth to DATA_DIR.
 import fs from 'node:fs/promises';
 import type { AppConfig } from '../config';
-import { generateDataset, type Dataset } from '../domain/generator';
+import { generateDataset, type Dataset } from '../../dev/generator/generator';
 import type { Truth } from '../domain/llm-tasks';
-import { generatePlaces, type PlacesDataset } from '../domain/places';
+import { generatePlaces, type PlacesDataset } from '../../dev/generator/places';
 import { PlaceStore } from '../stores/places';
 import { IMPORT_FORMATS, parseImport, type ImportFormat } from '../domain/import';
 import { createStores } from '../deps';

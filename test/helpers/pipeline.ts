@@ -6,7 +6,7 @@ import path from 'node:path';
 import { bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { generateDataset, type Dataset, type GenerateOptions } from '../../src/domain/generator';
+import { generateDataset, type Dataset, type GenerateOptions } from '../../dev/generator/generator';
 import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../dev/emulator/server';
 import { writeDataset } from '../../src/cli/seed';
 import { ensureTable } from '../../src/stores/provision';
