@@ -21,8 +21,8 @@ import { ensureTable } from '../src/stores/provision';
 import { connectClient } from '../src/temporal';
 import { startWorkers } from '../src/worker';
 import type { EnrichPlacesInput } from '../src/workflows/enrich';
-import { ensureStack } from '../test/helpers/stack';
-import { workflowBundle } from '../test/helpers/pipeline';
+import { ensureStack } from '../dev/harness/stack';
+import { workflowBundle } from '../dev/harness/pipeline';
 import { writeSection } from './markdown-section';
 import { enrichPlaces } from '../src/workflows';
 

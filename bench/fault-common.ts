@@ -10,8 +10,8 @@ import { startFaultProxy, type FaultProxy } from '../dev/stack/fault-proxy';
 import { ChromaStore } from '../src/stores/chroma';
 import type { ItemResult } from '../src/stores/runs';
 import type { QueueName } from '../src/worker';
-import { embedHarnessEnv } from '../test/helpers/embed-harness';
-import { startHarness, freePort, uniqueId, type Harness } from '../test/helpers/pipeline';
+import { embedHarnessEnv } from '../dev/harness/embed-harness';
+import { startHarness, freePort, uniqueId, type Harness } from '../dev/harness/pipeline';
 import { embedBackfill, type evaluateLabels, type harmonizeLabels } from '../src/workflows';
 
 /** One row of docs/RELIABILITY.md: what was injected and what became of every item. */

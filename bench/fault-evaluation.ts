@@ -3,7 +3,7 @@
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import { dynamoThrottling } from '../dev/stack/fault-proxy';
-import { startHarness, uniqueId } from '../test/helpers/pipeline';
+import { startHarness, uniqueId } from '../dev/harness/pipeline';
 import {
   awaitFaultRun,
   directConfig,

@@ -4,8 +4,8 @@
 import { isPortFree, isProcessAlive, readPidRecord } from '../dev/stack/process';
 import { stackUp } from '../dev/stack/stack';
 import { createStores } from '../src/deps';
-import { startHarness, uniqueId } from '../test/helpers/pipeline';
-import { spawnWorker } from '../test/helpers/worker-process';
+import { startHarness, uniqueId } from '../dev/harness/pipeline';
+import { spawnWorker } from '../dev/harness/worker-process';
 import { waitFor, type FaultRow, type ScenarioContext } from './fault-common';
 import { awaitEvaluation, rowCounts, startEvaluation, tallyEvaluation } from './fault-eval-run';
 

@@ -3,7 +3,7 @@
 // accounted for: items total / succeeded / failed with a reason / lost, provider requests beyond a
 // clean run, the LLM cap held. Used by test/faults.test.ts and by `npm run bench -- --faults`.
 import fs from 'node:fs';
-import { ensureStack } from '../test/helpers/stack';
+import { ensureStack } from '../dev/harness/stack';
 import type { FaultRow, FaultScenario, ScenarioContext } from './fault-common';
 import { pipelineWorkerKilledAfterBatchCreate } from './fault-batch-submit';
 import { chromaDownMidCompaction } from './fault-compaction';

@@ -29,8 +29,8 @@ import { mergeTruth } from '../src/stores/truth';
 import { connectClient } from '../src/temporal';
 import { startWorkers } from '../src/worker';
 import type { AnalyzeTestSuiteInput } from '../src/workflows/analyze';
-import { ensureStack } from '../test/helpers/stack';
-import { workflowBundle } from '../test/helpers/pipeline';
+import { ensureStack } from '../dev/harness/stack';
+import { workflowBundle } from '../dev/harness/pipeline';
 import { writeSection } from './markdown-section';
 import { analyzeTestSuite } from '../src/workflows';
 

@@ -14,8 +14,8 @@ import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
-import { freePortPair } from '../test/helpers/llm-layer';
-import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
+import { freePortPair } from '../dev/harness/llm-layer';
+import { spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 import { CpuMeter, peakRssMiB } from './proc-stats';
 import {
   cpuMsPerCall,

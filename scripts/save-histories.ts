@@ -15,10 +15,10 @@ import {
   historyFileText,
   runSmallEvaluation,
   startedWorkflowId,
-} from '../test/helpers/histories';
-import { embedHarnessEnv } from '../test/helpers/embed-harness';
-import { freePort, startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
-import type { RecordedHistory } from '../test/helpers/histories';
+} from '../dev/harness/histories';
+import { embedHarnessEnv } from '../dev/harness/embed-harness';
+import { freePort, startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
+import type { RecordedHistory } from '../dev/harness/histories';
 import { writePlaces } from '../src/cli/seed';
 import { generatePlaces } from '../dev/generator/places';
 import { createEmbeddingDeps, createHarmonizationStores } from '../src/deps';

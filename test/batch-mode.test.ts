@@ -13,8 +13,8 @@ import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';
 import { LlmBatchJobStore } from '../src/stores/llm-batch-jobs';
-import { freePort, startHarness, startRoot, uniqueId, type Harness } from './helpers/pipeline';
-import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
+import { freePort, startHarness, startRoot, uniqueId, type Harness } from '../dev/harness/pipeline';
+import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 
 const MERCHANTS = 3;
 const RECEIPTS = MERCHANTS * 20;

@@ -11,8 +11,8 @@ import { generatePlaces } from '../dev/generator/places';
 import { ProviderBreaker } from '../src/llm/breaker';
 import { LlmCircuitOpenError, LlmProviderAuthError } from '../src/llm/errors';
 import type { RunStore } from '../src/stores/runs';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
-import { spawnWorker, type WorkerProcess } from './helpers/worker-process';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
+import { spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 
 const answer = () => Promise.resolve('answer');
 

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { writePlaces } from '../src/cli/seed';
 import { createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const CAP = 4;
 

@@ -9,7 +9,7 @@ import { generatePlaces, type PlacesDataset } from '../dev/generator/places';
 import { PlaceStore } from '../src/stores/places';
 import { startWorkers, type RunningWorkers } from '../src/worker';
 import { enrichPlaces, type EnrichPlacesInput } from '../src/workflows/enrich';
-import { startHarness, startRoot, workflowBundle, type Harness } from './helpers/pipeline';
+import { startHarness, startRoot, workflowBundle, type Harness } from '../dev/harness/pipeline';
 
 function startEnrichment(h: Harness, input: EnrichPlacesInput = {}) {
   return startRoot(h, enrichPlaces, 'enrich-', input);

@@ -23,8 +23,8 @@ import {
   waitFor,
   type LlmWorkerProcess,
   type SlotItem,
-} from './helpers/llm-layer';
-import { startHarness, type Harness } from './helpers/pipeline';
+} from '../dev/harness/llm-layer';
+import { startHarness, type Harness } from '../dev/harness/pipeline';
 
 describe('two llm worker processes, LLM_MAX_CONCURRENT_CALLS=8 each, provider limit 100', () => {
   let h: Harness;

@@ -16,8 +16,8 @@ import type { CallRecord } from '../src/llm/accounting';
 import { ollamaDataDir, ollamaProviderEnv, ollamaServerEnv, OLLAMA_STACK_MODEL } from '../dev/stack/ollama';
 import { ollamaInstall } from '../dev/stack/tools';
 import path from 'node:path';
-import { freePort, startHarness, uniqueId, type Harness, type HarnessOptions } from './helpers/pipeline';
-import { ensureStack } from './helpers/stack';
+import { freePort, startHarness, uniqueId, type Harness, type HarnessOptions } from '../dev/harness/pipeline';
+import { ensureStack } from '../dev/harness/stack';
 
 /** Small receipts with few unverified labels: each review call is a few seconds on 2 cores. */
 const SMALL_RECEIPTS = { pendingRate: 0.05, errorRate: 0.05, minItems: 1, maxItems: 2 };

@@ -12,7 +12,7 @@ import { resolveEmulatorSettings } from '../dev/emulator/settings';
 import { createS3Client } from '../src/stores/clients';
 import { mergeTruth } from '../src/stores/truth';
 import type { AnalyzeTestSuiteInput } from '../src/workflows/analyze';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const FIXTURE = path.join(__dirname, 'fixtures/quality');
 const manifest = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'manifest.json'), 'utf8')) as {

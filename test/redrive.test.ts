@@ -13,7 +13,7 @@ import { startRedrive } from '../src/cli/redrive';
 import { writePlaces } from '../src/cli/seed';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const MERCHANTS = 2;
 const RECEIPTS_PER_MERCHANT = 15;

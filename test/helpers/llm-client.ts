@@ -13,8 +13,8 @@ import { LlmClient, type LlmClientDeps } from '../../src/llm/llm-client';
 import { createProvider } from '../../src/llm/providers';
 import { createDynamoClient } from '../../src/stores/clients';
 import { ensureTable } from '../../src/stores/provision';
-import { uniqueId } from './pipeline';
-import { ensureStack } from './stack';
+import { uniqueId } from '../../dev/harness/pipeline';
+import { ensureStack } from '../../dev/harness/stack';
 
 export interface LlmStack {
   cfg: AppConfig;

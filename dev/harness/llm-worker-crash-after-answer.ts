@@ -1,7 +1,7 @@
 // An `llm` worker that kills itself (SIGKILL) right after its first label review has its paid answer
 // and before Temporal hears the activity completed: the fault "kill -9 between a provider answer
 // and the activity's completion", placed exactly. One activity at a time, so no other call is in
-// flight when it dies. `tsx test/helpers/llm-worker-crash-after-answer.ts` with the harness env.
+// flight when it dies. `tsx dev/harness/llm-worker-crash-after-answer.ts` with the harness env.
 import { Worker } from '@temporalio/worker';
 import { createLlmQueueActivities } from '../../src/activities';
 import type { ReviewLabelIssuesInput } from '../../src/activities/evaluate';
