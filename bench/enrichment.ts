@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { EnrichmentReport } from '../src/activities/enrich';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
 import { SEED_ENRICHMENT_TASKS, seedEnrichmentMessages } from '../src/domain/place-prompts';
 import { generatePlaces } from '../dev/generator/places';

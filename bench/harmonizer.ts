@@ -10,7 +10,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { HarmonizeReport } from '../src/activities/harmonize';
-import { writeDataset } from '../src/cli/seed';
+import { writeDataset } from '../dev/seed';
 import { createHarmonizationStores, createLlmLayer, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
 import { generateDataset, type Dataset } from '../dev/generator/generator';

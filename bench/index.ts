@@ -11,7 +11,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import { writeDataset } from '../src/cli/seed';
+import { writeDataset } from '../dev/seed';
 import { createStores } from '../src/deps';
 import { generateDataset } from '../dev/generator/generator';
 import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';

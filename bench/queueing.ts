@@ -9,7 +9,7 @@ import type { Client } from '@temporalio/client';
 import type { WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import { writeDataset } from '../src/cli/seed';
+import { writeDataset } from '../dev/seed';
 import { createStores } from '../src/deps';
 import { generateDataset } from '../dev/generator/generator';
 import { llmPhase } from '../dev/emulator/metrics';

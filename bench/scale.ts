@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import { writeDataset } from '../src/cli/seed';
+import { writeDataset } from '../dev/seed';
 import { generateDataset } from '../dev/generator/generator';
 import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';

@@ -9,7 +9,7 @@ import { loadConfig, type AppConfig } from '../src/config';
 import { parseArgs, boolFlag, flag, numberFlag, assertKnownFlags, UsageError } from '../src/cli/args';
 import { formatReport } from '../src/client';
 import { startRun, waitForRun } from '../src/cli/runs';
-import { writeDataset, writePlaces } from '../src/cli/seed';
+import { writeDataset, writePlaces } from '../dev/seed';
 import { generateDataset } from '../dev/generator/generator';
 import { generatePlaces } from '../dev/generator/places';
 import type { Truth } from '../src/domain/llm-tasks';

@@ -19,7 +19,7 @@ import {
 import { embedHarnessEnv } from '../dev/harness/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 import type { RecordedHistory } from '../dev/harness/histories';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { generatePlaces } from '../dev/generator/places';
 import { createEmbeddingDeps, createHarmonizationStores } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';

@@ -9,7 +9,7 @@ import type { EvaluationReport } from '../src/activities/evaluate';
 import { evaluateLabels, type EvaluateLabelsInput } from '../src/workflows/evaluate';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import type { EnrichPlacesInput } from '../src/workflows/enrich';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';
 import { LlmBatchJobStore } from '../src/stores/llm-batch-jobs';

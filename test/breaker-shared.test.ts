@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';
 import { ProviderBreaker } from '../src/llm/breaker';

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import type { EnrichmentReport } from '../src/activities/enrich';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
 import { generatePlaces, type PlacesDataset } from '../dev/generator/places';
 import { PlaceStore } from '../src/stores/places';

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import type { HarmonizeReport } from '../src/activities/harmonize';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { loadConfig, type AppConfig } from '../src/config';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';

@@ -8,7 +8,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { generateDataset, type Dataset, type GenerateOptions } from '../generator/generator';
 import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../emulator/server';
-import { writeDataset } from '../../src/cli/seed';
+import { writeDataset } from '../seed';
 import { ensureTable } from '../../src/stores/provision';
 import { connectClient } from '../../src/temporal';
 import { startWorkers, type QueueName, type RunningWorkers } from '../../src/worker';
