@@ -1,6 +1,12 @@
 // ESLint flat config: type-aware rules; a floating promise in a workflow is a bug.
 import tseslint from 'typescript-eslint';
 
+/** dev/ (stack, emulator, generators, harness) is not in the worker image: src/ must not import it. */
+const DEV_IMPORTS = {
+  group: ['**/dev', '**/dev/**'],
+  message: 'src/ must not import dev/ (the worker image ships without it): move what both need into src/.',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -33,11 +39,18 @@ export default tseslint.config(
     },
   },
   {
-    // Small files and functions in the product code (tests and fixtures may be longer).
-    files: ['src/**/*.ts'],
+    // Small files and functions in the product code and the dev tooling (tests and fixtures may be longer).
+    files: ['src/**/*.ts', 'dev/**/*.ts'],
     rules: {
       'max-lines': ['error', { max: 400 }],
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
+    // The product (what the worker image ships) never imports the dev tooling (dev/ is not in the image).
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [DEV_IMPORTS] }],
     },
   },
   {
@@ -69,6 +82,8 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'Workflow code imports types only from the I/O layers: call an activity instead.',
             },
+            // Repeated here: this block's rule replaces the src/** one for workflow files.
+            DEV_IMPORTS,
           ],
         },
       ],

@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { answerJsonSchema, renderEnvelope } from '../src/domain/llm-tasks';
-import { startEmulator } from '../src/emulator/server';
+import { startEmulator } from '../dev/emulator/server';
 
 export interface EmulatorBenchOptions {
   /** Measured seconds (after a short warm-up). @default 5 */

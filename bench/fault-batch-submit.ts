@@ -5,8 +5,8 @@
 // the submit. It must find the batch it created instead of paying for a second one.
 import http from 'node:http';
 import type net from 'node:net';
-import { freePort } from '../test/helpers/pipeline';
-import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
+import { freePort } from '../dev/harness/pipeline';
+import { spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 import { embeddingRow, startEmbeddingFaultRun, within } from './fault-common';
 import type { FaultRow, ScenarioContext } from './fault-common';
 

@@ -6,12 +6,12 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { embedStatus, type EmbedStatus } from '../src/cli/embed';
 import { loadConfig, type AppConfig } from '../src/config';
 import { createEmbeddingDeps } from '../src/deps';
-import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
+import { startFaultProxy, type FaultProxy } from '../dev/stack/fault-proxy';
 import { ChromaStore } from '../src/stores/chroma';
 import type { ItemResult } from '../src/stores/runs';
 import type { QueueName } from '../src/worker';
-import { embedHarnessEnv } from '../test/helpers/embed-harness';
-import { startHarness, freePort, uniqueId, type Harness } from '../test/helpers/pipeline';
+import { embedHarnessEnv } from '../dev/harness/embed-harness';
+import { startHarness, freePort, uniqueId, type Harness } from '../dev/harness/pipeline';
 import { embedBackfill, type evaluateLabels, type harmonizeLabels } from '../src/workflows';
 
 /** One row of docs/RELIABILITY.md: what was injected and what became of every item. */

@@ -4,7 +4,7 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
-import type { Harness } from '../test/helpers/pipeline';
+import type { Harness } from '../dev/harness/pipeline';
 import { startEvaluationFaultRun, tallyItems, within } from './fault-common';
 import { evaluateLabels } from '../src/workflows';
 

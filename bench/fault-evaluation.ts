@@ -2,8 +2,8 @@
 // evaluation, with all of the workers' DynamoDB traffic (stores, limiter, LLM cache) behind the proxy.
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
-import { dynamoThrottling } from '../src/stack/fault-proxy';
-import { startHarness, uniqueId } from '../test/helpers/pipeline';
+import { dynamoThrottling } from '../dev/stack/fault-proxy';
+import { startHarness, uniqueId } from '../dev/harness/pipeline';
 import {
   awaitFaultRun,
   directConfig,

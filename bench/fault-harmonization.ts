@@ -4,8 +4,8 @@
 import type { HarmonizeReport } from '../src/activities/harmonize';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import { harmonizeLabels } from '../src/workflows';
-import type { FaultProxy } from '../src/stack/fault-proxy';
-import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
+import type { FaultProxy } from '../dev/stack/fault-proxy';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 import {
   awaitFaultRun,
   directConfig,

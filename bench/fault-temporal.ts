@@ -1,11 +1,11 @@
 // Fault scenario: the Temporal dev server killed (kill -9 of its process group) mid-evaluation and
 // started again on the same SQLite file (`stackUp --only temporal`), so its history survives. The
 // worker is a real child process that must reconnect by itself; the run must complete, none lost.
-import { isPortFree, isProcessAlive, readPidRecord } from '../src/stack/process';
-import { stackUp } from '../src/stack/stack';
+import { isPortFree, isProcessAlive, readPidRecord } from '../dev/stack/process';
+import { stackUp } from '../dev/stack/stack';
 import { createStores } from '../src/deps';
-import { startHarness, uniqueId } from '../test/helpers/pipeline';
-import { spawnWorker } from '../test/helpers/worker-process';
+import { startHarness, uniqueId } from '../dev/harness/pipeline';
+import { spawnWorker } from '../dev/harness/worker-process';
 import { waitFor, type FaultRow, type ScenarioContext } from './fault-common';
 import { awaitEvaluation, rowCounts, startEvaluation, tallyEvaluation } from './fault-eval-run';
 

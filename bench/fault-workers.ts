@@ -1,4 +1,4 @@
-// Process faults of `llm` workers, each a real child process (test/helpers/worker-process.ts):
+// Process faults of `llm` workers, each a real child process (dev/harness/worker-process.ts):
 // - one of two workers stopped (SIGSTOP) while holding permits, past its permit lease and the
 //   activities' heartbeat timeout, then resumed (SIGCONT): the other takes over its slots and its
 //   calls, the provider never sees more than the cap, the stopped calls are paid at most once more;
@@ -12,9 +12,9 @@
 // provider's longest request (a killed worker's connections close, so the provider sees them end).
 import { createDynamoClient } from '../src/stores/clients';
 import { leaseEndForOthers, defaultSkewMarginMs } from '../src/llm/lease-keeper';
-import { holderPid, readSlots, type SlotItem } from '../test/helpers/llm-layer';
-import { startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
-import { spawnWorker, waitForExit, type WorkerProcess } from '../test/helpers/worker-process';
+import { holderPid, readSlots, type SlotItem } from '../dev/harness/llm-layer';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
+import { spawnWorker, waitForExit, type WorkerProcess } from '../dev/harness/worker-process';
 import { waitFor, type FaultRow, type ScenarioContext } from './fault-common';
 import { awaitEvaluation, rowCounts, startEvaluation, tallyEvaluation } from './fault-eval-run';
 
@@ -109,7 +109,7 @@ export async function llmWorkerKilledAfterAnswer(_ctx: ScenarioContext): Promise
     dataset: { merchants: 1, receiptsPerMerchant: 4, seed: 11 },
   });
   // Dies by its own SIGKILL right after its first paid answer, one activity at a time.
-  const crashing = spawnWorker(h.env, ['llm'], 'test/helpers/llm-worker-crash-after-answer.ts');
+  const crashing = spawnWorker(h.env, ['llm'], 'dev/harness/llm-worker-crash-after-answer.ts');
   let survivor: WorkerProcess | undefined;
   try {
     await crashing.ready;

@@ -1,9 +1,9 @@
 // Fault scenarios on the real stack: a pipeline runs with one service (dynalite, s3rver, Chroma)
-// behind our fault proxy (src/stack/fault-proxy.ts), a fault is injected mid-run, and the run is
+// behind our fault proxy (dev/stack/fault-proxy.ts), a fault is injected mid-run, and the run is
 // accounted for: items total / succeeded / failed with a reason / lost, provider requests beyond a
 // clean run, the LLM cap held. Used by test/faults.test.ts and by `npm run bench -- --faults`.
 import fs from 'node:fs';
-import { ensureStack } from '../test/helpers/stack';
+import { ensureStack } from '../dev/harness/stack';
 import type { FaultRow, FaultScenario, ScenarioContext } from './fault-common';
 import { pipelineWorkerKilledAfterBatchCreate } from './fault-batch-submit';
 import { chromaDownMidCompaction } from './fault-compaction';
@@ -78,7 +78,7 @@ export function reliabilityMarkdown(rows: readonly FaultRow[], when = new Date()
     '',
     `Produced by \`npm run bench -- --faults\` on ${when.toISOString().slice(0, 10)}, not by hand. Each row: a pipeline`,
     'run on the real stack (Temporal, dynalite, s3rver, Chroma, the LLM emulator) with one service behind',
-    'our fault proxy (`src/stack/fault-proxy.ts`), or a process fault (a worker process stopped or killed,',
+    'our fault proxy (`dev/stack/fault-proxy.ts`), or a process fault (a worker process stopped or killed,',
     'the Temporal server killed and restarted); the fault is injected mid-run. _Lost_ = items with no',
     'outcome; _extra provider requests_ = requests beyond a clean run of the same data (work paid twice),',
     'to be compared with the calls in flight when the fault hit; _cap held_ = the provider never saw more',

@@ -3,9 +3,9 @@
 // neighbours and batching over the emulator's n-gram embeddings of a seeded 5 x 60 dataset, with a
 // perfect oracle (a word sent to the LLM is decided right). Prints recall, precision and LLM calls.
 import { wordEmbeddingText } from '../src/domain/embedding-text';
-import { generateDataset } from '../src/domain/generator';
+import { generateDataset } from '../dev/generator/generator';
 import { decisionBatches, exactNeighbours, groupVerdicts, type SkipRules } from '../src/domain/harmonization';
-import { embedText } from '../src/emulator/embeddings';
+import { embedText } from '../dev/emulator/embeddings';
 
 interface Word {
   id: string;

@@ -2,10 +2,10 @@
 // 1, 2 and 4 at a time to both, latency side by side. The real server's prefill and decode rates
 // (from its own prompt_eval/eval durations) and its gain from a second slot set the emulator's.
 import { answerJsonSchemaFor } from '../src/domain/llm-tasks';
-import { generateDataset } from '../src/domain/generator';
+import { generateDataset } from '../dev/generator/generator';
 import { labelReviewMessages } from '../src/domain/prompts';
 import { findLabelIssues } from '../src/domain/rules';
-import { startEmulator } from '../src/emulator/server';
+import { startEmulator } from '../dev/emulator/server';
 import { outputTokenLimit } from '../src/llm/output-limit';
 
 export interface CalibrationRow {

@@ -2,7 +2,7 @@
 // inline in their batch) with --skip-llm-review. `npx tsx bench/overhead.ts [receipts...]`
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import { startHarness, uniqueId } from '../test/helpers/pipeline';
+import { startHarness, uniqueId } from '../dev/harness/pipeline';
 import { evaluateLabels } from '../src/workflows';
 
 export async function measureOverhead(

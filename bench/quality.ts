@@ -19,7 +19,7 @@ import {
   truncateSource,
   type UncertainFunction,
 } from '../src/domain/quality';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { safeParseJson } from '../src/llm/llm-client';
 import { createProvider } from '../src/llm/providers';
@@ -29,8 +29,8 @@ import { mergeTruth } from '../src/stores/truth';
 import { connectClient } from '../src/temporal';
 import { startWorkers } from '../src/worker';
 import type { AnalyzeTestSuiteInput } from '../src/workflows/analyze';
-import { ensureStack } from '../test/helpers/stack';
-import { workflowBundle } from '../test/helpers/pipeline';
+import { ensureStack } from '../dev/harness/stack';
+import { workflowBundle } from '../dev/harness/pipeline';
 import { writeSection } from './markdown-section';
 import { analyzeTestSuite } from '../src/workflows';
 

@@ -1,7 +1,7 @@
 // What a bench run costs per LLM call: the CPU of every process (from /proc) and the DynamoDB
 // requests of the llm worker processes (their /metrics), both stable where wall-clock times are not.
 import { loadConfig } from '../src/config';
-import { stackStatus } from '../src/stack/stack';
+import { stackStatus } from '../dev/stack/stack';
 import { CpuMeter } from './proc-stats';
 import type { BenchWorkers } from './scale';
 

@@ -8,14 +8,14 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import { writeDataset } from '../src/cli/seed';
-import { generateDataset } from '../src/domain/generator';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { writeDataset } from '../dev/seed';
+import { generateDataset } from '../dev/generator/generator';
+import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
-import { freePortPair } from '../test/helpers/llm-layer';
-import { spawnWorker, type WorkerProcess } from '../test/helpers/worker-process';
+import { freePortPair } from '../dev/harness/llm-layer';
+import { spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 import { CpuMeter, peakRssMiB } from './proc-stats';
 import {
   cpuMsPerCall,

@@ -6,8 +6,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { SeriesPoint } from '../src/emulator/metrics';
-import { startEmulator } from '../src/emulator/server';
+import type { SeriesPoint } from '../dev/emulator/metrics';
+import { startEmulator } from '../dev/emulator/server';
 import {
   cpuMsPerCall,
   dynamoRequestsPerCall,

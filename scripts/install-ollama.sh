@@ -11,7 +11,7 @@
 # Both go to a cache that outlives a clone (OLLAMA_CACHE_DIR, default ~/.cache/receipt-llm-pipelines), so
 # CI, `npm test` and a second clone reuse them: 8-12 min cold, a second run prints one line. Prints nothing
 # with -q when up to date; the long steps are always announced (on stderr), so a cold build never looks hung.
-# Ends with the paths of the binary and the model; src/stack/tools.ts (ollamaInstall) finds them there.
+# Ends with the paths of the binary and the model; dev/stack/tools.ts (ollamaInstall) finds them there.
 set -euo pipefail
 
 OLLAMA_MODULE="github.com/ollama/ollama"
@@ -37,7 +37,7 @@ die() {
   exit 1
 }
 
-# This layout (cache, build id, models/) is mirrored by ollamaInstall() in src/stack/tools.ts: change both.
+# This layout (cache, build id, models/) is mirrored by ollamaInstall() in dev/stack/tools.ts: change both.
 CACHE="${OLLAMA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/receipt-llm-pipelines}"
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo; then
   MARCH="x86-64-v3"

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { TestQualityAnswer } from '../src/domain/llm-tasks';
 import { functionIdOf } from '../src/domain/quality';
 import type { QualityIssueKind } from '../src/domain/quality';
-import { seededFor, type Rng } from '../src/domain/random';
+import { seededFor, type Rng } from '../dev/generator/random';
 
 const OUT = path.resolve(__dirname, '../test/fixtures/quality');
 const SEED = 2026;

@@ -4,7 +4,7 @@
 // and read the max delay: the loop's longest stall, the time a permit renewal or heartbeat would wait.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { exactNeighbours, exactNeighboursYielding } from '../src/domain/harmonization';
-import { embedText } from '../src/emulator/embeddings';
+import { embedText } from '../dev/emulator/embeddings';
 
 const words = Number(process.argv[2] ?? 3000);
 const dimensions = Number(process.argv[3] ?? 768);

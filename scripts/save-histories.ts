@@ -15,12 +15,12 @@ import {
   historyFileText,
   runSmallEvaluation,
   startedWorkflowId,
-} from '../test/helpers/histories';
-import { embedHarnessEnv } from '../test/helpers/embed-harness';
-import { freePort, startHarness, uniqueId, type Harness } from '../test/helpers/pipeline';
-import type { RecordedHistory } from '../test/helpers/histories';
-import { writePlaces } from '../src/cli/seed';
-import { generatePlaces } from '../src/domain/places';
+} from '../dev/harness/histories';
+import { embedHarnessEnv } from '../dev/harness/embed-harness';
+import { freePort, startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
+import type { RecordedHistory } from '../dev/harness/histories';
+import { writePlaces } from '../dev/seed';
+import { generatePlaces } from '../dev/generator/places';
 import { createEmbeddingDeps, createHarmonizationStores } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';
 import type { Workflow } from '@temporalio/common';

@@ -20,8 +20,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # --ollama: the real LLM server too (test files may ask the harness for it); cached outside the clone.
 bash scripts/install-tools.sh -q --ollama
 started_here=0
-if ! npx tsx src/client.ts stack status --json 2>/dev/null | grep -q '"running"'; then started_here=1; fi
-cleanup() { if [ "${CI:-}" = "true" ] || [ "$started_here" = 1 ]; then npx tsx src/client.ts stack down >/dev/null 2>&1 || true; fi; }
+if ! npx tsx dev/cli.ts stack status --json 2>/dev/null | grep -q '"running"'; then started_here=1; fi
+cleanup() { if [ "${CI:-}" = "true" ] || [ "$started_here" = 1 ]; then npx tsx dev/cli.ts stack down >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
 
 # One workflow bundle for the whole run: every test file and worker process loads it (WORKFLOW_BUNDLE_PATH)
@@ -68,8 +68,8 @@ export -f run_file
 export logs
 
 # The stack up before any file, the model server too, which then gets the lower priority.
-npx tsx src/client.ts stack up --ollama >/dev/null
-ollama_pid=$(npx tsx src/client.ts stack status --json |
+npx tsx dev/cli.ts stack up --ollama >/dev/null
+ollama_pid=$(npx tsx dev/cli.ts stack status --json |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).ollama?.pid ?? ""))')
 # Its process group: the server and the model runner it spawned.
 if [ -n "$ollama_pid" ]; then renice -n 10 -g "$ollama_pid" >/dev/null; fi

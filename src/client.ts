@@ -1,5 +1,6 @@
-// The CLI: `npm run cli -- <command>`. Stack control, the emulator, seeding, pipeline runs, reports.
-import { type AppConfig, ConfigError, loadConfig } from './config';
+// The product CLI: pipeline runs, reports, redrives. `npm run cli -- <command>` runs it through dev/cli.ts,
+// which adds the development commands (the embedded stack, the emulator, seeding) in front of these.
+import { type AppConfig, loadConfig } from './config';
 import {
   type ParsedArgs,
   UsageError,
@@ -12,29 +13,19 @@ import {
   parseArgs,
   usableId,
 } from './cli/args';
+import { runCommandLine } from './cli/run-command-line';
 import { runReport } from './cli/runs';
 import { startRedrive } from './cli/redrive';
 import { analyzeSpec, enrichSpec, followRun, pipelineReportLines, runPipelineCommand } from './cli/pipelines';
-import { seedCommand } from './cli/seed';
 import { modeInput, modeReportLines } from './cli/mode';
-import { LABEL_ALIASES } from './domain/labels';
 import { embedCommand, embedReportLines } from './cli/embed';
 import { harmonizeReportLines, harmonizeSpec } from './cli/harmonize';
-import { runEmulatorCommand } from './emulator/cli';
-import { runStackCommand } from './stack/cli';
 import { connectClient } from './temporal';
 import type { EvaluationReport } from './activities/evaluate';
 import { evaluateLabels, type EvaluateLabelsInput } from './workflows/evaluate';
 
-const resolveAlias = (alias: string): string => LABEL_ALIASES[alias] ?? alias;
-
-const HELP = `Usage: npm run cli -- <command> [flags]
-
-  stack up [--fresh] | down | status [--json]   the embedded stack (Temporal + UI, Chroma, dynalite, s3rver, emulator)
-  emulator [flags]                              run the LLM provider emulator in the foreground (--help for flags)
-  seed --merchants N --receipts N --seed S [--error-rate p] | --from-file F [--format native|layoutlm|dynamo-export]   write a dataset
-  seed --places N [--seed S] [--quality-truth F]   write places with reviews (enrichment); merge quality truth
-  evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
+/** The product commands (dev/cli.ts lists its own above them). */
+export const PRODUCT_COMMANDS_HELP = `  evaluate [--merchant M ...] [--batch-size N] [--skip-llm-review] [--revalidate] [--no-cache]
            [--keep-labels] [--priority interactive|normal|backfill] [--mode realtime|batch] [--wait] [--json]
            label evaluation run (a label reviewed INVALID is replaced by the reviewer's suggestion;
            --keep-labels: status only; --mode batch: prompts as OpenAI Batch API jobs at half price)
@@ -51,6 +42,8 @@ const HELP = `Usage: npm run cli -- <command> [flags]
                                                 label harmonization run (outliers per label and merchant)
 `;
 
+const HELP = `Usage: npm run cli -- <command> [flags]\n\n${PRODUCT_COMMANDS_HELP}`;
+
 const BOOLEAN_FLAGS = [
   'json',
   'wait',
@@ -63,42 +56,18 @@ const BOOLEAN_FLAGS = [
   'delete',
 ];
 
-export async function main(argv: string[]): Promise<number> {
+/** Runs one product command; `help` is what `help` and an unknown command print. */
+export async function main(argv: string[], help = HELP): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help') {
-    process.stdout.write(HELP);
+    process.stdout.write(help);
     return command ? 0 : 2;
-  }
-  // Stack and emulator parse their own flags.
-  if (command === 'stack') return runStackCommand(rest);
-  if (command === 'emulator') {
-    await runEmulatorCommand(rest);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   }
   const args = parseArgs(rest, BOOLEAN_FLAGS);
   // Refused before anything connects: a run id becomes a workflow id and DynamoDB/S3 keys.
   idFlag(args, 'run-id', 'run id');
   const cfg = loadConfig();
   switch (command) {
-    case 'seed': {
-      const summary = await seedCommand(cfg, args);
-      if (summary.receipts > 0 || (summary.places === undefined && summary.qualityFunctions === undefined))
-        console.log(
-          `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
-            (summary.format ? ` (imported from ${summary.format})` : '') +
-            (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
-        );
-      for (const [alias, n] of Object.entries(summary.aliases ?? {}))
-        console.log(`  mapped ${n} label(s) ${alias} -> ${resolveAlias(alias)}`);
-      if (summary.places !== undefined)
-        console.log(`seeded ${summary.places} places, ${summary.reviews} reviews`);
-      if (summary.qualityFunctions !== undefined)
-        console.log(`merged the truth of ${summary.qualityFunctions} test functions into ${cfg.truthFile}`);
-      for (const r of summary.rejected.slice(0, 20))
-        console.log(`  rejected #${r.index} ${r.receiptId ?? ''}: ${r.reasons.join('; ')}`);
-      if (boolFlag(args, 'json')) console.log(JSON.stringify(summary));
-      return 0;
-    }
     case 'evaluate':
       return evaluateCommand(cfg, args);
     case 'report': {
@@ -130,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'harmonize':
       return runPipelineCommand(cfg, args, harmonizeSpec(cfg, args), printReport);
     default:
-      throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+      throw new UsageError(`unknown command "${command}"\n\n${help}`);
   }
 }
 
@@ -208,15 +177,4 @@ export function formatReport(report: Record<string, unknown>): string {
   return lines.join('\n');
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2))
-    .then((code) => process.exit(code))
-    .catch((err: unknown) => {
-      if (err instanceof UsageError || err instanceof ConfigError) {
-        console.error(`error: ${err.message}`);
-        process.exit(2);
-      }
-      console.error(err);
-      process.exit(1);
-    });
-}
+if (require.main === module) runCommandLine(main);

@@ -22,8 +22,8 @@ import {
   startLlmStack,
   type LlmStack,
 } from './helpers/llm-client';
-import { killWorker, spawnLlmWorker, type LlmWorkerProcess } from './helpers/llm-layer';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { killWorker, spawnLlmWorker, type LlmWorkerProcess } from '../dev/harness/llm-layer';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 /**
  * A cache whose writes fail (DynamoDB refusing them), reads working: its entry is too large for an
@@ -207,7 +207,7 @@ function spawnCrashingWorker(env: Record<string, string>) {
   delete childEnv.NODE_TEST_CONTEXT;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, 'helpers/llm-worker-crash-after-answer.ts')],
+    ['--import', 'tsx', path.join(__dirname, '../dev/harness/llm-worker-crash-after-answer.ts')],
     { cwd: path.resolve(__dirname, '..'), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -9,12 +9,12 @@ import type { EvaluationReport } from '../src/activities/evaluate';
 import { evaluateLabels, type EvaluateLabelsInput } from '../src/workflows/evaluate';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import type { EnrichPlacesInput } from '../src/workflows/enrich';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { LlmBatchJobStore } from '../src/stores/llm-batch-jobs';
-import { freePort, startHarness, startRoot, uniqueId, type Harness } from './helpers/pipeline';
-import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
+import { freePort, startHarness, startRoot, uniqueId, type Harness } from '../dev/harness/pipeline';
+import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 
 const MERCHANTS = 3;
 const RECEIPTS = MERCHANTS * 20;

@@ -5,14 +5,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import { ProviderBreaker } from '../src/llm/breaker';
 import { LlmCircuitOpenError, LlmProviderAuthError } from '../src/llm/errors';
 import type { RunStore } from '../src/stores/runs';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
-import { spawnWorker, type WorkerProcess } from './helpers/worker-process';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
+import { spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 
 const answer = () => Promise.resolve('answer');
 

@@ -12,7 +12,7 @@ import { GlobalLimiter } from '../src/llm/limiter';
 import { structuredCacheKey } from '../src/llm/llm-client';
 import { createDynamoClient } from '../src/stores/clients';
 import { answerJsonSchema, askNumber, llmClient, startLlmStack, type LlmStack } from './helpers/llm-client';
-import { uniqueId } from './helpers/pipeline';
+import { uniqueId } from '../dev/harness/pipeline';
 
 type Item = Record<string, unknown>;
 type Requests = Record<string, Array<{ Item?: Item } | Item>>;

@@ -6,10 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { generatePlaces } from '../dev/generator/places';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const CAP = 4;
 

@@ -11,8 +11,8 @@ import { createEmbeddingDeps, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
 import { parseImport } from '../src/domain/import';
 import { ChromaStore } from '../src/stores/chroma';
-import { embedHarnessEnv } from './helpers/embed-harness';
-import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { embedHarnessEnv } from '../dev/harness/embed-harness';
+import { freePort, startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'seed-formats', 'layoutlm-one-merchant.json');
 

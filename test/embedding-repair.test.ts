@@ -11,10 +11,10 @@ import { loadConfig, type AppConfig } from '../src/config';
 import { createEmbeddingDeps } from '../src/deps';
 import { batchKeyOf, requestLine } from '../src/domain/embedding';
 import { ChromaStore } from '../src/stores/chroma';
-import { startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
+import { startFaultProxy, type FaultProxy } from '../dev/stack/fault-proxy';
 import type { embedBackfill } from '../src/workflows/embed';
-import { embedHarnessEnv } from './helpers/embed-harness';
-import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { embedHarnessEnv } from '../dev/harness/embed-harness';
+import { freePort, startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const MAX_REQUESTS = 150;
 const RUN_DEADLINE_MS = 150_000;

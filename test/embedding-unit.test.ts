@@ -27,7 +27,7 @@ import {
 } from '../src/domain/embedding';
 import { BatchApi } from '../src/llm/batch-api';
 import { LlmFatalError } from '../src/llm/errors';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../dev/emulator/server';
 
 describe('batch keys and custom ids', () => {
   test('a batch key round-trips, also for run ids with slashes', () => {

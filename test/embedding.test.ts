@@ -25,18 +25,23 @@ import {
   parseDeltaNdjson,
   type DeltaRecord,
 } from '../src/domain/embedding';
-import { embedText, cosineSimilarity } from '../src/emulator/embeddings';
+import { embedText, cosineSimilarity } from '../dev/emulator/embeddings';
 import { ChromaStore } from '../src/stores/chroma';
-import { findTool } from '../src/stack/tools';
+import { findTool } from '../dev/stack/tools';
 import type {
   compactEmbeddings,
   embedBackfill,
   EmbedProgress,
   PollEmbeddingBatchResult,
 } from '../src/workflows/embed';
-import { embedHarnessEnv } from './helpers/embed-harness';
-import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from './helpers/pipeline';
-import { REPO_ROOT, killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
+import { embedHarnessEnv } from '../dev/harness/embed-harness';
+import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from '../dev/harness/pipeline';
+import {
+  REPO_ROOT,
+  killAllWorkerProcesses,
+  spawnWorker,
+  type WorkerProcess,
+} from '../dev/harness/worker-process';
 
 const EMBEDDING_DIM = 64;
 /** Requests per batch: a 1 x 5 receipt dataset (~90 lines, ~260 words) makes 1 line batch and 2 word batches. */

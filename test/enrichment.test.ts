@@ -3,13 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import type { EnrichmentReport } from '../src/activities/enrich';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createStores } from '../src/deps';
-import { generatePlaces, type PlacesDataset } from '../src/domain/places';
+import { generatePlaces, type PlacesDataset } from '../dev/generator/places';
 import { PlaceStore } from '../src/stores/places';
 import { startWorkers, type RunningWorkers } from '../src/worker';
 import { enrichPlaces, type EnrichPlacesInput } from '../src/workflows/enrich';
-import { startHarness, startRoot, workflowBundle, type Harness } from './helpers/pipeline';
+import { startHarness, startRoot, workflowBundle, type Harness } from '../dev/harness/pipeline';
 
 function startEnrichment(h: Harness, input: EnrichPlacesInput = {}) {
   return startRoot(h, enrichPlaces, 'enrich-', input);

@@ -7,7 +7,7 @@ import type { RunProgress } from '../src/workflows/shared/progress';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { createStores } from '../src/deps';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 async function runEvaluation(h: Harness, input: EvaluateLabelsInput = {}): Promise<EvaluationReport> {
   const runId = uniqueId('eval-');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { CONTROL_PREFIX, dynamoThrottling, startFaultProxy, type FaultProxy } from '../src/stack/fault-proxy';
+import { CONTROL_PREFIX, dynamoThrottling, startFaultProxy, type FaultProxy } from '../dev/stack/fault-proxy';
 
 interface Seen {
   method: string;

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AppConfig } from '../src/config';
 import { FAULT_SCENARIOS, jsonRow, type FaultRow } from '../bench/faults';
-import { ensureStack } from './helpers/stack';
+import { ensureStack } from '../dev/harness/stack';
 
 /** Shorter than the 30 s: the retry layers behave the same after a few seconds of outage. */
 const FAULT_MS = 12_000;

@@ -13,7 +13,7 @@ import { LABELS } from '../src/domain/labels';
 import { allWords } from '../src/domain/receipt';
 import type { ItemResult } from '../src/stores/runs';
 import type { HarmonizeLabelsInput } from '../src/workflows/harmonize';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'seed-formats', 'layoutlm-one-merchant.json');
 /** How a word's decision can come about (activities/harmonize/types.ts `DecisionRule`). */

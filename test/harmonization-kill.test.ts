@@ -5,8 +5,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStores } from '../src/deps';
 import { harmonizerHarness, labelledWords, startHarmonize } from './helpers/harmonize-harness';
-import type { Harness } from './helpers/pipeline';
-import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from './helpers/worker-process';
+import type { Harness } from '../dev/harness/pipeline';
+import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
 
 describe('label harmonization: kill -9 of the worker mid-run', { timeout: 6 * 60_000 }, () => {
   const workers: WorkerProcess[] = [];

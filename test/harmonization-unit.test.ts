@@ -17,7 +17,7 @@ import {
   skipRuleProblems,
   skipVerdict,
 } from '../src/domain/harmonization';
-import { embedText } from '../src/emulator/embeddings';
+import { embedText } from '../dev/emulator/embeddings';
 import type { CallRecord } from '../src/llm/accounting';
 import { sameDocument, sameMetadata, sameRecord, wordChromaRecord } from '../src/stores/chroma';
 import { DECISION_KEY_VERSION, decisionKey } from '../src/stores/outlier-decisions';

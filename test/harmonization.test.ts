@@ -7,7 +7,7 @@ import type { HarmonizeReport } from '../src/activities/harmonize';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import { wordEmbeddingText } from '../src/domain/embedding-text';
 import { harmonize, harmonizerHarness, labelledWords, startHarmonize } from './helpers/harmonize-harness';
-import { workflowBundle, type Harness } from './helpers/pipeline';
+import { workflowBundle, type Harness } from '../dev/harness/pipeline';
 
 describe('label harmonization, 2 merchants x 30 receipts, accuracy 1', { timeout: 5 * 60_000 }, () => {
   let h: Harness;

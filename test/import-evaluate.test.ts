@@ -9,7 +9,7 @@ import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import { parseImport } from '../src/domain/import';
 import { allWords } from '../src/domain/receipt';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const fixture = (name: string) =>
   fs.readFileSync(path.join(__dirname, 'fixtures', 'seed-formats', name), 'utf8');

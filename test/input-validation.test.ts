@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createStores } from '../src/deps';
 import { idRuleBroken } from '../src/domain/ids';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 import { ROOT_INPUT_CASES } from './workflow/root-input-cases';
 
 /** One case on the real stack: what only it shows is the run record failRun writes in DynamoDB. */

@@ -12,8 +12,8 @@ import { GlobalLimiter, LimiterCapMismatchError, type Permit } from '../src/llm/
 import { createDynamoClient } from '../src/stores/clients';
 import { startWorkers } from '../src/worker';
 import { askNumber, injectDynamoFault, llmClient, startLlmStack, type LlmStack } from './helpers/llm-client';
-import { readSlots, waitFor } from './helpers/llm-layer';
-import { uniqueId } from './helpers/pipeline';
+import { readSlots, waitFor } from '../dev/harness/llm-layer';
+import { uniqueId } from '../dev/harness/pipeline';
 
 /** Short leases keep the tests short; the margin is wide so a busy machine's timer lag fits in it. */
 const LEASE = { leaseMs: 4000, skewMarginMs: 1000, adaptive: false, cap: 1 } as const;

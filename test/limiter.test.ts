@@ -10,8 +10,8 @@ import { LlmBudgetExhaustedError } from '../src/llm/errors';
 import { GlobalLimiter, type LimiterOptions, type Permit } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';
 import { ensureTable } from '../src/stores/provision';
-import { readSlots } from './helpers/llm-layer';
-import { ensureStack } from './helpers/stack';
+import { readSlots } from '../dev/harness/llm-layer';
+import { ensureStack } from '../dev/harness/stack';
 
 const id = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

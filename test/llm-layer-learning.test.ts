@@ -6,12 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationReport } from '../src/activities/evaluate';
-import { llmPhase } from '../src/emulator/metrics';
+import { llmPhase } from '../dev/emulator/metrics';
 import { GlobalLimiter } from '../src/llm/limiter';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';
-import { runEvaluation, seconds as ms } from './helpers/llm-layer';
-import { startHarness, type Harness } from './helpers/pipeline';
+import { runEvaluation, seconds as ms } from '../dev/harness/llm-layer';
+import { startHarness, type Harness } from '../dev/harness/pipeline';
 
 // A short run first: a process's first run is slow (modules loaded and compiled, workflow code first
 // run, connections opened), and a limiter learning from latency would take that for a provider

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import type { CallRecord } from '../src/llm/accounting';
-import { llmPhase } from '../src/emulator/metrics';
+import { llmPhase } from '../dev/emulator/metrics';
 import { createStores } from '../src/deps';
 import { createDynamoClient } from '../src/stores/clients';
 import {
@@ -23,8 +23,8 @@ import {
   waitFor,
   type LlmWorkerProcess,
   type SlotItem,
-} from './helpers/llm-layer';
-import { startHarness, type Harness } from './helpers/pipeline';
+} from '../dev/harness/llm-layer';
+import { startHarness, type Harness } from '../dev/harness/pipeline';
 
 describe('two llm worker processes, LLM_MAX_CONCURRENT_CALLS=8 each, provider limit 100', () => {
   let h: Harness;

@@ -8,16 +8,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { EnrichmentReport } from '../src/activities/enrich';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import type { HarmonizeReport } from '../src/activities/harmonize';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { loadConfig, type AppConfig } from '../src/config';
 import { createHarmonizationStores, createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
+import { generatePlaces } from '../dev/generator/places';
 import type { CallRecord } from '../src/llm/accounting';
-import { ollamaDataDir, ollamaProviderEnv, ollamaServerEnv, OLLAMA_STACK_MODEL } from '../src/stack/ollama';
-import { ollamaInstall } from '../src/stack/tools';
+import { ollamaDataDir, ollamaProviderEnv, ollamaServerEnv, OLLAMA_STACK_MODEL } from '../dev/stack/ollama';
+import { ollamaInstall } from '../dev/stack/tools';
 import path from 'node:path';
-import { freePort, startHarness, uniqueId, type Harness, type HarnessOptions } from './helpers/pipeline';
-import { ensureStack } from './helpers/stack';
+import { freePort, startHarness, uniqueId, type Harness, type HarnessOptions } from '../dev/harness/pipeline';
+import { ensureStack } from '../dev/harness/stack';
 
 /** Small receipts with few unverified labels: each review call is a few seconds on 2 cores. */
 const SMALL_RECEIPTS = { pendingRate: 0.05, errorRate: 0.05, minItems: 1, maxItems: 2 };

@@ -12,10 +12,10 @@ import { LlmLeaseLostError, leaseEndForOthers } from '../src/llm/lease-keeper';
 import { GlobalLimiter, type Permit } from '../src/llm/limiter';
 import { createDynamoClient } from '../src/stores/clients';
 import { askNumber, llmClient, startLlmStack, type LlmStack } from './helpers/llm-client';
-import { readSlots } from './helpers/llm-layer';
+import { readSlots } from '../dev/harness/llm-layer';
 import { startOwnTemporal, type OwnTemporal } from './helpers/own-temporal';
-import { uniqueId } from './helpers/pipeline';
-import { killAllWorkerProcesses } from './helpers/worker-process';
+import { uniqueId } from '../dev/harness/pipeline';
+import { killAllWorkerProcesses } from '../dev/harness/worker-process';
 
 /** How long the Temporal server stays down (the worker stop is set by the lease, not by this). */
 const FAULT_MS = 5_000;

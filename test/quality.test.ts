@@ -6,13 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { QualityReport } from '../src/activities/analyze';
-import { drawFaults } from '../src/emulator/engine';
-import { SeededRandom } from '../src/emulator/random';
-import { resolveEmulatorSettings } from '../src/emulator/settings';
+import { drawFaults } from '../dev/emulator/engine';
+import { SeededRandom } from '../dev/emulator/random';
+import { resolveEmulatorSettings } from '../dev/emulator/settings';
 import { createS3Client } from '../src/stores/clients';
 import { mergeTruth } from '../src/stores/truth';
 import type { AnalyzeTestSuiteInput } from '../src/workflows/analyze';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const FIXTURE = path.join(__dirname, 'fixtures/quality');
 const manifest = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'manifest.json'), 'utf8')) as {

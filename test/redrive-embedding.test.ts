@@ -10,7 +10,7 @@ import { createEmbeddingDeps, createStores } from '../src/deps';
 import { ChromaStore } from '../src/stores/chroma';
 import type { EmbeddableItem } from '../src/stores/embeddings';
 import type { embedBackfill } from '../src/workflows/embed';
-import { freePort, startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { freePort, startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 /** Word ids by embedding status, with the batch each one was last in. */
 async function wordsByStatus(h: Harness): Promise<Map<string, EmbeddableItem[]>> {

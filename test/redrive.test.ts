@@ -10,10 +10,10 @@ import type { HarmonizeReport } from '../src/activities/harmonize';
 import type { QualityReport } from '../src/activities/analyze';
 import { UsageError } from '../src/cli/args';
 import { startRedrive } from '../src/cli/redrive';
-import { writePlaces } from '../src/cli/seed';
+import { writePlaces } from '../dev/seed';
 import { createHarmonizationStores, createStores } from '../src/deps';
-import { generatePlaces } from '../src/domain/places';
-import { startHarness, uniqueId, type Harness } from './helpers/pipeline';
+import { generatePlaces } from '../dev/generator/places';
+import { startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const MERCHANTS = 2;
 const RECEIPTS_PER_MERCHANT = 15;

@@ -7,13 +7,13 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { EvaluationReport } from '../src/activities/evaluate';
 import { createStores } from '../src/deps';
 import { evaluateLabels, type EvaluateLabelsInput } from '../src/workflows/evaluate';
-import { startHarness, startRoot, type Harness } from './helpers/pipeline';
+import { startHarness, startRoot, type Harness } from '../dev/harness/pipeline';
 import {
   killAllWorkerProcesses,
   spawnWorker,
   waitForExit,
   type WorkerProcess,
-} from './helpers/worker-process';
+} from '../dev/harness/worker-process';
 
 const MERCHANTS = 2;
 const RECEIPTS_PER_MERCHANT = 15;

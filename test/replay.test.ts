@@ -15,8 +15,8 @@ import {
   loadHistoryFiles,
   runSmallEvaluation,
   type HistoryFile,
-} from './helpers/histories';
-import { startHarness, workflowBundle, type Harness } from './helpers/pipeline';
+} from '../dev/harness/histories';
+import { startHarness, workflowBundle, type Harness } from '../dev/harness/pipeline';
 import { RECEIPTS_INLINE_PATCH, RECEIPT_SEARCH_ATTRIBUTES_PATCH } from '../src/workflows/evaluate/batch';
 import { MERCHANT_CURSOR_PATCH } from '../src/workflows/evaluate/merchant';
 import {

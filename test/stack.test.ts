@@ -12,10 +12,10 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../src/config';
-import { runStackCommand, type CliIo } from '../src/stack/cli';
-import { PortInUseError } from '../src/stack/errors';
-import { OLLAMA_STACK_MODEL } from '../src/stack/ollama';
-import { pidFile, procStartTicks, readPidRecord, spawnDetached, writePidRecord } from '../src/stack/process';
+import { runStackCommand, type CliIo } from '../dev/stack/cli';
+import { PortInUseError } from '../dev/stack/errors';
+import { OLLAMA_STACK_MODEL } from '../dev/stack/ollama';
+import { pidFile, procStartTicks, readPidRecord, spawnDetached, writePidRecord } from '../dev/stack/process';
 import {
   EMULATOR_ENTRY,
   PROJECT_ROOT,
@@ -23,9 +23,9 @@ import {
   STATUS_NAMES,
   TEMPORAL_SEARCH_ATTRIBUTES,
   type ServiceName,
-} from '../src/stack/services';
-import { stackDown, stackStatus, stackUp, type StackStatus } from '../src/stack/stack';
-import { ollamaInstall } from '../src/stack/tools';
+} from '../dev/stack/services';
+import { stackDown, stackStatus, stackUp, type StackStatus } from '../dev/stack/stack';
+import { ollamaInstall } from '../dev/stack/tools';
 
 const PORT_OFFSET = 300;
 const EXTERNAL_VARS = [
@@ -53,7 +53,7 @@ function capture(): CliIo & { stdout: string[]; stderr: string[] } {
   return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
 }
 
-/** Pids of live (non-zombie) processes, per process group, read with ps (independent of src/stack). */
+/** Pids of live (non-zombie) processes, per process group, read with ps (independent of dev/stack). */
 function liveProcessGroups(): Map<number, number[]> {
   const groups = new Map<number, number[]>();
   const out = execFileSync('ps', ['-e', '-o', 'pid=,pgid=,stat='], { encoding: 'utf8' });

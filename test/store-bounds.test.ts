@@ -9,8 +9,8 @@ import { InvalidIdError } from '../src/domain/ids';
 import { keys } from '../src/stores/receipts';
 import { PlaceStore } from '../src/stores/places';
 import { ensureTable } from '../src/stores/provision';
-import { ensureStack } from './helpers/stack';
-import { uniqueId } from './helpers/pipeline';
+import { ensureStack } from '../dev/harness/stack';
+import { uniqueId } from '../dev/harness/pipeline';
 
 const LONG = 'because '.repeat(2000); // 16,000 characters, as a rambling answer might give
 

@@ -2,7 +2,7 @@
 // errors across them, and word geometry in the seed's convention (0..1, y = 0 at the bottom).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateDataset, PLAUSIBLE_CONFUSIONS } from '../../src/domain/generator';
+import { generateDataset, PLAUSIBLE_CONFUSIONS } from '../../dev/generator/generator';
 import { LABELS, LABEL_DEFINITIONS, type Label } from '../../src/domain/labels';
 import { allWords } from '../../src/domain/receipt';
 

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDate, parseTime } from '../../src/domain/datetime';
-import { generateDataset, PLAUSIBLE_CONFUSIONS, type GenerateOptions } from '../../src/domain/generator';
+import { generateDataset, PLAUSIBLE_CONFUSIONS, type GenerateOptions } from '../../dev/generator/generator';
 import type { Label } from '../../src/domain/llm-tasks';
 import { parseMoney } from '../../src/domain/money';
 import { parseQuantity } from '../../src/domain/quantity';

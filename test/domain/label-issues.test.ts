@@ -1,7 +1,7 @@
 // findLabelIssues (rules merged per word, plus unverified labels) and validateReceiptShape.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateDataset } from '../../src/domain/generator';
+import { generateDataset } from '../../dev/generator/generator';
 import type { Receipt } from '../../src/domain/receipt';
 import { findLabelIssues, UNVERIFIED_LABEL, validateReceiptShape } from '../../src/domain/rules';
 import { CLEAN_LINES, cleanWith, cleanWithLines, receiptFrom, wordByText } from './receipt-builder';

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatMoney, parseMoney } from '../../src/domain/money';
-import { createRng } from '../../src/domain/random';
+import { createRng } from '../../dev/generator/random';
 
 void describe('parseMoney', () => {
   const cases: Array<[string, number | undefined]> = [

@@ -8,13 +8,8 @@ import {
   placeEnrichmentSchemaFor,
   seedEnrichmentMessages,
 } from '../../src/domain/place-prompts';
-import {
-  AMENITIES,
-  MAX_AMENITIES,
-  countSentences,
-  generatePlaces,
-  validatePlace,
-} from '../../src/domain/places';
+import { MAX_AMENITIES, countSentences, validatePlace } from '../../src/domain/places';
+import { AMENITIES, generatePlaces } from '../../dev/generator/places';
 
 describe('places generator', () => {
   const ds = generatePlaces({ count: 60, seed: 4 });

@@ -1,7 +1,7 @@
 // The seeded PRNG and its helpers: reproducible, in range, and independent per key.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng, hashString, mulberry32, seededFor } from '../../src/domain/random';
+import { createRng, hashString, mulberry32, seededFor } from '../../dev/generator/random';
 
 const draws = <T>(next: () => T, n: number): T[] => Array.from({ length: n }, next);
 

@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import type OpenAI from 'openai';
 import { toFile } from 'openai';
 import { answerJsonSchema, answerSchemas } from '../../src/domain/llm-tasks';
-import { embedText } from '../../src/emulator/embeddings';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
+import { embedText } from '../../dev/emulator/embeddings';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
 import { REVIEW_ITEMS, openAiClient, reviewPrompt, writeTruthFile } from './helpers';
 
 type Batch = OpenAI.Batches.Batch;

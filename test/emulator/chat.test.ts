@@ -9,8 +9,8 @@ import {
   testQualityAnswerSchema,
   type LabelReviewAnswer,
 } from '../../src/domain/llm-tasks';
-import { findSchemaViolation } from '../../src/emulator/json-schema';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
+import { findSchemaViolation } from '../../dev/emulator/json-schema';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
 import { REVIEW_ITEMS, ollamaClient, openAiClient, reviewPrompt, writeTruthFile } from './helpers';
 
 const schema = answerJsonSchema('label_review');

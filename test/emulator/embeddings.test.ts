@@ -1,8 +1,8 @@
 // Embeddings: the pure n-gram hashing, and both SDKs over HTTP (openai with its default base64 encoding).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cosineSimilarity, embedText, embeddingToBase64 } from '../../src/emulator/embeddings';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
+import { cosineSimilarity, embedText, embeddingToBase64 } from '../../dev/emulator/embeddings';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
 import { ollamaClient, openAiClient, postJson } from './helpers';
 
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { APIConnectionError, APIError } from 'openai';
 import { answerJsonSchema, answerSchemas } from '../../src/domain/llm-tasks';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
 import { getMetrics, openAiClient, reviewPrompt, writeTruthFile } from './helpers';
 
 const CALLS = 400;

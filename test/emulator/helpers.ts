@@ -11,7 +11,7 @@ import {
   type PromptEnvelope,
   type Truth,
 } from '../../src/domain/llm-tasks';
-import { type EmulatorMetrics } from '../../src/emulator/metrics';
+import { type EmulatorMetrics } from '../../dev/emulator/metrics';
 
 /** Words of a small label-review chunk: w1 and w3 carry planted wrong labels. */
 export const REVIEW_ITEMS: Array<{ id: string; text: string; label: Label; truth: Label }> = [

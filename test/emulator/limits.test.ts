@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { APIError } from 'openai';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
 import { getMetrics, ollamaClient, openAiClient, postJson } from './helpers';
 
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'ping' }] };

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { APIError } from 'openai';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
 import { getMetrics, ollamaClient, openAiClient, reviewPrompt } from './helpers';
 
 void describe('metrics and control', () => {

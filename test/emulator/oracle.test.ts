@@ -14,9 +14,9 @@ import {
   type TestQualityAnswer,
   type Truth,
 } from '../../src/domain/llm-tasks';
-import { findSchemaViolation, generateInstance, type JsonSchema } from '../../src/emulator/json-schema';
-import { answerPrompt, isAnsweredCorrectly, malformAnswer } from '../../src/emulator/oracle';
-import { SeededRandom } from '../../src/emulator/random';
+import { findSchemaViolation, generateInstance, type JsonSchema } from '../../dev/emulator/json-schema';
+import { answerPrompt, isAnsweredCorrectly, malformAnswer } from '../../dev/emulator/oracle';
+import { SeededRandom } from '../../dev/emulator/random';
 import { REVIEW_ITEMS, reviewTruth } from './helpers';
 
 const truth = reviewTruth();

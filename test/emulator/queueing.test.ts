@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { APIError, APIUserAbortError } from 'openai';
-import { OLLAMA_BUSY_MESSAGE } from '../../src/emulator/ollama-wire';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
-import { type EmulatorSettings } from '../../src/emulator/settings';
+import { OLLAMA_BUSY_MESSAGE } from '../../dev/emulator/ollama-wire';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
+import { type EmulatorSettings } from '../../dev/emulator/settings';
 import { getMetrics, ollamaClient, openAiClient, postJson } from './helpers';
 
 const QUEUEING: Partial<EmulatorSettings> = {

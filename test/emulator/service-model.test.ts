@@ -6,9 +6,9 @@ import {
   type ServiceSlot,
   type SlotOutcome,
   type SlotSettings,
-} from '../../src/emulator/service-slots';
-import { serviceTimeMs, slotSpeed, soloWorkMs, type ServiceRates } from '../../src/emulator/service-time';
-import { DEFAULT_EMULATOR_SETTINGS } from '../../src/emulator/settings';
+} from '../../dev/emulator/service-slots';
+import { serviceTimeMs, slotSpeed, soloWorkMs, type ServiceRates } from '../../dev/emulator/service-time';
+import { DEFAULT_EMULATOR_SETTINGS } from '../../dev/emulator/settings';
 
 const rates: ServiceRates = {
   latencyMs: 20,

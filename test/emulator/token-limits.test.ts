@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BadRequestError, toFile } from 'openai';
 import { answerJsonSchema } from '../../src/domain/llm-tasks';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/server';
-import { countTextTokens } from '../../src/emulator/tokens';
+import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
+import { countTextTokens } from '../../dev/emulator/tokens';
 import { getMetrics, ollamaClient, openAiClient, reviewPrompt, writeTruthFile } from './helpers';
 
 const LIMIT = 5;

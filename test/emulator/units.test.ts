@@ -4,15 +4,15 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { AdmissionControl, RPM_WINDOW_MS } from '../../src/emulator/admission';
-import { EmulatorUsageError, parseEmulatorArgs } from '../../src/emulator/cli';
-import { MetricsRecorder } from '../../src/emulator/metrics';
+import { AdmissionControl, RPM_WINDOW_MS } from '../../dev/emulator/admission';
+import { EmulatorUsageError, parseEmulatorArgs } from '../../dev/emulator/cli';
+import { MetricsRecorder } from '../../dev/emulator/metrics';
 import {
   DEFAULT_EMULATOR_SETTINGS,
   EmulatorSettingsError,
   resolveEmulatorSettings,
-} from '../../src/emulator/settings';
-import { TRUTH_CHECK_INTERVAL_MS, TruthSource } from '../../src/emulator/truth-source';
+} from '../../dev/emulator/settings';
+import { TRUTH_CHECK_INTERVAL_MS, TruthSource } from '../../dev/emulator/truth-source';
 import { emptyTruth } from '../../src/domain/llm-tasks';
 import { writeTruthFile } from './helpers';
 
@@ -178,7 +178,7 @@ void describe('CLI flags', () => {
   }
 
   void test('the entry point exits 2 on a bad flag', () => {
-    const main = path.join(__dirname, '../../src/emulator/main.ts');
+    const main = path.join(__dirname, '../../dev/emulator/main.ts');
     const run = spawnSync(process.execPath, ['--import', 'tsx', main, '--seed', 'x'], {
       encoding: 'utf8',
       env: { ...process.env, ...env },

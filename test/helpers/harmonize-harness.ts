@@ -4,7 +4,13 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { HarmonizeReport } from '../../src/activities/harmonize';
 import { createHarmonizationStores } from '../../src/deps';
 import { harmonizeLabels, type HarmonizeLabelsInput } from '../../src/workflows/harmonize';
-import { startHarness, startRoot, uniqueId, type Harness, type HarnessOptions } from './pipeline';
+import {
+  startHarness,
+  startRoot,
+  uniqueId,
+  type Harness,
+  type HarnessOptions,
+} from '../../dev/harness/pipeline';
 
 /** A harness whose workers use their own Chroma collections (dropped when it closes). */
 export async function harmonizerHarness(opts: HarnessOptions): Promise<Harness> {

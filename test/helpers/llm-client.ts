@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AppConfig, loadConfig } from '../../src/config';
-import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../src/emulator/server';
+import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from '../../dev/emulator/server';
 import { LlmMetrics, parsePrices } from '../../src/llm/accounting';
 import { AnswerLedger } from '../../src/llm/answer-ledger';
 import { LlmCache } from '../../src/llm/cache';
@@ -13,8 +13,8 @@ import { LlmClient, type LlmClientDeps } from '../../src/llm/llm-client';
 import { createProvider } from '../../src/llm/providers';
 import { createDynamoClient } from '../../src/stores/clients';
 import { ensureTable } from '../../src/stores/provision';
-import { uniqueId } from './pipeline';
-import { ensureStack } from './stack';
+import { uniqueId } from '../../dev/harness/pipeline';
+import { ensureStack } from '../../dev/harness/stack';
 
 export interface LlmStack {
   cfg: AppConfig;

@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { stackDown, stackUp } from '../../src/stack/stack';
-import { freePort } from './pipeline';
-import { ensureStack } from './stack';
+import { stackDown, stackUp } from '../../dev/stack/stack';
+import { freePort } from '../../dev/harness/pipeline';
+import { ensureStack } from '../../dev/harness/stack';
 
 export interface OwnTemporal {
   /** The config of this process from now on: the shared stack, but this Temporal server. */

@@ -7,10 +7,10 @@ import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import { TEMPORAL_SEARCH_ATTRIBUTES } from '../../src/stack/services';
-import { findTool } from '../../src/stack/tools';
+import { TEMPORAL_SEARCH_ATTRIBUTES } from '../../dev/stack/services';
+import { findTool } from '../../dev/stack/tools';
 // The run's prebuilt bundle (npm test makes one), else src/workflows bundled once per test file.
-import { workflowBundle } from '../helpers/pipeline';
+import { workflowBundle } from '../../dev/harness/pipeline';
 
 export { ApplicationFailure } from '@temporalio/activity';
 

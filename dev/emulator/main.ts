@@ -1,4 +1,4 @@
-// Entry point of the LLM provider emulator process (`tsx src/emulator/main.ts [flags]`).
+// Entry point of the LLM provider emulator process (`tsx dev/emulator/main.ts [flags]`).
 import { runEmulatorCommand } from './cli';
 
 runEmulatorCommand(process.argv.slice(2)).catch((err: unknown) => {

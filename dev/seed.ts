@@ -1,14 +1,23 @@
 // `seed`: writes a synthetic dataset (or an imported file) to DynamoDB and its truth to DATA_DIR.
 import fs from 'node:fs/promises';
-import type { AppConfig } from '../config';
-import { generateDataset, type Dataset } from '../domain/generator';
-import type { Truth } from '../domain/llm-tasks';
-import { generatePlaces, type PlacesDataset } from '../domain/places';
-import { PlaceStore } from '../stores/places';
-import { IMPORT_FORMATS, parseImport, type ImportFormat } from '../domain/import';
-import { createStores } from '../deps';
-import { mergeTruth } from '../stores/truth';
-import { type ParsedArgs, UsageError, assertKnownFlags, flag, numberFlag } from './args';
+import { generateDataset, type Dataset } from './generator/generator';
+import type { Truth } from '../src/domain/llm-tasks';
+import { generatePlaces, type PlacesDataset } from './generator/places';
+import { PlaceStore } from '../src/stores/places';
+import { IMPORT_FORMATS, parseImport, type ImportFormat } from '../src/domain/import';
+import { createStores } from '../src/deps';
+import { mergeTruth } from '../src/stores/truth';
+import {
+  type ParsedArgs,
+  UsageError,
+  assertKnownFlags,
+  boolFlag,
+  flag,
+  numberFlag,
+  parseArgs,
+} from '../src/cli/args';
+import { LABEL_ALIASES } from '../src/domain/labels';
+import { type AppConfig, loadConfig } from '../src/config';
 
 export interface SeedSummary {
   merchants: number;
@@ -24,6 +33,29 @@ export interface SeedSummary {
   reviews?: number;
   /** With --quality-truth: test functions whose truth was merged. */
   qualityFunctions?: number;
+}
+
+/** `npm run cli -- seed ...`: writes the dataset and prints what it wrote (the summary as JSON with --json). */
+export async function runSeedCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['json']);
+  const cfg = loadConfig();
+  const summary = await seedCommand(cfg, args);
+  if (summary.receipts > 0 || (summary.places === undefined && summary.qualityFunctions === undefined))
+    console.log(
+      `seeded ${summary.merchants} merchants, ${summary.receipts} receipts, ${summary.words} words, ${summary.planted} planted label errors` +
+        (summary.format ? ` (imported from ${summary.format})` : '') +
+        (summary.rejected.length ? `; rejected ${summary.rejected.length} records` : ''),
+    );
+  for (const [alias, n] of Object.entries(summary.aliases ?? {}))
+    console.log(`  mapped ${n} label(s) ${alias} -> ${LABEL_ALIASES[alias] ?? alias}`);
+  if (summary.places !== undefined)
+    console.log(`seeded ${summary.places} places, ${summary.reviews} reviews`);
+  if (summary.qualityFunctions !== undefined)
+    console.log(`merged the truth of ${summary.qualityFunctions} test functions into ${cfg.truthFile}`);
+  for (const r of summary.rejected.slice(0, 20))
+    console.log(`  rejected #${r.index} ${r.receiptId ?? ''}: ${r.reasons.join('; ')}`);
+  if (boolFlag(args, 'json')) console.log(JSON.stringify(summary));
+  return 0;
 }
 
 export async function seedCommand(cfg: AppConfig, args: ParsedArgs): Promise<SeedSummary> {

@@ -2,7 +2,7 @@
 // answer, before its activity can use it or Temporal hears the activity completed: the fault
 // "kill -9 between a provider answer and the activity's completion", placed exactly. One activity
 // at a time, so no other call is in flight when it dies.
-// `tsx test/helpers/llm-worker-crash-after-answer.ts` with the harness env.
+// `tsx dev/harness/llm-worker-crash-after-answer.ts` with the harness env.
 import { Worker } from '@temporalio/worker';
 import { createLlmQueueActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config';

@@ -39,7 +39,7 @@ export function killAllWorkerProcesses(): void {
  * Starts `node --import tsx src/worker.ts --queues <queues>` with the harness env on top of ours.
  * The test runner's own variables are dropped so the child is a plain worker process. `entry`
  * runs another worker script instead (one that logs `worker running:` when it polls, such as
- * test/helpers/llm-worker-crash-after-answer.ts), relative to the repository root.
+ * dev/harness/llm-worker-crash-after-answer.ts), relative to the repository root.
  */
 export function spawnWorker(
   harnessEnv: Record<string, string>,

@@ -11,7 +11,7 @@ import { createStores } from '../../src/deps';
 import type { evaluateLabels } from '../../src/workflows/evaluate';
 import { uniqueId, type Harness, type HarnessOptions } from './pipeline';
 
-export const HISTORIES_DIR = path.resolve(__dirname, '../fixtures/histories');
+export const HISTORIES_DIR = path.resolve(__dirname, '../../test/fixtures/histories');
 
 /** A tiny dataset (1 merchant x 3 receipts) plus one receipt without lines, so files stay small. */
 export const SMALL_RUN_HARNESS: HarnessOptions = {

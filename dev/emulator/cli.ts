@@ -1,6 +1,6 @@
 // `emulator [flags]`: runs the LLM provider emulator in the foreground until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig } from '../../src/config';
 import { startEmulator } from './server';
 import {
   DEFAULT_EMULATOR_SETTINGS,

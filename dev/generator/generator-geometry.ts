@@ -1,9 +1,16 @@
 // Where the words of a synthetic receipt are printed: a monospace column, amounts right-aligned,
 // boxes normalised to 0..1 with y = 0 at the bottom (the seed project's convention).
 import type { Segment } from './generator-layout';
-import { parseMoney } from './money';
+import { parseMoney } from '../../src/domain/money';
 import { seededFor } from './random';
-import { lineIdOf, unionBox, wordIdOf, type BoundingBox, type Line, type Word } from './receipt';
+import {
+  lineIdOf,
+  unionBox,
+  wordIdOf,
+  type BoundingBox,
+  type Line,
+  type Word,
+} from '../../src/domain/receipt';
 
 /** Characters a receipt printer puts on one line. */
 const COLUMNS = 40;

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AppConfig } from '../config';
+import type { AppConfig } from '../../src/config';
 import { ToolMissingError } from './errors';
 
 /** Binaries that scripts/install-tools.sh installs. */

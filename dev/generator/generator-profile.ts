@@ -1,5 +1,5 @@
 // How one synthetic merchant's point-of-sale system prints receipts: fixed per merchant, seeded.
-import { DATE_FORMATS, TIME_FORMATS, type DateFormat, type TimeFormat } from './datetime';
+import { DATE_FORMATS, TIME_FORMATS, type DateFormat, type TimeFormat } from '../../src/domain/datetime';
 import {
   CARD_PAYMENTS,
   CATEGORIES,
@@ -17,7 +17,7 @@ import {
   WEBSITE_SUFFIXES,
   type Category,
 } from './generator-vocabulary';
-import type { Merchant } from './receipt';
+import type { Merchant } from '../../src/domain/receipt';
 import { seededFor, type Rng } from './random';
 
 export interface MerchantProfile {

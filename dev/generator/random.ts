@@ -1,5 +1,5 @@
-// Seeded, dependency-free randomness: the only source of chance in domain code, so that the
-// generator and any workflow code that uses it replay identically.
+// Seeded, dependency-free randomness: the only source of chance in the generators, so that a seed
+// always gives the same dataset.
 
 /** A function returning uniformly distributed numbers in [0, 1). */
 export type RandomSource = () => number;

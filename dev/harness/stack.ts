@@ -1,7 +1,7 @@
 // The shared embedded stack for tests: started once, reused by every test file and every later run.
 import { loadConfig, type AppConfig } from '../../src/config';
-import { ollamaProviderEnv } from '../../src/stack/ollama';
-import { stackUp } from '../../src/stack/stack';
+import { ollamaProviderEnv } from '../stack/ollama';
+import { stackUp } from '../stack/stack';
 
 export interface EnsureStackOptions {
   /**

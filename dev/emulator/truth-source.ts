@@ -1,6 +1,6 @@
 // The truth file the oracle answers from, re-read when it changes (mtime checked at most once per second).
 import fs from 'node:fs';
-import { emptyTruth, type Truth } from '../domain/llm-tasks';
+import { emptyTruth, type Truth } from '../../src/domain/llm-tasks';
 
 /** How often, at most, the truth file's mtime is checked. */
 export const TRUTH_CHECK_INTERVAL_MS = 1000;

@@ -13,7 +13,7 @@ import {
   type TaskKind,
   type TestQualityAnswer,
   type Truth,
-} from '../domain/llm-tasks';
+} from '../../src/domain/llm-tasks';
 import { findSchemaViolation, generateInstance, type JsonSchema } from './json-schema';
 import { SeededRandom, hashParts, hex8, unitFromParts } from './random';
 

@@ -2,8 +2,8 @@
 import { imageIdOf, layoutToLines } from './generator-geometry';
 import { receiptLayout } from './generator-layout';
 import { merchantProfile, type MerchantProfile } from './generator-profile';
-import { emptyTruth, type Label, type Truth } from './llm-tasks';
-import type { Merchant, Receipt, WordLabel } from './receipt';
+import { emptyTruth, type Label, type Truth } from '../../src/domain/llm-tasks';
+import type { Merchant, Receipt, WordLabel } from '../../src/domain/receipt';
 import { seededFor } from './random';
 
 export { merchantIdOf } from './generator-profile';

@@ -12,7 +12,7 @@ import {
   type BatchLine,
 } from './batch-input';
 import { FileStore, IdSource, type StoredFile } from './batch-files';
-import type { BatchStatus } from '../domain/embedding';
+import type { BatchStatus } from '../../src/domain/embedding';
 import { type InferenceEngine } from './engine';
 import { BadRequestError, isRecord } from './http-util';
 import { type MetricsRecorder } from './metrics';

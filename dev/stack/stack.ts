@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppConfig } from '../config';
-import { provision } from '../stores/provision';
+import type { AppConfig } from '../../src/config';
+import { provision } from '../../src/stores/provision';
 import {
   ExternalServiceError,
   PortInUseError,

@@ -1,6 +1,6 @@
 // `stack up [--fresh] [--ollama] [--only a,b] | down | status [--json]`: the command-line face of the embedded stack.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig } from '../../src/config';
 import { StackError } from './errors';
 import { ollamaProviderEnv } from './ollama';
 import { SERVICE_NAMES, STATUS_NAMES, isServiceName, type ServiceName } from './services';

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AppConfig } from '../config';
+import type { AppConfig } from '../../src/config';
 import { ServiceStartError } from './errors';
 import { logFile, tailLog } from './process';
 import { ollamaInstall } from './tools';

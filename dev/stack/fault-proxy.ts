@@ -3,7 +3,7 @@
 // for a period set by a test, delays them, answers them with an error (HTTP 5xx, DynamoDB
 // throttling), holds them without an answer (blackhole) or refuses connections.
 // In process: `startFaultProxy({ target })`; from another process: the control API under
-// `/__fault-proxy/` (PUT fault, DELETE fault, GET stats) or `npx tsx src/stack/fault-proxy.ts`.
+// `/__fault-proxy/` (PUT fault, DELETE fault, GET stats) or `npx tsx dev/stack/fault-proxy.ts`.
 import http from 'node:http';
 import type net from 'node:net';
 
@@ -338,7 +338,7 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 if (require.main === module) {
-  // npx tsx src/stack/fault-proxy.ts --target http://127.0.0.1:4567 [--port 5567]
+  // npx tsx dev/stack/fault-proxy.ts --target http://127.0.0.1:4567 [--port 5567]
   const argv = process.argv.slice(2);
   const arg = (name: string) => {
     const i = argv.indexOf(`--${name}`);

@@ -1,6 +1,6 @@
 // The printed lines of one synthetic receipt: text spans with the label each word of a span gets.
-import { daysInMonth, formatDate, formatTime, toIsoDateTime } from './datetime';
-import type { CalendarDate, ClockTime } from './datetime';
+import { daysInMonth, formatDate, formatTime, toIsoDateTime } from '../../src/domain/datetime';
+import type { CalendarDate, ClockTime } from '../../src/domain/datetime';
 import {
   CASH_BACK_CENTS,
   CASH_PAYMENT,
@@ -11,8 +11,8 @@ import {
   TIP_PERCENTS,
 } from './generator-vocabulary';
 import type { MerchantProfile } from './generator-profile';
-import type { Label } from './labels';
-import { formatMoney } from './money';
+import type { Label } from '../../src/domain/labels';
+import { formatMoney } from '../../src/domain/money';
 import { seededFor, type Rng } from './random';
 
 /** Text spans of one printed line; every whitespace-separated word of a span gets its label. */

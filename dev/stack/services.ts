@@ -1,7 +1,7 @@
 // What each service of the embedded stack is: how it starts, where it listens, how its health is probed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { envSchema, type AppConfig, type Env } from '../config';
+import { envSchema, type AppConfig, type Env } from '../../src/config';
 import { probeAnyHttp, probeDynamo, probeHttp, probeTemporal, type Health } from './health';
 import { ollamaDataDir, ollamaServerEnv, ollamaUrl, pointsAtStackOllama } from './ollama';
 import type { LaunchSpec } from './process';
@@ -27,11 +27,11 @@ export function isServiceName(name: string): name is ServiceName {
   return (SERVICE_NAMES as readonly string[]).includes(name);
 }
 
-/** Root of the repository (src/stack/ is two levels below it). */
+/** Root of the repository (dev/stack/ is two levels below it). */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Entry point of the LLM provider emulator (written separately; the stack skips it while absent). */
-export const EMULATOR_ENTRY = path.join(PROJECT_ROOT, 'src', 'emulator', 'main.ts');
+export const EMULATOR_ENTRY = path.join(PROJECT_ROOT, 'dev', 'emulator', 'main.ts');
 
 /**
  * Custom search attributes the pipelines set, so the Temporal UI can filter runs.

@@ -1,6 +1,6 @@
 // Registers the pipelines' custom search attributes on the Temporal namespace, idempotently.
 import { Connection } from '@temporalio/client';
-import type { AppConfig } from '../config';
+import type { AppConfig } from '../../src/config';
 import { TEMPORAL_SEARCH_ATTRIBUTES } from './services';
 
 /**
