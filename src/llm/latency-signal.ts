@@ -31,12 +31,6 @@ export interface LatencyMemory {
    * queueing raises both, so a window is judged by the lower of the two ratios.
    */
   baseRawLatency?: number;
-  /**
-   * How much one call's latency varies around the unloaded one (relative, about one standard
-   * deviation) in the window that set it: a jittery provider's windows wander that much without
-   * any queue, so the tolerance widens by it (`toleranceOf`).
-   */
-  baseSpread?: number;
   baseAt?: number;
   /** Throughput (work units per ms) measured at the current limit. */
   xAtLimit?: number;
@@ -47,10 +41,6 @@ export interface LatencyMemory {
    * nothing measured below): what that trial is judged by.
    */
   xBeforeCut?: number;
-  /** The calls allowed before that trial: where a trial that cost throughput goes back to. */
-  limitBeforeCut?: number;
-  /** That trial ended slow start: undoing it resumes slow start. */
-  cutInSlowStart?: boolean;
   /** When the limit last changed by a latency verdict: samples of calls started before are stale. */
   adjustedAt?: number;
 }
@@ -124,28 +114,6 @@ export interface WindowStats {
   meanInFlight: number;
   /** Throughput estimate by Little's law: mean in flight over the median latency. */
   throughput: number;
-  /** Relative spread of one call's latency (`spreadOf`), the lower of the normalised and ms ones. */
-  spread: number;
-}
-
-/**
- * About one standard deviation of a sample, relative to its median: the mean absolute deviation from
- * the median, x1.25 (exact for a normal distribution; robust to one outlier).
- */
-export function spreadOf(sortedValues: readonly number[]): number {
-  const mid = sortedValues[Math.floor((sortedValues.length - 1) / 2)] ?? 0;
-  if (mid <= 0) return 0;
-  const mad = sortedValues.reduce((n, v) => n + Math.abs(v - mid), 0) / sortedValues.length;
-  return (1.25 * mad) / mid;
-}
-
-/**
- * The latency ratio above which calls count as waiting in a queue: `tolerance`, widened by two
- * standard errors of a jittery provider's own spread (a window's median of `samples` calls; one
- * call alone: `samples` 1). A provider with steady latency keeps `tolerance`.
- */
-export function toleranceOf(o: LatencyOptions, spread: number | undefined, samples: number): number {
-  return o.tolerance + (2 * Math.min(0.5, spread ?? 0)) / Math.sqrt(Math.max(1, samples));
 }
 
 export function windowStats(samples: readonly LatencySample[]): WindowStats | undefined {
@@ -161,7 +129,6 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
     minLatency: norm[0]!,
     meanInFlight,
     throughput: meanInFlight / latency,
-    spread: Math.min(spreadOf(norm), spreadOf(raw)),
   };
 }
 
@@ -169,15 +136,11 @@ export type LatencyVerdict =
   | { kind: 'room' }
   /**
    * `rebase`: this window's latency is the provider's own unloaded latency from now on;
-   * `restoreTo`: and the limit goes back to what it was before a cut on trial (`resumeSlowStart`:
-   * and slow start goes on, if that cut had ended it).
+   * `restoreTo`: and the limit goes back to what it was before a trial of one less.
    */
-  | { kind: 'hold'; reason: string; rebase?: boolean; restoreTo?: number; resumeSlowStart?: boolean }
-  /**
-   * `trial`: a cut judged by the next window's throughput against this one's (a cut that costs
-   * throughput is undone); `failedProbe`: a step up that brought nothing (the probe interval doubles).
-   */
-  | { kind: 'shrink'; to: number; reason: string; trial?: boolean; failedProbe?: boolean };
+  | { kind: 'hold'; reason: string; rebase?: boolean; restoreTo?: number }
+  /** `trial`: one less, to see whether latency falls; judged against this window's throughput. */
+  | { kind: 'shrink'; to: number; reason: string; trial?: boolean };
 
 /**
  * The unloaded latency after this window: the lowest window median seen (a median, so one lucky
@@ -186,18 +149,11 @@ export type LatencyVerdict =
 export function nextBase(memory: LatencyMemory, stats: WindowStats, now: number, o: LatencyOptions) {
   const maxAge = Math.max(o.baseMaxAgeMs, o.baseMaxAgeCalls * (memory.baseRawLatency ?? 0));
   const stale = memory.baseAt === undefined || now - memory.baseAt > maxAge;
-  const own = { baseSpread: stats.spread };
   if (memory.baseLatency === undefined || stale)
-    return { baseLatency: stats.latency, baseRawLatency: stats.rawLatency, ...own, baseAt: now };
+    return { baseLatency: stats.latency, baseRawLatency: stats.rawLatency, baseAt: now };
   const baseRawLatency = Math.min(memory.baseRawLatency ?? stats.rawLatency, stats.rawLatency);
-  if (stats.latency < memory.baseLatency)
-    return { baseLatency: stats.latency, baseRawLatency, ...own, baseAt: now };
-  return {
-    baseLatency: memory.baseLatency,
-    baseRawLatency,
-    baseSpread: memory.baseSpread ?? stats.spread,
-    baseAt: memory.baseAt!,
-  };
+  if (stats.latency < memory.baseLatency) return { baseLatency: stats.latency, baseRawLatency, baseAt: now };
+  return { baseLatency: memory.baseLatency, baseRawLatency, baseAt: memory.baseAt! };
 }
 
 export interface JudgeContext {
@@ -206,8 +162,6 @@ export interface JudgeContext {
   baseLatency: number;
   /** The unloaded latency in ms (`nextBase`); the lower of the two ratios is the window's. */
   baseRawLatency?: number;
-  /** The unloaded latency's own spread (`nextBase`): widens the tolerance (`toleranceOf`). */
-  baseSpread?: number;
   /** Calls allowed in flight when the window ran. */
   limit: number;
   slowStart: boolean;
@@ -218,38 +172,43 @@ export interface JudgeContext {
 }
 
 /**
- * A cut on trial (`memory.xBeforeCut`) with latency still up: if it cost throughput, no call had
- * been waiting, so the latency is the provider's own (a slower provider, or a CPU-starved machine:
- * the emulator's or the server's processes lag too) and the cut is undone. From L to C calls with
- * flat latency loses 1 - C/L of the throughput; queueing loses none: half of that tells them apart.
+ * Latency a little above the tolerance with nothing measured below: the limit may sit one above
+ * what the provider serves at once (one call always waiting), so try one less. If one less lost
+ * throughput while latency stayed up, no call was waiting: that latency is the provider's own (or
+ * noise), so the limit goes back up and the latency becomes the unloaded one. At a limit L with flat
+ * latency, one less loses 1/L of the throughput; queueing loses none: half of 1/L tells them apart.
  */
-function undoCostlyCut(
+function trialOfOneLess(
   stats: WindowStats,
   memory: LatencyMemory,
   limit: number,
   why: string,
   o: LatencyOptions,
-): LatencyVerdict | undefined {
-  if (!memory.xBeforeCut) return undefined;
-  const from = Math.max(limit + 1, memory.limitBeforeCut ?? limit + 1);
-  const loss = 1 - stats.throughput / memory.xBeforeCut;
-  if (loss < Math.min(o.minGain, (1 - limit / from) / 2)) return undefined;
+): LatencyVerdict {
+  if (memory.xBeforeCut) {
+    const loss = 1 - stats.throughput / memory.xBeforeCut;
+    if (loss >= Math.min(o.minGain, 0.5 / (limit + 1)))
+      return {
+        kind: 'hold',
+        rebase: true,
+        restoreTo: limit + 1,
+        reason: `${why}, one less lost ${Math.round(loss * 100)}% throughput: this latency is the provider's own, back to ${limit + 1}`,
+      };
+  }
+  if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
   return {
-    kind: 'hold',
-    rebase: true,
-    restoreTo: from,
-    ...(memory.cutInSlowStart ? { resumeSlowStart: true } : {}),
-    reason: `${why}, the cut to ${limit} lost ${Math.round(loss * 100)}% throughput: this latency is the provider's own, back to ${from}`,
+    kind: 'shrink',
+    to: limit - 1,
+    trial: true,
+    reason: `${why}, nothing measured below: try one less`,
   };
 }
 
 /**
- * Judges one window against the unloaded latency, with a tolerance widened by a jittery provider's
- * own spread. A cut on trial that cost throughput is undone (`undoCostlyCut`). A shrink after a probe
- * that brought no throughput undoes the probe. In slow start, or with latency more than twice the
- * unloaded one, the limit goes to what the provider serves at once (the calls in flight scaled by
- * how much longer they took than unloaded ones); latency a little up tries one less. Both are
- * trials: the next window shows whether they cost throughput.
+ * Judges one window. A shrink after a probe that brought no throughput undoes it. One in slow start
+ * (or with latency more than twice the unloaded one) goes to what the provider serves at once: the
+ * calls in flight scaled by how much longer they took than unloaded ones. Latency a little up with
+ * nothing to compare against tries one less (`trialOfOneLess`), which stops where it costs throughput.
  */
 export function judgeWindow(
   stats: WindowStats,
@@ -257,7 +216,6 @@ export function judgeWindow(
     memory,
     baseLatency,
     baseRawLatency,
-    baseSpread,
     limit,
     slowStart,
     clientLagMs = 0,
@@ -269,42 +227,29 @@ export function judgeWindow(
     stats.latency / baseLatency,
     baseRawLatency ? stats.rawLatency / baseRawLatency : Infinity,
   );
-  const tolerance = toleranceOf(o, baseSpread ?? memory.baseSpread, stats.samples);
   // The share of the latency this process's own lag may explain is not the provider's queue.
   const lagShare =
     o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;
   const ratio = raw * (1 - lagShare);
-  if (raw > 1 + tolerance && ratio <= 1 + tolerance)
+  if (raw > 1 + o.tolerance && ratio <= 1 + o.tolerance)
     return {
       kind: 'hold',
       reason: `latency ${raw.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
     };
-  if (ratio <= 1 + tolerance) return { kind: 'room' };
+  if (ratio <= 1 + o.tolerance) return { kind: 'room' };
   const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
-  const undone = undoCostlyCut(stats, memory, limit, why, o);
-  if (undone) return undone;
   if (memory.xBeforeProbe) {
     const gain = stats.throughput / memory.xBeforeProbe - 1;
     const pct = `${gain >= 0 ? '+' : ''}${Math.round(gain * 100)}%`;
-    // One more of L-1 brings 1/(L-1) more when nothing waits: half of that (or minGain) pays.
-    if (gain >= Math.min(o.minGain, 0.5 / Math.max(1, limit - 1)))
-      return { kind: 'hold', reason: `${why}, throughput ${pct} over the last step` };
+    if (gain >= o.minGain) return { kind: 'hold', reason: `${why}, throughput ${pct} over the last step` };
     return {
       kind: 'shrink',
       to: Math.max(1, limit - 1),
-      failedProbe: true,
       reason: `${why}, throughput ${pct}: the probe did not pay`,
     };
   }
-  if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
-  if (!slowStart && ratio <= 2)
-    return {
-      kind: 'shrink',
-      to: limit - 1,
-      trial: true,
-      reason: `${why}, nothing measured below: try one less`,
-    };
+  if (!slowStart && ratio <= 2) return trialOfOneLess(stats, memory, limit, why, o);
   const served = Math.floor((stats.meanInFlight * (1 + o.tolerance)) / ratio);
   const to = Math.max(1, Math.min(limit - 1, served));
-  return { kind: 'shrink', to, trial: true, reason: `${why}: the provider serves about ${to} at once` };
+  return { kind: 'shrink', to, reason: `${why}: the provider serves about ${to} at once` };
 }

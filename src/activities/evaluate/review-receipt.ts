@@ -10,6 +10,7 @@ import { activityLlmCall } from '../shared/activity-llm-call';
 import { createEvaluatePrepareActivities } from './prepare';
 import { labelReviewCall } from './review';
 import { createEvaluateSaveActivities } from './save';
+import type { LabelUpdate } from '../../stores/receipts';
 import type { ItemResult } from '../../stores/runs';
 import type { EvaluationDeps, ReviewedWord } from './types';
 
@@ -53,7 +54,12 @@ export function createEvaluateReceiptReviewActivities(
       // receipt's labels have changed since, so reviewing it again would review something else.
       if (ctx.info.attempt > 1) {
         const saved = await deps.runs.getResult(runId, receiptId);
-        if (saved) return outcomeOf(saved);
+        if (saved) {
+          // Killed between the result and its label updates: finish them (each applies once).
+          const updates = saved.detail?.labelUpdates as LabelUpdate[] | undefined;
+          if (updates?.length) await deps.receipts.applyLabelUpdates(runId, updates);
+          return outcomeOf(saved);
+        }
       }
       const plan = await prepareReceiptReview({
         receiptId,
@@ -112,6 +118,7 @@ export function createEvaluateReceiptReviewActivities(
         reviews,
         failedChunks,
         skippedLlmReview: false,
+        labelsAfterResult: true,
         ...(input.applySuggestedLabels ? { applySuggestedLabels: true } : {}),
       });
       return outcomeOf({

@@ -8,31 +8,45 @@ export function createEvaluateSaveActivities({ receipts, runs }: Pick<Evaluation
   return {
     /** Applies decisions to the word labels and writes the receipt's result exactly once. */
     async saveReviewResults(input: SaveReviewResultsInput): Promise<{ written: boolean }> {
-      const unlabelled = new Set(input.unlabelledWordIds ?? []);
-      await receipts.applyLabelUpdates(
-        input.runId,
-        labelUpdatesOf({ ...input, unlabelled, applySuggested: input.applySuggestedLabels ?? false }),
-      );
-      const failed = input.failedChunks.length > 0;
-      const written = await runs.putResult({
-        runId: input.runId,
-        itemId: input.receiptId,
-        status: failed ? 'FAILED' : 'SUCCEEDED',
-        ...(failed
-          ? { reason: input.failedChunks.map((c) => `chunk ${c.chunkIndex}: ${c.reason}`).join('; ') }
-          : {}),
-        detail: {
-          merchantId: input.merchantId,
-          issues: input.issues?.length ?? input.issueCount ?? 0,
-          reviews: input.reviews.map((r) => ({ wordId: r.wordId, label: r.label, decision: r.decision })),
-          skippedLlmReview: input.skippedLlmReview,
-          failedChunks: input.failedChunks.length,
-        },
-        attempt: 1,
-        at: Date.now(),
-      });
-      return { written };
+      const updates = updatesOf(input);
+      if (input.labelsAfterResult) {
+        // The result first, its label updates in it: a retry after a crash between the two finds
+        // the result and applies the same updates again (each is conditional, so at most once).
+        const written = await runs.putResult(resultOf(input, updates));
+        await receipts.applyLabelUpdates(input.runId, updates);
+        return { written };
+      }
+      await receipts.applyLabelUpdates(input.runId, updates);
+      return { written: await runs.putResult(resultOf(input)) };
     },
+  };
+}
+
+function updatesOf(input: SaveReviewResultsInput): LabelUpdate[] {
+  const unlabelled = new Set(input.unlabelledWordIds ?? []);
+  return labelUpdatesOf({ ...input, unlabelled, applySuggested: input.applySuggestedLabels ?? false });
+}
+
+/** The receipt's result item; with `labelUpdates`, the updates it applies (kept for a retry). */
+function resultOf(input: SaveReviewResultsInput, labelUpdates?: LabelUpdate[]) {
+  const failed = input.failedChunks.length > 0;
+  return {
+    runId: input.runId,
+    itemId: input.receiptId,
+    status: failed ? ('FAILED' as const) : ('SUCCEEDED' as const),
+    ...(failed
+      ? { reason: input.failedChunks.map((c) => `chunk ${c.chunkIndex}: ${c.reason}`).join('; ') }
+      : {}),
+    detail: {
+      merchantId: input.merchantId,
+      issues: input.issues?.length ?? input.issueCount ?? 0,
+      reviews: input.reviews.map((r) => ({ wordId: r.wordId, label: r.label, decision: r.decision })),
+      skippedLlmReview: input.skippedLlmReview,
+      failedChunks: input.failedChunks.length,
+      ...(labelUpdates ? { labelUpdates } : {}),
+    },
+    attempt: 1,
+    at: Date.now(),
   };
 }
 

@@ -48,6 +48,11 @@ export interface SaveReviewResultsInput {
   skippedLlmReview: boolean;
   /** INVALID with a suggested label replaces the label (the seed's write-back). @default false */
   applySuggestedLabels?: boolean;
+  /**
+   * Write the result (with its label updates) before the updates, so a retry can finish them from
+   * it: for a receipt reviewed whole, whose retry would otherwise see its labels half updated.
+   */
+  labelsAfterResult?: boolean;
 }
 
 export interface EvaluationReport extends RunReportBase<'evaluate'>, PromptModeReport {

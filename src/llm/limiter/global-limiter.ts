@@ -60,14 +60,9 @@ export class GlobalLimiter {
     this.store = new LimiterTable(ddb, table, `LIMITER#${this.opts.name}`);
     this.judge = new LatencyJudge({
       latency: this.opts.latency,
-      cap: this.opts.cap,
       snapshot: () => this.snapshot(),
       slowStartSeen: () => this.cachedState?.slowStart,
-      baseLatency: () => ({
-        norm: this.cachedState?.baseLatency,
-        raw: this.cachedState?.baseRawLatency,
-        spread: this.cachedState?.baseSpread,
-      }),
+      baseLatency: () => ({ norm: this.cachedState?.baseLatency, raw: this.cachedState?.baseRawLatency }),
       updateState: (u, c, v) => this.store.updateState(u, c, v),
       lowerLocalView: (allowed) => this.lowerLocalView(allowed),
       trace: (what, detail) => this.trace(what, detail),

@@ -5,7 +5,6 @@ import {
   judgeWindow,
   nextBase,
   normalisedLatency,
-  toleranceOf,
   windowStats,
   type LatencyOptions,
   type LatencySample,
@@ -16,14 +15,12 @@ import type { LatencyDecision, LimiterState } from './options';
 /** What the judge needs of its limiter. */
 export interface LatencyJudgeHost {
   readonly latency: LatencyOptions;
-  /** The cap: where the limit goes back to when undoing a cut resumes slow start. */
-  readonly cap: number;
   /** The shared state now and the calls it allows. */
   snapshot(): Promise<{ state: LimiterState; allowed: number }>;
   /** Whether slow start is still on, as last read (undefined before the first read). */
   slowStartSeen(): boolean | undefined;
-  /** The unloaded latency in the shared state, as last read: per work unit, in ms, and its spread. */
-  baseLatency(): { norm?: number; raw?: number; spread?: number };
+  /** The unloaded latency in the shared state, as last read: per work unit, and in ms. */
+  baseLatency(): { norm?: number; raw?: number };
   updateState(update: string, condition: string, values: Record<string, unknown>): Promise<void>;
   /** This process obeys a lowered limit at once. */
   lowerLocalView(allowed: number): void;
@@ -66,13 +63,13 @@ export class LatencyJudge {
    * (a CPU-starved client must not read its own delay as a queue).
    */
   private waitedInProviderQueue(sample: LatencySample): boolean {
-    const { norm, raw, spread } = this.host.baseLatency();
+    const { norm, raw } = this.host.baseLatency();
     // A call that started alone had none of ours ahead of it: slow, it was not queued behind us.
     if (norm === undefined || sample.inFlight <= 1) return false;
     const lagMs = this.host.latency.accountClientLag ? this.clientLag.peekMaxMs() : 0;
     const own = { ...sample, latencyMs: Math.max(0, sample.latencyMs - lagMs) };
     const ratio = Math.min(normalisedLatency(own) / norm, raw ? own.latencyMs / raw : Infinity);
-    return ratio > 1 + toleranceOf(this.host.latency, spread, 1);
+    return ratio > 1 + this.host.latency.tolerance;
   }
 
   /** A finished request: judged with the others once the window is full. */
@@ -122,7 +119,6 @@ export class LatencyJudge {
         memory: state,
         baseLatency: base.baseLatency,
         baseRawLatency: base.baseRawLatency,
-        baseSpread: base.baseSpread,
         limit: snap.allowed,
         slowStart: state.slowStart,
         clientLagMs: this.clientLag.takeMaxMs(),
@@ -148,14 +144,12 @@ export class LatencyJudge {
     });
     const applied = {
       state,
-      allowed: snap.allowed,
       since,
       now,
       base,
       throughput: stats.throughput,
       latency: stats.latency,
       rawLatency: stats.rawLatency,
-      spread: stats.spread,
     };
     if (verdict.kind === 'shrink') await this.shrink(verdict, applied);
     else await this.keep(verdict, applied);
@@ -163,64 +157,46 @@ export class LatencyJudge {
 
   /** Room or hold: the unloaded latency and the throughput at this limit are remembered. */
   private async keep(verdict: LatencyVerdict, a: Applied): Promise<void> {
-    if (verdict.kind === 'hold' && verdict.restoreTo !== undefined) return this.restore(verdict, a);
+    if (verdict.kind === 'hold' && verdict.restoreTo !== undefined) return this.restore(verdict.restoreTo, a);
     // Room: a trial of one less (if any) cured the latency. A rebase: the latency is the provider's own.
     const rebase = verdict.kind === 'hold' && verdict.rebase;
     await this.host.updateState(
-      `SET baseLatency = :b, baseRawLatency = :br, baseSpread = :bs, baseAt = :ba, xAtLimit = :x${verdict.kind === 'room' || rebase ? ' REMOVE xBeforeCut, limitBeforeCut, cutInSlowStart' : ''}`,
+      `SET baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x${verdict.kind === 'room' || rebase ? ' REMOVE xBeforeCut' : ''}`,
       'attribute_exists(#l)',
       {
         ':b': rebase ? a.latency : a.base.baseLatency,
         ':br': rebase ? a.rawLatency : a.base.baseRawLatency,
-        ':bs': rebase ? a.spread : a.base.baseSpread,
         ':ba': rebase ? a.now : a.base.baseAt,
         ':x': a.throughput,
       },
     );
   }
 
-  /**
-   * A cut on trial that cost throughput: back to the limit before it (and to slow start, if the cut
-   * had ended it), this latency the unloaded one from now on.
-   */
-  private async restore(verdict: Extract<LatencyVerdict, { kind: 'hold' }>, a: Applied): Promise<void> {
-    const resume = verdict.resumeSlowStart === true;
+  /** A trial of one less that did not pay: back up, this latency the unloaded one from now on. */
+  private async restore(to: number, a: Applied): Promise<void> {
     await this.host.updateState(
-      'SET #l = :to, slowStart = :ss, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, ' +
-        'baseSpread = :bs, baseAt = :now, xAtLimit = :x REMOVE xBeforeCut, limitBeforeCut, cutInSlowStart',
+      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :now, xAtLimit = :x REMOVE xBeforeCut',
       '#l = :cur',
-      {
-        ':to': resume ? this.host.cap : verdict.restoreTo,
-        ':ss': resume,
-        ':cur': a.state.limit,
-        ':now': a.now,
-        ':b': a.latency,
-        ':br': a.rawLatency,
-        ':bs': a.spread,
-        ':x': a.throughput,
-      },
+      { ':to': to, ':cur': to - 1, ':now': a.now, ':b': a.latency, ':br': a.rawLatency, ':x': a.throughput },
     );
   }
 
   private async shrink(verdict: Extract<LatencyVerdict, { kind: 'shrink' }>, a: Applied): Promise<void> {
-    // A probe that did not pay, or slow start's overshoot, doubles the interval; a trial does not.
-    const failedProbe = verdict.failedProbe === true || a.state.slowStart;
+    const failedProbe = a.state.slowStart || a.now - a.state.lastProbeAt < 60_000;
     // This process obeys at once: a slot above the new limit is not handed on.
     this.host.lowerLocalView(verdict.to);
     // A trial of one less keeps the throughput it is judged against; any other shrink forgets it.
-    const cut = verdict.trial ? ', xBeforeCut = :xc, limitBeforeCut = :lc, cutInSlowStart = :cs' : '';
+    const cut = verdict.trial ? ', xBeforeCut = :xc' : '';
     // Only if no other process changed the limit since these calls started (no double shrink).
     await this.host.updateState(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
-        `baseLatency = :b, baseRawLatency = :br, baseSpread = :bs, baseAt = :ba${cut} ` +
-        `REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut, limitBeforeCut, cutInSlowStart'}`,
+        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut'}`,
       'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
       {
         ':b': a.base.baseLatency,
         ':br': a.base.baseRawLatency,
-        ':bs': a.base.baseSpread,
         ':ba': a.base.baseAt,
-        ...(verdict.trial ? { ':xc': a.throughput, ':lc': a.allowed, ':cs': a.state.slowStart } : {}),
+        ...(verdict.trial ? { ':xc': a.throughput } : {}),
         ':t': verdict.to,
         ':f': false,
         ':zero': 0,
@@ -234,15 +210,12 @@ export class LatencyJudge {
 
 interface Applied {
   state: LimiterState;
-  /** The calls the state allowed while the window ran. */
-  allowed: number;
   since: number;
   now: number;
-  base: { baseLatency: number; baseRawLatency: number; baseSpread: number; baseAt: number };
+  base: { baseLatency: number; baseRawLatency: number; baseAt: number };
   throughput: number;
   latency: number;
   rawLatency: number;
-  spread: number;
 }
 
 function median(xs: number[]): number {
