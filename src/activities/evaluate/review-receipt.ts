@@ -10,6 +10,7 @@ import { activityLlmCall } from '../shared/activity-llm-call';
 import { createEvaluatePrepareActivities } from './prepare';
 import { labelReviewCall } from './review';
 import { createEvaluateSaveActivities } from './save';
+import type { LabelIssue } from '../../domain/receipt';
 import type { LabelUpdate } from '../../stores/receipts';
 import type { ItemResult } from '../../stores/runs';
 import type { EvaluationDeps, ReviewedWord } from './types';
@@ -69,39 +70,11 @@ export function createEvaluateReceiptReviewActivities(
         saveIfNothingToReview: { runId, merchantId },
       });
       if (plan.saved) return { issueCount: plan.issueCount, failedChunks: 0 };
-      const attempt = ctx.info.attempt;
-      const reviews: ReviewedWord[] = [];
-      const failedChunks: Array<{ chunkIndex: number; reason: string }> = [];
-      const retryable: unknown[] = [];
-      await Promise.all(
-        plan.chunks.map(async (issues, chunkIndex) => {
-          try {
-            const value = await activityLlmCall(
-              deps.llm,
-              {
-                runId,
-                ...labelReviewCall(plan.merchantName, issues),
-                noCache: input.noCache,
-                fairnessKey: merchantId,
-              },
-              chunkIndex,
-            );
-            const byId = new Map(issues.map((i) => [i.wordId, i]));
-            for (const r of value.reviews)
-              reviews.push({
-                wordId: r.id,
-                label: byId.get(r.id)?.label ?? 'OTHER',
-                decision: r.decision,
-                suggestedLabel: r.suggestedLabel,
-                reason: r.reason,
-              });
-          } catch (err) {
-            const failure = toActivityFailure(err, attempt);
-            if (failure.nonRetryable && !RUN_STOPPING.has(failure.type ?? ''))
-              failedChunks.push({ chunkIndex, reason: failure.message });
-            else retryable.push(failure);
-          }
-        }),
+      const { reviews, failedChunks, retryable } = await reviewChunks(
+        deps.llm,
+        input,
+        plan,
+        ctx.info.attempt,
       );
       // A run-stopping failure first: the run ends whatever the other chunks did.
       const stop = retryable.find((f) => RUN_STOPPING.has((f as { type?: string }).type ?? ''));
@@ -128,6 +101,46 @@ export function createEvaluateReceiptReviewActivities(
       });
     },
   };
+}
+
+/** Every chunk's call at once; each ends reviewed, failed for good, or retryable. */
+async function reviewChunks(
+  llm: LlmClient,
+  { runId, merchantId, noCache }: ReviewReceiptInput,
+  plan: { merchantName: string; chunks: LabelIssue[][] },
+  attempt: number,
+) {
+  const reviews: ReviewedWord[] = [];
+  const failedChunks: Array<{ chunkIndex: number; reason: string }> = [];
+  const retryable: unknown[] = [];
+  await Promise.all(
+    plan.chunks.map(async (issues, chunkIndex) => {
+      try {
+        const call = {
+          runId,
+          ...labelReviewCall(plan.merchantName, issues),
+          noCache,
+          fairnessKey: merchantId,
+        };
+        const value = await activityLlmCall(llm, call, chunkIndex);
+        const byId = new Map(issues.map((i) => [i.wordId, i]));
+        for (const r of value.reviews)
+          reviews.push({
+            wordId: r.id,
+            label: byId.get(r.id)?.label ?? 'OTHER',
+            decision: r.decision,
+            suggestedLabel: r.suggestedLabel,
+            reason: r.reason,
+          });
+      } catch (err) {
+        const failure = toActivityFailure(err, attempt);
+        if (failure.nonRetryable && !RUN_STOPPING.has(failure.type ?? ''))
+          failedChunks.push({ chunkIndex, reason: failure.message });
+        else retryable.push(failure);
+      }
+    }),
+  );
+  return { reviews, failedChunks, retryable };
 }
 
 /** The outcome a saved receipt result (save.ts) says. */
