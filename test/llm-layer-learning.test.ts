@@ -74,7 +74,9 @@ describe('a provider that queues (4 slots, never refuses), cap 16: the latency s
     // Near the 4 slots (a loaded CI machine's noise can leave it one below), never climbing toward
     // the cap as refusal-only does (in the bench: 29 of 32, with 19 calls queued).
     assert.ok(s.limit >= 3 && s.limit <= 5, `limit ${s.limit}`);
-    assert.ok(m.queuedMax <= 4, `provider queue max ${m.queuedMax}`);
+    // Slow start's overshoot queues a few at its peak (a receipt's chunks now start together, one
+    // activity); refusal-only keeps 19 queued.
+    assert.ok(m.queuedMax <= 6, `provider queue max ${m.queuedMax}`);
   });
 });
 
