@@ -10,8 +10,9 @@ import {
   patched,
 } from '@temporalio/workflow';
 
-/** Failure types that stop the whole run (set by the `llm` activities, llm/errors.ts). */
-export const RUN_STOPPING_FAILURE_TYPES: readonly string[] = ['LlmProviderAuth', 'LlmCircuitOpen'];
+import { RUN_STOPPING_FAILURE_TYPES } from './shared/failure-types';
+
+export { RUN_STOPPING_FAILURE_TYPES };
 
 /** Marks workflows that stop on such a failure; histories from before replay as they were. */
 export const RUN_BREAKER_PATCH = 'llm-run-breaker';

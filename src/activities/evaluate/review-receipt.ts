@@ -6,9 +6,10 @@
 import { Context } from '@temporalio/activity';
 import type { LlmClient } from '../../llm/llm-client';
 import { toActivityFailure } from '../../llm/errors';
+import { RUN_STOPPING_FAILURE_TYPES } from '../../workflows/shared/failure-types';
 import { activityLlmCall } from '../shared/activity-llm-call';
 import { createEvaluatePrepareActivities } from './prepare';
-import { labelReviewCall } from './review';
+import { labelReviewCall, reviewedWordsOf } from './review';
 import { createEvaluateSaveActivities } from './save';
 import type { LabelIssue } from '../../domain/receipt';
 import type { LabelUpdate } from '../../stores/receipts';
@@ -33,7 +34,7 @@ export interface ReviewReceiptOutcome {
 }
 
 /** Failures that stop the whole run: thrown so the workflow's breaker sees them (run-breaker.ts). */
-const RUN_STOPPING = new Set(['LlmProviderAuth', 'LlmCircuitOpen']);
+const RUN_STOPPING = new Set(RUN_STOPPING_FAILURE_TYPES);
 
 export function createEvaluateReceiptReviewActivities(
   deps: Pick<EvaluationDeps, 'receipts' | 'runs'> & { llm: LlmClient },
@@ -122,16 +123,7 @@ async function reviewChunks(
           noCache,
           fairnessKey: merchantId,
         };
-        const value = await activityLlmCall(llm, call, chunkIndex);
-        const byId = new Map(issues.map((i) => [i.wordId, i]));
-        for (const r of value.reviews)
-          reviews.push({
-            wordId: r.id,
-            label: byId.get(r.id)?.label ?? 'OTHER',
-            decision: r.decision,
-            suggestedLabel: r.suggestedLabel,
-            reason: r.reason,
-          });
+        reviews.push(...reviewedWordsOf(issues, await activityLlmCall(llm, call, chunkIndex)));
       } catch (err) {
         const failure = toActivityFailure(err, attempt);
         if (failure.nonRetryable && !RUN_STOPPING.has(failure.type ?? ''))

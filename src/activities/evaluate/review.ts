@@ -1,6 +1,11 @@
 // The evaluation's `llm`-queue step: one chunk of a receipt's label issues reviewed with one
 // structured LLM call, through the shared LlmClient (global cap, cache, retries by Temporal).
-import { answerJsonSchemaFor, coversExactly, labelReviewAnswerSchema } from '../../domain/llm-tasks';
+import {
+  answerJsonSchemaFor,
+  coversExactly,
+  labelReviewAnswerSchema,
+  type LabelReviewAnswer,
+} from '../../domain/llm-tasks';
 import { labelReviewMessages } from '../../domain/prompts';
 import type { LabelIssue } from '../../domain/receipt';
 import type { LlmClient } from '../../llm/llm-client';
@@ -49,14 +54,19 @@ export function createEvaluateReviewActivities({ llm }: { llm: LlmClient }) {
         noCache: input.noCache,
         fairnessKey: input.merchantId,
       });
-      const byId = new Map(input.issues.map((i) => [i.wordId, i]));
-      return value.reviews.map((r) => ({
-        wordId: r.id,
-        label: byId.get(r.id)?.label ?? 'OTHER',
-        decision: r.decision,
-        suggestedLabel: r.suggestedLabel,
-        reason: r.reason,
-      }));
+      return reviewedWordsOf(input.issues, value);
     },
   };
+}
+
+/** A review answer's decisions as reviewed words, each with the label of the issue it decides. */
+export function reviewedWordsOf(issues: LabelIssue[], answer: LabelReviewAnswer): ReviewedWord[] {
+  const byId = new Map(issues.map((i) => [i.wordId, i]));
+  return answer.reviews.map((r) => ({
+    wordId: r.id,
+    label: byId.get(r.id)?.label ?? 'OTHER',
+    decision: r.decision,
+    suggestedLabel: r.suggestedLabel,
+    reason: r.reason,
+  }));
 }

@@ -9,6 +9,8 @@ export const INPUT_FAILURES = [
   'UnknownMerchant',
   'InvalidInput',
 ] as const;
+/** Failures that stop the whole run, not only their item (set by the `llm` activities, llm/errors.ts). */
+export const RUN_STOPPING_FAILURE_TYPES: readonly string[] = ['LlmProviderAuth', 'LlmCircuitOpen'];
 /** The provider's answer or its refusal that no retry can change. */
 export const LLM_FAILURES = ['LlmFatal', 'LlmInvalidAnswer'] as const;
 /** Embedding runs: a delta or artifact that is gone. */
