@@ -15,6 +15,7 @@ import { generatePlaces } from '../dev/generator/places';
 import type { CallRecord } from '../src/llm/accounting';
 import { ollamaDataDir, ollamaProviderEnv, ollamaServerEnv, OLLAMA_STACK_MODEL } from '../dev/stack/ollama';
 import { ollamaInstall } from '../dev/stack/tools';
+import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, startHarness, uniqueId, type Harness, type HarnessOptions } from '../dev/harness/pipeline';
 import { ensureStack } from '../dev/harness/stack';
@@ -214,17 +215,22 @@ describe(
       const cfg = loadConfig({ ...process.env, OLLAMA_PORT: String(port), OLLAMA_NUM_PARALLEL: '1' });
       const models = path.join(ollamaDataDir(stackCfg), 'models');
       const env = { ...ollamaServerEnv(cfg), OLLAMA_MODELS: models, OLLAMA_MAX_QUEUE: '1' };
+      // Its log beside the test logs (what a server that does not come back said).
+      const log = fs.openSync(path.join(stackCfg.dataDir, `ollama-overload-${port}.log`), 'a');
       // Its own process group: a kill of the group also ends the model runner it spawns.
-      return spawn(bin, ['serve'], { env, stdio: 'ignore', detached: true });
+      return spawn(bin, ['serve'], { env, stdio: ['ignore', log, log], detached: true });
     }
 
-    function killServer(p: ChildProcess | undefined) {
-      if (p?.pid === undefined || p.exitCode !== null) return;
+    /** Kills the server's process group and waits until it has exited (its port is free again). */
+    async function killServer(p: ChildProcess | undefined) {
+      if (p?.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((resolve) => p.once('exit', resolve));
       try {
         process.kill(-p.pid, 'SIGKILL');
       } catch {
-        // already gone
+        return; // already gone
       }
+      await exited;
     }
 
     async function status(url: string, body: unknown): Promise<number> {
@@ -260,10 +266,13 @@ describe(
       const stores = createStores(h.cfg);
       for (let i = 0; i < 600 && (await stores.runs.listCalls(runId)).length < 1; i++)
         await new Promise((r) => setTimeout(r, 100));
-      killServer(server);
+      // The new server starts once the old one has exited: on a busy machine a killed server can
+      // still hold its port when a new one tries to bind it (which then exits at once).
+      await killServer(server);
       server = startServer(port);
-      // Poke the loading server so its 503s are seen here too (what a caller meets meanwhile).
-      for (let i = 0; i < 50; i++) {
+      // Poke the starting server until it answers, so its 503s are seen here too (what a caller meets
+      // meanwhile); the test below requires that it came back.
+      for (let i = 0; i < 600; i++) {
         const s = await status(`${url}/api/chat`, { model: OLLAMA_STACK_MODEL, messages: [], stream: false });
         seen.push(s);
         if (s === 200) break;
@@ -273,7 +282,7 @@ describe(
       calls = await stores.runs.listCalls(runId);
     });
     after(async () => {
-      killServer(server);
+      await killServer(server);
       await h?.close();
     });
 
@@ -286,7 +295,13 @@ describe(
     });
 
     test("the server's 503s and the calls broken by the restart were retried, then answered", (t) => {
-      t.diagnostic(`statuses while the server came back: ${seen.join(',')}`);
+      const runs = seen.reduce<Array<[number, number]>>((acc, st) => {
+        if (acc.at(-1)?.[0] === st) acc.at(-1)![1]++;
+        else acc.push([st, 1]);
+        return acc;
+      }, []);
+      t.diagnostic(`statuses while the server came back: ${runs.map(([st, n]) => `${st} x${n}`).join(', ')}`);
+      assert.equal(seen.at(-1), 200, 'the restarted server came back');
       const refused = calls.filter((c) => c.status === 'rate_limited');
       const broken = calls.filter((c) => c.status === 'error');
       t.diagnostic(
