@@ -16,6 +16,7 @@ import type { BatchOutcome, BatchRecord, EmbeddableItem, EmbeddingStore } from '
 import type { ObjectStore } from '../../stores/s3';
 import { ITEM_UPDATE_CONCURRENCY, type EmbeddingDeps } from './deps';
 import type { ReleaseEmbeddingBatchInput } from './release';
+import type { pollEmbeddingBatch } from '../../workflows/embed/poll-batch';
 
 /** A batch not yet at the provider is stale when its record is this old and its run is not running. */
 export const STALE_BATCH_MS = 15 * 60_000;
@@ -77,7 +78,7 @@ async function workflowState(workflowId: string): Promise<'RUNNING' | 'CLOSED'> 
 async function restartPoller(settings: EmbedSettings, batchKey: string): Promise<void> {
   const ctx = Context.current();
   try {
-    await ctx.client.workflow.start('pollEmbeddingBatch', {
+    await ctx.client.workflow.start<typeof pollEmbeddingBatch>('pollEmbeddingBatch', {
       workflowId: `embed-poll/${batchKey}`,
       taskQueue: ctx.info.taskQueue,
       args: [{ batchKey, settings }],
