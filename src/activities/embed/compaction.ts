@@ -5,6 +5,8 @@ import { parseDeltaNdjson, type DeltaRecord } from '../../domain/embedding';
 import type { DeltaItem } from '../../stores/embeddings';
 import type { EmbeddingDeps } from './deps';
 import { setDeltaItems } from './repair';
+import type { compactEmbeddings } from '../../workflows/embed/compaction';
+import { compactRequestedSignal } from '../../workflows/embed/messages';
 
 /** The records of one delta part file; a part that is gone or unreadable is final (DeltaMissing). */
 async function deltaPart({ objects }: Pick<EmbeddingDeps, 'objects'>, key: string): Promise<DeltaRecord[]> {
@@ -30,11 +32,14 @@ export function createCompactionActivities(deps: EmbeddingDeps) {
       reason: string;
     }): Promise<{ runId: string }> {
       const ctx = Context.current();
-      const handle = await ctx.client.workflow.signalWithStart('compactEmbeddings', {
+      const handle = await ctx.client.workflow.signalWithStart<
+        typeof compactEmbeddings,
+        [{ reason?: string }?]
+      >('compactEmbeddings', {
         workflowId: input.compactorId,
         taskQueue: ctx.info.taskQueue,
         args: [{}],
-        signal: 'compactRequested',
+        signal: compactRequestedSignal,
         signalArgs: [{ reason: input.reason }],
         memo: { pipeline: 'embed' },
       });
