@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { batchKeyOf, type EmbedKind } from '../../domain/embedding';
 import type { BatchRecord, BatchState } from '../../stores/embeddings';
+import { heartbeating } from '../shared/heartbeating';
 import { batchPath, failureOf, recordOf } from './batch-files';
 import type { EmbeddingDeps } from './deps';
 import { cutBatch } from './submit-cut';
@@ -77,14 +78,18 @@ export function createSubmitActivities(deps: EmbeddingDeps) {
       const holder = `${attempt}-${randomUUID()}`;
       const step: SubmitStep = { deps, ctx, batchKey, base: batchPath(batchKey), attempt, holder };
       try {
-        let rec =
-          (await deps.embeddings.getBatch(input.runId, input.kind, input.seq)) ??
-          (await cutBatch(step, input));
-        for (let advance = ADVANCE[rec.state]; advance; advance = ADVANCE[rec.state]) {
-          await advance(step, rec);
-          rec = await recordOf(deps.embeddings, batchKey);
-        }
-        return resultOf(rec);
+        // Heartbeats while a slow step runs (a provider call under load): an attempt that is alive
+        // is not timed out and retried beside itself.
+        return await heartbeating(async () => {
+          let rec =
+            (await deps.embeddings.getBatch(input.runId, input.kind, input.seq)) ??
+            (await cutBatch(step, input));
+          for (let advance = ADVANCE[rec.state]; advance; advance = ADVANCE[rec.state]) {
+            await advance(step, rec);
+            rec = await recordOf(deps.embeddings, batchKey);
+          }
+          return resultOf(rec);
+        });
       } catch (err) {
         throw failureOf(err);
       }
