@@ -6,6 +6,12 @@ import { mapOpenAiError } from './openai';
 
 export type Batch = OpenAI.Batches.Batch;
 
+/**
+ * The longest a `batches.create` request may take (a small control call; the provider validates the
+ * file later). It bounds how long a submission that died while creating holds the step up.
+ */
+export const CREATE_BATCH_TIMEOUT_MS = 30_000;
+
 /** Where the Batch API lives: OPENAI_BASE_URL, OpenAI itself with a key, else the emulator. */
 export function batchApiBaseUrl(cfg: AppConfig): string {
   return cfg.OPENAI_BASE_URL ?? (cfg.OPENAI_API_KEY ? 'https://api.openai.com/v1' : `${cfg.emulatorUrl}/v1`);
@@ -41,6 +47,11 @@ export class BatchApi {
     });
   }
 
+  /** The longest a batch-creating request of this client may take (it is aborted then). */
+  get createTimeoutMs(): number {
+    return Math.min(this.callTimeoutMs, CREATE_BATCH_TIMEOUT_MS);
+  }
+
   async createEmbeddingsBatch(inputFileId: string, metadata: Record<string, string>): Promise<Batch> {
     return this.createBatch(inputFileId, '/v1/embeddings', metadata);
   }
@@ -52,12 +63,10 @@ export class BatchApi {
     metadata: Record<string, string>,
   ): Promise<Batch> {
     return this.call(() =>
-      this.client.batches.create({
-        input_file_id: inputFileId,
-        endpoint,
-        completion_window: '24h',
-        metadata,
-      }),
+      this.client.batches.create(
+        { input_file_id: inputFileId, endpoint, completion_window: '24h', metadata },
+        { timeout: this.createTimeoutMs },
+      ),
     );
   }
 

@@ -9,13 +9,13 @@ import type { SubmitStep } from './submit-states';
  * Added to the create request's own timeout to make the lease: clock skew between workers and the
  * record write before the request. A holder's lease always outlasts the request it may be making.
  */
-export const CREATE_LEASE_MARGIN_MS = 30_000;
+export const CREATE_LEASE_MARGIN_MS = 5_000;
 /** How often an attempt waiting for another attempt's creation reads the record (heartbeating). */
 export const CREATE_WAIT_POLL_MS = 500;
 
 /** When a claim (or its renewal) taken now lapses: after the longest create request, and a margin. */
 function leaseEnd(step: SubmitStep): number {
-  return Date.now() + step.deps.batchApi.callTimeoutMs + CREATE_LEASE_MARGIN_MS;
+  return Date.now() + step.deps.batchApi.createTimeoutMs + CREATE_LEASE_MARGIN_MS;
 }
 
 /** The metadata a batch is created with: its record's key (the provider allows 512 characters). */
