@@ -83,8 +83,40 @@ export function purchaseDateOf(receipt: Pick<Receipt, 'lines'>): string {
   return 'unknown';
 }
 
-/** Collects receipts and merchants; rejects a receipt whose shape is bad or whose id repeats. */
+/** What an importer knows of one receipt: its ids and lines, and the merchant and date its export gives. */
+export interface ReceiptParts {
+  receiptId: string;
+  imageId: string;
+  receiptNumber: number;
+  lines: Receipt['lines'];
+  /** The export's merchant name, if any (else read from the MERCHANT_NAME words). */
+  merchantName?: unknown;
+  /** The export's purchase date, if any (else read from the first DATE word). */
+  date?: string;
+}
+
+/** The receipt of an import, with its merchant id; undefined when its merchant is unknown. */
+export function receiptFrom(parts: ReceiptParts): Receipt | undefined {
+  const { receiptId, imageId, receiptNumber, lines } = parts;
+  const merchantName = merchantNameOf(parts.merchantName, { lines });
+  if (!merchantName) return undefined;
+  return {
+    receiptId,
+    merchantId: merchantIdFromName(merchantName),
+    merchantName,
+    purchasedAt: parts.date ?? purchaseDateOf({ lines }),
+    imageId,
+    receiptNumber,
+    lines,
+  };
+}
+
+/**
+ * Collects receipts and merchants; rejects a receipt whose shape is bad or whose id repeats. Its
+ * label reader resolves the import's label names, so the result counts the aliases it met.
+ */
 export class ImportCollector {
+  readonly labels = new LabelReader();
   private readonly merchants = new Map<string, Merchant>();
   private readonly receipts: Receipt[] = [];
   private readonly seen = new Set<string>();
@@ -116,7 +148,8 @@ export class ImportCollector {
       });
   }
 
-  result(aliases: Record<string, number>): ImportResult {
+  result(): ImportResult {
+    const { aliases } = this.labels;
     return {
       merchants: [...this.merchants.values()],
       receipts: this.receipts,

@@ -2,16 +2,7 @@
 // ReceiptWordLabel; plain JSON or DynamoDB-typed `{"S": ...}`), assembled into receipts. A bad item
 // is rejected on its own; a receipt is rejected only when what is left of it cannot be evaluated.
 import { z } from 'zod';
-import {
-  ImportCollector,
-  LabelReader,
-  clampBox,
-  merchantIdFromName,
-  merchantNameOf,
-  parseJsonFile,
-  purchaseDateOf,
-  type ImportResult,
-} from './import-common';
+import { ImportCollector, clampBox, parseJsonFile, receiptFrom, type ImportResult } from './import-common';
 import type { Label } from './labels';
 import {
   VALIDATION_STATUSES,
@@ -90,7 +81,6 @@ function issuesOf(err: z.ZodError): string[] {
 
 class DynamoExportReader {
   readonly receipts = new Map<string, Assembly>();
-  readonly labels = new LabelReader();
   readonly out = new ImportCollector();
 
   private assembly(index: number, imageId: string, receiptNumber: number): Assembly {
@@ -129,7 +119,7 @@ class DynamoExportReader {
       a.words.set(wordKey(w.line_id, w.word_id), { ...w, index });
     } else {
       const l = parsed.data as z.infer<typeof labelSchema>;
-      const read = this.labels.read(l.label);
+      const read = this.out.labels.read(l.label);
       if ('problem' in read) return this.out.reject(index, [read.problem], receiptId);
       if (!read.label) return;
       const list = a.labels.get(wordKey(l.line_id, l.word_id)) ?? [];
@@ -207,26 +197,23 @@ class DynamoExportReader {
             receiptId,
           );
       const lines = this.linesOf(a, receiptId).filter((l) => l.words.length > 0);
-      const merchantName = merchantNameOf(a.merchantName, { lines });
-      if (!merchantName) {
+      const receipt = receiptFrom({
+        receiptId,
+        imageId: a.imageId,
+        receiptNumber: a.receiptNumber,
+        lines,
+        merchantName: a.merchantName,
+        ...(a.date !== undefined ? { date: a.date } : {}),
+      });
+      if (receipt) this.out.add(a.index, receipt);
+      else
         this.out.reject(
           a.index,
           ['no merchant_name and no MERCHANT_NAME word: the merchant is unknown'],
           receiptId,
         );
-        continue;
-      }
-      this.out.add(a.index, {
-        receiptId,
-        merchantId: merchantIdFromName(merchantName),
-        merchantName,
-        purchasedAt: a.date ?? purchaseDateOf({ lines }),
-        imageId: a.imageId,
-        receiptNumber: a.receiptNumber,
-        lines,
-      });
     }
-    return this.out.result(this.labels.aliases);
+    return this.out.result();
   }
 }
 

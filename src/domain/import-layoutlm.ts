@@ -4,13 +4,11 @@
 import { z } from 'zod';
 import {
   ImportCollector,
-  LabelReader,
   clampBox,
-  merchantIdFromName,
-  merchantNameOf,
   parseJsonFile,
-  purchaseDateOf,
+  receiptFrom,
   type ImportResult,
+  type LabelReader,
 } from './import-common';
 import type { Label } from './labels';
 import { VALIDATION_STATUSES, lineIdOf, unionBox, wordIdOf, type BoundingBox, type Line } from './receipt';
@@ -118,29 +116,24 @@ function receiptOf(record: LayoutLmRecord, labels: LabelReader) {
       ...(t.label ? { label: { label: t.label, validationStatus: status, source: 'import' } } : {}),
     })),
   }));
-  const merchantName = merchantNameOf(record.merchant_name, { lines });
-  if (!merchantName)
-    return { receiptId, problems: ['no merchant_name and no MERCHANT_NAME token: the merchant is unknown'] };
   const date = record.metadata?.date;
-  return {
+  const receipt = receiptFrom({
     receiptId,
-    receipt: {
-      receiptId,
-      merchantId: merchantIdFromName(merchantName),
-      merchantName,
-      purchasedAt: typeof date === 'string' && date ? date : purchaseDateOf({ lines }),
-      imageId,
-      receiptNumber: Number(n),
-      lines,
-    },
-  };
+    imageId,
+    receiptNumber: Number(n),
+    lines,
+    merchantName: record.merchant_name,
+    ...(typeof date === 'string' && date ? { date } : {}),
+  });
+  if (!receipt)
+    return { receiptId, problems: ['no merchant_name and no MERCHANT_NAME token: the merchant is unknown'] };
+  return { receiptId, receipt };
 }
 
 /** Parses a LayoutLM export: one record or an array; each bad record is rejected with its reasons. */
 export function parseLayoutLmFile(text: string): ImportResult {
   const json = parseJsonFile(text, 'layoutlm');
   const records: unknown[] = Array.isArray(json) ? json : [json];
-  const labels = new LabelReader();
   const out = new ImportCollector();
   records.forEach((raw, index) => {
     const parsed = layoutLmRecordSchema.safeParse(raw);
@@ -153,9 +146,9 @@ export function parseLayoutLmFile(text: string): ImportResult {
       );
       return;
     }
-    const r = receiptOf(parsed.data, labels);
+    const r = receiptOf(parsed.data, out.labels);
     if (r.problems) out.reject(index, r.problems, r.receiptId);
     else out.add(index, r.receipt);
   });
-  return out.result(labels.aliases);
+  return out.result();
 }

@@ -1,6 +1,19 @@
 // The seed project's label vocabulary: its 22 core labels, their one-line definitions (every prompt
 // carries them), the aliases accepted on input, and the label families the rules reason about.
 
+/** The amount labels, last in the vocabulary's order; the family MONEY_LABELS below is made of them. */
+const AMOUNT_LABELS = [
+  'UNIT_PRICE',
+  'LINE_TOTAL',
+  'SUBTOTAL',
+  'TAX',
+  'TIP',
+  'GRAND_TOTAL',
+  'CHANGE',
+  'CASH_BACK',
+  'REFUND',
+] as const;
+
 export const LABELS = [
   'MERCHANT_NAME',
   'STORE_HOURS',
@@ -15,15 +28,7 @@ export const LABELS = [
   'DISCOUNT',
   'PRODUCT_NAME',
   'QUANTITY',
-  'UNIT_PRICE',
-  'LINE_TOTAL',
-  'SUBTOTAL',
-  'TAX',
-  'TIP',
-  'GRAND_TOTAL',
-  'CHANGE',
-  'CASH_BACK',
-  'REFUND',
+  ...AMOUNT_LABELS,
 ] as const;
 export type Label = (typeof LABELS)[number];
 
@@ -106,17 +111,7 @@ export function labelDefinitionsText(): string {
 }
 
 /** Amounts: must read as money. DISCOUNT, COUPON and REFUND amounts print negative. */
-export const MONEY_LABELS: ReadonlySet<Label> = new Set([
-  'UNIT_PRICE',
-  'LINE_TOTAL',
-  'SUBTOTAL',
-  'TAX',
-  'TIP',
-  'GRAND_TOTAL',
-  'CHANGE',
-  'CASH_BACK',
-  'REFUND',
-]);
+export const MONEY_LABELS: ReadonlySet<Label> = new Set(AMOUNT_LABELS);
 /** Amounts that may also be a description (`10% OFF`, a coupon code) rather than a number. */
 export const REDUCTION_LABELS: ReadonlySet<Label> = new Set(['DISCOUNT', 'COUPON']);
 /** Printed at the top of a receipt (before the items). Hours and websites go either end. */

@@ -6,6 +6,12 @@ import { mapOpenAiError } from './openai';
 
 export type Batch = OpenAI.Batches.Batch;
 
+/**
+ * The longest a `batches.create` request may take (a small control call; the provider validates the
+ * file later). It bounds how long a submission that died while creating holds the step up.
+ */
+export const CREATE_BATCH_TIMEOUT_MS = 30_000;
+
 /** Where the Batch API lives: OPENAI_BASE_URL, OpenAI itself with a key, else the emulator. */
 export function batchApiBaseUrl(cfg: AppConfig): string {
   return cfg.OPENAI_BASE_URL ?? (cfg.OPENAI_API_KEY ? 'https://api.openai.com/v1' : `${cfg.emulatorUrl}/v1`);
@@ -14,9 +20,16 @@ export function batchApiBaseUrl(cfg: AppConfig): string {
 export class BatchApi {
   private readonly client: OpenAI;
 
-  /** The key stays in this object: never in workflow inputs, history or logs. */
-  constructor(baseURL: string, apiKey: string, timeoutMs: number) {
-    this.client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: timeoutMs });
+  /**
+   * The key stays in this object: never in workflow inputs, history or logs. `callTimeoutMs`: the
+   * longest one request may take (it is aborted then).
+   */
+  constructor(
+    baseURL: string,
+    apiKey: string,
+    readonly callTimeoutMs: number,
+  ) {
+    this.client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: callTimeoutMs });
   }
 
   static fromConfig(cfg: AppConfig): BatchApi {
@@ -34,6 +47,11 @@ export class BatchApi {
     });
   }
 
+  /** The longest a batch-creating request of this client may take (it is aborted then). */
+  get createTimeoutMs(): number {
+    return Math.min(this.callTimeoutMs, CREATE_BATCH_TIMEOUT_MS);
+  }
+
   async createEmbeddingsBatch(inputFileId: string, metadata: Record<string, string>): Promise<Batch> {
     return this.createBatch(inputFileId, '/v1/embeddings', metadata);
   }
@@ -45,12 +63,10 @@ export class BatchApi {
     metadata: Record<string, string>,
   ): Promise<Batch> {
     return this.call(() =>
-      this.client.batches.create({
-        input_file_id: inputFileId,
-        endpoint,
-        completion_window: '24h',
-        metadata,
-      }),
+      this.client.batches.create(
+        { input_file_id: inputFileId, endpoint, completion_window: '24h', metadata },
+        { timeout: this.createTimeoutMs },
+      ),
     );
   }
 
@@ -63,17 +79,24 @@ export class BatchApi {
   }
 
   /**
-   * The batch created from `inputFileId`, if any, searching newest first and stopping at batches
-   * created before `notBefore` (unix seconds). Lets a retried submission find the batch an earlier
-   * attempt created before it could record it, instead of creating a second one.
+   * The batch created from `inputFileId` (or carrying every entry of `metadata`, when given), if
+   * any, searching newest first and stopping at batches created before `notBefore` (unix seconds).
+   * Lets a retried submission find the batch an earlier attempt created before it could record it,
+   * instead of creating a second one.
    */
-  async findByInputFile(inputFileId: string, notBefore: number): Promise<Batch | undefined> {
+  async findByInputFile(
+    inputFileId: string,
+    notBefore: number,
+    metadata: Record<string, string> = {},
+  ): Promise<Batch | undefined> {
+    const tags = Object.entries(metadata);
+    const tagged = (b: Batch) => tags.length > 0 && tags.every(([k, v]) => b.metadata?.[k] === v);
     return this.call(async () => {
       let after: string | undefined;
       for (;;) {
         const page = await this.client.batches.list({ limit: 100, ...(after ? { after } : {}) });
         for (const b of page.data) {
-          if (b.input_file_id === inputFileId) return b;
+          if (b.input_file_id === inputFileId || tagged(b)) return b;
           if (b.created_at < notBefore) return undefined;
         }
         if (!page.has_more || page.data.length === 0) return undefined;

@@ -40,10 +40,15 @@ export function createReleaseActivities(deps: EmbeddingDeps) {
           promptTokens: 0,
           turnaroundMs: Math.max(0, Date.now() - (rec.submittedAt ?? rec.createdAt)),
         };
-        await embeddings.transitionBatch(rec, ['PREPARED', 'CLAIMED', 'UPLOADED', 'SUBMITTED'], 'RELEASED', {
-          outcome,
-          reason: input.reason.slice(0, 1000),
-        });
+        await embeddings.transitionBatch(
+          rec,
+          ['PREPARED', 'CLAIMED', 'UPLOADED', 'CREATING', 'SUBMITTED'],
+          'RELEASED',
+          {
+            outcome,
+            reason: input.reason.slice(0, 1000),
+          },
+        );
         return outcome;
       } catch (err) {
         throw failureOf(err);

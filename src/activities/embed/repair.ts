@@ -20,7 +20,12 @@ import type { pollEmbeddingBatch } from '../../workflows/embed/poll-batch';
 
 /** A batch not yet at the provider is stale when its record is this old and its run is not running. */
 export const STALE_BATCH_MS = 15 * 60_000;
-const OPEN_BEFORE_SUBMIT: ReadonlyArray<BatchRecord['state']> = ['PREPARED', 'CLAIMED', 'UPLOADED'];
+const OPEN_BEFORE_SUBMIT: ReadonlyArray<BatchRecord['state']> = [
+  'PREPARED',
+  'CLAIMED',
+  'UPLOADED',
+  'CREATING',
+];
 
 /** The item ids a batch sent (its input file), empty when it never got one. */
 async function batchItemIds(
@@ -103,7 +108,7 @@ async function sweepBatch(
   if (rec && OPEN_BEFORE_SUBMIT.includes(rec.state)) {
     if (Date.now() - rec.createdAt < STALE_BATCH_MS || (await workflowState(runId)) === 'RUNNING')
       return 'live';
-    if (rec.state === 'UPLOADED' && rec.fileId) {
+    if ((rec.state === 'UPLOADED' || rec.state === 'CREATING') && rec.fileId) {
       const since = Math.floor((rec.uploadedAt ?? rec.createdAt) / 1000) - 300;
       if (await deps.batchApi.findByInputFile(rec.fileId, since)) return 'at-provider';
     }

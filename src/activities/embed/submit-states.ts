@@ -1,9 +1,9 @@
 // One function per state of a batch record on its way to the provider: each does its step and
-// moves the record on with a conditional write (a concurrent attempt that moved it first wins).
+// moves the record on with a conditional write (a concurrent attempt that moved it first wins);
+// the provider batch itself is created in submit-create.ts.
 import { ApplicationFailure, type Context } from '@temporalio/activity';
 import { decodeCustomId } from '../../domain/embedding';
 import { mapLimit } from '../../domain/chunk';
-import type { Batch } from '../../llm/batch-api';
 import type { BatchRecord } from '../../stores/embeddings';
 import { customIdsOfNdjson, s3KeyOf } from './batch-files';
 import { ITEM_UPDATE_CONCURRENCY, type EmbeddingDeps } from './deps';
@@ -17,6 +17,8 @@ export interface SubmitStep {
   base: string;
   /** The activity attempt: files of different attempts never overwrite each other. */
   attempt: number;
+  /** This attempt, unique (two attempts may share a number): who holds a CREATING record. */
+  holder: string;
 }
 
 /** PREPARED -> CLAIMED (the input file names the items this batch holds) or EMPTY (none could be). */
@@ -56,21 +58,4 @@ export async function uploadInput({ deps, ctx, base }: SubmitStep, rec: BatchRec
     uploadedAt: Date.now(),
   });
   if (!won) await deps.batchApi.deleteFile(fileId).catch(() => undefined); // a concurrent attempt uploaded first
-}
-
-/** UPLOADED -> SUBMITTED: the batch created at the provider (or found, if an earlier attempt made it). */
-export async function createProviderBatch({ deps, ctx, batchKey }: SubmitStep, rec: BatchRecord) {
-  const { batchApi } = deps;
-  ctx.heartbeat();
-  // An earlier attempt may have created the batch and died before recording it.
-  const since = Math.floor((rec.uploadedAt ?? rec.createdAt) / 1000) - 300;
-  const existing = await batchApi.findByInputFile(rec.fileId!, since);
-  const batch: Batch =
-    existing ?? (await batchApi.createEmbeddingsBatch(rec.fileId!, { batch_key: batchKey.slice(0, 512) }));
-  const won = await deps.embeddings.transitionBatch(rec, 'UPLOADED', 'SUBMITTED', {
-    openaiBatchId: batch.id,
-    submittedAt: Date.now(),
-    status: batch.status,
-  });
-  if (!won && !existing) await batchApi.cancel(batch.id).catch(() => undefined);
 }

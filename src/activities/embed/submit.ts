@@ -1,13 +1,17 @@
 // submitEmbeddingBatch: cuts, records and submits one batch under a deterministic key, as a small
-// state machine over its batch record (PREPARED -> CLAIMED -> UPLOADED -> SUBMITTED), so a retry
-// resumes where the last attempt stopped and no item is ever submitted twice.
+// state machine over its batch record (PREPARED -> CLAIMED -> UPLOADED -> CREATING -> SUBMITTED), so
+// a retry resumes where the last attempt stopped, no item is ever submitted twice and no two
+// attempts create a provider batch each.
+import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { batchKeyOf, type EmbedKind } from '../../domain/embedding';
 import type { BatchRecord, BatchState } from '../../stores/embeddings';
+import { heartbeating } from '../shared/heartbeating';
 import { batchPath, failureOf, recordOf } from './batch-files';
 import type { EmbeddingDeps } from './deps';
 import { cutBatch } from './submit-cut';
-import { claimCandidates, createProviderBatch, uploadInput, type SubmitStep } from './submit-states';
+import { awaitOrTakeOverCreation, claimCreation } from './submit-create';
+import { claimCandidates, uploadInput, type SubmitStep } from './submit-states';
 
 export interface SubmitEmbeddingBatchInput {
   runId: string;
@@ -35,7 +39,8 @@ export interface SubmitEmbeddingBatchResult {
 const ADVANCE: Partial<Record<BatchState, (step: SubmitStep, rec: BatchRecord) => Promise<void>>> = {
   PREPARED: claimCandidates,
   CLAIMED: uploadInput,
-  UPLOADED: createProviderBatch,
+  UPLOADED: claimCreation,
+  CREATING: awaitOrTakeOverCreation,
 };
 
 /** What a record that needs no more steps says: nothing claimed, or a batch at the provider. */
@@ -62,22 +67,29 @@ export function createSubmitActivities(deps: EmbeddingDeps) {
   return {
     /**
      * Cuts, records and submits one batch under a deterministic key; resumes from the recorded
-     * state on every retry (PREPARED -> CLAIMED -> UPLOADED -> SUBMITTED), so items are never
-     * submitted twice whenever the worker dies.
+     * state on every retry (PREPARED -> CLAIMED -> UPLOADED -> CREATING -> SUBMITTED), so items are
+     * never submitted twice whenever the worker dies, and an attempt that finds another creating
+     * the batch waits for it.
      */
     async submitEmbeddingBatch(input: SubmitEmbeddingBatchInput): Promise<SubmitEmbeddingBatchResult> {
       const ctx = Context.current();
       const batchKey = batchKeyOf(input.runId, input.kind, input.seq);
-      const step: SubmitStep = { deps, ctx, batchKey, base: batchPath(batchKey), attempt: ctx.info.attempt };
+      const { attempt } = ctx.info;
+      const holder = `${attempt}-${randomUUID()}`;
+      const step: SubmitStep = { deps, ctx, batchKey, base: batchPath(batchKey), attempt, holder };
       try {
-        let rec =
-          (await deps.embeddings.getBatch(input.runId, input.kind, input.seq)) ??
-          (await cutBatch(step, input));
-        for (let advance = ADVANCE[rec.state]; advance; advance = ADVANCE[rec.state]) {
-          await advance(step, rec);
-          rec = await recordOf(deps.embeddings, batchKey);
-        }
-        return resultOf(rec);
+        // Heartbeats while a slow step runs (a provider call under load): an attempt that is alive
+        // is not timed out and retried beside itself.
+        return await heartbeating(async () => {
+          let rec =
+            (await deps.embeddings.getBatch(input.runId, input.kind, input.seq)) ??
+            (await cutBatch(step, input));
+          for (let advance = ADVANCE[rec.state]; advance; advance = ADVANCE[rec.state]) {
+            await advance(step, rec);
+            rec = await recordOf(deps.embeddings, batchKey);
+          }
+          return resultOf(rec);
+        });
       } catch (err) {
         throw failureOf(err);
       }

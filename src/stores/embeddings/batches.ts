@@ -27,13 +27,15 @@ export abstract class EmbeddingBatchStore extends EmbeddingItemStore {
 
   /**
    * Moves a batch record from one state to the next, setting `fields`; false when it was not in
-   * `from` (another attempt moved it first). A closing state drops it from the open-batch index.
+   * `from` (another attempt moved it first) or a field of `when` differs (e.g. the creation step is
+   * held by another attempt). A closing state drops it from the open-batch index.
    */
   async transitionBatch(
     record: Pick<BatchRecord, 'runId' | 'kind' | 'seq'>,
     from: BatchState | BatchState[],
     to: BatchState,
     fields: Partial<BatchRecord> = {},
+    when: Partial<Pick<BatchRecord, 'creatingBy'>> = {},
   ): Promise<boolean> {
     const froms = Array.isArray(from) ? from : [from];
     const values: Record<string, unknown> = { ':to': to };
@@ -45,11 +47,17 @@ export abstract class EmbeddingBatchStore extends EmbeddingItemStore {
       sets.push(`#f${i} = :f${i}`);
     });
     froms.forEach((s, i) => (values[`:from${i}`] = s));
+    const conditions = [`(${froms.map((_, i) => `#state = :from${i}`).join(' OR ')})`];
+    Object.entries(when).forEach(([k, v], i) => {
+      names[`#w${i}`] = k;
+      values[`:w${i}`] = v;
+      conditions.push(`#w${i} = :w${i}`);
+    });
     const closing = to === 'PROCESSED' || to === 'RELEASED' || to === 'EMPTY';
     return this.updateIf(
       batchRecordKey(record.runId, record.kind, record.seq),
       `SET ${sets.join(', ')}${closing ? ' REMOVE GSI1PK, GSI1SK' : ''}`,
-      `(${froms.map((_, i) => `#state = :from${i}`).join(' OR ')})`,
+      conditions.join(' AND '),
       values,
       names,
     );

@@ -3,9 +3,12 @@
 import type { EmbedKind } from '../../domain/embedding';
 import type { EmbeddingStatus } from '../../domain/receipt';
 
-/** Submission state machine of a batch record (see docs/DATA_MODEL.md). */
+/**
+ * Submission state machine of a batch record (see docs/DATA_MODEL.md). CREATING: one attempt holds
+ * the right to create the provider batch (records written before it existed go UPLOADED -> SUBMITTED).
+ */
 export type BatchState =
-  'PREPARED' | 'CLAIMED' | 'UPLOADED' | 'SUBMITTED' | 'PROCESSED' | 'RELEASED' | 'EMPTY';
+  'PREPARED' | 'CLAIMED' | 'UPLOADED' | 'CREATING' | 'SUBMITTED' | 'PROCESSED' | 'RELEASED' | 'EMPTY';
 
 export interface BatchOutcome {
   batchKey: string;
@@ -40,6 +43,10 @@ export interface BatchRecord {
   bytes?: number;
   fileId?: string;
   uploadedAt?: number;
+  /** CREATING: the attempt that holds the right to create the provider batch. */
+  creatingBy?: string;
+  /** CREATING: when that right lapses (ms); another attempt may take it over after. */
+  creatingUntil?: number;
   openaiBatchId?: string;
   submittedAt?: number;
   /** Last API status seen by the poller. */
