@@ -1,0 +1,231 @@
+// DynamoDB's TransactWriteItems for the dev stack's dynalite (4.0.0 has no transactions): Update,
+// Put, Delete and ConditionCheck entries, validated and applied by dynalite's own code.
+//
+// Isolation it gives: transactions run one at a time (a process-wide mutex), and each holds dynalite's
+// per-item locks on every item it names from its condition checks to its last write, so a concurrent
+// single-item write (PutItem, UpdateItem, DeleteItem, BatchWriteItem) lands before or after the whole
+// transaction, never between its check and its writes. Reads (GetItem, Query, Scan) take no locks in
+// dynalite and can see a transaction half applied. An entry that fails while being applied (an update
+// expression that does not fit the item, an oversized item) leaves the entries before it applied;
+// AWS would cancel the whole transaction with a ValidationError reason instead.
+import { createRequire } from 'node:module';
+import type http from 'node:http';
+
+type Item = Record<string, unknown>;
+type Done = (err?: DynaliteError | null, out?: unknown) => void;
+interface DynaliteError extends Error {
+  statusCode?: number;
+  body?: unknown;
+}
+interface ItemDb {
+  get(key: string, cb: (err: Error | null, item?: Item) => void): void;
+  /** dynalite's `lock` package: the keys (one or many) are held until the released callback runs. */
+  lock(keys: string | string[], exec: (release: (done: Done) => Done) => void): void;
+}
+interface Table {
+  TableName: string;
+}
+interface Store {
+  getTable(name: string, cb: (err: DynaliteError | null, table: Table) => void): void;
+  getItemDb(name: string): ItemDb;
+}
+type Action = (store: Store, data: Item, cb: Done) => void;
+type ActionName = 'updateItem' | 'putItem' | 'deleteItem';
+
+const req = createRequire(__filename);
+const dynaliteDb = req('dynalite/db') as {
+  create: (options: object) => Store;
+  createKey: (item: unknown, table: Table) => string;
+  checkConditional: (data: Item, item: Item | undefined) => DynaliteError | null | undefined;
+  validationError: (msg: string) => DynaliteError;
+};
+const validations = req('dynalite/validations') as {
+  checkTypes: (data: Item, types: object) => Item;
+  checkValidations: (data: Item, types: object, custom: unknown, store: Store) => void;
+};
+const action = (name: ActionName) => ({
+  run: req(`dynalite/actions/${name}`) as Action,
+  rules: req(`dynalite/validations/${name}`) as { types: object; custom: unknown },
+});
+/** Each entry kind is validated (expressions parsed) as the single-item action it resembles. */
+const KINDS = {
+  Update: action('updateItem'),
+  Put: action('putItem'),
+  Delete: action('deleteItem'),
+  ConditionCheck: action('deleteItem'),
+} as const;
+type Kind = keyof typeof KINDS;
+
+export const TRANSACT_WRITE_TARGET = 'DynamoDB_20120810.TransactWriteItems';
+const MAX_ENTRIES = 100;
+
+interface Entry {
+  kind: Kind;
+  data: Item;
+  table: Table;
+  key: string;
+}
+
+/** dynalite(options) with TransactWriteItems answered beside dynalite's own operations. */
+export function dynaliteWithTransactions<O extends object>(
+  dynalite: (options: O) => http.Server,
+  options: O,
+): http.Server {
+  const create = dynaliteDb.create;
+  let store: Store | undefined;
+  dynaliteDb.create = (o) => (store = create(o));
+  let server: http.Server;
+  try {
+    server = dynalite(options);
+  } finally {
+    dynaliteDb.create = create;
+  }
+  if (!store) throw new Error('dynalite did not create its store through dynalite/db');
+  const [dynaliteHandler] = server.listeners('request') as http.RequestListener[];
+  server.removeAllListeners('request');
+  const held = store;
+  server.on('request', (request: http.IncomingMessage, res: http.ServerResponse) => {
+    if (request.headers['x-amz-target'] !== TRANSACT_WRITE_TARGET) return dynaliteHandler!(request, res);
+    readJson(request)
+      .then((body) => serially(() => transactWriteItems(held, body)))
+      .then(
+        () => send(res, 200, {}),
+        (err: DynaliteError) =>
+          send(
+            res,
+            err.statusCode ?? 500,
+            err.body ?? { __type: 'com.amazon.coral.service#InternalFailure', message: String(err) },
+          ),
+      );
+  });
+  return server;
+}
+
+async function transactWriteItems(store: Store, body: Item): Promise<void> {
+  const entries = await Promise.all(entriesOf(body, store).map((e) => withKey(store, e)));
+  const names = new Set(entries.map((e) => `${e.table.TableName}\u0000${e.key}`));
+  if (names.size < entries.length)
+    throw dynaliteDb.validationError('Transaction request cannot include multiple operations on one item');
+  const release = await lockAll(store, entries);
+  try {
+    const failed = await Promise.all(entries.map((e) => conditionFails(store, e)));
+    if (failed.some(Boolean)) throw cancelled(failed);
+    const unlocked = lockFree(store);
+    for (const e of entries) {
+      if (e.kind !== 'ConditionCheck') await call(KINDS[e.kind].run, unlocked, e.data);
+    }
+  } finally {
+    release();
+  }
+}
+
+function entriesOf(body: Item, store: Store): Array<Pick<Entry, 'kind' | 'data'>> {
+  const items = body?.TransactItems;
+  if (!Array.isArray(items) || items.length === 0 || items.length > MAX_ENTRIES)
+    throw dynaliteDb.validationError(`TransactItems must hold 1 to ${MAX_ENTRIES} entries`);
+  return items.map((entry: Item) => {
+    const kinds = Object.keys(entry ?? {}).filter((k): k is Kind => k in KINDS);
+    if (kinds.length !== 1)
+      throw dynaliteDb.validationError('Each TransactItem must hold exactly one operation');
+    const kind = kinds[0]!;
+    const { types, custom } = KINDS[kind].rules;
+    // checkTypes drops what the single-item operation does not know (ReturnValuesOnConditionCheckFailure).
+    const data = validations.checkTypes({ ...(entry[kind] as Item) }, types);
+    validations.checkValidations(data, types, custom, store);
+    return { kind, data };
+  });
+}
+
+async function withKey(store: Store, e: Pick<Entry, 'kind' | 'data'>): Promise<Entry> {
+  const table = await new Promise<Table>((resolve, reject) =>
+    store.getTable(String(e.data.TableName), (err, t) => (err ? reject(err) : resolve(t))),
+  );
+  return { ...e, table, key: dynaliteDb.createKey(e.data.Key ?? e.data.Item, table) };
+}
+
+/** Holds every named item's lock (table by table); single-item writes to them wait until release. */
+async function lockAll(store: Store, entries: Entry[]): Promise<() => void> {
+  const releases: Array<() => void> = [];
+  for (const name of [...new Set(entries.map((e) => e.table.TableName))].sort()) {
+    const keys = entries.filter((e) => e.table.TableName === name).map((e) => e.key);
+    releases.push(
+      await new Promise<() => void>((resolve) =>
+        store.getItemDb(name).lock(keys, (release) => resolve(release(() => {}))),
+      ),
+    );
+  }
+  return () => releases.forEach((r) => r());
+}
+
+function conditionFails(store: Store, e: Entry): Promise<boolean> {
+  return new Promise((resolve, reject) =>
+    store.getItemDb(e.table.TableName).get(e.key, (err, item) => {
+      if (err && err.name !== 'NotFoundError') return reject(err);
+      resolve(dynaliteDb.checkConditional(e.data, err ? undefined : item) != null);
+    }),
+  );
+}
+
+function cancelled(failed: boolean[]): DynaliteError {
+  const codes = failed.map((f) => (f ? 'ConditionalCheckFailed' : 'None'));
+  const message = `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`;
+  return Object.assign(new Error(message), {
+    statusCode: 400,
+    body: {
+      __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+      Message: message,
+      CancellationReasons: codes.map((Code) =>
+        Code === 'None' ? { Code } : { Code, Message: 'The conditional request failed' },
+      ),
+    },
+  });
+}
+
+/** The store as dynalite's actions see it, minus the item locks this transaction already holds. */
+function lockFree(store: Store): Store {
+  const getItemDb = (name: string): ItemDb =>
+    Object.create(store.getItemDb(name), {
+      lock: { value: (_k: unknown, exec: (r: (d: Done) => Done) => void) => exec((d) => d) },
+    });
+  return Object.create(store, { getItemDb: { value: getItemDb } }) as Store;
+}
+
+function call(run: Action, store: Store, data: Item): Promise<unknown> {
+  return new Promise((resolve, reject) => run(store, data, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
+let tail: Promise<unknown> = Promise.resolve();
+/** One transaction at a time: their multi-key locks never interleave. */
+function serially<T>(fn: () => Promise<T>): Promise<T> {
+  const run = tail.then(fn);
+  tail = run.catch(() => undefined);
+  return run;
+}
+
+function readJson(request: http.IncomingMessage): Promise<Item> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('error', reject);
+    request.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString() || 'null') as Item);
+      } catch {
+        reject(
+          Object.assign(new Error('bad JSON'), {
+            statusCode: 400,
+            body: { __type: 'com.amazon.coral.service#SerializationException' },
+          }),
+        );
+      }
+    });
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/x-amz-json-1.0');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
