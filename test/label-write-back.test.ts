@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig } from '../src/config';
 import { createStores } from '../src/deps';
@@ -64,6 +65,27 @@ async function storesOn(env: NodeJS.ProcessEnv = {}): Promise<Stores> {
   const cfg = loadConfig({ ...process.env, ...env, DYNAMODB_TABLE: `test-wb-${uniqueId()}` });
   await ensureTable(cfg);
   return createStores(cfg);
+}
+
+/**
+ * The next TransactWriteItems is cancelled with `code` for its first entry (None for the others)
+ * without reaching DynamoDB, as DynamoDB does when another transaction holds an item.
+ */
+function cancelNextTransaction(ddb: DynamoDBDocumentClient, code: string) {
+  let done = false;
+  ddb.middlewareStack.add(
+    (next, context) => (args) => {
+      if (done || context.commandName !== 'TransactWriteItemsCommand') return next(args);
+      done = true;
+      const items = (args.input as { TransactItems: unknown[] }).TransactItems;
+      throw new TransactionCanceledException({
+        message: `Transaction cancelled [${code}]`,
+        $metadata: {},
+        CancellationReasons: items.map((_, i) => ({ Code: i === 0 ? code : 'None' })),
+      });
+    },
+    { step: 'initialize', name: `cancel${uniqueId()}` },
+  );
 }
 
 const wordOf = (s: Stores, receiptId: string, i: number) => s.receipts.get(keys.word(receiptId, 0, i));
@@ -176,6 +198,24 @@ describe('label write-back through transactions', { timeout: 120_000 }, () => {
     assert.equal(commands.count('TransactWriteItems'), 4, JSON.stringify(commands.sent));
     assert.equal(commands.count('UpdateItem'), 0);
     assert.equal((await wordOf(s, r, 229))!.reviewedByRun, 'run-3');
+  });
+
+  test('a conflict is retried as a transaction; a reason a retry cannot cure falls back to one by one', async () => {
+    const r = `wb-${uniqueId()}`;
+    await s.receipts.putReceipts([receiptOf(r, 6)]);
+    const updates = [0, 1, 2, 3, 4, 5].map((i) => statusUpdate(wordIdOf(r, 0, i)));
+    cancelNextTransaction(s.ddb, 'TransactionConflict');
+    commands.clear();
+    assert.equal(await s.receipts.applyLabelUpdates('run-5', updates.slice(0, 3)), 3);
+    assert.equal(commands.count('TransactWriteItems'), 2, JSON.stringify(commands.sent));
+    assert.equal(commands.count('UpdateItem'), 0);
+
+    cancelNextTransaction(s.ddb, 'ValidationError');
+    commands.clear();
+    assert.equal(await s.receipts.applyLabelUpdates('run-5', updates.slice(3)), 3);
+    assert.equal(commands.count('TransactWriteItems'), 1, JSON.stringify(commands.sent));
+    assert.equal(commands.count('UpdateItem'), 3);
+    assert.equal((await wordOf(s, r, 5))!.reviewedByRun, 'run-5');
   });
 });
 

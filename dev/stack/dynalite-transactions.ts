@@ -8,56 +8,25 @@
 // dynalite and can see a transaction half applied. An entry that fails while being applied (an update
 // expression that does not fit the item, an oversized item) leaves the entries before it applied;
 // AWS would cancel the whole transaction with a ValidationError reason instead.
-import { createRequire } from 'node:module';
 import type http from 'node:http';
 
-type Item = Record<string, unknown>;
-type Done = (err?: DynaliteError | null, out?: unknown) => void;
-interface DynaliteError extends Error {
-  statusCode?: number;
-  body?: unknown;
-}
-interface ItemDb {
-  get(key: string, cb: (err: Error | null, item?: Item) => void): void;
-  /** dynalite's `lock` package: the keys (one or many) are held until the released callback runs. */
-  lock(keys: string | string[], exec: (release: (done: Done) => Done) => void): void;
-}
-interface Table {
-  TableName: string;
-}
-interface Store {
-  getTable(name: string, cb: (err: DynaliteError | null, table: Table) => void): void;
-  getItemDb(name: string): ItemDb;
-}
-type Action = (store: Store, data: Item, cb: Done) => void;
-type ActionName = 'updateItem' | 'putItem' | 'deleteItem';
-
-const req = createRequire(__filename);
-const dynaliteDb = req('dynalite/db') as {
-  create: (options: object) => Store;
-  createKey: (item: unknown, table: Table) => string;
-  checkConditional: (data: Item, item: Item | undefined) => DynaliteError | null | undefined;
-  validationError: (msg: string) => DynaliteError;
-};
-const validations = req('dynalite/validations') as {
-  checkTypes: (data: Item, types: object) => Item;
-  checkValidations: (data: Item, types: object, custom: unknown, store: Store) => void;
-};
-const action = (name: ActionName) => ({
-  run: req(`dynalite/actions/${name}`) as Action,
-  rules: req(`dynalite/validations/${name}`) as { types: object; custom: unknown },
-});
-/** Each entry kind is validated (expressions parsed) as the single-item action it resembles. */
-const KINDS = {
-  Update: action('updateItem'),
-  Put: action('putItem'),
-  Delete: action('deleteItem'),
-  ConditionCheck: action('deleteItem'),
-} as const;
-type Kind = keyof typeof KINDS;
+import {
+  dynaliteDb,
+  KINDS,
+  validations,
+  type Action,
+  type DynaliteError,
+  type Done,
+  type Item,
+  type ItemDb,
+  type Kind,
+  type Store,
+  type Table,
+} from './dynalite-internals';
 
 export const TRANSACT_WRITE_TARGET = 'DynamoDB_20120810.TransactWriteItems';
 const MAX_ENTRIES = 100;
+const CORAL = 'com.amazon.coral.service#';
 
 interface Entry {
   kind: Kind;
@@ -74,28 +43,19 @@ export function dynaliteWithTransactions<O extends object>(
   const create = dynaliteDb.create;
   let store: Store | undefined;
   dynaliteDb.create = (o) => (store = create(o));
-  let server: http.Server;
-  try {
-    server = dynalite(options);
-  } finally {
-    dynaliteDb.create = create;
-  }
-  if (!store) throw new Error('dynalite did not create its store through dynalite/db');
+  const server = dynalite(options);
+  dynaliteDb.create = create;
+  const held = store;
+  if (!held) throw new Error('dynalite did not create its store through dynalite/db');
   const [dynaliteHandler] = server.listeners('request') as http.RequestListener[];
   server.removeAllListeners('request');
-  const held = store;
   server.on('request', (request: http.IncomingMessage, res: http.ServerResponse) => {
     if (request.headers['x-amz-target'] !== TRANSACT_WRITE_TARGET) return dynaliteHandler!(request, res);
     readJson(request)
       .then((body) => serially(() => transactWriteItems(held, body)))
       .then(
         () => send(res, 200, {}),
-        (err: DynaliteError) =>
-          send(
-            res,
-            err.statusCode ?? 500,
-            err.body ?? { __type: 'com.amazon.coral.service#InternalFailure', message: String(err) },
-          ),
+        (e: DynaliteError) => send(res, e.statusCode ?? 500, e.body ?? { __type: `${CORAL}InternalFailure` }),
       );
   });
   return server;
@@ -202,24 +162,17 @@ function serially<T>(fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-function readJson(request: http.IncomingMessage): Promise<Item> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (c: Buffer) => chunks.push(c));
-    request.on('error', reject);
-    request.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString() || 'null') as Item);
-      } catch {
-        reject(
-          Object.assign(new Error('bad JSON'), {
-            statusCode: 400,
-            body: { __type: 'com.amazon.coral.service#SerializationException' },
-          }),
-        );
-      }
+async function readJson(request: http.IncomingMessage): Promise<Item> {
+  const chunks: Buffer[] = [];
+  for await (const c of request) chunks.push(c as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString() || 'null') as Item;
+  } catch {
+    throw Object.assign(new Error('bad JSON'), {
+      statusCode: 400,
+      body: { __type: `${CORAL}SerializationException` },
     });
-  });
+  }
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
