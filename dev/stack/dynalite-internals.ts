@@ -46,3 +46,22 @@ export const KINDS = {
   ConditionCheck: action('deleteItem'),
 } as const;
 export type Kind = keyof typeof KINDS;
+
+/** Runs one of dynalite's actions (its own lookups, condition check, write and index updates). */
+export function runAction(run: Action, store: Store, data: Item): Promise<unknown> {
+  return new Promise((resolve, reject) => run(store, data, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
+/** An item as stored, or undefined. */
+export function readItem(itemDb: ItemDb, key: string): Promise<Item | undefined> {
+  return new Promise((resolve, reject) =>
+    itemDb.get(key, (err, item) =>
+      err && err.name !== 'NotFoundError' ? reject(err) : resolve(err ? undefined : item),
+    ),
+  );
+}
+
+/** Holds the keys' item locks (all of them at once); resolves with their release. */
+export function lockKeys(itemDb: ItemDb, keys: string[]): Promise<() => void> {
+  return new Promise((resolve) => itemDb.lock(keys, (release) => resolve(release(() => {}))));
+}
