@@ -142,7 +142,7 @@ function cancelled(failed: boolean[]): DynaliteError {
 
 /**
  * The store as dynalite's actions see it while this transaction applies: no item locks (it holds
- * them), and its items as read for the checks (one LevelDB read each, not two).
+ * them), and its tables and items as read for the checks (one LevelDB read each, not two).
  */
 function lockFree(store: Store, entries: Entry[]): Store {
   const getItemDb = (name: string): ItemDb => {
@@ -159,7 +159,12 @@ function lockFree(store: Store, entries: Entry[]): Store {
       },
     }) as ItemDb;
   };
-  return Object.create(store, { getItemDb: { value: getItemDb } }) as Store;
+  const getTable = (name: string, ...rest: unknown[]) => {
+    const table = entries.find((e) => e.table.TableName === name)?.table;
+    if (!table) return (store.getTable as (...a: unknown[]) => void)(name, ...rest);
+    (rest[rest.length - 1] as (err: null, t: Table) => void)(null, table);
+  };
+  return Object.create(store, { getItemDb: { value: getItemDb }, getTable: { value: getTable } }) as Store;
 }
 
 let tail: Promise<unknown> = Promise.resolve();
