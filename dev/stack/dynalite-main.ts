@@ -1,7 +1,8 @@
-// Entry of the embedded DynamoDB: dynalite on loopback, persisted in a LevelDB dir (`stack up` runs it detached).
+// Entry of the embedded DynamoDB: dynalite (with TransactWriteItems) on loopback, in a LevelDB dir (`stack up` runs it detached).
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import type http from 'node:http';
+import { dynaliteWithTransactions } from './dynalite-transactions';
 
 type DynaliteFactory = (options: {
   path?: string;
@@ -22,7 +23,13 @@ const { values } = parseArgs({
 });
 
 // Tables become ACTIVE at once: callers still wait for ACTIVE, tests do not sit through 500 ms each.
-const server = dynalite({ path: values.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+// TransactWriteItems (which dynalite lacks) is answered beside it: the review write-back uses it.
+const server = dynaliteWithTransactions(dynalite, {
+  path: values.path,
+  createTableMs: 0,
+  deleteTableMs: 0,
+  updateTableMs: 0,
+});
 
 server.on('error', (err) => {
   console.error(`dynalite: ${err.message}`);

@@ -1,10 +1,10 @@
 // DynamoDB single-table access for merchants, receipts, lines, words and their labels
 // (key design and access patterns: docs/DATA_MODEL.md).
-import type { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../domain/chunk';
 import { DynamoTable } from './dynamo-table';
 import type { Label } from '../domain/llm-tasks';
-import type { Merchant, PastLabel, Receipt, ValidationStatus } from '../domain/receipt';
+import type { Merchant, Receipt } from '../domain/receipt';
+import { LabelWriteBack, type LabelUpdate } from './label-write-back';
 import {
   keys,
   labelledWordsPartition,
@@ -16,28 +16,12 @@ import {
 import { boundStrings, boundText, MAX_IMPORT_FIELD_TEXT, MAX_PROVIDER_TEXT } from '../domain/bounded-text';
 
 export { keys, labelledWordsPartition, merchantPartition, parseWordId } from './receipt-items';
-
-export interface LabelUpdate {
-  wordId: string;
-  validationStatus: ValidationStatus;
-  reason: string;
-  source: string;
-  suggestedLabel?: Label | null;
-  /**
-   * Set when the word had no label and the review confirmed the one proposed for it: the label is
-   * created (VALID, proposed by `source`) and the word joins its merchant's group of that label.
-   */
-  createLabel?: { label: Label; merchantId: string };
-  /**
-   * Set when the review found the label INVALID and suggested another: the word's label becomes
-   * `to` (VALID, proposed by `source`, in its merchant's group of that label) if it is still `from`;
-   * `from` is kept as a past label marked INVALID with the reason.
-   */
-  replaceLabel?: { from: Label; to: Label; merchantId: string };
-}
+export type { LabelUpdate } from './label-write-back';
 
 /** The receipts' side of the single table, and the table gateway the other stores are built on. */
 export class ReceiptStore extends DynamoTable {
+  private readonly labelWriteBack = new LabelWriteBack(this.ddb, this.table);
+
   async putMerchants(merchants: Merchant[]): Promise<void> {
     await this.batchPut(
       merchants.map((m) => ({
@@ -152,89 +136,22 @@ export class ReceiptStore extends DynamoTable {
   }
 
   /**
-   * Applies review decisions to word labels. Idempotent per run: a word already updated by this
-   * run is left alone, so a retried activity never rewrites or regresses a label.
+   * Applies review decisions to word labels (a receipt's updates in one transaction). Idempotent per
+   * run: a word already updated by this run is left alone, so a retried activity never rewrites or
+   * regresses a label. Returns how many were applied.
    */
-  async applyLabelUpdates(runId: string, updates: LabelUpdate[]): Promise<number> {
-    // Independent conditional writes, 8 at a time (one after another they cost ~5 ms each).
-    const applied = await mapLimit(updates, 8, (u) =>
-      u.createLabel
-        ? this.createWordLabel(runId, u, u.createLabel)
-        : u.replaceLabel
-          ? this.replaceWordLabel(runId, u, u.replaceLabel)
-          : this.updateWordIf(u.wordId, {
-              UpdateExpression:
-                'SET validationStatus = :s, labelReason = :r, labelSource = :src, suggestedLabel = :sl, reviewedByRun = :run',
-              ConditionExpression:
-                'attribute_exists(PK) AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
-              ExpressionAttributeValues: {
-                ':s': u.validationStatus,
-                ':r': boundText(u.reason, MAX_PROVIDER_TEXT),
-                ':src': u.source,
-                ':sl': u.suggestedLabel ?? null,
-                ':run': runId,
-              },
-            }),
-    );
-    return applied.filter(Boolean).length;
-  }
-
-  /** Gives an unlabelled word the label a review confirmed (only if it is still unlabelled). */
-  private createWordLabel(runId: string, u: LabelUpdate, create: NonNullable<LabelUpdate['createLabel']>) {
-    return this.updateWordIf(u.wordId, {
-      UpdateExpression:
-        'SET #label = :l, validationStatus = :s, labelReason = :r, labelSource = :src, reviewedByRun = :run, GSI1PK = :gpk, GSI1SK = :gsk',
-      ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(#label)',
-      ExpressionAttributeNames: { '#label': 'label' },
-      ExpressionAttributeValues: {
-        ':l': create.label,
-        ':s': u.validationStatus,
-        ':r': u.reason,
-        ':src': u.source,
-        ':run': runId,
-        ':gpk': labelledWordsPartition(create.merchantId, create.label),
-        ':gsk': u.wordId,
-      },
-    });
-  }
-
-  /** The seed's INVALID write-back: the suggested label replaces the reviewed one (if still there). */
-  private replaceWordLabel(runId: string, u: LabelUpdate, r: NonNullable<LabelUpdate['replaceLabel']>) {
-    const reason = boundText(u.reason, MAX_PROVIDER_TEXT);
-    const past: PastLabel = { label: r.from, validationStatus: 'INVALID', source: u.source, reason };
-    return this.updateWordIf(u.wordId, {
-      UpdateExpression:
-        'SET #label = :to, validationStatus = :valid, labelReason = :r, labelSource = :src, suggestedLabel = :none, ' +
-        'reviewedByRun = :run, GSI1PK = :gpk, GSI1SK = :gsk, pastLabels = list_append(if_not_exists(pastLabels, :empty), :past)',
-      ConditionExpression:
-        'attribute_exists(PK) AND #label = :from AND (attribute_not_exists(reviewedByRun) OR reviewedByRun <> :run)',
-      ExpressionAttributeNames: { '#label': 'label' },
-      ExpressionAttributeValues: {
-        ':to': r.to,
-        ':from': r.from,
-        ':valid': 'VALID',
-        ':r': reason,
-        ':src': u.source,
-        ':none': null,
-        ':run': runId,
-        ':gpk': labelledWordsPartition(r.merchantId, r.to),
-        ':gsk': u.wordId,
-        ':empty': [],
-        ':past': [past],
-      },
-    });
+  applyLabelUpdates(runId: string, updates: LabelUpdate[]): Promise<number> {
+    return this.labelWriteBack.apply(runId, updates);
   }
 
   /** A conditional update of one word item: false (and nothing written) when the condition fails. */
   private updateWordIf(
     wordId: string,
-    update: Required<
-      Pick<
-        ConstructorParameters<typeof UpdateCommand>[0],
-        'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'
-      >
-    > &
-      Pick<ConstructorParameters<typeof UpdateCommand>[0], 'ExpressionAttributeNames'>,
+    update: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
   ): Promise<boolean> {
     const { receiptId, lineIndex, wordIndex } = parseWordId(wordId);
     return this.updateIf(
@@ -242,7 +159,6 @@ export class ReceiptStore extends DynamoTable {
       update.UpdateExpression,
       update.ConditionExpression,
       update.ExpressionAttributeValues,
-      update.ExpressionAttributeNames,
     );
   }
 }
