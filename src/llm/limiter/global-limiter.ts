@@ -37,6 +37,9 @@ import {
 import { pickSlot, Waiter } from './slots';
 import { LimiterTable } from './state-table';
 
+/** The shortest interval between a waiting head's looks at the shared state. */
+const MIN_POLL_MS = 10;
+
 export class GlobalLimiter {
   readonly opts: ReturnType<typeof applyLimiterDefaults>;
   private readonly holderPrefix = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -50,6 +53,8 @@ export class GlobalLimiter {
   private cachedState: LimiterState | undefined;
   /** The last snapshot's time, permits held and permits allowed: what a local handoff goes by. */
   private lastLook = { at: 0, held: 0, allowed: 0 };
+  /** The head's interval between looks, across waiters: grows while looks find no free slot, resets when one does. */
+  private pollMs = MIN_POLL_MS;
   /** A limit this process lowered, kept in its view for a while (a concurrent read may predate the write). */
   private localCut: { allowed: number; until: number } | undefined;
   private readonly store: LimiterTable;
@@ -166,7 +171,6 @@ export class GlobalLimiter {
         await me.sleep(this.opts.maxPollMs * 5, signal);
         signal?.throwIfAborted();
       }
-      let pollMs = 10;
       for (;;) {
         // A release in this process may hand its permit over while we look or sleep (not while
         // we try to take a slot: then we could end up with two).
@@ -177,6 +181,7 @@ export class GlobalLimiter {
         if (me.handedOff) return me.take()!;
         const slot = pickSlot(snap.heldSlots, snap.allowed);
         if (slot !== undefined) {
+          this.pollMs = MIN_POLL_MS;
           me.canTakeHandoff = false;
           const permit = await this.tryTake(slot, snap.held + 1, snap.allowed, now);
           if (permit) return permit;
@@ -184,10 +189,10 @@ export class GlobalLimiter {
         }
         onWait?.();
         // Woken at once by a release in this process; other processes' releases are polled for.
-        await me.sleep(pollMs + Math.random() * pollMs, signal);
+        await me.sleep(this.pollMs + Math.random() * this.pollMs, signal);
         if (me.handedOff) return me.take()!;
         signal?.throwIfAborted();
-        pollMs = Math.min(this.opts.maxPollMs, pollMs * 1.5);
+        this.pollMs = Math.min(this.opts.maxPollMs, this.pollMs * 1.5);
       }
     } finally {
       me.canTakeHandoff = false;
