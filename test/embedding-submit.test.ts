@@ -4,46 +4,23 @@
 // the batch it made is found, not made again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  createSubmitActivities,
-  type SubmitEmbeddingBatchInput,
-  type SubmitEmbeddingBatchResult,
-} from '../src/activities/embed/submit';
+import { createSubmitActivities, type SubmitEmbeddingBatchInput } from '../src/activities/embed/submit';
 import type { EmbeddingDeps } from '../src/activities/embed/deps';
 import { createEmbeddingDeps } from '../src/deps';
 import { batchKeyOf, requestLine, type EmbedKind } from '../src/domain/embedding';
-import type { BatchApi } from '../src/llm/batch-api';
 import type { BatchRecord } from '../src/stores/embeddings';
+import {
+  lapsedCreationClaim,
+  providerBatchIds,
+  runAsAttempt,
+  slowToCreate,
+} from '../dev/harness/batch-creation-harness';
 import { embedHarnessEnv } from '../dev/harness/embed-harness';
 import { freePort, startHarness, uniqueId, type Harness } from '../dev/harness/pipeline';
 
 const MODEL = 'text-embedding-3-small';
 /** How long the provider takes to create a batch: long enough for a second attempt to look first. */
 const SLOW_CREATE_MS = 400;
-
-/** The Batch API whose batch creation answers late (a provider under load). */
-function slowToCreate(api: BatchApi, ms: number): BatchApi {
-  const slow = Object.create(api) as BatchApi;
-  slow.createEmbeddingsBatch = async (fileId, metadata) => {
-    await new Promise((r) => setTimeout(r, ms));
-    return api.createEmbeddingsBatch(fileId, metadata);
-  };
-  return slow;
-}
-
-/** Every batch the emulator was asked to create (its listing, all pages): ids. */
-async function providerBatchIds(h: Harness): Promise<string[]> {
-  const ids: string[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const res = await fetch(`${h.emulator.url}/v1/batches?limit=100${after ? `&after=${after}` : ''}`);
-    const page = (await res.json()) as { data: Array<{ id: string }>; has_more: boolean };
-    ids.push(...page.data.map((b) => b.id));
-    if (!page.has_more || page.data.length === 0) return ids;
-    after = page.data[page.data.length - 1]!.id;
-  }
-}
 
 /**
  * A batch record left UPLOADED (its input file at the provider, no batch yet), written as records
@@ -79,15 +56,9 @@ async function uploadedRecord(
   return { input, rec };
 }
 
-/** Runs the submit activity as attempt `attempt` of its own (mock) activity context. */
-function submitAs(
-  deps: EmbeddingDeps,
-  attempt: number,
-  input: SubmitEmbeddingBatchInput,
-): Promise<SubmitEmbeddingBatchResult> {
-  const env = new MockActivityEnvironment({ attempt, heartbeatTimeoutMs: 3000 });
-  return env.run(createSubmitActivities(deps).submitEmbeddingBatch, input);
-}
+/** Runs the submit activity as attempt `attempt` of its own. */
+const submitAs = (deps: EmbeddingDeps, attempt: number, input: SubmitEmbeddingBatchInput) =>
+  runAsAttempt(attempt, createSubmitActivities(deps).submitEmbeddingBatch, input);
 
 describe(
   'embedding submission: one provider batch per record, whatever runs at once',
@@ -109,11 +80,11 @@ describe(
     });
 
     test('two attempts at once on an UPLOADED record create one batch and both return it', async () => {
-      const before = (await providerBatchIds(h)).length;
+      const before = (await providerBatchIds(h.emulator.url)).length;
       const { input, rec } = await uploadedRecord(deps);
       const slow = { ...deps, batchApi: slowToCreate(deps.batchApi, SLOW_CREATE_MS) };
       const [a, b] = await Promise.all([submitAs(slow, 1, input), submitAs(slow, 2, input)]);
-      const ids = await providerBatchIds(h);
+      const ids = await providerBatchIds(h.emulator.url);
       assert.equal(ids.length - before, 1, `the provider created one batch, not ${ids.length - before}`);
       assert.equal(a.state, 'SUBMITTED');
       assert.equal(b.state, 'SUBMITTED');
@@ -126,38 +97,29 @@ describe(
     });
 
     test('a CREATING claim of a dead attempt, past its lease, is taken over and its batch found, not made again', async () => {
-      const before = (await providerBatchIds(h)).length;
-      const now = Date.now();
-      const { input, rec } = await uploadedRecord(deps, {
-        state: 'CREATING',
-        creatingBy: 'dead-attempt',
-        creatingUntil: now - 1,
-      });
+      const before = (await providerBatchIds(h.emulator.url)).length;
+      const { input, rec } = await uploadedRecord(deps, lapsedCreationClaim());
       // The dead attempt got as far as creating the batch, then died before recording it.
       const made = await deps.batchApi.createEmbeddingsBatch(rec.fileId!, { batch_key: rec.batchKey });
       const r = await submitAs(deps, 3, input);
       assert.equal(r.state, 'SUBMITTED');
       assert.equal(r.openaiBatchId, made.id, 'the batch the dead attempt made');
-      assert.equal((await providerBatchIds(h)).length - before, 1, 'no second batch');
+      assert.equal((await providerBatchIds(h.emulator.url)).length - before, 1, 'no second batch');
       assert.equal((await deps.embeddings.getBatch(rec.runId, rec.kind, rec.seq))?.openaiBatchId, made.id);
     });
 
     test('a CREATING claim of a dead attempt that made nothing is taken over and the batch made once', async () => {
-      const before = (await providerBatchIds(h)).length;
-      const { input } = await uploadedRecord(deps, {
-        state: 'CREATING',
-        creatingBy: 'dead-attempt',
-        creatingUntil: Date.now() - 1,
-      });
+      const before = (await providerBatchIds(h.emulator.url)).length;
+      const { input } = await uploadedRecord(deps, lapsedCreationClaim());
       const r = await submitAs(deps, 3, input);
       assert.equal(r.state, 'SUBMITTED');
-      const ids = await providerBatchIds(h);
+      const ids = await providerBatchIds(h.emulator.url);
       assert.equal(ids.length - before, 1);
       assert.ok(r.openaiBatchId && ids.includes(r.openaiBatchId));
     });
 
     test('an attempt finding a live claim waits for it and returns the batch its holder recorded', async () => {
-      const before = (await providerBatchIds(h)).length;
+      const before = (await providerBatchIds(h.emulator.url)).length;
       const { input, rec } = await uploadedRecord(deps, {
         state: 'CREATING',
         creatingBy: 'live-attempt',
@@ -175,7 +137,11 @@ describe(
       );
       const r = await waiting;
       assert.equal(r.openaiBatchId, made.id);
-      assert.equal((await providerBatchIds(h)).length - before, 1, 'the waiting attempt created nothing');
+      assert.equal(
+        (await providerBatchIds(h.emulator.url)).length - before,
+        1,
+        'the waiting attempt created nothing',
+      );
     });
   },
 );

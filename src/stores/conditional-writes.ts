@@ -55,3 +55,42 @@ export async function putIfAbsent(
     throw err;
   }
 }
+
+/** A conditional update's parts (as `updateIf` takes them). */
+export interface ConditionalUpdate {
+  expression: string;
+  condition: string;
+  values: Record<string, unknown>;
+  names: Record<string, string>;
+}
+
+/**
+ * One step of a record's state machine: `state` from one of `from` to `to`, `fields` set (undefined
+ * ones left as they are), only while every attribute of `when` holds its value (e.g. the attempt
+ * holding a step).
+ */
+export function stateTransition(
+  from: readonly string[],
+  to: string,
+  fields: Record<string, unknown>,
+  when: Record<string, unknown> = {},
+): ConditionalUpdate {
+  const values: Record<string, unknown> = { ':to': to };
+  const names: Record<string, string> = { '#state': 'state' };
+  const sets = ['#state = :to'];
+  Object.entries(fields)
+    .filter(([k, v]) => v !== undefined && k !== 'state')
+    .forEach(([k, v], i) => {
+      names[`#f${i}`] = k;
+      values[`:f${i}`] = v;
+      sets.push(`#f${i} = :f${i}`);
+    });
+  from.forEach((s, i) => (values[`:from${i}`] = s));
+  const conditions = [`(${from.map((_, i) => `#state = :from${i}`).join(' OR ')})`];
+  Object.entries(when).forEach(([k, v], i) => {
+    names[`#w${i}`] = k;
+    values[`:w${i}`] = v;
+    conditions.push(`#w${i} = :w${i}`);
+  });
+  return { expression: `SET ${sets.join(', ')}`, condition: conditions.join(' AND '), values, names };
+}

@@ -1,10 +1,14 @@
 // The batch jobs of a batch-mode run (OpenAI Batch API, chat completions), one item each in the run's
-// partition (`LLMBATCH#<seq>`): a small state machine PREPARED -> UPLOADED -> SUBMITTED -> PROCESSED,
-// each step a conditional write, so the provider's batch id is recorded before anything can lose it.
+// partition (`LLMBATCH#<seq>`): a small state machine PREPARED -> UPLOADED -> CREATING -> SUBMITTED ->
+// PROCESSED, each step a conditional write, so the provider's batch id is recorded before anything
+// can lose it and one attempt at a time creates the batch (jobs recorded before CREATING existed go
+// on from UPLOADED).
+import type { BatchSubmissionFields } from './batch-submission';
+import { stateTransition } from './conditional-writes';
 import type { ReceiptStore } from './receipts';
 import { runPartition } from './runs';
 
-export type LlmBatchJobState = 'PREPARED' | 'UPLOADED' | 'SUBMITTED' | 'PROCESSED';
+export type LlmBatchJobState = 'PREPARED' | 'UPLOADED' | 'CREATING' | 'SUBMITTED' | 'PROCESSED';
 
 /** What a processed job gave: answers cached, answers invalid, requests without an answer, cost. */
 export interface LlmBatchOutcome {
@@ -22,7 +26,8 @@ export interface LlmBatchOutcome {
   turnaroundMs: number;
 }
 
-export interface LlmBatchJob {
+/** A job; its Batch API fields (file, creation claim, batch, last status) are the shared ones. */
+export interface LlmBatchJob extends BatchSubmissionFields {
   runId: string;
   seq: number;
   state: LlmBatchJobState;
@@ -31,13 +36,6 @@ export interface LlmBatchJob {
   /** S3 key of the JSON index: custom_id -> what its answer must cover. */
   indexKey: string;
   requests: number;
-  createdAt: number;
-  fileId?: string;
-  uploadedAt?: number;
-  openaiBatchId?: string;
-  submittedAt?: number;
-  /** The provider's last status seen. */
-  status?: string;
   outcome?: LlmBatchOutcome;
 }
 
@@ -63,23 +61,19 @@ export class LlmBatchJobStore {
     return (await this.store.queryPrefix(runPartition(runId), 'LLMBATCH#')).map(strip);
   }
 
-  /** Moves a job from one state to the next with its new fields; false if another attempt moved it first. */
+  /**
+   * Moves a job from one state to the next with its new fields; false if another attempt moved it
+   * first, or a field of `when` differs (the creation step is held by another attempt).
+   */
   async transition(
-    job: LlmBatchJob,
+    job: Pick<LlmBatchJob, 'runId' | 'seq'>,
     from: LlmBatchJobState,
     to: LlmBatchJobState,
     fields: Partial<LlmBatchJob>,
+    when: Partial<Pick<LlmBatchJob, 'creatingBy'>> = {},
   ): Promise<boolean> {
-    const entries = Object.entries({ ...fields, state: to }).filter(([, v]) => v !== undefined);
-    const names = Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k]));
-    const values = Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v]));
-    return this.store.updateIf(
-      jobKey(job.runId, job.seq),
-      `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
-      '#state = :from',
-      { ...values, ':from': from },
-      { ...names, '#state': 'state' },
-    );
+    const u = stateTransition([from], to, fields, when);
+    return this.store.updateIf(jobKey(job.runId, job.seq), u.expression, u.condition, u.values, u.names);
   }
 
   /** Notes the provider's status on the job (best effort: what `report` shows while it runs). */

@@ -1,10 +1,14 @@
 // submitLlmBatchJob and checkLlmBatchJob: a job's way to the provider as a state machine over its
-// record (PREPARED -> UPLOADED -> SUBMITTED; a retry resumes where the last attempt stopped, and
-// finds a batch it created but could not record), then one look at the batch per poll.
+// record (PREPARED -> UPLOADED -> CREATING -> SUBMITTED; a retry resumes where the last attempt
+// stopped, finds a batch it created but could not record, and never creates one beside an attempt
+// still running), then one look at the batch per poll.
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { batchCheckOf, type BatchCheck } from '../../llm/batch-api';
 import { toActivityFailure } from '../../llm/errors';
 import type { LlmBatchJob } from '../../stores/llm-batch-jobs';
+import { awaitOrTakeOverCreation, claimCreation, type BatchCreation } from '../shared/batch-creation';
+import { heartbeating } from '../shared/heartbeating';
 import type { BatchModeDeps } from './deps';
 import { jobOf } from './jobs';
 
@@ -13,8 +17,16 @@ export interface LlmBatchJobRef {
   seq: number;
 }
 
+/** What every step of one submission attempt works with. */
+interface JobStep {
+  deps: BatchModeDeps;
+  ctx: Context;
+  /** This attempt, unique (two attempts may share a number): who holds a CREATING job. */
+  holder: string;
+}
+
 /** PREPARED -> UPLOADED: the request file at the provider. */
-async function upload(deps: BatchModeDeps, job: LlmBatchJob) {
+async function upload({ deps }: JobStep, job: LlmBatchJob) {
   const body = await deps.objects.getText(job.inputKey);
   if (body === undefined)
     throw ApplicationFailure.nonRetryable(`Request file ${job.inputKey} is missing from S3`, 'InvalidInput');
@@ -23,29 +35,31 @@ async function upload(deps: BatchModeDeps, job: LlmBatchJob) {
   if (!won) await deps.batchApi.deleteFile(fileId).catch(() => undefined); // a concurrent attempt uploaded first
 }
 
-/** UPLOADED -> SUBMITTED: the batch created (or found, if an earlier attempt created it) and its id recorded. */
-async function create(deps: BatchModeDeps, job: LlmBatchJob) {
-  const since = Math.floor((job.uploadedAt ?? job.createdAt) / 1000) - 300;
-  const existing = await deps.batchApi.findByInputFile(job.fileId!, since);
-  const batch =
-    existing ??
-    (await deps.batchApi.createBatch(job.fileId!, '/v1/chat/completions', {
-      run_id: job.runId.slice(0, 512),
-      job: String(job.seq),
-    }));
-  const won = await deps.jobs.transition(job, 'UPLOADED', 'SUBMITTED', {
-    openaiBatchId: batch.id,
-    submittedAt: Date.now(),
-    status: batch.status,
-  });
-  if (!won && !existing) await deps.batchApi.cancel(batch.id).catch(() => undefined);
+/** The job's side of the shared creation step: its conditional writes, a chat-completions batch. */
+function creationOf({ deps, ctx, holder }: JobStep, job: LlmBatchJob): BatchCreation<LlmBatchJob> {
+  const { jobs, batchApi } = deps;
+  return {
+    records: {
+      transition: (rec, from, to, fields, when) => jobs.transition(rec, from, to, fields, when),
+      reread: (rec) => jobs.get(rec.runId, rec.seq),
+    },
+    batchApi,
+    ctx,
+    holder,
+    // The tags jobs have always been created with: a batch an older attempt made is found by them too.
+    metadata: { run_id: job.runId.slice(0, 512), job: String(job.seq) },
+    create: (fileId, metadata) => batchApi.createBatch(fileId, '/v1/chat/completions', metadata),
+  };
 }
 
-const ADVANCE: Partial<
-  Record<LlmBatchJob['state'], (deps: BatchModeDeps, job: LlmBatchJob) => Promise<void>>
-> = {
+/**
+ * UPLOADED -> CREATING -> SUBMITTED: one attempt at a time creates the batch (or finds the one an
+ * earlier attempt made) and records its id; another waits for it, or takes over a lapsed claim.
+ */
+const ADVANCE: Partial<Record<LlmBatchJob['state'], (step: JobStep, job: LlmBatchJob) => Promise<void>>> = {
   PREPARED: upload,
-  UPLOADED: create,
+  UPLOADED: (step, job) => claimCreation(creationOf(step, job), job),
+  CREATING: (step, job) => awaitOrTakeOverCreation(creationOf(step, job), job),
 };
 
 function failureOf(err: unknown): unknown {
@@ -54,17 +68,25 @@ function failureOf(err: unknown): unknown {
 
 export function createSubmitLlmBatchActivities(deps: BatchModeDeps) {
   return {
-    /** Uploads and creates a job's batch; idempotent (every retry resumes from the recorded state). */
+    /**
+     * Uploads and creates a job's batch; idempotent (every retry resumes from the recorded state),
+     * and an attempt that finds another creating the batch waits for it.
+     */
     async submitLlmBatchJob(input: LlmBatchJobRef): Promise<{ openaiBatchId: string }> {
       const ctx = Context.current();
+      const step: JobStep = { deps, ctx, holder: `${ctx.info.attempt}-${randomUUID()}` };
       try {
-        let job = await jobOf(deps, input.runId, input.seq);
-        for (let advance = ADVANCE[job.state]; advance; advance = ADVANCE[job.state]) {
-          ctx.heartbeat();
-          await advance(deps, job);
-          job = await jobOf(deps, input.runId, input.seq);
-        }
-        return { openaiBatchId: job.openaiBatchId ?? '' };
+        // Heartbeats while a slow step runs (a provider call under load): an attempt that is alive
+        // is not timed out and retried beside itself.
+        return await heartbeating(async () => {
+          let job = await jobOf(deps, input.runId, input.seq);
+          for (let advance = ADVANCE[job.state]; advance; advance = ADVANCE[job.state]) {
+            ctx.heartbeat();
+            await advance(step, job);
+            job = await jobOf(deps, input.runId, input.seq);
+          }
+          return { openaiBatchId: job.openaiBatchId ?? '' };
+        });
       } catch (err) {
         throw failureOf(err);
       }

@@ -10,7 +10,7 @@ import { heartbeating } from '../shared/heartbeating';
 import { batchPath, failureOf, recordOf } from './batch-files';
 import type { EmbeddingDeps } from './deps';
 import { cutBatch } from './submit-cut';
-import { awaitOrTakeOverCreation, claimCreation } from './submit-create';
+import { awaitBatchCreation, claimBatchCreation } from './submit-create';
 import { claimCandidates, uploadInput, type SubmitStep } from './submit-states';
 
 export interface SubmitEmbeddingBatchInput {
@@ -39,8 +39,8 @@ export interface SubmitEmbeddingBatchResult {
 const ADVANCE: Partial<Record<BatchState, (step: SubmitStep, rec: BatchRecord) => Promise<void>>> = {
   PREPARED: claimCandidates,
   CLAIMED: uploadInput,
-  UPLOADED: claimCreation,
-  CREATING: awaitOrTakeOverCreation,
+  UPLOADED: claimBatchCreation,
+  CREATING: awaitBatchCreation,
 };
 
 /** What a record that needs no more steps says: nothing claimed, or a batch at the provider. */

@@ -2,6 +2,7 @@
 // a batch idempotent across retries, and the open-batch index (GSI1) `embed status` counts.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { EmbedKind } from '../../domain/embedding';
+import { stateTransition } from '../conditional-writes';
 import { runPartition } from '../runs';
 import { EmbeddingItemStore } from './items';
 import { OPEN_BATCHES, batchRecordKey, stamp } from './table';
@@ -37,29 +38,14 @@ export abstract class EmbeddingBatchStore extends EmbeddingItemStore {
     fields: Partial<BatchRecord> = {},
     when: Partial<Pick<BatchRecord, 'creatingBy'>> = {},
   ): Promise<boolean> {
-    const froms = Array.isArray(from) ? from : [from];
-    const values: Record<string, unknown> = { ':to': to };
-    const names: Record<string, string> = { '#state': 'state' };
-    const sets = ['#state = :to'];
-    Object.entries(fields).forEach(([k, v], i) => {
-      names[`#f${i}`] = k;
-      values[`:f${i}`] = v;
-      sets.push(`#f${i} = :f${i}`);
-    });
-    froms.forEach((s, i) => (values[`:from${i}`] = s));
-    const conditions = [`(${froms.map((_, i) => `#state = :from${i}`).join(' OR ')})`];
-    Object.entries(when).forEach(([k, v], i) => {
-      names[`#w${i}`] = k;
-      values[`:w${i}`] = v;
-      conditions.push(`#w${i} = :w${i}`);
-    });
+    const u = stateTransition(Array.isArray(from) ? from : [from], to, fields, when);
     const closing = to === 'PROCESSED' || to === 'RELEASED' || to === 'EMPTY';
     return this.updateIf(
       batchRecordKey(record.runId, record.kind, record.seq),
-      `SET ${sets.join(', ')}${closing ? ' REMOVE GSI1PK, GSI1SK' : ''}`,
-      conditions.join(' AND '),
-      values,
-      names,
+      `${u.expression}${closing ? ' REMOVE GSI1PK, GSI1SK' : ''}`,
+      u.condition,
+      u.values,
+      u.names,
     );
   }
 

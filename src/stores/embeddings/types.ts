@@ -2,6 +2,7 @@
 // submission state machine) and a delta record (vectors waiting for Chroma); see docs/DATA_MODEL.md.
 import type { EmbedKind } from '../../domain/embedding';
 import type { EmbeddingStatus } from '../../domain/receipt';
+import type { BatchSubmissionFields } from '../batch-submission';
 
 /**
  * Submission state machine of a batch record (see docs/DATA_MODEL.md). CREATING: one attempt holds
@@ -25,13 +26,13 @@ export interface BatchOutcome {
   turnaroundMs: number;
 }
 
-export interface BatchRecord {
+/** A batch record; its Batch API fields (file, creation claim, batch, last status) are the shared ones. */
+export interface BatchRecord extends BatchSubmissionFields {
   batchKey: string;
   runId: string;
   kind: EmbedKind;
   seq: number;
   state: BatchState;
-  createdAt: number;
   candidatesKey?: string;
   candidates?: number;
   inputKey?: string;
@@ -41,16 +42,6 @@ export interface BatchRecord {
   /** Candidates found already in Chroma with the same document: marked SUCCESS, not sent. */
   reused?: number;
   bytes?: number;
-  fileId?: string;
-  uploadedAt?: number;
-  /** CREATING: the attempt that holds the right to create the provider batch. */
-  creatingBy?: string;
-  /** CREATING: when that right lapses (ms); another attempt may take it over after. */
-  creatingUntil?: number;
-  openaiBatchId?: string;
-  submittedAt?: number;
-  /** Last API status seen by the poller. */
-  status?: string;
   outcome?: BatchOutcome;
   reason?: string;
 }
