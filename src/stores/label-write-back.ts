@@ -131,7 +131,7 @@ export class LabelWriteBack {
 
 /**
  * A cancelled transaction's reason per item (DynamoDB lists them in request order); undefined when
- * `err` is not a cancellation or its reasons do not match the request (rethrown by the caller).
+ * its reasons do not match the request. Any other error is thrown on.
  */
 function cancellationCodes(err: unknown, items: number): string[] | undefined {
   if ((err as Error).name !== 'TransactionCanceledException') throw err;
