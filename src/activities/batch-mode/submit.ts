@@ -2,12 +2,16 @@
 // record (PREPARED -> UPLOADED -> CREATING -> SUBMITTED; a retry resumes where the last attempt
 // stopped, finds a batch it created but could not record, and never creates one beside an attempt
 // still running), then one look at the batch per poll.
-import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { batchCheckOf, type BatchCheck } from '../../llm/batch-api';
 import { toActivityFailure } from '../../llm/errors';
 import type { LlmBatchJob } from '../../stores/llm-batch-jobs';
-import { awaitOrTakeOverCreation, claimCreation, type BatchCreation } from '../shared/batch-creation';
+import {
+  awaitOrTakeOverCreation,
+  claimCreation,
+  creationHolder,
+  type BatchCreation,
+} from '../shared/batch-creation';
 import { heartbeating } from '../shared/heartbeating';
 import type { BatchModeDeps } from './deps';
 import { jobOf } from './jobs';
@@ -74,7 +78,7 @@ export function createSubmitLlmBatchActivities(deps: BatchModeDeps) {
      */
     async submitLlmBatchJob(input: LlmBatchJobRef): Promise<{ openaiBatchId: string }> {
       const ctx = Context.current();
-      const step: JobStep = { deps, ctx, holder: `${ctx.info.attempt}-${randomUUID()}` };
+      const step: JobStep = { deps, ctx, holder: creationHolder(ctx.info.attempt) };
       try {
         // Heartbeats while a slow step runs (a provider call under load): an attempt that is alive
         // is not timed out and retried beside itself.

@@ -2,10 +2,10 @@
 // state machine over its batch record (PREPARED -> CLAIMED -> UPLOADED -> CREATING -> SUBMITTED), so
 // a retry resumes where the last attempt stopped, no item is ever submitted twice and no two
 // attempts create a provider batch each.
-import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { batchKeyOf, type EmbedKind } from '../../domain/embedding';
 import type { BatchRecord, BatchState } from '../../stores/embeddings';
+import { creationHolder } from '../shared/batch-creation';
 import { heartbeating } from '../shared/heartbeating';
 import { batchPath, failureOf, recordOf } from './batch-files';
 import type { EmbeddingDeps } from './deps';
@@ -75,7 +75,7 @@ export function createSubmitActivities(deps: EmbeddingDeps) {
       const ctx = Context.current();
       const batchKey = batchKeyOf(input.runId, input.kind, input.seq);
       const { attempt } = ctx.info;
-      const holder = `${attempt}-${randomUUID()}`;
+      const holder = creationHolder(attempt);
       const step: SubmitStep = { deps, ctx, batchKey, base: batchPath(batchKey), attempt, holder };
       try {
         // Heartbeats while a slow step runs (a provider call under load): an attempt that is alive

@@ -2,6 +2,7 @@
 // CREATING -> SUBMITTED: one attempt at a time holds the right to create it (a conditional claim with
 // a lease in the record), so a retry started while a slow attempt still runs waits for it instead of
 // creating a second batch. Used by the embedding batches and the batch-mode jobs alike.
+import { randomUUID } from 'node:crypto';
 import type { Context } from '@temporalio/activity';
 import type { Batch, BatchApi } from '../../llm/batch-api';
 import type { BatchSubmissionFields } from '../../stores/batch-submission';
@@ -51,6 +52,11 @@ export interface BatchCreation<R extends CreationRecord> {
   metadata: Record<string, string>;
   /** Makes the batch from the record's input file, carrying `metadata`. */
   create(fileId: string, metadata: Record<string, string>): Promise<Batch>;
+}
+
+/** Who one activity attempt is, as the holder of a CREATING record (attempt numbers alone can repeat). */
+export function creationHolder(attempt: number): string {
+  return `${attempt}-${randomUUID()}`;
 }
 
 /** When a claim (or its renewal) taken now lapses: after the longest create request, and a margin. */
