@@ -65,15 +65,21 @@ describe('a provider that queues (4 slots, never refuses), cap 16: the latency s
     });
     const s = await lim.snapshot();
     const m = h.emulator.metrics();
+    const phase = llmPhase(m.series);
     t.diagnostic(
       `limit ${s.limit}, unloaded ${s.state.baseLatency?.toFixed(3)} ms/unit, provider queue max ${m.queuedMax}, ` +
-        `requests ${m.requests}, mean slots busy ${llmPhase(m.series).meanInFlight.toFixed(2)}`,
+        `requests ${m.requests}, mean slots busy ${phase.meanInFlight.toFixed(2)}, mean queued ${phase.meanQueued.toFixed(2)}`,
     );
     assert.ok(m.requests >= 100, `enough calls to judge (${m.requests})`);
     assert.equal(s.slowStart, false, 'queueing ended slow start although nothing was refused');
     // Near the 4 slots (a loaded CI machine's noise can leave it one below), never climbing toward
-    // the cap as refusal-only does (in the bench: 29 of 32, with 19 calls queued).
-    assert.ok(s.limit >= 3 && s.limit <= 5, `limit ${s.limit}`);
+    // the cap as refusal-only does (in the bench: 29 of 32, with 19 calls queued). On a quiet machine
+    // it holds 5 (one call waiting at times: the signal's 20% tolerance cannot tell 5 from 4) and
+    // probes 6 now and then; a snapshot taken during such a probe reads 6 (CI saw it once).
+    assert.ok(s.limit >= 3 && s.limit <= 6, `limit ${s.limit}`);
+    // What the limit is for: the provider's queue stayed near empty over the run, not only at its end
+    // (measured: 0.66-0.68 with 5 held; with 6 held, Little's law says about 1.5).
+    assert.ok(phase.meanQueued <= 1, `mean queued ${phase.meanQueued.toFixed(2)}`);
     // Slow start's overshoot queues a few at its peak (a receipt's chunks now start together, one
     // activity); refusal-only keeps 19 queued.
     assert.ok(m.queuedMax <= 6, `provider queue max ${m.queuedMax}`);

@@ -253,13 +253,18 @@ export class MetricsRecorder {
  * From an in-flight series: the span from the first to the last moment a request was being served, and
  * the mean served then (for a queueing provider: mean slots busy while there was LLM work).
  */
-export function llmPhase(series: ReadonlyArray<Pick<SeriesPoint, 't' | 'inFlight'>>) {
+export function llmPhase(series: ReadonlyArray<Pick<SeriesPoint, 't' | 'inFlight'> & { queued?: number }>) {
   const first = series.findIndex((p) => p.inFlight > 0);
   let last = series.length - 1;
   while (last > 0 && series[last]!.inFlight === 0) last--;
   let area = 0;
-  for (let i = Math.max(0, first); i < last; i++)
-    area += series[i]!.inFlight * (series[i + 1]!.t - series[i]!.t);
+  let queuedArea = 0;
+  for (let i = Math.max(0, first); i < last; i++) {
+    const dt = series[i + 1]!.t - series[i]!.t;
+    area += series[i]!.inFlight * dt;
+    queuedArea += (series[i]!.queued ?? 0) * dt;
+  }
   const span = first < 0 ? 0 : series[last]!.t - series[first]!.t;
-  return { span, meanInFlight: span ? area / span : 0 };
+  /** Mean calls in service, and waiting in the provider's queue (a queueing provider), over the phase. */
+  return { span, meanInFlight: span ? area / span : 0, meanQueued: span ? queuedArea / span : 0 };
 }
