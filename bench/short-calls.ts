@@ -3,6 +3,7 @@
 // (adaptive), 240 receipts over 12 merchants, two `llm` worker processes and one `pipeline` worker
 // process as in --scale. At 4 / 200 ms the provider serves 20 calls/s, so the orchestration has to
 // start and finish about 11 receipts/s: when it costs too much CPU per receipt the provider idles.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -23,6 +24,7 @@ import {
   seedBenchTable,
   startBenchWorkers,
   stopBenchWorkers,
+  type BenchWorkers,
 } from './scale';
 
 export const SHORT_CALLS = { providerLimit: 4, latencyMs: 200, jitterMs: 0, cap: 16, receipts: 240 } as const;
@@ -110,6 +112,7 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
       const boundMs = (calls * c.latencyMs) / c.providerLimit;
       const cpuPerCall = cpuMsPerCall(cpu, calls);
       const requestsPerCall = await dynamoRequestsPerCall(workers.metricsPorts, calls);
+      saveDebugOutput(m.series, workers);
       return {
         receipts: r.total,
         receiptsOk: r.succeeded,
@@ -134,6 +137,19 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
   } finally {
     await emulator.close();
   }
+}
+
+/**
+ * BENCH_DEBUG_DIR set: the provider's in-flight series and each worker's output (with
+ * LLM_LIMITER_TRACE=1, every limiter decision) are written there, to study a run.
+ */
+function saveDebugOutput(series: readonly SeriesPoint[], workers: BenchWorkers): void {
+  const dir = process.env.BENCH_DEBUG_DIR;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'series.json'), JSON.stringify(series));
+  for (const [i, w] of [...workers.llm, workers.pipeline].entries())
+    fs.writeFileSync(path.join(dir, `worker-${i}-${w.queues.join('-')}.log`), w.output());
 }
 
 export function renderShortCallsSection(s: ShortCallsSection): string {

@@ -80,6 +80,26 @@ describe('provider breaker shared through DynamoDB', () => {
       (err: unknown) => err instanceof LlmCircuitOpenError,
     );
   });
+
+  test('a permit handed on in this process goes by the cached read; one from the semaphore reads afresh', async () => {
+    const runId = uniqueId('brk-');
+    let t = 0;
+    const reader = new ProviderBreaker({ shared: runs, sharedCacheMs: 1000, now: () => t });
+    let sent = 0;
+    const sendWith = (handoffs: number) =>
+      reader.call(runId, undefined, async (_signal, hooks) => {
+        await hooks.beforeSend({ handoffs });
+        sent++;
+        return 'answer';
+      });
+    assert.equal(await sendWith(0), 'answer', 'closed: sent');
+    await runs.openBreaker(runId, { openedBy: 'LlmProviderAuth', reason: 'revoked' });
+    t = 500;
+    assert.equal(await sendWith(3), 'answer', 'handed on within the cache age: sent without a read');
+    assert.equal(sent, 2);
+    await assert.rejects(sendWith(0), (err: unknown) => err instanceof LlmCircuitOpenError);
+    assert.equal(sent, 2, 'from the semaphore: read afresh, nothing sent');
+  });
 });
 
 describe('provider breaker across two llm worker processes', { timeout: 180_000 }, () => {

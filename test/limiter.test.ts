@@ -390,7 +390,7 @@ describe('adaptive limit', () => {
   });
 
   test('a refusal before any success (a model still loading) teaches no limit: slow start goes on', async () => {
-    const lim = limiter({ name: `loading-${id()}`, cap: 8, initialWindow: 2 });
+    const lim = limiter({ name: `loading-${id()}`, cap: 8, initialWindow: 2, baseWindow: 2 });
     const two = [await lim.acquire(), await lim.acquire()];
     await lim.recordRateLimited(two[1]);
     let s = await lim.snapshot();
@@ -403,26 +403,33 @@ describe('adaptive limit', () => {
     for (const p of two) await lim.release(p);
   });
 
-  test('latency-aware: slow start stays at one call until lone calls have set the unloaded latency', async () => {
+  test('latency-aware: slow start stays at one call until a lone call has set the unloaded latency, then opens its window', async () => {
     const name = `lone-${id()}`;
     const lim = limiter({ name, cap: 8, latency: { accountClientLag: false } });
     const sample = (latencyMs: number) => ({ latencyMs, promptTokens: 400, completionTokens: 100 });
     const first = await lim.acquire();
-    assert.equal((await lim.snapshot()).allowed, 1, 'the initial window: one call');
-    // Two lone calls' latencies (the default baseSamples) set the unloaded latency.
-    for (let i = 0; i < 2; i++)
-      lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(1000));
+    assert.equal((await lim.snapshot()).allowed, 1, 'the base window: one call');
+    // One lone call's latency (the default baseSamples) sets the unloaded latency.
+    lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(1000));
     for (let i = 0; i < 200 && lim.latencyDecisions.length === 0; i++) await sleep(20);
     assert.equal(lim.latencyDecisions[0]?.verdict.kind, 'room');
     for (let i = 0; i < 100 && (await lim.snapshot()).state.baseLatency === undefined; i++) await sleep(20);
     let s = await lim.snapshot();
     assert.equal(s.state.baseLatency, 1000 / (20 + 400 / 4 + 100), 'the lone calls set it');
-    assert.deepEqual([s.slowStart, s.confirmed, s.allowed], [true, 0, 1]);
+    assert.deepEqual(
+      [s.slowStart, s.confirmed, s.allowed],
+      [true, 0, 4],
+      'the initial window once it is known',
+    );
     // A lone call three times slower had none of ours ahead of it: it was not queued, so it confirms 1.
     lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(3000));
     await lim.recordSuccess(first);
     s = await lim.snapshot();
-    assert.deepEqual([s.confirmed, s.allowed], [1, 2], 'slow start grows once the latency is known');
+    assert.deepEqual(
+      [s.confirmed, s.allowed],
+      [1, 4],
+      'slow start grows past the window from what is confirmed',
+    );
     await lim.release(first);
   });
 

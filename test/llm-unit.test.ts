@@ -191,6 +191,11 @@ describe('limiter (pure parts)', () => {
     const unknownBase = { limit: 16, confirmed: 3, slowStart: true };
     assert.equal(allowedInFlight(unknownBase, 16, 1, true, 0.25, true), 1, 'unloaded latency unknown');
     assert.equal(allowedInFlight({ ...unknownBase, baseLatency: 4 }, 16, 1, true, 0.25, true), 4, 'known');
+    assert.equal(
+      allowedInFlight({ ...unknownBase, confirmed: 1, baseLatency: 4 }, 16, 4, true, 0.25, true),
+      4,
+      'window',
+    );
     assert.equal(allowedInFlight({ ...unknownBase, slowStart: false, limit: 6 }, 16, 1, true, 0.25, true), 6);
   });
 
@@ -200,8 +205,12 @@ describe('limiter (pure parts)', () => {
     assert.equal(d.name, 'llm');
     assert.equal(d.adaptive, true);
     assert.equal(d.slowStartGrowth, 0.25);
-    // Latency-aware (the default) starts at one call: its unloaded latency is learnt from lone calls.
-    assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000 }).initialWindow, 1);
+    // Latency-aware (the default) starts at one call, its base window: the unloaded latency is learnt
+    // from a lone call; then the initial window opens, as refusal-only starts.
+    assert.deepEqual(
+      [applyLimiterDefaults({ cap: 10, leaseMs: 1000 })].map((d) => [d.baseWindow, d.initialWindow])[0],
+      [1, 4],
+    );
     assert.equal(applyLimiterDefaults({ cap: 10, leaseMs: 1000, latencyAware: false }).initialWindow, 4);
   });
 

@@ -21,13 +21,19 @@ export interface SharedBreakerState {
   openBreaker(runId: string, opening: BreakerOpening): Promise<boolean>;
 }
 
+/** How the permit of a call about to send came (the limiter's `Permit` has it). */
+export interface PermitOrigin {
+  /** Times it went from one call of this process to the next without a round trip; 0: from the semaphore. */
+  handoffs: number;
+}
+
 /**
  * What a guarded call hands the LLM client: a check once its permit is held, before the first
  * request (a breaker opened in another process while it waited sends nothing), and a report of
  * its failure before the permit goes back (what it opens is recorded before the next holder looks).
  */
 export interface ProviderCallHooks {
-  beforeSend: () => Promise<void>;
+  beforeSend: (permit?: PermitOrigin) => Promise<void>;
   onFailure: (err: unknown) => Promise<void>;
 }
 
@@ -103,7 +109,7 @@ export class ProviderBreaker {
     state.inFlight.add(controller);
     let learned = false;
     const hooks: ProviderCallHooks = {
-      beforeSend: () => this.ensureClosed(runId),
+      beforeSend: (permit) => this.ensureClosed(runId, (permit?.handoffs ?? 0) > 0),
       onFailure: async (err) => {
         learned = true;
         this.learn(state, err, runId);
@@ -126,13 +132,17 @@ export class ProviderBreaker {
   }
 
   /**
-   * Throws the run's open breaker, reading the shared state afresh: called once a call holds its
-   * permit, right before its first request, so a breaker opened in another process while the call
-   * waited sends nothing.
+   * Throws the run's open breaker: called once a call holds its permit, right before its first
+   * request. A permit from the shared semaphore reads the shared state afresh, so a breaker opened
+   * in another process while the call waited sends nothing. One handed on by a call of this process
+   * goes by a read at most `sharedCacheMs` old (call entries keep it fresh): that read is the only
+   * DynamoDB request between one call's end and the next one's start, and a busy table makes it
+   * tens of ms (short calls: 4 of 100 slot-seconds at the provider idle while calls held a permit
+   * and waited for it). A breaker opened elsewhere reaches such a chain within that age.
    */
-  async ensureClosed(runId: string): Promise<void> {
+  async ensureClosed(runId: string, handedOn = false): Promise<void> {
     const state = this.stateOf(runId);
-    if (!state.open) await this.readShared(runId, state, true);
+    if (!state.open) await this.readShared(runId, state, !handedOn);
     if (state.open) throw state.open;
   }
 

@@ -17,6 +17,7 @@ import {
   timedRequest,
 } from './permit-call';
 import type { LlmProvider } from './types';
+import type { Permit } from './limiter';
 
 export interface EmbedCallInput extends LedgerCall {
   texts: string[];
@@ -25,7 +26,7 @@ export interface EmbedCallInput extends LedgerCall {
   signal?: AbortSignal;
   heartbeat?: () => void;
   /** Runs once the permit is held, before the request; throwing sends nothing (breaker.ts). */
-  beforeSend?: () => Promise<void>;
+  beforeSend?: (permit: Permit) => Promise<void>;
   /** Told of a failed call before its permit goes back, so the next holder sees what it opened. */
   onFailure?: (err: unknown) => Promise<void>;
 }
@@ -79,7 +80,7 @@ async function embedFromProvider(
   const texts = missing.map((i) => input.texts[i]!);
   const permit = await deps.limiter.acquire(input.signal, input.heartbeat);
   try {
-    await input.beforeSend?.();
+    await input.beforeSend?.(permit);
   } catch (err) {
     await deps.limiter.release(permit).catch(() => undefined);
     throw err;

@@ -70,7 +70,8 @@ export interface LatencyOptions {
   slowStartSamples: number;
   /**
    * Samples that set the unloaded latency while none is known: lone calls, since slow start waits
-   * for them at its initial window (one call). @default 2
+   * for them at its base window (one call). One is enough to start: a lower window median replaces
+   * it later (`nextBase`), and every lone call waited for delays the start. @default 1
    */
   baseSamples: number;
   /**
@@ -87,7 +88,7 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   baseMaxAgeCalls: 20,
   minSamples: 8,
   slowStartSamples: 4,
-  baseSamples: 2,
+  baseSamples: 1,
   accountClientLag: true,
 };
 

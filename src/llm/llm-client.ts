@@ -68,7 +68,7 @@ export interface StructuredCallInput<T> extends CallIds {
   /** Called while waiting for a permit and during the call: the activity heartbeats here. */
   heartbeat?: () => void;
   /** Runs once the permit is held, before the first request; throwing sends nothing (breaker.ts). */
-  beforeSend?: () => Promise<void>;
+  beforeSend?: (permit: Permit) => Promise<void>;
   /** Told of a failed call before its permit goes back, so the next holder sees what it opened. */
   onFailure?: (err: unknown) => Promise<void>;
 }
@@ -197,7 +197,7 @@ export class LlmClient {
       throw err;
     }
     try {
-      await input.beforeSend?.();
+      await input.beforeSend?.(permit);
     } catch (err) {
       await deps.limiter.release(permit).catch(() => undefined);
       await deps.limiter.reconcileTokens(minute, -estimate).catch(() => undefined);

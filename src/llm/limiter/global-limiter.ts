@@ -26,7 +26,7 @@ import type { LatencySample } from '../latency-signal';
 import { LimiterCapMismatchError } from './cap-mismatch';
 import { LatencyJudge } from './latency-judge';
 import {
-  allowedInFlight,
+  allowedWithOptions,
   applyLimiterDefaults,
   type LatencyDecision,
   type LimiterOptions,
@@ -106,8 +106,7 @@ export class GlobalLimiter {
       if (leaseEndForOthers(s.leaseUntil, this.opts.skewMarginMs) > now) heldSlots.add(s.slot);
     const state = read.state ? this.sameCap(read.state) : await this.initState();
     this.cachedState = state;
-    const { cap, initialWindow, adaptive, slowStartGrowth, latencyAware } = this.opts;
-    const allowed = allowedInFlight(state, cap, initialWindow, adaptive, slowStartGrowth, latencyAware);
+    const allowed = allowedWithOptions(state, this.opts);
     // A cut this process just made holds in its view even if this read raced ahead of the write.
     const cut = this.localCut && now < this.localCut.until ? this.localCut.allowed : Infinity;
     this.lastLook = { at: now, held: heldSlots.size, allowed: Math.min(allowed, cut) };

@@ -31,12 +31,14 @@ export interface LimiterOptions {
   latencyAware?: boolean;
   /** Thresholds of the latency signal. @default DEFAULT_LATENCY_OPTIONS */
   latency?: Partial<LatencyOptions>;
-  /**
-   * In-flight calls allowed before any success has confirmed more. @default 4, or 1 when
-   * `latencyAware`: the unloaded latency is learnt from lone calls (calls that share the provider
-   * already wait on each other), and slow start grows past this window only once it is known.
-   */
+  /** In-flight calls allowed before any success has confirmed more. @default 4 */
   initialWindow?: number;
+  /**
+   * Latency-aware: in-flight calls allowed while the provider's unloaded latency is unknown. It is
+   * learnt from lone calls (calls that share the provider already wait on each other); slow start
+   * opens the initial window once it is known. @default 1
+   */
+  baseWindow?: number;
   /**
    * Slow start allows this fraction more than the highest concurrency confirmed by a success
    * (at least one more). @default 0.25
@@ -114,7 +116,8 @@ export function applyLimiterDefaults(
     adaptive: o.adaptive ?? true,
     latencyAware,
     latency: { ...DEFAULT_LATENCY_OPTIONS, ...o.latency },
-    initialWindow: Math.min(o.cap, o.initialWindow ?? (latencyAware ? 1 : 4)),
+    initialWindow: Math.min(o.cap, o.initialWindow ?? 4),
+    baseWindow: Math.min(o.cap, o.baseWindow ?? 1),
     slowStartGrowth: o.slowStartGrowth ?? 0.25,
     probeAfterSuccesses: o.probeAfterSuccesses ?? 20,
     maxPollMs: o.maxPollMs ?? 200,
@@ -127,7 +130,7 @@ export function applyLimiterDefaults(
  * How many calls may be in flight given the shared state: the cap when not adaptive; else the
  * learned limit, and during slow start no more than `growth` (a fraction, at least one call) above
  * the highest concurrency that has been seen to succeed. Latency-aware, slow start stays at the
- * initial window until the provider's unloaded latency is known.
+ * base window (one call) until the provider's unloaded latency is known.
  */
 export function allowedInFlight(
   state: Pick<LimiterState, 'limit' | 'confirmed' | 'slowStart' | 'baseLatency'>,
@@ -136,11 +139,28 @@ export function allowedInFlight(
   adaptive: boolean,
   growth = 0.25,
   latencyAware = false,
+  baseWindow = 1,
 ): number {
   if (!adaptive) return cap;
   const limit = Math.max(1, Math.min(cap, Math.floor(state.limit)));
   if (!state.slowStart) return limit;
-  if (latencyAware && state.baseLatency === undefined) return Math.min(limit, initialWindow);
+  if (latencyAware && state.baseLatency === undefined) return Math.min(limit, baseWindow);
   const next = state.confirmed + Math.max(1, Math.ceil(state.confirmed * growth));
   return Math.min(limit, Math.max(initialWindow, next));
+}
+
+/** `allowedInFlight` with a limiter's options (defaults applied). */
+export function allowedWithOptions(
+  state: Pick<LimiterState, 'limit' | 'confirmed' | 'slowStart' | 'baseLatency'>,
+  o: ReturnType<typeof applyLimiterDefaults>,
+): number {
+  return allowedInFlight(
+    state,
+    o.cap,
+    o.initialWindow,
+    o.adaptive,
+    o.slowStartGrowth,
+    o.latencyAware,
+    o.baseWindow,
+  );
 }
