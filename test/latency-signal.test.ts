@@ -168,7 +168,7 @@ describe('latency signal', () => {
     const atFour = windowStats(window(4, 4, 8, 1.3))!;
     const atThree = windowStats(window(3, 4, 8, 1.3))!;
     const held = judgeWindow(atThree, {
-      memory: { xBeforeCut: atFour.throughput },
+      memory: { xBeforeCut: atFour.throughput, limitBeforeCut: 4 },
       baseLatency: 2,
       limit: 3,
       slowStart: false,
@@ -180,7 +180,7 @@ describe('latency signal', () => {
     const atTwelve = windowStats(window(12, 16, 8, 1.3))!;
     const atEleven = windowStats(window(11, 16, 8, 1.3))!;
     const back = judgeWindow(atEleven, {
-      memory: { xBeforeCut: atTwelve.throughput },
+      memory: { xBeforeCut: atTwelve.throughput, limitBeforeCut: 12 },
       baseLatency: 2,
       limit: 11,
       slowStart: false,
@@ -190,12 +190,22 @@ describe('latency signal', () => {
     const queued = windowStats(window(6, 4))!;
     const stillQueued = windowStats(window(5, 4))!;
     const again = judgeWindow(stillQueued, {
-      memory: { xBeforeCut: queued.throughput },
+      memory: { xBeforeCut: queued.throughput, limitBeforeCut: 6 },
       baseLatency: 2,
       limit: 5,
       slowStart: false,
     });
     assert.deepEqual([again.kind, again.kind === 'shrink' && again.to], ['shrink', 4]);
+    // The latency fell back under the tolerance after one less, but the throughput fell with it:
+    // noise (a hosted API's jitter) read as queueing. Back up all the same.
+    const calmAtThree = windowStats(window(3, 4))!;
+    const noise = judgeWindow(calmAtThree, {
+      memory: { xBeforeCut: windowStats(window(4, 4))!.throughput, limitBeforeCut: 4 },
+      baseLatency: 2,
+      limit: 3,
+      slowStart: false,
+    });
+    assert.deepEqual([noise.kind, noise.kind === 'hold' && noise.restoreTo], ['hold', 4]);
     // Never below one call.
     const one = judgeWindow(windowStats(window(1, 1, 8, 1.3))!, {
       memory: {},
@@ -205,6 +215,30 @@ describe('latency signal', () => {
     });
     assert.equal(one.kind, 'hold');
   });
+});
+
+test('a cut in slow start is judged by the throughput it kept: queueing keeps it, served calls lose it', () => {
+  // Slow start at 8 against 4 slots: 2x the unloaded latency, cut to what the provider serves.
+  const cut = judgeWindow(windowStats(window(8, 4))!, {
+    memory: {},
+    baseLatency: 2,
+    limit: 8,
+    slowStart: true,
+  });
+  assert.deepEqual([cut.kind, cut.kind === 'shrink' && cut.to], ['shrink', 4]);
+  const memory = { xBeforeCut: windowStats(window(8, 4))!.throughput, limitBeforeCut: 8 };
+  // The provider queued: at 4 the throughput is the same and the latency unloaded. The cut stands.
+  const after = { memory, baseLatency: 2, limit: 4, slowStart: false };
+  assert.equal(judgeWindow(windowStats(window(4, 4))!, after).kind, 'room');
+  // The provider served all 8 at once, 1.3x slower than a base learnt from one lucky call: at 4 the
+  // throughput halved. Back to 8, and that latency is the unloaded one from now on.
+  const served = { xBeforeCut: windowStats(window(8, 8, 8, 1.3))!.throughput, limitBeforeCut: 8 };
+  const back = judgeWindow(windowStats(window(4, 8, 8, 1.3))!, { ...after, memory: served });
+  assert.deepEqual(back.kind === 'hold' && [back.restoreTo, back.rebase], [8, true]);
+  // Part of the way: 6 slots, so at 4 two thirds of the throughput; back to 6, the base kept.
+  const six = { xBeforeCut: windowStats(window(8, 6))!.throughput, limitBeforeCut: 8 };
+  const part = judgeWindow(windowStats(window(4, 6))!, { ...after, memory: six });
+  assert.deepEqual(part.kind === 'hold' && [part.restoreTo, part.rebase], [6, false]);
 });
 
 describe('latency signal, a provider whose latency does not follow the tokens', () => {

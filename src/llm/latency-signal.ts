@@ -37,10 +37,11 @@ export interface LatencyMemory {
   /** Throughput measured at the limit before the last probe raised it. */
   xBeforeProbe?: number;
   /**
-   * Throughput measured at the limit before a trial of one less (latency above the tolerance with
-   * nothing measured below): what that trial is judged by.
+   * Throughput measured at the limit before the last cut by latency, and that limit: the first window
+   * after the cut is judged by them (`judgeCut`).
    */
   xBeforeCut?: number;
+  limitBeforeCut?: number;
   /** When the limit last changed by a latency verdict: samples of calls started before are stale. */
   adjustedAt?: number;
 }
@@ -140,8 +141,11 @@ export type LatencyVerdict =
    * `restoreTo`: and the limit goes back to what it was before a trial of one less.
    */
   | { kind: 'hold'; reason: string; rebase?: boolean; restoreTo?: number }
-  /** `trial`: one less, to see whether latency falls; judged against this window's throughput. */
-  | { kind: 'shrink'; to: number; reason: string; trial?: boolean };
+  /**
+   * `trial`: one less, to see whether latency falls. Every cut is judged by the throughput it keeps
+   * (`judgeCut`), except `probeUndo`: back to the level below a probe that did not pay.
+   */
+  | { kind: 'shrink'; to: number; reason: string; trial?: boolean; probeUndo?: boolean };
 
 /**
  * The unloaded latency after this window: the lowest window median seen (a median, so one lucky
@@ -173,29 +177,35 @@ export interface JudgeContext {
 }
 
 /**
- * Latency a little above the tolerance with nothing measured below: the limit may sit one above
- * what the provider serves at once (one call always waiting), so try one less. If one less lost
- * throughput while latency stayed up, no call was waiting: that latency is the provider's own (or
- * noise), so the limit goes back up and the latency becomes the unloaded one. At a limit L with flat
- * latency, one less loses 1/L of the throughput; queueing loses none: half of 1/L tells them apart.
+ * The first window after a cut from `limitBeforeCut` to `limit`, whatever its latency. Calls that
+ * waited in the provider's queue cost no throughput when the limit comes down; calls the provider
+ * served at once cost it in proportion (1 - limit / limitBeforeCut). A cut that lost more than half
+ * of that proportion (or `minGain`, if less) was read from noise or from the provider's own latency
+ * (a hosted API's jitter; slots that share a machine): back up to what the throughput says the
+ * provider serves at once (Little's law: limit x the throughput ratio), and, all the way back, this
+ * latency is the unloaded one from now on. Less than that: the cut stands.
  */
-function trialOfOneLess(
-  stats: WindowStats,
-  memory: LatencyMemory,
-  limit: number,
-  why: string,
-  o: LatencyOptions,
-): LatencyVerdict {
-  if (memory.xBeforeCut) {
-    const loss = 1 - stats.throughput / memory.xBeforeCut;
-    if (loss >= Math.min(o.minGain, 0.5 / (limit + 1)))
-      return {
-        kind: 'hold',
-        rebase: true,
-        restoreTo: limit + 1,
-        reason: `${why}, one less lost ${Math.round(loss * 100)}% throughput: this latency is the provider's own, back to ${limit + 1}`,
-      };
-  }
+function judgeCut(stats: WindowStats, memory: LatencyMemory, limit: number, o: LatencyOptions) {
+  const { xBeforeCut, limitBeforeCut } = memory;
+  if (!xBeforeCut || !limitBeforeCut || limitBeforeCut <= limit || stats.throughput <= 0) return undefined;
+  const loss = 1 - stats.throughput / xBeforeCut;
+  if (loss < Math.min(o.minGain, (1 - limit / limitBeforeCut) / 2)) return undefined;
+  const served = Math.round((limit * xBeforeCut) / stats.throughput);
+  const to = Math.min(limitBeforeCut, Math.max(limit + 1, served));
+  return {
+    kind: 'hold',
+    rebase: to === limitBeforeCut,
+    restoreTo: to,
+    reason: `the cut from ${limitBeforeCut} to ${limit} lost ${Math.round(loss * 100)}% throughput: calls were served, not queued; back to ${to}`,
+  } satisfies LatencyVerdict;
+}
+
+/**
+ * Latency a little above the tolerance with nothing measured below: the limit may sit one above
+ * what the provider serves at once (one call always waiting), so try one less; `judgeCut` undoes it
+ * if it costs throughput (at a limit L with flat latency one less loses 1/L; queueing loses none).
+ */
+function trialOfOneLess(limit: number, why: string): LatencyVerdict {
   if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
   return {
     kind: 'shrink',
@@ -206,7 +216,8 @@ function trialOfOneLess(
 }
 
 /**
- * Judges one window. A shrink after a probe that brought no throughput undoes it. One in slow start
+ * Judges one window. The first after a cut judges the cut by its throughput (`judgeCut`). A shrink
+ * after a probe that brought no throughput undoes it. One in slow start
  * (or with latency more than twice the unloaded one) goes to what the provider serves at once: the
  * calls in flight scaled by how much longer they took than unloaded ones. Latency a little up with
  * nothing to compare against tries one less (`trialOfOneLess`), which stops where it costs throughput.
@@ -232,6 +243,8 @@ export function judgeWindow(
   const lagShare =
     o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;
   const ratio = raw * (1 - lagShare);
+  const undo = judgeCut(stats, memory, limit, o);
+  if (undo) return undo;
   if (raw > 1 + o.tolerance && ratio <= 1 + o.tolerance)
     return {
       kind: 'hold',
@@ -246,10 +259,11 @@ export function judgeWindow(
     return {
       kind: 'shrink',
       to: Math.max(1, limit - 1),
+      probeUndo: true,
       reason: `${why}, throughput ${pct}: the probe did not pay`,
     };
   }
-  if (!slowStart && ratio <= 2) return trialOfOneLess(stats, memory, limit, why, o);
+  if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why);
   const served = Math.floor((stats.meanInFlight * (1 + o.tolerance)) / ratio);
   const to = Math.max(1, Math.min(limit - 1, served));
   return { kind: 'shrink', to, reason: `${why}: the provider serves about ${to} at once` };

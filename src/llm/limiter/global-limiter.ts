@@ -274,6 +274,7 @@ export class GlobalLimiter {
   /** Gives the permit back: to a waiting call of this process if it can, else to everyone. */
   async release(permit: Permit): Promise<void> {
     if (this.handOff(permit)) return;
+    this.trace('freed', { slot: permit.slot, waiters: this.waiters.length });
     try {
       await this.store.freeSlot(permit.slot, permit.holder);
     } finally {
@@ -339,7 +340,8 @@ export class GlobalLimiter {
     this.trace('refused', { from: snap.state.limit, to: target, slowStart: snap.state.slowStart });
     this.lowerLocalView(target);
     await this.store.updateState(
-      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now',
+      // A latency cut waiting to be judged is moot: the provider said where its limit is.
+      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now REMOVE xBeforeCut, limitBeforeCut',
       '#l > :t OR slowStart = :tr',
       {
         ':now': Date.now(),

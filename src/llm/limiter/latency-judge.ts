@@ -144,6 +144,7 @@ export class LatencyJudge {
     });
     const applied = {
       state,
+      allowed: snap.allowed,
       since,
       now,
       base,
@@ -155,13 +156,16 @@ export class LatencyJudge {
     else await this.keep(verdict, applied);
   }
 
-  /** Room or hold: the unloaded latency and the throughput at this limit are remembered. */
+  /**
+   * Room or hold: the unloaded latency and the throughput at this limit are remembered; a cut (if
+   * any) has been judged and stands.
+   */
   private async keep(verdict: LatencyVerdict, a: Applied): Promise<void> {
     if (verdict.kind === 'hold' && verdict.restoreTo !== undefined) return this.restore(verdict.restoreTo, a);
-    // Room: a trial of one less (if any) cured the latency. A rebase: the latency is the provider's own.
+    // A rebase: the latency is the provider's own.
     const rebase = verdict.kind === 'hold' && verdict.rebase;
     await this.host.updateState(
-      `SET baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x${verdict.kind === 'room' || rebase ? ' REMOVE xBeforeCut' : ''}`,
+      'SET baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x REMOVE xBeforeCut, limitBeforeCut',
       'attribute_exists(#l)',
       {
         ':b': rebase ? a.latency : a.base.baseLatency,
@@ -172,12 +176,25 @@ export class LatencyJudge {
     );
   }
 
-  /** A trial of one less that did not pay: back up, this latency the unloaded one from now on. */
+  /**
+   * A cut that cost throughput: back up to `to`. All the way back (`limitBeforeCut`), this latency is
+   * the unloaded one from now on; part of the way, the unloaded latency stays.
+   */
   private async restore(to: number, a: Applied): Promise<void> {
+    const rebase = to === a.state.limitBeforeCut;
     await this.host.updateState(
-      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :now, xAtLimit = :x REMOVE xBeforeCut',
+      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x ' +
+        'REMOVE xBeforeCut, limitBeforeCut',
       '#l = :cur',
-      { ':to': to, ':cur': to - 1, ':now': a.now, ':b': a.latency, ':br': a.rawLatency, ':x': a.throughput },
+      {
+        ':to': to,
+        ':cur': a.state.limit,
+        ':now': a.now,
+        ':b': rebase ? a.latency : a.base.baseLatency,
+        ':br': rebase ? a.rawLatency : a.base.baseRawLatency,
+        ':ba': rebase ? a.now : a.base.baseAt,
+        ':x': a.throughput,
+      },
     );
   }
 
@@ -185,18 +202,19 @@ export class LatencyJudge {
     const failedProbe = a.state.slowStart || a.now - a.state.lastProbeAt < 60_000;
     // This process obeys at once: a slot above the new limit is not handed on.
     this.host.lowerLocalView(verdict.to);
-    // A trial of one less keeps the throughput it is judged against; any other shrink forgets it.
-    const cut = verdict.trial ? ', xBeforeCut = :xc' : '';
+    // A cut keeps the throughput and limit it is judged against (the next window); undoing a probe
+    // goes back to a level already measured.
+    const cut = verdict.probeUndo ? '' : ', xBeforeCut = :xc, limitBeforeCut = :lc';
     // Only if no other process changed the limit since these calls started (no double shrink).
     await this.host.updateState(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
-        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut'}`,
+        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut, limitBeforeCut'}`,
       'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
       {
         ':b': a.base.baseLatency,
         ':br': a.base.baseRawLatency,
         ':ba': a.base.baseAt,
-        ...(verdict.trial ? { ':xc': a.throughput } : {}),
+        ...(verdict.probeUndo ? {} : { ':xc': a.throughput, ':lc': a.allowed }),
         ':t': verdict.to,
         ':f': false,
         ':zero': 0,
@@ -210,6 +228,8 @@ export class LatencyJudge {
 
 interface Applied {
   state: LimiterState;
+  /** Calls allowed in flight while the window ran (below the limit in slow start). */
+  allowed: number;
   since: number;
   now: number;
   base: { baseLatency: number; baseRawLatency: number; baseAt: number };
