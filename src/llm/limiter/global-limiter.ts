@@ -15,10 +15,8 @@
 //   below the limit (a thin backlog) prove nothing and never raise it.
 //
 // Local handoff: a permit released while a call of the same process waits goes straight to that
-// call, lease and all, with no DynamoDB round trip (release + query + conditional put cost ~50 ms
-// per call on a busy machine, 6% of an 800 ms call). It never raises the number held, and it is
-// only done while this process's view of the shared state is fresh (`handoffMaxAgeMs`) and says
-// the slot is within the allowed window, so a lowered limit is obeyed within that age.
+// call, lease and all, with no DynamoDB round trip (~50 ms a call on a busy machine); only while this
+// process's view of the shared state is fresh (`handoffMaxAgeMs`) and has the slot in the window.
 import os from 'node:os';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { leaseEndForOthers } from '../lease-keeper';
@@ -36,6 +34,7 @@ import {
 } from './options';
 import { pickSlot, Waiter } from './slots';
 import { LimiterTable } from './state-table';
+import { traceLimiter } from './trace';
 
 /** The shortest interval between a waiting head's looks at the shared state. */
 const MIN_POLL_MS = 10;
@@ -45,9 +44,8 @@ export class GlobalLimiter {
   private readonly holderPrefix = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   private seq = 0;
   /**
-   * This process's waiters in arrival order. Only the head looks at the shared semaphore, so a
-   * release wakes one waiter instead of a herd, DynamoDB sees one poller per process, and calls
-   * are served in the order the worker took them from the (fairness-ordered) task queue.
+   * This process's waiters in arrival order. Only the head looks at the shared semaphore (one poller
+   * per process, no herd), and calls are served in the order the worker took them from the queue.
    */
   private readonly waiters: Waiter[] = [];
   private cachedState: LimiterState | undefined;
@@ -69,8 +67,9 @@ export class GlobalLimiter {
       slowStartSeen: () => this.cachedState?.slowStart,
       baseLatency: () => ({ norm: this.cachedState?.baseLatency, raw: this.cachedState?.baseRawLatency }),
       updateState: (u, c, v) => this.store.updateState(u, c, v),
+      allowsMore: () => this.lookAgainSoon(),
       lowerLocalView: (allowed) => this.lowerLocalView(allowed),
-      trace: (what, detail) => this.trace(what, detail),
+      trace: traceLimiter,
     });
   }
 
@@ -271,10 +270,16 @@ export class GlobalLimiter {
     return false;
   }
 
+  /** The state changed in a way that may allow more: the waiting head looks now, and often again. */
+  private lookAgainSoon(): void {
+    this.pollMs = MIN_POLL_MS;
+    this.waiters[0]?.wake();
+  }
+
   /** Gives the permit back: to a waiting call of this process if it can, else to everyone. */
   async release(permit: Permit): Promise<void> {
     if (this.handOff(permit)) return;
-    this.trace('freed', { slot: permit.slot, waiters: this.waiters.length });
+    traceLimiter('freed', { slot: permit.slot, waiters: this.waiters.length });
     try {
       await this.store.freeSlot(permit.slot, permit.holder);
     } finally {
@@ -291,6 +296,7 @@ export class GlobalLimiter {
     if (permit.heldAtAcquire > state.confirmed && !queued) {
       await this.store.updateState('SET confirmed = :h', 'confirmed < :h', { ':h': permit.heldAtAcquire });
       state.confirmed = permit.heldAtAcquire;
+      this.lookAgainSoon(); // slow start allows more now
     }
     if (state.slowStart || state.limit >= this.opts.cap) return;
     // Only a call that ran with the whole window in use shows the limit holds; one that ran below
@@ -299,7 +305,7 @@ export class GlobalLimiter {
     const s = await this.store.addProbeSuccess();
     if (s && s.probeSuccesses >= s.probeInterval && s.limit < this.opts.cap) {
       // The throughput at the old limit is what the latency signal judges the probe by.
-      this.trace('probe', { from: s.limit, x: s.xAtLimit });
+      traceLimiter('probe', { from: s.limit, x: s.xAtLimit });
       await this.store.updateState(
         'SET #l = :next, probeSuccesses = :zero, lastProbeAt = :now, adjustedAt = :now, xBeforeProbe = :x',
         '#l = :cur',
@@ -327,7 +333,7 @@ export class GlobalLimiter {
     if (!this.opts.adaptive) return;
     const snap = await this.snapshot();
     if (snap.state.slowStart && snap.state.confirmed === 0) {
-      this.trace('refused', { before: 'any success', kept: snap.allowed });
+      traceLimiter('refused', { before: 'any success', kept: snap.allowed });
       return;
     }
     const heldByOthers = permit && snap.heldSlots.has(permit.slot) ? snap.held - 1 : snap.held;
@@ -337,7 +343,7 @@ export class GlobalLimiter {
     // The overshoot that ends slow start was a probe above the provider's limit too.
     const failedProbe = snap.state.slowStart || Date.now() - snap.state.lastProbeAt < 60_000;
     // This process's view follows at once: the refused slot (released next) is not handed on.
-    this.trace('refused', { from: snap.state.limit, to: target, slowStart: snap.state.slowStart });
+    traceLimiter('refused', { from: snap.state.limit, to: target, slowStart: snap.state.slowStart });
     this.lowerLocalView(target);
     await this.store.updateState(
       // A latency cut waiting to be judged is moot: the provider said where its limit is.
@@ -368,12 +374,6 @@ export class GlobalLimiter {
       inFlight: permit.inFlightAtStart,
       startedAt: permit.acquiredAt,
     });
-  }
-
-  /** LLM_LIMITER_TRACE=1: every decision of this process on stderr (a debugging aid). */
-  private trace(what: string, detail: Record<string, unknown>): void {
-    if (process.env.LLM_LIMITER_TRACE !== '1') return;
-    console.error(`limiter ${what} ${JSON.stringify({ t: Date.now() % 1e6, ...detail })}`);
   }
 
   /** This process obeys a lowered limit at once: a slot above it is not handed on. */

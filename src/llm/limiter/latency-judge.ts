@@ -22,6 +22,8 @@ export interface LatencyJudgeHost {
   /** The unloaded latency in the shared state, as last read: per work unit, and in ms. */
   baseLatency(): { norm?: number; raw?: number };
   updateState(update: string, condition: string, values: Record<string, unknown>): Promise<void>;
+  /** The state now allows more calls (the unloaded latency learnt, a cut undone): waiters look now. */
+  allowsMore(): void;
   /** This process obeys a lowered limit at once. */
   lowerLocalView(allowed: number): void;
   trace(what: string, detail: Record<string, unknown>): void;
@@ -174,6 +176,8 @@ export class LatencyJudge {
         ':x': a.throughput,
       },
     );
+    // The first unloaded latency ends the base window: slow start opens its initial window.
+    if (a.state.baseLatency === undefined) this.host.allowsMore();
   }
 
   /**
@@ -196,6 +200,7 @@ export class LatencyJudge {
         ':x': a.throughput,
       },
     );
+    this.host.allowsMore();
   }
 
   private async shrink(verdict: Extract<LatencyVerdict, { kind: 'shrink' }>, a: Applied): Promise<void> {

@@ -22,6 +22,9 @@ import { io } from './proxies';
 import {
   applyEvaluationDefaults,
   DEFAULT_CONTINUE_AS_NEW_AFTER_MERCHANTS,
+  DEFAULT_WIDTHS,
+  LEGACY_WIDTHS,
+  WIDER_FAN_OUT_PATCH,
   type EvaluateLabelsInput,
   type Settings,
 } from './settings';
@@ -110,7 +113,8 @@ async function finishEvaluationRun(s: Settings, progress: RootProgress, startedA
  * have ended), carrying the progress and a merchant cursor instead of lists.
  */
 async function boundedRootRun(input: EvaluateLabelsRunInput): Promise<EvaluationReport> {
-  const s = applyEvaluationDefaults(input, workflowInfo().workflowId);
+  const widths = patched(WIDER_FAN_OUT_PATCH) ? DEFAULT_WIDTHS : LEGACY_WIDTHS;
+  const s = applyEvaluationDefaults(input, workflowInfo().workflowId, widths);
   const carry = input.continued;
   const startedAt = carry?.startedAt ?? Date.now(); // workflow time: deterministic
   const progress = new RootProgress(carry?.progress);
