@@ -180,16 +180,16 @@ export interface JudgeContext {
  * The first window after a cut from `limitBeforeCut` to `limit`, whatever its latency. Calls that
  * waited in the provider's queue cost no throughput when the limit comes down; calls the provider
  * served at once cost it in proportion (1 - limit / limitBeforeCut). A cut that lost more than half
- * of that proportion (or `minGain`, if less) was read from noise or from the provider's own latency
+ * of that proportion was read from noise or from the provider's own latency
  * (a hosted API's jitter; slots that share a machine): back up to what the throughput says the
  * provider serves at once (Little's law: limit x the throughput ratio), and, all the way back, this
  * latency is the unloaded one from now on. Less than that: the cut stands.
  */
-function judgeCut(stats: WindowStats, memory: LatencyMemory, limit: number, o: LatencyOptions) {
+function judgeCut(stats: WindowStats, memory: LatencyMemory, limit: number) {
   const { xBeforeCut, limitBeforeCut } = memory;
   if (!xBeforeCut || !limitBeforeCut || limitBeforeCut <= limit || stats.throughput <= 0) return undefined;
   const loss = 1 - stats.throughput / xBeforeCut;
-  if (loss < Math.min(o.minGain, (1 - limit / limitBeforeCut) / 2)) return undefined;
+  if (loss < (1 - limit / limitBeforeCut) / 2) return undefined;
   const served = Math.round((limit * xBeforeCut) / stats.throughput);
   const to = Math.min(limitBeforeCut, Math.max(limit + 1, served));
   return {
@@ -243,7 +243,7 @@ export function judgeWindow(
   const lagShare =
     o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;
   const ratio = raw * (1 - lagShare);
-  const undo = judgeCut(stats, memory, limit, o);
+  const undo = judgeCut(stats, memory, limit);
   if (undo) return undo;
   if (raw > 1 + o.tolerance && ratio <= 1 + o.tolerance)
     return {
