@@ -403,24 +403,25 @@ describe('adaptive limit', () => {
     for (const p of two) await lim.release(p);
   });
 
-  test('latency-aware: slow start stays at one call until a lone call has set the unloaded latency, then opens its window', async () => {
+  test('latency-aware: the call that started alone sets the unloaded latency; slow start grows once it is known', async () => {
     const name = `lone-${id()}`;
-    const lim = limiter({ name, cap: 8, latency: { accountClientLag: false } });
+    const lim = limiter({ name, cap: 8, baseWindow: 4, latency: { accountClientLag: false } });
     const sample = (latencyMs: number) => ({ latencyMs, promptTokens: 400, completionTokens: 100 });
     const first = await lim.acquire();
-    assert.equal((await lim.snapshot()).allowed, 1, 'the base window: one call');
-    // One lone call's latency (the default baseSamples) sets the unloaded latency.
+    assert.equal((await lim.snapshot()).allowed, 4, 'the base window');
+    // Calls that started beside others (2 and 3 in flight) finish first: they set nothing.
+    for (const inFlightAtStart of [2, 3])
+      lim.observeLatency({ ...first, inFlightAtStart, acquiredAt: Date.now() }, sample(2000));
+    await sleep(200);
+    assert.equal((await lim.snapshot()).state.baseLatency, undefined, 'no call started alone yet');
+    // The one that started alone (the default baseSamples: one) sets the unloaded latency.
     lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(1000));
     for (let i = 0; i < 200 && lim.latencyDecisions.length === 0; i++) await sleep(20);
     assert.equal(lim.latencyDecisions[0]?.verdict.kind, 'room');
     for (let i = 0; i < 100 && (await lim.snapshot()).state.baseLatency === undefined; i++) await sleep(20);
     let s = await lim.snapshot();
-    assert.equal(s.state.baseLatency, 1000 / (20 + 400 / 4 + 100), 'the lone calls set it');
-    assert.deepEqual(
-      [s.slowStart, s.confirmed, s.allowed],
-      [true, 0, 4],
-      'the initial window once it is known',
-    );
+    assert.equal(s.state.baseLatency, 1000 / (20 + 400 / 4 + 100), 'the lone call set it');
+    assert.deepEqual([s.slowStart, s.confirmed, s.allowed], [true, 0, 4], 'still the initial window');
     // A lone call three times slower had none of ours ahead of it: it was not queued, so it confirms 1.
     lim.observeLatency({ ...first, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(3000));
     await lim.recordSuccess(first);

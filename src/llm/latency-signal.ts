@@ -70,9 +70,8 @@ export interface LatencyOptions {
    */
   slowStartSamples: number;
   /**
-   * Samples that set the unloaded latency while none is known: lone calls, since slow start waits
-   * for them at its base window (one call). One is enough to start: a lower window median replaces
-   * it later (`nextBase`), and every lone call waited for delays the start. @default 1
+   * Samples that set the unloaded latency while none is known: calls that started alone (the first
+   * of a run). One is enough to start: a lower window median replaces it later (`nextBase`). @default 1
    */
   baseSamples: number;
   /**

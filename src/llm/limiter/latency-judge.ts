@@ -95,7 +95,7 @@ export class LatencyJudge {
 
   /**
    * Samples judged at once: fewer while slow start still raises the limit every call latency, and
-   * fewest while the unloaded latency is unknown (slow start waits for it).
+   * fewest while the unloaded latency is unknown (slow start stays at its base window until then).
    */
   private windowSize(): number {
     const l = this.host.latency;
@@ -110,8 +110,10 @@ export class LatencyJudge {
     const since = state.adjustedAt ?? 0;
     const samples = this.window.filter((x) => x.startedAt >= since);
     this.window = samples;
-    const stats = windowStats(samples);
-    if (!stats || stats.samples < this.windowSize()) return;
+    const unknownBase = state.baseLatency === undefined;
+    const judged = unknownBase ? unloadedSamples(samples, this.host.latency) : samples;
+    const stats = windowStats(judged);
+    if (!stats || (!unknownBase && stats.samples < this.windowSize())) return;
     this.window = [];
     const now = Date.now();
     const base = nextBase(state, stats, now, this.host.latency);
@@ -241,6 +243,18 @@ interface Applied {
   throughput: number;
   latency: number;
   rawLatency: number;
+}
+
+/**
+ * The samples that set the unloaded latency: calls that started alone (the first of a run), or,
+ * once a slow-start window has come with none (other processes' calls were in flight), its fastest
+ * call (with calls queued, the one served first). None yet: wait for more.
+ */
+function unloadedSamples(samples: LatencySample[], o: LatencyOptions): LatencySample[] {
+  const lone = samples.filter((x) => x.inFlight <= 1);
+  if (lone.length >= o.baseSamples) return lone;
+  if (samples.length < Math.max(o.slowStartSamples, o.baseSamples)) return [];
+  return [samples.reduce((a, b) => (normalisedLatency(b) < normalisedLatency(a) ? b : a))];
 }
 
 function median(xs: number[]): number {
