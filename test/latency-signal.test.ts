@@ -9,6 +9,7 @@ import {
   normalisedLatency,
   windowStats,
   workUnits,
+  type LatencyMemory,
   type LatencySample,
 } from '../src/llm/latency-signal';
 
@@ -28,6 +29,17 @@ function window(inFlight: number, parallel: number, n = 8, sharing = 1): Latency
     };
   });
 }
+
+/** Judges `samples` against an unloaded latency of 2 ms per work unit, at `limit`, after slow start. */
+function judgeAt(samples: LatencySample[], limit: number, memory: LatencyMemory = {}, slowStart = false) {
+  return judgeWindow(windowStats(samples)!, { memory, baseLatency: 2, limit, slowStart });
+}
+
+/** What a cut from `limit` remembers: the throughput of `samples` and that limit. */
+const cutFrom = (samples: LatencySample[], limit: number): LatencyMemory => ({
+  xBeforeCut: windowStats(samples)!.throughput,
+  limitBeforeCut: limit,
+});
 
 describe('latency signal', () => {
   test('normalised latency makes calls of different sizes comparable', () => {
@@ -198,13 +210,7 @@ describe('latency signal', () => {
     assert.deepEqual([again.kind, again.kind === 'shrink' && again.to], ['shrink', 4]);
     // The latency fell back under the tolerance after one less, but the throughput fell with it:
     // noise (a hosted API's jitter) read as queueing. Back up all the same.
-    const calmAtThree = windowStats(window(3, 4))!;
-    const noise = judgeWindow(calmAtThree, {
-      memory: { xBeforeCut: windowStats(window(4, 4))!.throughput, limitBeforeCut: 4 },
-      baseLatency: 2,
-      limit: 3,
-      slowStart: false,
-    });
+    const noise = judgeAt(window(3, 4), 3, cutFrom(window(4, 4), 4));
     assert.deepEqual([noise.kind, noise.kind === 'hold' && noise.restoreTo], ['hold', 4]);
     // Never below one call.
     const one = judgeWindow(windowStats(window(1, 1, 8, 1.3))!, {
@@ -219,25 +225,16 @@ describe('latency signal', () => {
 
 test('a cut in slow start is judged by the throughput it kept: queueing keeps it, served calls lose it', () => {
   // Slow start at 8 against 4 slots: 2x the unloaded latency, cut to what the provider serves.
-  const cut = judgeWindow(windowStats(window(8, 4))!, {
-    memory: {},
-    baseLatency: 2,
-    limit: 8,
-    slowStart: true,
-  });
+  const cut = judgeAt(window(8, 4), 8, {}, true);
   assert.deepEqual([cut.kind, cut.kind === 'shrink' && cut.to], ['shrink', 4]);
-  const memory = { xBeforeCut: windowStats(window(8, 4))!.throughput, limitBeforeCut: 8 };
   // The provider queued: at 4 the throughput is the same and the latency unloaded. The cut stands.
-  const after = { memory, baseLatency: 2, limit: 4, slowStart: false };
-  assert.equal(judgeWindow(windowStats(window(4, 4))!, after).kind, 'room');
+  assert.equal(judgeAt(window(4, 4), 4, cutFrom(window(8, 4), 8)).kind, 'room');
   // The provider served all 8 at once, 1.3x slower than a base learnt from one lucky call: at 4 the
   // throughput halved. Back to 8, and that latency is the unloaded one from now on.
-  const served = { xBeforeCut: windowStats(window(8, 8, 8, 1.3))!.throughput, limitBeforeCut: 8 };
-  const back = judgeWindow(windowStats(window(4, 8, 8, 1.3))!, { ...after, memory: served });
+  const back = judgeAt(window(4, 8, 8, 1.3), 4, cutFrom(window(8, 8, 8, 1.3), 8));
   assert.deepEqual(back.kind === 'hold' && [back.restoreTo, back.rebase], [8, true]);
   // Part of the way: 6 slots, so at 4 two thirds of the throughput; back to 6, the base kept.
-  const six = { xBeforeCut: windowStats(window(8, 6))!.throughput, limitBeforeCut: 8 };
-  const part = judgeWindow(windowStats(window(4, 6))!, { ...after, memory: six });
+  const part = judgeAt(window(4, 6), 4, cutFrom(window(8, 6), 8));
   assert.deepEqual(part.kind === 'hold' && [part.restoreTo, part.rebase], [6, false]);
 });
 

@@ -165,7 +165,8 @@ export class LatencyJudge {
    * any) has been judged and stands.
    */
   private async keep(verdict: LatencyVerdict, a: Applied): Promise<void> {
-    if (verdict.kind === 'hold' && verdict.restoreTo !== undefined) return this.restore(verdict.restoreTo, a);
+    if (verdict.kind === 'hold' && verdict.restoreTo !== undefined)
+      return this.restore(verdict.restoreTo, verdict.rebase === true, a);
     // A rebase: the latency is the provider's own.
     const rebase = verdict.kind === 'hold' && verdict.rebase;
     await this.host.updateState(
@@ -183,11 +184,10 @@ export class LatencyJudge {
   }
 
   /**
-   * A cut that cost throughput: back up to `to`. All the way back (`limitBeforeCut`), this latency is
-   * the unloaded one from now on; part of the way, the unloaded latency stays.
+   * A cut that cost throughput: back up to `to`. `rebase` (all the way back): this latency is the
+   * unloaded one from now on; part of the way, the unloaded latency stays.
    */
-  private async restore(to: number, a: Applied): Promise<void> {
-    const rebase = to === a.state.limitBeforeCut;
+  private async restore(to: number, rebase: boolean, a: Applied): Promise<void> {
     await this.host.updateState(
       'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x ' +
         'REMOVE xBeforeCut, limitBeforeCut',
