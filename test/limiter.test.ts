@@ -364,6 +364,7 @@ describe('adaptive limit', () => {
     };
 
     assert.equal((await window(4, 1000)).kind, 'room', '4 in flight at the unloaded latency');
+    await lim.recordSuccess({ ...held, heldAtAcquire: 4 }); // served at once: the window opens to 8
     let s = await other.snapshot();
     assert.deepEqual([s.slowStart, s.allowed], [true, 8]);
 
@@ -432,6 +433,31 @@ describe('adaptive limit', () => {
       'slow start grows past the window from what is confirmed',
     );
     await lim.release(first);
+  });
+
+  test('latency-aware opening: 1, then 2 once served; a queued pair is judged at once and cuts to 1', async () => {
+    const lim = limiter({ name: `opening-${id()}`, cap: 16, latency: { accountClientLag: false } });
+    const sample = (latencyMs: number) => ({ latencyMs, promptTokens: 400, completionTokens: 100 });
+    const lone = await lim.acquire();
+    assert.equal((await lim.snapshot()).allowed, 1, 'the base window: one call');
+    lim.observeLatency({ ...lone, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(1000));
+    await lim.recordSuccess(lone);
+    for (let i = 0; i < 100 && (await lim.snapshot()).state.baseLatency === undefined; i++) await sleep(20);
+    assert.equal((await lim.snapshot()).allowed, 2, 'a lone call served: two, not the whole window');
+    // Both calls of the pair took twice as long (a server that runs them on the same cores): they
+    // waited, so 2 is not confirmed, and the pair alone is a window (slow start judges what it allows).
+    for (let i = 0; i < 2; i++) {
+      const pair = { ...lone, heldAtAcquire: 2, inFlightAtStart: 2, acquiredAt: Date.now() };
+      lim.observeLatency(pair, sample(2000));
+      await lim.recordSuccess(pair);
+    }
+    for (let i = 0; i < 200 && lim.latencyDecisions.length < 2; i++) await sleep(20);
+    const cut = lim.latencyDecisions[1]?.verdict;
+    assert.deepEqual([cut?.kind, cut?.kind === 'shrink' && cut.to], ['shrink', 1]);
+    for (let i = 0; i < 100 && (await lim.snapshot()).limit !== 1; i++) await sleep(20);
+    const s = await lim.snapshot();
+    assert.deepEqual([s.limit, s.allowed, s.confirmed], [1, 1, 1]);
+    await lim.release(lone);
   });
 
   test('latency: a success that waited in the provider queue confirms no higher concurrency', async () => {

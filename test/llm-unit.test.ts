@@ -191,11 +191,15 @@ describe('limiter (pure parts)', () => {
     const unknownBase = { limit: 16, confirmed: 3, slowStart: true };
     assert.equal(allowedInFlight(unknownBase, 16, 1, true, 0.25, true), 1, 'unloaded latency unknown');
     assert.equal(allowedInFlight({ ...unknownBase, baseLatency: 4 }, 16, 1, true, 0.25, true), 4, 'known');
-    assert.equal(
-      allowedInFlight({ ...unknownBase, confirmed: 1, baseLatency: 4 }, 16, 4, true, 0.25, true),
-      4,
-      'window',
+    // Known, the initial window opens by doubling what a call served without waiting confirmed.
+    const opening = (confirmed: number, baseWindow = 1) =>
+      allowedInFlight({ ...unknownBase, confirmed, baseLatency: 4 }, 16, 4, true, 0.25, true, baseWindow);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((c) => opening(c)),
+      [2, 2, 4, 4, 5, 7],
+      'doubling to the window',
     );
+    assert.equal(opening(0, 4), 4, 'never below the base window');
     assert.equal(allowedInFlight({ ...unknownBase, slowStart: false, limit: 6 }, 16, 1, true, 0.25, true), 6);
   });
 

@@ -64,8 +64,7 @@ export class GlobalLimiter {
     this.judge = new LatencyJudge({
       latency: this.opts.latency,
       snapshot: () => this.snapshot(),
-      slowStartSeen: () => this.cachedState?.slowStart,
-      baseLatency: () => ({ norm: this.cachedState?.baseLatency, raw: this.cachedState?.baseRawLatency }),
+      seen: () => ({ state: this.cachedState, allowed: this.lastLook.allowed }),
       updateState: (u, c, v) => this.store.updateState(u, c, v),
       allowsMore: () => this.lookAgainSoon(),
       lowerLocalView: (allowed) => this.lowerLocalView(allowed),

@@ -17,10 +17,8 @@ export interface LatencyJudgeHost {
   readonly latency: LatencyOptions;
   /** The shared state now and the calls it allows. */
   snapshot(): Promise<{ state: LimiterState; allowed: number }>;
-  /** Whether slow start is still on, as last read (undefined before the first read). */
-  slowStartSeen(): boolean | undefined;
-  /** The unloaded latency in the shared state, as last read: per work unit, and in ms. */
-  baseLatency(): { norm?: number; raw?: number };
+  /** The shared state as last read (undefined before the first read), and the calls it allowed. */
+  seen(): { state?: LimiterState; allowed: number };
   updateState(update: string, condition: string, values: Record<string, unknown>): Promise<void>;
   /** The state now allows more calls (the unloaded latency learnt, a cut undone): waiters look now. */
   allowsMore(): void;
@@ -65,7 +63,7 @@ export class LatencyJudge {
    * (a CPU-starved client must not read its own delay as a queue).
    */
   private waitedInProviderQueue(sample: LatencySample): boolean {
-    const { norm, raw } = this.host.baseLatency();
+    const { baseLatency: norm, baseRawLatency: raw } = this.host.seen().state ?? {};
     // A call that started alone had none of ours ahead of it: slow, it was not queued behind us.
     if (norm === undefined || sample.inFlight <= 1) return false;
     const lagMs = this.host.latency.accountClientLag ? this.clientLag.peekMaxMs() : 0;
@@ -94,13 +92,17 @@ export class LatencyJudge {
   }
 
   /**
-   * Samples judged at once: fewer while slow start still raises the limit every call latency, and
-   * fewest while the unloaded latency is unknown (slow start stays at its base window until then).
+   * Samples judged at once: fewer while slow start still raises the limit every call latency (no
+   * more than the calls it allows, at least two: a slow server's queue shows in its first pair, not
+   * after two rounds of it), and fewest while the unloaded latency is unknown (slow start stays at
+   * its base window until then).
    */
   private windowSize(): number {
     const l = this.host.latency;
-    if (this.host.baseLatency().norm === undefined) return l.baseSamples;
-    return this.host.slowStartSeen() === false ? l.minSamples : l.slowStartSamples;
+    const { state, allowed } = this.host.seen();
+    if (state?.baseLatency === undefined) return l.baseSamples;
+    if (!state.slowStart) return l.minSamples;
+    return Math.min(l.slowStartSamples, Math.max(2, allowed));
   }
 
   private async judge(): Promise<void> {
@@ -179,7 +181,7 @@ export class LatencyJudge {
         ':x': a.throughput,
       },
     );
-    // The first unloaded latency ends the base window: slow start opens its initial window.
+    // The first unloaded latency ends the base window: slow start begins to open its initial window.
     if (a.state.baseLatency === undefined) this.host.allowsMore();
   }
 
