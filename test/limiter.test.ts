@@ -460,6 +460,37 @@ describe('adaptive limit', () => {
     await lim.release(lone);
   });
 
+  test('latency: slow start held at a confirmed cap judges full windows, as at a learnt limit', async () => {
+    const lim = limiter({ name: `at-cap-${id()}`, cap: 4, latency: { accountClientLag: false } });
+    const sample = (latencyMs: number) => ({ latencyMs, promptTokens: 400, completionTokens: 100 });
+    const held = await lim.acquire();
+    lim.observeLatency({ ...held, inFlightAtStart: 1, acquiredAt: Date.now() }, sample(1000));
+    for (let i = 0; i < 100 && (await lim.snapshot()).state.baseLatency === undefined; i++) await sleep(20);
+    // Calls served at once at 1, 2 and 4: slow start allows the whole cap, and 4 is confirmed.
+    for (const heldAtAcquire of [1, 2, 4]) await lim.recordSuccess({ ...held, heldAtAcquire });
+    let s = await lim.snapshot();
+    assert.deepEqual([s.slowStart, s.confirmed, s.allowed], [true, 4, 4]);
+    // A jittery fixed-time provider: 4 calls 1.3x the lone one are no window yet (8 are).
+    const at4 = (n: number) => {
+      for (let i = 0; i < n; i++)
+        lim.observeLatency({ ...held, inFlightAtStart: 4, acquiredAt: Date.now() }, sample(1300));
+    };
+    at4(4);
+    await sleep(300);
+    assert.equal(lim.latencyDecisions.length, 1, 'only the lone call was judged');
+    at4(4);
+    for (let i = 0; i < 200 && lim.latencyDecisions.length < 2; i++) await sleep(20);
+    // Judged as at a learnt limit: one less is tried (and judged by the throughput it keeps).
+    const v = lim.latencyDecisions[1]?.verdict;
+    assert.deepEqual(
+      [v?.kind, v?.kind === 'shrink' && v.to, v?.kind === 'shrink' && v.trial],
+      ['shrink', 3, true],
+    );
+    for (let i = 0; i < 100 && s.limit !== 3; i++) s = await lim.snapshot();
+    assert.equal(s.state.limitBeforeCut, 4);
+    await lim.release(held);
+  });
+
   test('latency: a success that waited in the provider queue confirms no higher concurrency', async () => {
     const lim = limiter({
       name: `confirm-${id()}`,
