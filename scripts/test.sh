@@ -26,13 +26,16 @@ cleanup() { if [ "${CI:-}" = "true" ] || [ "$started_here" = 1 ]; then npx tsx d
 trap cleanup EXIT
 
 # One workflow bundle for the whole run: every test file and worker process loads it (WORKFLOW_BUNDLE_PATH)
-# instead of spending seconds of CPU bundling its own.
+# instead of spending seconds of CPU bundling its own. Bundled while the stack comes up (both take
+# seconds, mostly waiting on different things); awaited before the first file.
 mkdir -p .data
 export WORKFLOW_BUNDLE_PATH="$PWD/.data/test-workflow-bundle.js"
-npx tsx scripts/bundle-workflows.ts "$WORKFLOW_BUNDLE_PATH" >/dev/null
+npx tsx scripts/bundle-workflows.ts "$WORKFLOW_BUNDLE_PATH" >/dev/null &
+bundle_pid=$!
 
 run() { NODE_NO_WARNINGS=1 node --import tsx --test "$@"; }
 if [ "$#" -gt 0 ]; then
+  wait "$bundle_pid"
   run --test-concurrency=1 "$@"
   exit
 fi
@@ -70,6 +73,7 @@ export logs
 
 # The stack up before any file, the model server too, which then gets the lower priority.
 npx tsx dev/cli.ts stack up --ollama >/dev/null
+wait "$bundle_pid"
 ollama_pid=$(npx tsx dev/cli.ts stack status --json |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).ollama?.pid ?? ""))')
 # Its process group: the server and the model runner it spawned.

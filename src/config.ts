@@ -170,6 +170,12 @@ export const envSchema = z.object({
   /** Max concurrent activities on the `pipeline` worker (I/O only). */
   PIPELINE_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   /**
+   * How long a workflow task waits for the `pipeline` worker that has its workflow cached (Temporal's
+   * sticky queue) before any pipeline worker may take it. A killed worker's workflows stall this long;
+   * the fault tests shorten it. Unset: the SDK's default (10 s).
+   */
+  PIPELINE_STICKY_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1000).optional(),
+  /**
    * A prebuilt workflow bundle (`npm run bundle` writes dist/workflow-bundle.js): a worker loads it
    * instead of bundling src/workflows as it starts (seconds of CPU each). Rebuild it after changing
    * workflow code. Unset: bundle at start.

@@ -59,6 +59,9 @@ export async function createWorkers(cfg: AppConfig, opts: StartWorkersOptions): 
           s3Bucket: cfg.S3_BUCKET,
         }),
         maxConcurrentActivityTaskExecutions: cfg.PIPELINE_MAX_CONCURRENT_ACTIVITIES,
+        ...(cfg.PIPELINE_STICKY_QUEUE_TIMEOUT_MS
+          ? { stickyQueueScheduleToStartTimeout: cfg.PIPELINE_STICKY_QUEUE_TIMEOUT_MS }
+          : {}),
         shutdownGraceTime: '10 seconds',
       }),
     );

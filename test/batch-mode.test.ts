@@ -14,12 +14,21 @@ import { createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';
 import { LlmBatchJobStore } from '../src/stores/llm-batch-jobs';
 import { freePort, startHarness, startRoot, uniqueId, type Harness } from '../dev/harness/pipeline';
-import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
+import {
+  KILLED_PIPELINE_WORKER_ENV,
+  killAllWorkerProcesses,
+  spawnWorker,
+  type WorkerProcess,
+} from '../dev/harness/worker-process';
 
 const MERCHANTS = 3;
 const RECEIPTS = MERCHANTS * 20;
 
-async function batchHarness(opts: { batchCompleteAfterS: number; inProcessPipeline: boolean }) {
+async function batchHarness(opts: {
+  batchCompleteAfterS: number;
+  inProcessPipeline: boolean;
+  env?: Record<string, string>;
+}) {
   const port = await freePort();
   return startHarness({
     queues: opts.inProcessPipeline ? ['pipeline', 'llm'] : ['llm'],
@@ -38,6 +47,7 @@ async function batchHarness(opts: { batchCompleteAfterS: number; inProcessPipeli
       EMBED_POLL_MAX_MS: '600',
       EMBED_HEARTBEAT_TIMEOUT_MS: '3000',
       EMBED_S3_PREFIX: `${uniqueId('bm')}/`,
+      ...opts.env,
     },
     // The demo's dataset (scripts/demo.ts defaults).
     dataset: { merchants: MERCHANTS, receiptsPerMerchant: 20, seed: 42 },
@@ -153,7 +163,11 @@ describe('batch mode: the pipeline worker killed (SIGKILL) mid-poll', () => {
   let worker: WorkerProcess | undefined;
 
   before(async () => {
-    h = await batchHarness({ batchCompleteAfterS: 8, inProcessPipeline: false });
+    h = await batchHarness({
+      batchCompleteAfterS: 8,
+      inProcessPipeline: false,
+      env: KILLED_PIPELINE_WORKER_ENV,
+    });
   });
   after(async () => {
     killAllWorkerProcesses();

@@ -37,6 +37,7 @@ import type {
 import { embedHarnessEnv } from '../dev/harness/embed-harness';
 import { freePort, startHarness, uniqueId, workflowBundle, type Harness } from '../dev/harness/pipeline';
 import {
+  KILLED_PIPELINE_WORKER_ENV,
   REPO_ROOT,
   killAllWorkerProcesses,
   spawnWorker,
@@ -682,7 +683,7 @@ describe('embedding: kill -9 of the worker while polling and while compacting', 
       batchCompleteAfterS: 12,
       inProcessWorkers: false,
       // Small upserts make the compaction long enough to be caught in the middle; deltas in parts.
-      env: { EMBED_COMPACT_CHUNK_SIZE: '4', EMBED_DELTA_PART_RECORDS: '50' },
+      env: { EMBED_COMPACT_CHUNK_SIZE: '4', EMBED_DELTA_PART_RECORDS: '50', ...KILLED_PIPELINE_WORKER_ENV },
       seed: 13,
     });
     const spawnPipeline = async () => {

@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { createStores } from '../src/deps';
 import { harmonizerHarness, labelledWords, startHarmonize } from './helpers/harmonize-harness';
 import type { Harness } from '../dev/harness/pipeline';
-import { killAllWorkerProcesses, spawnWorker, type WorkerProcess } from '../dev/harness/worker-process';
+import {
+  KILLED_PIPELINE_WORKER_ENV,
+  killAllWorkerProcesses,
+  spawnWorker,
+  type WorkerProcess,
+} from '../dev/harness/worker-process';
 
 describe('label harmonization: kill -9 of the worker mid-run', { timeout: 6 * 60_000 }, () => {
   const workers: WorkerProcess[] = [];
@@ -22,7 +27,7 @@ describe('label harmonization: kill -9 of the worker mid-run', { timeout: 6 * 60
     h = await harmonizerHarness({
       queues: [],
       emulator: { accuracy: 1, latencyMs: 150, jitterMs: 20 },
-      env: { LLM_MAX_CONCURRENT_CALLS: String(cap) },
+      env: { LLM_MAX_CONCURRENT_CALLS: String(cap), ...KILLED_PIPELINE_WORKER_ENV },
       dataset: { merchants: 2, receiptsPerMerchant: 15, seed: 21 },
     });
     const spawn = () => {

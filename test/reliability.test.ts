@@ -9,6 +9,7 @@ import { createStores } from '../src/deps';
 import { evaluateLabels, type EvaluateLabelsInput } from '../src/workflows/evaluate';
 import { startHarness, startRoot, type Harness } from '../dev/harness/pipeline';
 import {
+  KILLED_PIPELINE_WORKER_ENV,
   killAllWorkerProcesses,
   spawnWorker,
   waitForExit,
@@ -33,7 +34,7 @@ function harness(cap: number): Promise<Harness> {
   return startHarness({
     queues: [],
     emulator: { latencyMs: 150, jitterMs: 20, accuracy: 1 },
-    env: { LLM_MAX_CONCURRENT_CALLS: String(cap) },
+    env: { LLM_MAX_CONCURRENT_CALLS: String(cap), ...KILLED_PIPELINE_WORKER_ENV },
     dataset: { merchants: MERCHANTS, receiptsPerMerchant: RECEIPTS_PER_MERCHANT, seed: 21 },
   });
 }
