@@ -238,6 +238,20 @@ test('a cut in slow start is judged by the throughput it kept: queueing keeps it
   assert.deepEqual(part.kind === 'hold' && [part.restoreTo, part.rebase], [6, false]);
 });
 
+test('a cut that kept its throughput with latency still over half the tolerance tries one less', () => {
+  // A slow-start cut from 8 landed at 5 against 4 slots (8 in flight read 1.84x, 5 reads 1.15x:
+  // under the tolerance, so room by itself). The throughput is the same: calls still wait.
+  const at5 = window(5, 4, 8, 0.92);
+  const cut = cutFrom(window(8, 4, 8, 0.92), 8);
+  assert.equal(judgeAt(at5, 5).kind, 'room', 'no cut pending: room');
+  const trial = judgeAt(at5, 5, cut);
+  assert.deepEqual(trial.kind === 'shrink' && [trial.to, trial.trial], [4, true]);
+  // Latency back within half the tolerance: the cut stands, room.
+  assert.equal(judgeAt(window(4, 4, 8, 1.05), 4, cutFrom(window(5, 4, 8, 1.05), 5)).kind, 'room');
+  // Never below one call.
+  assert.equal(judgeAt(window(1, 1, 8, 1.15), 1, cutFrom(window(2, 1, 8, 1.15), 2)).kind, 'room');
+});
+
 describe('latency signal, a provider whose latency does not follow the tokens', () => {
   /** `n` calls of a fixed 200 ms (x `queueing`) with prompts of `promptTokens` each. */
   const fixedTime = (promptTokens: number, queueing = 1, inFlight = 4): LatencySample[] =>

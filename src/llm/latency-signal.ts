@@ -215,11 +215,30 @@ function trialOfOneLess(limit: number, why: string): LatencyVerdict {
 }
 
 /**
+ * A cut by latency that kept its throughput (so calls were waiting, `judgeCut`), with latency still
+ * over half the tolerance: some still wait (a slow-start cut from a window that mixed levels lands one
+ * above the provider's parallelism: 5 against 4 slots reads 1.1-1.2x, under the tolerance). One less
+ * is tried, and judged the same way: it stops where a cut costs throughput or latency is back.
+ */
+function stillWaiting(memory: LatencyMemory, limit: number, ratio: number, o: LatencyOptions) {
+  const { limitBeforeCut } = memory;
+  if (!limitBeforeCut || limitBeforeCut <= limit || limit <= 1 || ratio <= 1 + o.tolerance / 2)
+    return undefined;
+  return {
+    kind: 'shrink',
+    to: limit - 1,
+    trial: true,
+    reason: `the cut from ${limitBeforeCut} to ${limit} kept its throughput and latency is still ${ratio.toFixed(2)}x unloaded: calls still wait, try one less`,
+  } satisfies LatencyVerdict;
+}
+
+/**
  * Judges one window. The first after a cut judges the cut by its throughput (`judgeCut`). A shrink
  * after a probe that brought no throughput undoes it. One in slow start
  * (or with latency more than twice the unloaded one) goes to what the provider serves at once: the
  * calls in flight scaled by how much longer they took than unloaded ones. Latency a little up with
- * nothing to compare against tries one less (`trialOfOneLess`), which stops where it costs throughput.
+ * nothing to compare against tries one less (`trialOfOneLess`), which stops where it costs throughput;
+ * so does latency still half the tolerance up after a cut that kept its throughput (`stillWaiting`).
  */
 export function judgeWindow(
   stats: WindowStats,
@@ -249,7 +268,7 @@ export function judgeWindow(
       kind: 'hold',
       reason: `latency ${raw.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
     };
-  if (ratio <= 1 + o.tolerance) return { kind: 'room' };
+  if (ratio <= 1 + o.tolerance) return stillWaiting(memory, limit, ratio, o) ?? { kind: 'room' };
   const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
   if (memory.xBeforeProbe) {
     const gain = stats.throughput / memory.xBeforeProbe - 1;
