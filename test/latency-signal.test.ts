@@ -90,8 +90,25 @@ describe('latency signal', () => {
       limit: 5,
       slowStart: false,
     });
-    assert.equal(verdict.kind, 'shrink');
-    assert.equal(verdict.kind === 'shrink' && verdict.to, 4);
+    // Back down, and one under the level the probe started from is tried, judged against that level.
+    assert.deepEqual(verdict.kind === 'shrink' && [verdict.to, verdict.trial, verdict.against?.limit], [
+      3,
+      true,
+      4,
+    ]);
+    // At 3 a quarter of the throughput at 4 is lost: back to 4, whose latency is the unloaded one.
+    const back = judgeAt(window(3, 4), 3, { xBeforeCut: atP.throughput, limitBeforeCut: 4 });
+    assert.deepEqual(back.kind === 'hold' && [back.restoreTo, back.rebase], [4, true]);
+    // A probe from 5 against 4 slots (one call waiting all along) did not pay either: at 4 the
+    // throughput of 5 is kept, so the cut stands.
+    const fromFive = judgeWindow(windowStats(window(6, 4))!, {
+      memory: { xBeforeProbe: above.throughput },
+      baseLatency: 2,
+      limit: 6,
+      slowStart: false,
+    });
+    assert.deepEqual(fromFive.kind === 'shrink' && [fromFive.to, fromFive.against?.limit], [4, 5]);
+    assert.equal(judgeAt(window(4, 4), 4, cutFrom(window(5, 4), 5)).kind, 'room');
   });
 
   test('slots sharing a machine: latency up but throughput up too, so the raised limit is held', () => {
@@ -104,7 +121,11 @@ describe('latency signal', () => {
     // One more than its slots: queueing, throughput flat against 2.
     const three = windowStats(window(3, 2, 8, 1 / 0.7))!;
     const next = judgeWindow(three, { ...ctx, memory: { xBeforeProbe: two.throughput }, limit: 3 });
-    assert.equal(next.kind === 'shrink' && next.to, 2);
+    assert.deepEqual(next.kind === 'shrink' && [next.to, next.against?.limit], [1, 2]);
+    // One call loses 30% of what 2 served: back to 2.
+    const one = windowStats(window(1, 1))!;
+    const back = judgeWindow(one, { ...ctx, memory: cutFrom(window(2, 2, 8, 1 / 0.7), 2), limit: 1 });
+    assert.deepEqual(back.kind === 'hold' && back.restoreTo, 2);
   });
 
   test('the unloaded latency is the lowest window median seen, learnt again once stale', () => {

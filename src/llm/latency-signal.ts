@@ -142,9 +142,17 @@ export type LatencyVerdict =
   | { kind: 'hold'; reason: string; rebase?: boolean; restoreTo?: number }
   /**
    * `trial`: one less, to see whether latency falls. Every cut is judged by the throughput it keeps
-   * (`judgeCut`), except `probeUndo`: back to the level below a probe that did not pay.
+   * (`judgeCut`), except `probeUndo`: back to the level below a probe that did not pay. A cut is
+   * judged against this window, or against `against` (a level measured before it).
    */
-  | { kind: 'shrink'; to: number; reason: string; trial?: boolean; probeUndo?: boolean };
+  | {
+      kind: 'shrink';
+      to: number;
+      reason: string;
+      trial?: boolean;
+      probeUndo?: boolean;
+      against?: { limit: number; throughput: number };
+    };
 
 /**
  * The unloaded latency after this window: the lowest window median seen (a median, so one lucky
@@ -233,6 +241,25 @@ function stillWaiting(memory: LatencyMemory, limit: number, ratio: number, o: La
 }
 
 /**
+ * A probe from `limit - 1` that brought latency and no throughput. Calls waited at the level it
+ * started from too if one less keeps that level's throughput (a slow-start cut can land one above a
+ * queueing provider's parallelism, where latency reads under the tolerance): so one under that level
+ * is tried, judged against it (`judgeCut` goes back if it costs throughput, as at a provider's own
+ * parallelism it does). From one call, back to one.
+ */
+function unpaidProbe(limit: number, xBeforeProbe: number, why: string): LatencyVerdict {
+  const start = limit - 1;
+  if (start <= 1) return { kind: 'shrink', to: 1, probeUndo: true, reason: why };
+  return {
+    kind: 'shrink',
+    to: start - 1,
+    trial: true,
+    against: { limit: start, throughput: xBeforeProbe },
+    reason: `${why}; one under the ${start} it started from is tried`,
+  };
+}
+
+/**
  * Judges one window. The first after a cut judges the cut by its throughput (`judgeCut`). A shrink
  * after a probe that brought no throughput undoes it. One in slow start
  * (or with latency more than twice the unloaded one) goes to what the provider serves at once: the
@@ -274,12 +301,7 @@ export function judgeWindow(
     const gain = stats.throughput / memory.xBeforeProbe - 1;
     const pct = `${gain >= 0 ? '+' : ''}${Math.round(gain * 100)}%`;
     if (gain >= o.minGain) return { kind: 'hold', reason: `${why}, throughput ${pct} over the last step` };
-    return {
-      kind: 'shrink',
-      to: Math.max(1, limit - 1),
-      probeUndo: true,
-      reason: `${why}, throughput ${pct}: the probe did not pay`,
-    };
+    return unpaidProbe(limit, memory.xBeforeProbe, `${why}, throughput ${pct}: the probe did not pay`);
   }
   if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why);
   const served = Math.floor((stats.meanInFlight * (1 + o.tolerance)) / ratio);
