@@ -79,6 +79,15 @@ describe('latency signal', () => {
         `${inFlight} in flight, parallel ${parallel}`,
       );
     }
+    // A window that read a little less queueing than its calls in flight say (7 at 1.66x: 4.2 served)
+    // lands on the provider's 4, not one above.
+    const mixed = judgeWindow(windowStats(window(7, 4, 8, 0.95))!, {
+      memory: {},
+      baseLatency: 2,
+      limit: 7,
+      slowStart: true,
+    });
+    assert.equal(mixed.kind === 'shrink' && mixed.to, 4);
   });
 
   test('a probe one above the parallelism brings latency and no throughput: back down', () => {

@@ -304,7 +304,10 @@ export function judgeWindow(
     return unpaidProbe(limit, memory.xBeforeProbe, `${why}, throughput ${pct}: the probe did not pay`);
   }
   if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why);
-  const served = Math.floor((stats.meanInFlight * (1 + o.tolerance)) / ratio);
+  // Little's law, rounded: the old floor(1.2 x in flight / ratio) landed one above a queueing
+  // provider's parallelism whenever the estimate came 4% over it (4.17 -> 5 against 4 slots). A cut
+  // too deep for calls the provider served is undone by `judgeCut`.
+  const served = Math.round(stats.meanInFlight / ratio);
   const to = Math.max(1, Math.min(limit - 1, served));
   return { kind: 'shrink', to, reason: `${why}: the provider serves about ${to} at once` };
 }
