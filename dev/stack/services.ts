@@ -211,13 +211,13 @@ function localAwsService(
     externalVar: string;
     port: number;
     main: string;
-    /** The server's flag naming its data directory. */
-    dirFlag: string;
+    /** The server's flag naming its data directory; none: it keeps its data in memory. */
+    dirFlag?: string;
     probe: ServiceDef['probe'];
   },
 ): ServiceDef {
   const dir = path.join(cfg.dataDir, o.name);
-  const args = ['--port', String(o.port), '--host', '127.0.0.1', o.dirFlag, dir];
+  const args = ['--port', String(o.port), '--host', '127.0.0.1', ...(o.dirFlag ? [o.dirFlag, dir] : [])];
   return {
     name: o.name,
     url: o.url,
@@ -239,7 +239,7 @@ function dynamodbService(cfg: AppConfig, tsxNode: TsxLauncher): ServiceDef {
     externalVar: 'DYNAMODB_ENDPOINT',
     port: cfg.DYNAMODB_PORT,
     main: 'dynalite-main.ts',
-    dirFlag: '--path',
+    dirFlag: cfg.STACK_DYNAMODB_IN_MEMORY ? undefined : '--path',
     probe: () => probeDynamo(cfg.dynamodbEndpoint, cfg.AWS_REGION, cfg.external.dynamodb),
   });
 }
