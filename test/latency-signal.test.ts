@@ -99,25 +99,8 @@ describe('latency signal', () => {
       limit: 5,
       slowStart: false,
     });
-    // Back down, and one under the level the probe started from is tried, judged against that level.
-    assert.deepEqual(verdict.kind === 'shrink' && [verdict.to, verdict.trial, verdict.against?.limit], [
-      3,
-      true,
-      4,
-    ]);
-    // At 3 a quarter of the throughput at 4 is lost: back to 4, whose latency is the unloaded one.
-    const back = judgeAt(window(3, 4), 3, { xBeforeCut: atP.throughput, limitBeforeCut: 4 });
-    assert.deepEqual(back.kind === 'hold' && [back.restoreTo, back.rebase], [4, true]);
-    // A probe from 5 against 4 slots (one call waiting all along) did not pay either: at 4 the
-    // throughput of 5 is kept, so the cut stands.
-    const fromFive = judgeWindow(windowStats(window(6, 4))!, {
-      memory: { xBeforeProbe: above.throughput },
-      baseLatency: 2,
-      limit: 6,
-      slowStart: false,
-    });
-    assert.deepEqual(fromFive.kind === 'shrink' && [fromFive.to, fromFive.against?.limit], [4, 5]);
-    assert.equal(judgeAt(window(4, 4), 4, cutFrom(window(5, 4), 5)).kind, 'room');
+    assert.equal(verdict.kind, 'shrink');
+    assert.equal(verdict.kind === 'shrink' && verdict.to, 4);
   });
 
   test('slots sharing a machine: latency up but throughput up too, so the raised limit is held', () => {
@@ -130,11 +113,7 @@ describe('latency signal', () => {
     // One more than its slots: queueing, throughput flat against 2.
     const three = windowStats(window(3, 2, 8, 1 / 0.7))!;
     const next = judgeWindow(three, { ...ctx, memory: { xBeforeProbe: two.throughput }, limit: 3 });
-    assert.deepEqual(next.kind === 'shrink' && [next.to, next.against?.limit], [1, 2]);
-    // One call loses 30% of what 2 served: back to 2.
-    const one = windowStats(window(1, 1))!;
-    const back = judgeWindow(one, { ...ctx, memory: cutFrom(window(2, 2, 8, 1 / 0.7), 2), limit: 1 });
-    assert.deepEqual(back.kind === 'hold' && back.restoreTo, 2);
+    assert.equal(next.kind === 'shrink' && next.to, 2);
   });
 
   test('the unloaded latency is the lowest window median seen, learnt again once stale', () => {
@@ -266,20 +245,6 @@ test('a cut in slow start is judged by the throughput it kept: queueing keeps it
   // Part of the way: 6 slots, so at 4 two thirds of the throughput; back to 6, the base kept.
   const part = judgeAt(window(4, 6), 4, cutFrom(window(8, 6), 8));
   assert.deepEqual(part.kind === 'hold' && [part.restoreTo, part.rebase], [6, false]);
-});
-
-test('a cut that kept its throughput with latency still over half the tolerance tries one less', () => {
-  // A slow-start cut from 8 landed at 5 against 4 slots (8 in flight read 1.84x, 5 reads 1.15x:
-  // under the tolerance, so room by itself). The throughput is the same: calls still wait.
-  const at5 = window(5, 4, 8, 0.92);
-  const cut = cutFrom(window(8, 4, 8, 0.92), 8);
-  assert.equal(judgeAt(at5, 5).kind, 'room', 'no cut pending: room');
-  const trial = judgeAt(at5, 5, cut);
-  assert.deepEqual(trial.kind === 'shrink' && [trial.to, trial.trial], [4, true]);
-  // Latency back within half the tolerance: the cut stands, room.
-  assert.equal(judgeAt(window(4, 4, 8, 1.05), 4, cutFrom(window(5, 4, 8, 1.05), 5)).kind, 'room');
-  // Never below one call.
-  assert.equal(judgeAt(window(1, 1, 8, 1.15), 1, cutFrom(window(2, 1, 8, 1.15), 2)).kind, 'room');
 });
 
 describe('latency signal, a provider whose latency does not follow the tokens', () => {

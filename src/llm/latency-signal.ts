@@ -142,17 +142,9 @@ export type LatencyVerdict =
   | { kind: 'hold'; reason: string; rebase?: boolean; restoreTo?: number }
   /**
    * `trial`: one less, to see whether latency falls. Every cut is judged by the throughput it keeps
-   * (`judgeCut`), except `probeUndo`: back to the level below a probe that did not pay. A cut is
-   * judged against this window, or against `against` (a level measured before it).
+   * (`judgeCut`), except `probeUndo`: back to the level below a probe that did not pay.
    */
-  | {
-      kind: 'shrink';
-      to: number;
-      reason: string;
-      trial?: boolean;
-      probeUndo?: boolean;
-      against?: { limit: number; throughput: number };
-    };
+  | { kind: 'shrink'; to: number; reason: string; trial?: boolean; probeUndo?: boolean };
 
 /**
  * The unloaded latency after this window: the lowest window median seen (a median, so one lucky
@@ -223,49 +215,11 @@ function trialOfOneLess(limit: number, why: string): LatencyVerdict {
 }
 
 /**
- * A cut by latency that kept its throughput (so calls were waiting, `judgeCut`), with latency still
- * over half the tolerance: some still wait (a slow-start cut from a window that mixed levels lands one
- * above the provider's parallelism: 5 against 4 slots reads 1.1-1.2x, under the tolerance). One less
- * is tried, and judged the same way: it stops where a cut costs throughput or latency is back.
- */
-function stillWaiting(memory: LatencyMemory, limit: number, ratio: number, o: LatencyOptions) {
-  const { limitBeforeCut } = memory;
-  if (!limitBeforeCut || limitBeforeCut <= limit || limit <= 1 || ratio <= 1 + o.tolerance / 2)
-    return undefined;
-  return {
-    kind: 'shrink',
-    to: limit - 1,
-    trial: true,
-    reason: `the cut from ${limitBeforeCut} to ${limit} kept its throughput and latency is still ${ratio.toFixed(2)}x unloaded: calls still wait, try one less`,
-  } satisfies LatencyVerdict;
-}
-
-/**
- * A probe from `limit - 1` that brought latency and no throughput. Calls waited at the level it
- * started from too if one less keeps that level's throughput (a slow-start cut can land one above a
- * queueing provider's parallelism, where latency reads under the tolerance): so one under that level
- * is tried, judged against it (`judgeCut` goes back if it costs throughput, as at a provider's own
- * parallelism it does). From one call, back to one.
- */
-function unpaidProbe(limit: number, xBeforeProbe: number, why: string): LatencyVerdict {
-  const start = limit - 1;
-  if (start <= 1) return { kind: 'shrink', to: 1, probeUndo: true, reason: why };
-  return {
-    kind: 'shrink',
-    to: start - 1,
-    trial: true,
-    against: { limit: start, throughput: xBeforeProbe },
-    reason: `${why}; one under the ${start} it started from is tried`,
-  };
-}
-
-/**
  * Judges one window. The first after a cut judges the cut by its throughput (`judgeCut`). A shrink
  * after a probe that brought no throughput undoes it. One in slow start
  * (or with latency more than twice the unloaded one) goes to what the provider serves at once: the
  * calls in flight scaled by how much longer they took than unloaded ones. Latency a little up with
- * nothing to compare against tries one less (`trialOfOneLess`), which stops where it costs throughput;
- * so does latency still half the tolerance up after a cut that kept its throughput (`stillWaiting`).
+ * nothing to compare against tries one less (`trialOfOneLess`), which stops where it costs throughput.
  */
 export function judgeWindow(
   stats: WindowStats,
@@ -295,13 +249,18 @@ export function judgeWindow(
       kind: 'hold',
       reason: `latency ${raw.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
     };
-  if (ratio <= 1 + o.tolerance) return stillWaiting(memory, limit, ratio, o) ?? { kind: 'room' };
+  if (ratio <= 1 + o.tolerance) return { kind: 'room' };
   const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
   if (memory.xBeforeProbe) {
     const gain = stats.throughput / memory.xBeforeProbe - 1;
     const pct = `${gain >= 0 ? '+' : ''}${Math.round(gain * 100)}%`;
     if (gain >= o.minGain) return { kind: 'hold', reason: `${why}, throughput ${pct} over the last step` };
-    return unpaidProbe(limit, memory.xBeforeProbe, `${why}, throughput ${pct}: the probe did not pay`);
+    return {
+      kind: 'shrink',
+      to: Math.max(1, limit - 1),
+      probeUndo: true,
+      reason: `${why}, throughput ${pct}: the probe did not pay`,
+    };
   }
   if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why);
   // Little's law, rounded: the old floor(1.2 x in flight / ratio) landed one above a queueing

@@ -223,12 +223,7 @@ export class LatencyJudge {
         ':b': a.base.baseLatency,
         ':br': a.base.baseRawLatency,
         ':ba': a.base.baseAt,
-        ...(verdict.probeUndo
-          ? {}
-          : {
-              ':xc': verdict.against?.throughput ?? a.throughput,
-              ':lc': verdict.against?.limit ?? a.allowed,
-            }),
+        ...(verdict.probeUndo ? {} : { ':xc': a.throughput, ':lc': a.allowed }),
         ':t': verdict.to,
         ':f': false,
         ':zero': 0,
