@@ -184,6 +184,41 @@ describe('latency signal', () => {
     assert.deepEqual([far.kind, far.kind === 'shrink' && far.to], ['shrink', 4]);
   });
 
+  test('no trial of one less where the throughput it would lose is hidden by the window noise', () => {
+    // A fixed-time provider, 800 +- 200 ms (seeded spread), at 16 calls; the base is 1.3x below.
+    const jittery = (limit: number, spreadMs = 200): LatencySample[] =>
+      Array.from({ length: 8 }, (_, i) => ({
+        latencyMs: 800 - spreadMs + (((i * 5) % 8) * 2 * spreadMs) / 7,
+        promptTokens: 400,
+        completionTokens: 100,
+        inFlight: limit,
+        startedAt: i,
+      }));
+    const at16 = windowStats(jittery(16))!;
+    assert.ok(at16.medianError > 0.05, `median error ${at16.medianError}`);
+    const base = at16.latency / 1.3;
+    const held = judgeWindow(at16, { memory: {}, baseLatency: base, limit: 16, slowStart: false });
+    assert.equal(held.kind, 'hold');
+    assert.match(held.kind === 'hold' ? held.reason : '', /hidden by this window's noise/);
+    // +- 40 ms at 4 calls: the quarter one less would lose shows through it.
+    const calm = windowStats(jittery(4, 40))!;
+    const at4 = judgeWindow(calm, {
+      memory: {},
+      baseLatency: calm.latency / 1.3,
+      limit: 4,
+      slowStart: false,
+    });
+    assert.deepEqual([at4.kind, at4.kind === 'shrink' && at4.trial], ['shrink', true]);
+    // Without noise (a queueing provider's normalised latency), one less of 16 is tried.
+    const steady = judgeWindow(windowStats(window(16, 16, 8, 1.3))!, {
+      memory: {},
+      baseLatency: 2,
+      limit: 16,
+      slowStart: false,
+    });
+    assert.deepEqual([steady.kind, steady.kind === 'shrink' && steady.to], ['shrink', 15]);
+  });
+
   test('a trial of one less that lost throughput while latency stayed up goes back up and rebases', () => {
     // A provider a little slower than the base says, at every level: 4 calls, 4 slots, 1.3x.
     const atFour = windowStats(window(4, 4, 8, 1.3))!;

@@ -115,6 +115,11 @@ export interface WindowStats {
   meanInFlight: number;
   /** Throughput estimate by Little's law: mean in flight over the median latency. */
   throughput: number;
+  /**
+   * Relative standard error of the median normalised latency, from the window's own spread (median
+   * absolute deviation): how far two windows at one level differ by chance (`trialOfOneLess`).
+   */
+  medianError: number;
 }
 
 export function windowStats(samples: readonly LatencySample[]): WindowStats | undefined {
@@ -123,6 +128,8 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
   const latency = norm[Math.floor((norm.length - 1) / 2)]!;
   const raw = samples.map((x) => x.latencyMs).sort((a, b) => a - b);
   const meanInFlight = samples.reduce((n, s) => n + s.inFlight, 0) / samples.length;
+  const deviations = norm.map((x) => Math.abs(x - latency)).sort((a, b) => a - b);
+  const mad = deviations[Math.floor((deviations.length - 1) / 2)]!;
   return {
     samples: samples.length,
     latency,
@@ -130,6 +137,8 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
     minLatency: norm[0]!,
     meanInFlight,
     throughput: meanInFlight / latency,
+    // sigma ~ 1.4826 MAD (normal); the median's standard error ~ 1.2533 sigma / sqrt(n).
+    medianError: latency > 0 ? (1.2533 * 1.4826 * mad) / latency / Math.sqrt(samples.length) : 0,
   };
 }
 
@@ -203,9 +212,19 @@ function judgeCut(stats: WindowStats, memory: LatencyMemory, limit: number) {
  * Latency a little above the tolerance with nothing measured below: the limit may sit one above
  * what the provider serves at once (one call always waiting), so try one less; `judgeCut` undoes it
  * if it costs throughput (at a limit L with flat latency one less loses 1/L; queueing loses none).
+ * Only where `judgeCut` can see that loss: it undoes a cut that lost half of 1/L, and two windows'
+ * throughputs differ by chance by about sqrt(2) x the median's error. Under a jittery provider at a
+ * high limit (800 +- 200 ms calls at 16: 1/32 against ~9%) the loss is hidden, every trial stood,
+ * and the limit walked down to 3-4 of 16 (the scale bench: efficiency 0.31-0.35); so hold there.
  */
-function trialOfOneLess(limit: number, why: string): LatencyVerdict {
+function trialOfOneLess(limit: number, why: string, medianError: number): LatencyVerdict {
   if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
+  const noise = 2 * Math.SQRT2 * medianError;
+  if (1 / (2 * limit) < noise)
+    return {
+      kind: 'hold',
+      reason: `${why}, but one less of ${limit} would lose ${(100 / limit).toFixed(1)}%, hidden by this window's noise (±${(noise * 100).toFixed(0)}%)`,
+    };
   return {
     kind: 'shrink',
     to: limit - 1,
@@ -262,7 +281,7 @@ export function judgeWindow(
       reason: `${why}, throughput ${pct}: the probe did not pay`,
     };
   }
-  if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why);
+  if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why, stats.medianError);
   // Little's law, rounded: the old floor(1.2 x in flight / ratio) landed one above a queueing
   // provider's parallelism whenever the estimate came 4% over it (4.17 -> 5 against 4 slots). A cut
   // too deep for calls the provider served is undone by `judgeCut`.
