@@ -120,21 +120,33 @@ describe('latency signal', () => {
     const o = DEFAULT_LATENCY_OPTIONS;
     const stats = windowStats(window(1, 1))!;
     const ms = stats.rawLatency;
-    assert.deepEqual(nextBase({}, stats, 1000, o), { baseLatency: 2, baseRawLatency: ms, baseAt: 1000 });
-    assert.deepEqual(nextBase({ baseLatency: 1, baseRawLatency: 100, baseAt: 900 }, stats, 1000, o), {
-      baseLatency: 1,
-      baseRawLatency: 100,
-      baseAt: 900,
-    });
-    assert.deepEqual(nextBase({ baseLatency: 3, baseAt: 900 }, stats, 1000, o), {
+    // The calls behind it go with it: the window's 8, or the one lone call that set the old base.
+    assert.deepEqual(nextBase({}, stats, 1000, o), {
       baseLatency: 2,
       baseRawLatency: ms,
       baseAt: 1000,
+      baseCalls: 8,
+    });
+    assert.deepEqual(
+      nextBase({ baseLatency: 1, baseRawLatency: 100, baseAt: 900, baseCalls: 1 }, stats, 1000, o),
+      {
+        baseLatency: 1,
+        baseRawLatency: 100,
+        baseAt: 900,
+        baseCalls: 1,
+      },
+    );
+    assert.deepEqual(nextBase({ baseLatency: 3, baseAt: 900, baseCalls: 1 }, stats, 1000, o), {
+      baseLatency: 2,
+      baseRawLatency: ms,
+      baseAt: 1000,
+      baseCalls: 8,
     });
     assert.deepEqual(nextBase({ baseLatency: 1, baseAt: 0 }, stats, o.baseMaxAgeMs + 1, o), {
       baseLatency: 2,
       baseRawLatency: ms,
       baseAt: o.baseMaxAgeMs + 1,
+      baseCalls: 8,
     });
     // A slow provider (16 s calls): its unloaded latency lives 20 of its calls, not 60 s.
     const slow = { baseLatency: 1, baseRawLatency: 16_000, baseAt: 0 };
@@ -184,11 +196,11 @@ describe('latency signal', () => {
     assert.deepEqual([far.kind, far.kind === 'shrink' && far.to], ['shrink', 4]);
   });
 
-  test('no trial of one less where the throughput it would lose is hidden by the window noise', () => {
-    // A fixed-time provider, 800 +- 200 ms (seeded spread), at 16 calls; the base is 1.3x below.
-    const jittery = (limit: number, spreadMs = 200): LatencySample[] =>
+  test("jitter within a window's noise is no queue, and no trial of one less where it hides the loss", () => {
+    // A fixed-time provider, 800 +- 200 ms (spread evenly), at `limit` calls.
+    const jittery = (limit: number, spreadMs = 200, scale = 1): LatencySample[] =>
       Array.from({ length: 8 }, (_, i) => ({
-        latencyMs: 800 - spreadMs + (((i * 5) % 8) * 2 * spreadMs) / 7,
+        latencyMs: scale * (800 - spreadMs + (((i * 5) % 8) * 2 * spreadMs) / 7),
         promptTokens: 400,
         completionTokens: 100,
         inFlight: limit,
@@ -196,11 +208,29 @@ describe('latency signal', () => {
       }));
     const at16 = windowStats(jittery(16))!;
     assert.ok(at16.medianError > 0.05, `median error ${at16.medianError}`);
-    const base = at16.latency / 1.3;
-    const held = judgeWindow(at16, { memory: {}, baseLatency: base, limit: 16, slowStart: false });
+    const judge16 = (base: number) =>
+      judgeWindow(at16, {
+        memory: {},
+        baseLatency: base,
+        baseRawLatency: undefined,
+        limit: 16,
+        slowStart: false,
+      });
+    // 1.3x the base: within the noise of 8 such calls.
+    assert.equal(judge16(at16.latency / 1.3).kind, 'room');
+    // 1.6x: above it, but one less of 16 would lose 1/16, which that noise hides: held.
+    const held = judge16(at16.latency / 1.6);
     assert.equal(held.kind, 'hold');
-    assert.match(held.kind === 'hold' ? held.reason : '', /hidden by this window's noise/);
-    // +- 40 ms at 4 calls: the quarter one less would lose shows through it.
+    assert.match(held.kind === 'hold' ? held.reason : '', /within this window's noise/);
+    // In slow start the same window is cut (queueing there costs the provider's queue at once).
+    const slow = judgeWindow(at16, {
+      memory: {},
+      baseLatency: at16.latency / 1.6,
+      limit: 16,
+      slowStart: true,
+    });
+    assert.equal(slow.kind, 'shrink');
+    // +- 40 ms at 4 calls, 1.3x: a queue, and the quarter one less would lose shows through the noise.
     const calm = windowStats(jittery(4, 40))!;
     const at4 = judgeWindow(calm, {
       memory: {},
@@ -209,7 +239,7 @@ describe('latency signal', () => {
       slowStart: false,
     });
     assert.deepEqual([at4.kind, at4.kind === 'shrink' && at4.trial], ['shrink', true]);
-    // Without noise (a queueing provider's normalised latency), one less of 16 is tried.
+    // Without noise (a queueing provider's per-token latency), one less of 16 is tried.
     const steady = judgeWindow(windowStats(window(16, 16, 8, 1.3))!, {
       memory: {},
       baseLatency: 2,

@@ -390,6 +390,48 @@ describe('adaptive limit', () => {
     await lim.release(held);
   });
 
+  test('latency: a slow-start cut that lost the throughput of calls served at once is undone, and slow start goes on', async () => {
+    const name = `undo-${id()}`;
+    const lim = limiter({
+      name,
+      cap: 8,
+      initialWindow: 8,
+      latency: { accountClientLag: false, baseSamples: 4 },
+    });
+    const held = await lim.acquire();
+    const window = async (inFlight: number, latencyMs: number) => {
+      const decisions = lim.latencyDecisions.length;
+      for (let i = 0; i < 8; i++)
+        lim.observeLatency(
+          { ...held, inFlightAtStart: inFlight, acquiredAt: Date.now() },
+          { latencyMs, promptTokens: 400, completionTokens: 100 },
+        );
+      for (let i = 0; i < 200 && lim.latencyDecisions.length === decisions; i++) await sleep(20);
+      return lim.latencyDecisions.at(-1)!.verdict;
+    };
+    const state = async (landed: (s: Awaited<ReturnType<typeof lim.snapshot>>) => boolean) => {
+      for (let i = 0; i < 100; i++) {
+        const snap = await lim.snapshot();
+        if (landed(snap)) return snap;
+        await sleep(20);
+      }
+      return lim.snapshot();
+    };
+    assert.equal((await window(4, 1000)).kind, 'room');
+    await lim.recordSuccess({ ...held, heldAtAcquire: 4 });
+    // A provider slower than its first calls said, at every level: 8 in flight at 2x read as a queue.
+    const cut = await window(8, 2000);
+    assert.deepEqual([cut.kind, cut.kind === 'shrink' && cut.to], ['shrink', 4]);
+    let s = await state((x) => x.limit !== 8);
+    assert.deepEqual([s.limit, s.slowStart, s.state.slowStartBeforeCut], [4, false, true]);
+    // At 4 the same latency: half the throughput lost, so the calls were served, not queued.
+    const back = await window(4, 2000);
+    assert.deepEqual([back.kind, back.kind === 'hold' && back.restoreTo], ['hold', 8]);
+    s = await state((x) => x.limit !== 4);
+    assert.deepEqual([s.limit, s.slowStart, s.state.slowStartBeforeCut], [8, true, undefined]);
+    await lim.release(held);
+  });
+
   test('a refusal before any success (a model still loading) teaches no limit: slow start goes on', async () => {
     const lim = limiter({ name: `loading-${id()}`, cap: 8, initialWindow: 2, baseWindow: 2 });
     const two = [await lim.acquire(), await lim.acquire()];

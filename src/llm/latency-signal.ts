@@ -32,6 +32,11 @@ export interface LatencyMemory {
    */
   baseRawLatency?: number;
   baseAt?: number;
+  /**
+   * Calls behind the unloaded latency (one lone call at the start, then a window's): a base from few
+   * calls is as noisy as they were, and a window is compared with it allowing for that (`judgeWindow`).
+   */
+  baseCalls?: number;
   /** Throughput (work units per ms) measured at the current limit. */
   xAtLimit?: number;
   /** Throughput measured at the limit before the last probe raised it. */
@@ -42,6 +47,8 @@ export interface LatencyMemory {
    */
   xBeforeCut?: number;
   limitBeforeCut?: number;
+  /** The last cut by latency ended slow start: undone all the way, slow start goes on. */
+  slowStartBeforeCut?: boolean;
   /** When the limit last changed by a latency verdict: samples of calls started before are stale. */
   adjustedAt?: number;
 }
@@ -116,8 +123,9 @@ export interface WindowStats {
   /** Throughput estimate by Little's law: mean in flight over the median latency. */
   throughput: number;
   /**
-   * Relative standard error of the median normalised latency, from the window's own spread (median
-   * absolute deviation): how far two windows at one level differ by chance (`trialOfOneLess`).
+   * Relative standard error of the window's median latency, from its own spread (median absolute
+   * deviation), the lower of the per-token and the millisecond one (the window is judged by the lower
+   * ratio): how far two windows at one level differ by chance.
    */
   medianError: number;
 }
@@ -127,19 +135,25 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
   const norm = samples.map(normalisedLatency).sort((a, b) => a - b);
   const latency = norm[Math.floor((norm.length - 1) / 2)]!;
   const raw = samples.map((x) => x.latencyMs).sort((a, b) => a - b);
+  const rawLatency = raw[Math.floor((raw.length - 1) / 2)]!;
   const meanInFlight = samples.reduce((n, s) => n + s.inFlight, 0) / samples.length;
-  const deviations = norm.map((x) => Math.abs(x - latency)).sort((a, b) => a - b);
-  const mad = deviations[Math.floor((deviations.length - 1) / 2)]!;
   return {
     samples: samples.length,
     latency,
-    rawLatency: raw[Math.floor((raw.length - 1) / 2)]!,
+    rawLatency,
     minLatency: norm[0]!,
     meanInFlight,
     throughput: meanInFlight / latency,
-    // sigma ~ 1.4826 MAD (normal); the median's standard error ~ 1.2533 sigma / sqrt(n).
-    medianError: latency > 0 ? (1.2533 * 1.4826 * mad) / latency / Math.sqrt(samples.length) : 0,
+    medianError: Math.min(medianError(norm, latency), medianError(raw, rawLatency)),
   };
+}
+
+/** Relative standard error of the median of `xs`: sigma ~ 1.4826 MAD, the median's ~ 1.2533 sigma / sqrt(n). */
+function medianError(xs: readonly number[], median: number): number {
+  if (median <= 0) return 0;
+  const deviations = xs.map((x) => Math.abs(x - median)).sort((a, b) => a - b);
+  const mad = deviations[Math.floor((deviations.length - 1) / 2)]!;
+  return (1.2533 * 1.4826 * mad) / median / Math.sqrt(xs.length);
 }
 
 export type LatencyVerdict =
@@ -162,11 +176,21 @@ export type LatencyVerdict =
 export function nextBase(memory: LatencyMemory, stats: WindowStats, now: number, o: LatencyOptions) {
   const maxAge = Math.max(o.baseMaxAgeMs, o.baseMaxAgeCalls * (memory.baseRawLatency ?? 0));
   const stale = memory.baseAt === undefined || now - memory.baseAt > maxAge;
-  if (memory.baseLatency === undefined || stale)
-    return { baseLatency: stats.latency, baseRawLatency: stats.rawLatency, baseAt: now };
+  const own = {
+    baseLatency: stats.latency,
+    baseRawLatency: stats.rawLatency,
+    baseAt: now,
+    baseCalls: stats.samples,
+  };
+  if (memory.baseLatency === undefined || stale) return own;
   const baseRawLatency = Math.min(memory.baseRawLatency ?? stats.rawLatency, stats.rawLatency);
-  if (stats.latency < memory.baseLatency) return { baseLatency: stats.latency, baseRawLatency, baseAt: now };
-  return { baseLatency: memory.baseLatency, baseRawLatency, baseAt: memory.baseAt! };
+  if (stats.latency < memory.baseLatency) return { ...own, baseRawLatency };
+  return {
+    baseLatency: memory.baseLatency,
+    baseRawLatency,
+    baseAt: memory.baseAt!,
+    baseCalls: memory.baseCalls ?? stats.samples,
+  };
 }
 
 export interface JudgeContext {
@@ -175,9 +199,13 @@ export interface JudgeContext {
   baseLatency: number;
   /** The unloaded latency in ms (`nextBase`); the lower of the two ratios is the window's. */
   baseRawLatency?: number;
+  /** Calls behind the unloaded latency (`nextBase`). @default as many as the window's */
+  baseCalls?: number;
   /** Calls allowed in flight when the window ran. */
   limit: number;
   slowStart: boolean;
+  /** The highest level a call was served at without waiting in the provider's queue. @default 0 */
+  confirmed?: number;
   /** Worst event-loop lag of this process while the window's calls ran (ms). @default 0 */
   clientLagMs?: number;
   /** Median wall-clock latency of the window's requests (ms). */
@@ -212,18 +240,17 @@ function judgeCut(stats: WindowStats, memory: LatencyMemory, limit: number) {
  * Latency a little above the tolerance with nothing measured below: the limit may sit one above
  * what the provider serves at once (one call always waiting), so try one less; `judgeCut` undoes it
  * if it costs throughput (at a limit L with flat latency one less loses 1/L; queueing loses none).
- * Only where `judgeCut` can see that loss: it undoes a cut that lost half of 1/L, and two windows'
- * throughputs differ by chance by about sqrt(2) x the median's error. Under a jittery provider at a
- * high limit (800 +- 200 ms calls at 16: 1/32 against ~9%) the loss is hidden, every trial stood,
- * and the limit walked down to 3-4 of 16 (the scale bench: efficiency 0.31-0.35); so hold there.
+ * Only where `judgeCut` can see that loss: it undoes a cut that lost half of 1/L, which must exceed
+ * the `noise` two windows' throughputs differ by (twice sqrt(2) x the median's error). Under a jittery provider at a high limit (800 +- 200 ms calls at
+ * 16: 1/32 against ~25%) the loss is hidden, every trial stood, and the limit walked down to 3-4 of
+ * 16 (the scale bench: efficiency 0.31-0.35); so hold there.
  */
-function trialOfOneLess(limit: number, why: string, medianError: number): LatencyVerdict {
+function trialOfOneLess(limit: number, why: string, noise: number): LatencyVerdict {
   if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
-  const noise = 2 * Math.SQRT2 * medianError;
   if (1 / (2 * limit) < noise)
     return {
       kind: 'hold',
-      reason: `${why}, but one less of ${limit} would lose ${(100 / limit).toFixed(1)}%, hidden by this window's noise (±${(noise * 100).toFixed(0)}%)`,
+      reason: `${why}, but one less of ${limit} would lose ${(100 / limit).toFixed(1)}%, and half of that is within this window's noise (±${(noise * 100).toFixed(0)}%)`,
     };
   return {
     kind: 'shrink',
@@ -246,8 +273,10 @@ export function judgeWindow(
     memory,
     baseLatency,
     baseRawLatency,
+    baseCalls = stats.samples,
     limit,
     slowStart,
+    confirmed = 0,
     clientLagMs = 0,
     medianLatencyMs = 0,
   }: JudgeContext,
@@ -263,12 +292,18 @@ export function judgeWindow(
   const ratio = raw * (1 - lagShare);
   const undo = judgeCut(stats, memory, limit);
   if (undo) return undo;
-  if (raw > 1 + o.tolerance && ratio <= 1 + o.tolerance)
+  // The window's median and the base differ by chance by the median's error x sqrt(1 + n / calls
+  // behind the base): up to twice that over the tolerance is jitter, not a queue. A fixed-time
+  // provider's +-25% in 4-8 calls against one lone call's latency read as queueing cut slow start at
+  // 8 of 16 and undid every probe (scale bench: 6 of 16, efficiency 0.32).
+  const noise = 2 * stats.medianError * Math.sqrt(1 + stats.samples / Math.max(1, baseCalls));
+  const threshold = 1 + o.tolerance + noise;
+  if (raw > threshold && ratio <= threshold)
     return {
       kind: 'hold',
       reason: `latency ${raw.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
     };
-  if (ratio <= 1 + o.tolerance) return { kind: 'room' };
+  if (ratio <= threshold) return { kind: 'room' };
   const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
   if (memory.xBeforeProbe) {
     const gain = stats.throughput / memory.xBeforeProbe - 1;
@@ -281,11 +316,15 @@ export function judgeWindow(
       reason: `${why}, throughput ${pct}: the probe did not pay`,
     };
   }
-  if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why, stats.medianError);
+  if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why, 2 * Math.SQRT2 * stats.medianError);
   // Little's law, rounded: the old floor(1.2 x in flight / ratio) landed one above a queueing
   // provider's parallelism whenever the estimate came 4% over it (4.17 -> 5 against 4 slots). A cut
   // too deep for calls the provider served is undone by `judgeCut`.
   const served = Math.round(stats.meanInFlight / ratio);
-  const to = Math.max(1, Math.min(limit - 1, served));
+  // Slow start never cuts below the level calls served without waiting have confirmed: a window that
+  // says less mixes calls started at lower levels or is jitter (scale bench: a window of 4 calls at
+  // 4.8 in flight cut 9 to 3, where calls at 7 and 8 had just been served at once).
+  const floor = slowStart ? Math.min(confirmed, limit - 1) : 1;
+  const to = Math.max(1, floor, Math.min(limit - 1, served));
   return { kind: 'shrink', to, reason: `${why}: the provider serves about ${to} at once` };
 }

@@ -125,8 +125,10 @@ export class LatencyJudge {
         memory: state,
         baseLatency: base.baseLatency,
         baseRawLatency: base.baseRawLatency,
+        baseCalls: base.baseCalls,
         limit: snap.allowed,
         slowStart: growing(state, snap.allowed),
+        confirmed: state.confirmed,
         clientLagMs: this.clientLag.takeMaxMs(),
         medianLatencyMs: median(samples.map((x) => x.latencyMs)),
       },
@@ -157,6 +159,7 @@ export class LatencyJudge {
       throughput: stats.throughput,
       latency: stats.latency,
       rawLatency: stats.rawLatency,
+      samples: stats.samples,
     };
     if (verdict.kind === 'shrink') await this.shrink(verdict, applied);
     else await this.keep(verdict, applied);
@@ -170,16 +173,12 @@ export class LatencyJudge {
     if (verdict.kind === 'hold' && verdict.restoreTo !== undefined)
       return this.restore(verdict.restoreTo, verdict.rebase === true, a);
     // A rebase: the latency is the provider's own.
-    const rebase = verdict.kind === 'hold' && verdict.rebase;
+    const rebase = verdict.kind === 'hold' && verdict.rebase === true;
     await this.host.updateState(
-      'SET baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x REMOVE xBeforeCut, limitBeforeCut',
+      'SET baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn, xAtLimit = :x ' +
+        'REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut',
       'attribute_exists(#l)',
-      {
-        ':b': rebase ? a.latency : a.base.baseLatency,
-        ':br': rebase ? a.rawLatency : a.base.baseRawLatency,
-        ':ba': rebase ? a.now : a.base.baseAt,
-        ':x': a.throughput,
-      },
+      { ...baseValues(a, rebase), ':x': a.throughput },
     );
     // The first unloaded latency ends the base window: slow start begins to open its initial window.
     if (a.state.baseLatency === undefined) this.host.allowsMore();
@@ -190,18 +189,19 @@ export class LatencyJudge {
    * unloaded one from now on; part of the way, the unloaded latency stays.
    */
   private async restore(to: number, rebase: boolean, a: Applied): Promise<void> {
+    // A slow-start cut undone all the way was noise: slow start goes on from where it was.
+    const slowStart = rebase && a.state.slowStartBeforeCut === true;
     await this.host.updateState(
-      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :ba, xAtLimit = :x ' +
-        'REMOVE xBeforeCut, limitBeforeCut',
+      'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn, ' +
+        'xAtLimit = :x, slowStart = :ss REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut',
       '#l = :cur',
       {
+        ...baseValues(a, rebase),
         ':to': to,
         ':cur': a.state.limit,
         ':now': a.now,
-        ':b': rebase ? a.latency : a.base.baseLatency,
-        ':br': rebase ? a.rawLatency : a.base.baseRawLatency,
-        ':ba': rebase ? a.now : a.base.baseAt,
         ':x': a.throughput,
+        ':ss': slowStart,
       },
     );
     this.host.allowsMore();
@@ -213,17 +213,18 @@ export class LatencyJudge {
     this.host.lowerLocalView(verdict.to);
     // A cut keeps the throughput and limit it is judged against (the next window); undoing a probe
     // goes back to a level already measured.
-    const cut = verdict.probeUndo ? '' : ', xBeforeCut = :xc, limitBeforeCut = :lc';
+    const cut = verdict.probeUndo
+      ? ''
+      : ', xBeforeCut = :xc, limitBeforeCut = :lc, slowStartBeforeCut = :ssb';
+    const forget = cut ? '' : ', xBeforeCut, limitBeforeCut, slowStartBeforeCut';
     // Only if no other process changed the limit since these calls started (no double shrink).
     await this.host.updateState(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
-        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba${cut} REMOVE xAtLimit, xBeforeProbe${cut ? '' : ', xBeforeCut, limitBeforeCut'}`,
+        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn${cut} REMOVE xAtLimit, xBeforeProbe${forget}`,
       'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
       {
-        ':b': a.base.baseLatency,
-        ':br': a.base.baseRawLatency,
-        ':ba': a.base.baseAt,
-        ...(verdict.probeUndo ? {} : { ':xc': a.throughput, ':lc': a.allowed }),
+        ...baseValues(a, false),
+        ...(verdict.probeUndo ? {} : { ':xc': a.throughput, ':lc': a.allowed, ':ssb': a.state.slowStart }),
         ':t': verdict.to,
         ':f': false,
         ':zero': 0,
@@ -241,10 +242,23 @@ interface Applied {
   allowed: number;
   since: number;
   now: number;
-  base: { baseLatency: number; baseRawLatency: number; baseAt: number };
+  base: ReturnType<typeof nextBase>;
   throughput: number;
   latency: number;
   rawLatency: number;
+  samples: number;
+}
+
+/** The unloaded latency to store: the window's own on a rebase, else `nextBase`'s. */
+function baseValues(a: Applied, rebase: boolean) {
+  return rebase
+    ? { ':b': a.latency, ':br': a.rawLatency, ':ba': a.now, ':bn': a.samples }
+    : {
+        ':b': a.base.baseLatency,
+        ':br': a.base.baseRawLatency,
+        ':ba': a.base.baseAt,
+        ':bn': a.base.baseCalls,
+      };
 }
 
 /**
