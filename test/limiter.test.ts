@@ -394,7 +394,7 @@ describe('adaptive limit', () => {
     const name = `undo-${id()}`;
     const lim = limiter({
       name,
-      cap: 8,
+      cap: 16,
       initialWindow: 8,
       latency: { accountClientLag: false, baseSamples: 4 },
     });
@@ -427,8 +427,9 @@ describe('adaptive limit', () => {
     // At 4 the same latency: half the throughput lost, so the calls were served, not queued.
     const back = await window(4, 2000);
     assert.deepEqual([back.kind, back.kind === 'hold' && back.restoreTo], ['hold', 8]);
+    // Slow start goes on from 4 confirmed (8 allowed) up to the cap, not to 8 for good.
     s = await state((x) => x.limit !== 4);
-    assert.deepEqual([s.limit, s.slowStart, s.state.slowStartBeforeCut], [8, true, undefined]);
+    assert.deepEqual([s.limit, s.allowed, s.slowStart, s.state.slowStartBeforeCut], [16, 8, true, undefined]);
     await lim.release(held);
   });
 

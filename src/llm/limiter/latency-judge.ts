@@ -189,8 +189,10 @@ export class LatencyJudge {
    * unloaded one from now on; part of the way, the unloaded latency stays.
    */
   private async restore(to: number, rebase: boolean, a: Applied): Promise<void> {
-    // A slow-start cut undone all the way was noise: slow start goes on from where it was.
+    // A slow-start cut undone all the way was noise: slow start goes on from where it was, up to the
+    // cap (`to` is only what it allowed then: as the limit, slow start would stop there for good).
     const slowStart = rebase && a.state.slowStartBeforeCut === true;
+    if (slowStart) to = a.state.cap;
     await this.host.updateState(
       'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn, ' +
         'xAtLimit = :x, slowStart = :ss REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut',
@@ -208,7 +210,8 @@ export class LatencyJudge {
   }
 
   private async shrink(verdict: Extract<LatencyVerdict, { kind: 'shrink' }>, a: Applied): Promise<void> {
-    const failedProbe = a.state.slowStart || a.now - a.state.lastProbeAt < 60_000;
+    // A trial of one less is no failed probe: judged by the throughput it keeps, it may come back.
+    const failedProbe = !verdict.trial && (a.state.slowStart || a.now - a.state.lastProbeAt < 60_000);
     // This process obeys at once: a slot above the new limit is not handed on.
     this.host.lowerLocalView(verdict.to);
     // A cut keeps the throughput and limit it is judged against (the next window); undoing a probe
