@@ -216,25 +216,25 @@ describe('latency signal', () => {
         limit: 16,
         slowStart: false,
       });
-    // 1.3x the base: within the noise of 8 such calls.
-    assert.equal(judge16(at16.latency / 1.3).kind, 'room');
-    // 1.6x: above it, but one less of 16 would lose 1/16, which that noise hides: held.
-    const held = judge16(at16.latency / 1.6);
+    // 1.55x the base: within the noise of 8 such calls against the lowest of many such windows.
+    assert.equal(judge16(at16.latency / 1.55).kind, 'room');
+    // 1.8x: above it, but one less of 16 would lose 1/16, which that noise hides: held.
+    const held = judge16(at16.latency / 1.8);
     assert.equal(held.kind, 'hold');
     assert.match(held.kind === 'hold' ? held.reason : '', /within this window's noise/);
     // In slow start the same window is cut (queueing there costs the provider's queue at once).
     const slow = judgeWindow(at16, {
       memory: {},
-      baseLatency: at16.latency / 1.6,
+      baseLatency: at16.latency / 1.8,
       limit: 16,
       slowStart: true,
     });
     assert.equal(slow.kind, 'shrink');
-    // +- 40 ms at 4 calls, 1.3x: a queue, and the quarter one less would lose shows through the noise.
+    // +- 40 ms at 4 calls, 1.4x: a queue, and the quarter one less would lose shows through the noise.
     const calm = windowStats(jittery(4, 40))!;
     const at4 = judgeWindow(calm, {
       memory: {},
-      baseLatency: calm.latency / 1.3,
+      baseLatency: calm.latency / 1.4,
       limit: 4,
       slowStart: false,
     });

@@ -293,10 +293,13 @@ export function judgeWindow(
   const undo = judgeCut(stats, memory, limit);
   if (undo) return undo;
   // The window's median and the base differ by chance by the median's error x sqrt(1 + n / calls
-  // behind the base): up to twice that over the tolerance is jitter, not a queue. A fixed-time
-  // provider's +-25% in 4-8 calls against one lone call's latency read as queueing cut slow start at
-  // 8 of 16 and undid every probe (scale bench: 6 of 16, efficiency 0.32).
-  const noise = 2 * stats.medianError * Math.sqrt(1 + stats.samples / Math.max(1, baseCalls));
+  // behind the base): up to twice that over the tolerance is jitter, not a queue. And the base is the
+  // lowest of many window medians, so it sits below the provider's typical latency by about two of
+  // its own errors (sqrt(n / calls behind it) x the window's). A fixed-time provider's +-25% read as
+  // queueing cut slow start at 8 of 16 and undid every probe (scale bench: 6 of 16, efficiency 0.32),
+  // and with the first term alone held it near 8 at 3,000 receipts (windows at 1.3x a low base).
+  const behind = stats.samples / Math.max(1, baseCalls);
+  const noise = 2 * stats.medianError * (Math.sqrt(1 + behind) + Math.sqrt(behind));
   const threshold = 1 + o.tolerance + noise;
   if (raw > threshold && ratio <= threshold)
     return {
