@@ -196,6 +196,23 @@ describe('latency signal', () => {
     assert.deepEqual([far.kind, far.kind === 'shrink' && far.to], ['shrink', 4]);
   });
 
+  test("a window's noise is read from its spread about the true median (4 calls: 700, 702, 900, 1000 ms)", () => {
+    const four = [700, 702, 900, 1000].map((latencyMs, i) => ({
+      latencyMs,
+      promptTokens: 400,
+      completionTokens: 100,
+      inFlight: 4,
+      startedAt: i,
+    }));
+    const stats = windowStats(four)!;
+    // About the lower middle (702) the median deviation is 2 ms: steady. About 801 it is 100 ms.
+    assert.ok(stats.rawMedianError > 0.1, `raw median error ${stats.rawMedianError}`);
+    assert.ok(
+      Math.abs(stats.medianError - stats.rawMedianError) < 1e-9,
+      'same prompts: same spread per token',
+    );
+  });
+
   test("jitter within a window's noise is no queue, and no trial of one less where it hides the loss", () => {
     // A fixed-time provider, 800 +- 200 ms (spread evenly), at `limit` calls.
     const jittery = (limit: number, spreadMs = 200, scale = 1): LatencySample[] =>

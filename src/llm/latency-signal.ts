@@ -123,11 +123,12 @@ export interface WindowStats {
   /** Throughput estimate by Little's law: mean in flight over the median latency. */
   throughput: number;
   /**
-   * Relative standard error of the window's median latency, from its own spread (median absolute
-   * deviation), the lower of the per-token and the millisecond one (the window is judged by the lower
-   * ratio): how far two windows at one level differ by chance.
+   * Relative standard error of the median normalised latency, from the window's own spread (median
+   * absolute deviation): how far two windows at one level differ by chance.
    */
   medianError: number;
+  /** The same for the median latency in ms. */
+  rawMedianError: number;
 }
 
 export function windowStats(samples: readonly LatencySample[]): WindowStats | undefined {
@@ -144,16 +145,26 @@ export function windowStats(samples: readonly LatencySample[]): WindowStats | un
     minLatency: norm[0]!,
     meanInFlight,
     throughput: meanInFlight / latency,
-    medianError: Math.min(medianError(norm, latency), medianError(raw, rawLatency)),
+    medianError: medianError(norm),
+    rawMedianError: medianError(raw),
   };
 }
 
-/** Relative standard error of the median of `xs`: sigma ~ 1.4826 MAD, the median's ~ 1.2533 sigma / sqrt(n). */
-function medianError(xs: readonly number[], median: number): number {
-  if (median <= 0) return 0;
-  const deviations = xs.map((x) => Math.abs(x - median)).sort((a, b) => a - b);
-  const mad = deviations[Math.floor((deviations.length - 1) / 2)]!;
-  return (1.2533 * 1.4826 * mad) / median / Math.sqrt(xs.length);
+/**
+ * Relative standard error of the median of `xs` (sorted): sigma ~ 1.4826 MAD, the median's ~ 1.2533
+ * sigma / sqrt(n). The true medians (the mean of the middle two): the lower middle, a sample itself,
+ * adds a deviation of 0 and made 4 calls look far steadier than they were.
+ */
+function medianError(xs: readonly number[]): number {
+  const m = trueMedian(xs);
+  if (m <= 0) return 0;
+  const mad = trueMedian(xs.map((x) => Math.abs(x - m)).sort((a, b) => a - b));
+  return (1.2533 * 1.4826 * mad) / m / Math.sqrt(xs.length);
+}
+
+function trueMedian(sorted: readonly number[]): number {
+  const n = sorted.length;
+  return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
 }
 
 export type LatencyVerdict =
@@ -282,10 +293,10 @@ export function judgeWindow(
   }: JudgeContext,
   o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
 ): LatencyVerdict {
-  const raw = Math.min(
-    stats.latency / baseLatency,
-    baseRawLatency ? stats.rawLatency / baseRawLatency : Infinity,
-  );
+  const perToken = stats.latency / baseLatency;
+  const inMs = baseRawLatency ? stats.rawLatency / baseRawLatency : Infinity;
+  const raw = Math.min(perToken, inMs);
+  const error = perToken <= inMs ? stats.medianError : stats.rawMedianError;
   // The share of the latency this process's own lag may explain is not the provider's queue.
   const lagShare =
     o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;
@@ -299,7 +310,7 @@ export function judgeWindow(
   // queueing cut slow start at 8 of 16 and undid every probe (scale bench: 6 of 16, efficiency 0.32),
   // and with the first term alone held it near 8 at 3,000 receipts (windows at 1.3x a low base).
   const behind = stats.samples / Math.max(1, baseCalls);
-  const noise = 2 * stats.medianError * (Math.sqrt(1 + behind) + Math.sqrt(behind));
+  const noise = 2 * error * (Math.sqrt(1 + behind) + Math.sqrt(behind));
   const threshold = 1 + o.tolerance + noise;
   if (raw > threshold && ratio <= threshold)
     return {
