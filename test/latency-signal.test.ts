@@ -7,6 +7,7 @@ import {
   judgeWindow,
   nextBase,
   normalisedLatency,
+  spreadOf,
   windowStats,
   workUnits,
   type LatencyMemory,
@@ -169,6 +170,26 @@ describe('latency signal', () => {
     // Turned off, the lag is not discounted.
     const off = { ...DEFAULT_LATENCY_OPTIONS, accountClientLag: false };
     assert.equal(judgeWindow(stats, { ...ctx, clientLagMs: 1200 }, off).kind, 'shrink');
+  });
+
+  test("a queue's spread is no noise once calls at the unloaded latency have shown the provider's own", () => {
+    // Slow start overshooting a queue: calls waited from nothing to most of a service time (1.0-1.7x).
+    const spreadOut = Array.from({ length: 8 }, (_, i) => ({
+      latencyMs: 800 * (1 + 0.1 * i),
+      promptTokens: 400,
+      completionTokens: 100,
+      inFlight: 8,
+      startedAt: i,
+    }));
+    const stats = windowStats(spreadOut)!;
+    const ctx = { memory: {}, baseLatency: stats.latency / 1.4, limit: 8, slowStart: true };
+    // Read from the window itself, that spread hides the queue.
+    assert.equal(judgeWindow(stats, ctx).kind, 'room');
+    // Calls at the unloaded latency varied by 2%: 1.4x is a queue.
+    const steady = { perToken: 0.02, ms: 0.02 };
+    assert.equal(judgeWindow(stats, { ...ctx, unqueuedSpread: steady }).kind, 'shrink');
+    assert.equal(spreadOf([0.01, 0.02, 0.03]), undefined, 'too few calls to say');
+    assert.ok(Math.abs(spreadOf([0, 0.01, 0.02, 0.02, 0.03, 0.04])! - 1.4826 * 0.02) < 1e-9);
   });
 
   test('never below one call', () => {

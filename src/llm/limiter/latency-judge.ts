@@ -5,7 +5,10 @@ import {
   judgeWindow,
   nextBase,
   normalisedLatency,
+  spreadOf,
+  windowRatio,
   windowStats,
+  type WindowStats,
   type LatencyOptions,
   type LatencySample,
   type LatencyVerdict,
@@ -43,6 +46,19 @@ export class LatencyJudge {
    * provider answered, not that it served that many at once.
    */
   private readonly queued = new WeakSet<object>();
+
+  /** Relative deviations of calls in windows at the unloaded latency (the newest 32 of each kind). */
+  private readonly unqueued = { perToken: [] as number[], ms: [] as number[] };
+
+  /** A window of 2 or more at the unloaded latency shows the provider's own spread. */
+  private rememberSpread(stats: WindowStats, base: { baseLatency: number; baseRawLatency: number }): void {
+    const { ratio } = windowRatio(stats, base.baseLatency, base.baseRawLatency);
+    if (stats.samples < 2 || ratio > 1 + this.host.latency.tolerance) return;
+    for (const kind of ['perToken', 'ms'] as const) {
+      this.unqueued[kind].push(...stats.deviations[kind]);
+      this.unqueued[kind].splice(0, Math.max(0, this.unqueued[kind].length - 32));
+    }
+  }
 
   /** A finished request under `permit`: remembered as queued or not, then observed. */
   observeRequest(permit: object, sample: LatencySample): void {
@@ -126,6 +142,7 @@ export class LatencyJudge {
         baseLatency: base.baseLatency,
         baseRawLatency: base.baseRawLatency,
         baseCalls: base.baseCalls,
+        unqueuedSpread: { perToken: spreadOf(this.unqueued.perToken), ms: spreadOf(this.unqueued.ms) },
         limit: snap.allowed,
         slowStart: growing(state, snap.allowed),
         confirmed: state.confirmed,
@@ -144,6 +161,7 @@ export class LatencyJudge {
       samples: stats.samples,
     });
     if (this.decisions.length > 200) this.decisions.shift();
+    this.rememberSpread(stats, base);
     this.host.trace('latency', {
       allowed: snap.allowed,
       ...verdict,
