@@ -30,6 +30,31 @@ function limiter(opts: Partial<LimiterOptions> & { name: string }): GlobalLimite
   return new GlobalLimiter(createDynamoClient(cfg), cfg.DYNAMODB_TABLE, { cap: 8, leaseMs: 5000, ...opts });
 }
 
+/** Eight requests of 400 prompt + 100 completion tokens at `inFlight`, each taking `latencyMs`: the verdict. */
+async function latencyWindow(lim: GlobalLimiter, held: Permit, inFlight: number, latencyMs: number) {
+  const decisions = lim.latencyDecisions.length;
+  for (let i = 0; i < 8; i++)
+    lim.observeLatency(
+      { ...held, inFlightAtStart: inFlight, acquiredAt: Date.now() },
+      { latencyMs, promptTokens: 400, completionTokens: 100 },
+    );
+  for (let i = 0; i < 200 && lim.latencyDecisions.length === decisions; i++) await sleep(20);
+  return lim.latencyDecisions.at(-1)!.verdict;
+}
+
+/** A verdict is recorded before its write to the shared state: the state once the write landed. */
+async function landedState(
+  reader: GlobalLimiter,
+  landed: (s: Awaited<ReturnType<GlobalLimiter['snapshot']>>) => boolean,
+) {
+  for (let i = 0; i < 100; i++) {
+    const snap = await reader.snapshot();
+    if (landed(snap)) return snap;
+    await sleep(20);
+  }
+  return reader.snapshot();
+}
+
 before(async () => {
   await ensureStack();
   cfg = loadConfig({ ...process.env, DYNAMODB_TABLE: `test-limiter-${id()}` });
@@ -342,26 +367,8 @@ describe('adaptive limit', () => {
     const lim = limiter({ name, cap: 8, initialWindow: 8, probeAfterSuccesses: 3, ...noLagGuard });
     const other = limiter({ name, cap: 8, initialWindow: 8 }); // another process sees the same state
     const held = await lim.acquire();
-    // Eight requests of 400 prompt + 100 completion tokens at `inFlight`, each taking `latencyMs`.
-    const window = async (inFlight: number, latencyMs: number) => {
-      const decisions = lim.latencyDecisions.length;
-      for (let i = 0; i < 8; i++)
-        lim.observeLatency(
-          { ...held, inFlightAtStart: inFlight, acquiredAt: Date.now() },
-          { latencyMs, promptTokens: 400, completionTokens: 100 },
-        );
-      for (let i = 0; i < 200 && lim.latencyDecisions.length === decisions; i++) await sleep(20);
-      return lim.latencyDecisions.at(-1)!.verdict;
-    };
-    // A verdict is recorded before its write to the shared state: read the state once the write landed.
-    const sharedState = async (landed: (s: Awaited<ReturnType<typeof other.snapshot>>) => boolean) => {
-      for (let i = 0; i < 100; i++) {
-        const snap = await other.snapshot();
-        if (landed(snap)) return snap;
-        await sleep(20);
-      }
-      return other.snapshot();
-    };
+    const window = (inFlight: number, latencyMs: number) => latencyWindow(lim, held, inFlight, latencyMs);
+    const sharedState = (landed: Parameters<typeof landedState>[1]) => landedState(other, landed);
 
     assert.equal((await window(4, 1000)).kind, 'room', '4 in flight at the unloaded latency');
     await lim.recordSuccess({ ...held, heldAtAcquire: 4 }); // served at once: the window opens to 8
@@ -399,24 +406,8 @@ describe('adaptive limit', () => {
       latency: { accountClientLag: false, baseSamples: 4 },
     });
     const held = await lim.acquire();
-    const window = async (inFlight: number, latencyMs: number) => {
-      const decisions = lim.latencyDecisions.length;
-      for (let i = 0; i < 8; i++)
-        lim.observeLatency(
-          { ...held, inFlightAtStart: inFlight, acquiredAt: Date.now() },
-          { latencyMs, promptTokens: 400, completionTokens: 100 },
-        );
-      for (let i = 0; i < 200 && lim.latencyDecisions.length === decisions; i++) await sleep(20);
-      return lim.latencyDecisions.at(-1)!.verdict;
-    };
-    const state = async (landed: (s: Awaited<ReturnType<typeof lim.snapshot>>) => boolean) => {
-      for (let i = 0; i < 100; i++) {
-        const snap = await lim.snapshot();
-        if (landed(snap)) return snap;
-        await sleep(20);
-      }
-      return lim.snapshot();
-    };
+    const window = (inFlight: number, latencyMs: number) => latencyWindow(lim, held, inFlight, latencyMs);
+    const state = (landed: Parameters<typeof landedState>[1]) => landedState(lim, landed);
     assert.equal((await window(4, 1000)).kind, 'room');
     await lim.recordSuccess({ ...held, heldAtAcquire: 4 });
     // A provider slower than its first calls said, at every level: 8 in flight at 2x read as a queue.

@@ -281,9 +281,10 @@ function judgeCut(stats: WindowStats, memory: LatencyMemory, limit: number) {
  * what the provider serves at once (one call always waiting), so try one less; `judgeCut` undoes it
  * if it costs throughput (at a limit L with flat latency one less loses 1/L; queueing loses none).
  * Only where `judgeCut` can see that loss: it undoes a cut that lost half of 1/L, which must exceed
- * the `noise` two windows' throughputs differ by (twice sqrt(2) x the median's error). Under a jittery provider at a high limit (800 +- 200 ms calls at
- * 16: 1/32 against ~25%) the loss is hidden, every trial stood, and the limit walked down to 3-4 of
- * 16 (the scale bench: efficiency 0.31-0.35); so hold there.
+ * the `noise` two windows' throughputs differ by (twice sqrt(2) x the median's error). Under a
+ * jittery provider at a high limit (800 +- 200 ms calls at 16: 1/32 against ~25%) the loss is hidden,
+ * every trial stood, and the limit walked down to 3-4 of 16 (the scale bench: efficiency 0.31-0.35);
+ * so hold there.
  */
 function trialOfOneLess(limit: number, why: string, noise: number): LatencyVerdict {
   if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
