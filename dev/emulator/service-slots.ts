@@ -188,9 +188,10 @@ export class ServiceSlots {
     this.timer = undefined;
     this.advance();
     const slack = TIMER_SLACK_MS * slotSpeed(this.computing.size, this.settings());
-    // In start order, so equal work started first is answered first.
-    for (const job of [...this.computing]) {
-      if (job.remainingMs > slack) continue;
+    // The one that finished earliest first (a late timer can find several done), equal work in start order.
+    const due = [...this.computing].filter((job) => job.remainingMs <= slack);
+    due.sort((a, b) => a.remainingMs - b.remainingMs);
+    for (const job of due) {
       this.computing.delete(job);
       job.finish();
     }

@@ -70,10 +70,19 @@ function countingObserver() {
   };
 }
 
-function slotsWith(settings: Partial<SlotSettings>) {
+function slotsWith(settings: Partial<SlotSettings>, now?: () => number) {
   const s: SlotSettings = { parallel: 2, maxQueue: 0, parallelSpeedup: 1.4, ...settings };
   const { counts, observer } = countingObserver();
-  return { s, counts, slots: new ServiceSlots(() => s, observer) };
+  return { s, counts, slots: new ServiceSlots(() => s, observer, now) };
+}
+
+/** A clock at 0 until started, then real milliseconds: work begun before start() begins at one instant. */
+function startableClock() {
+  let startedAt: number | undefined;
+  return {
+    now: () => (startedAt === undefined ? 0 : performance.now() - startedAt),
+    start: () => void (startedAt = performance.now()),
+  };
 }
 
 function served(outcome: SlotOutcome) {
@@ -139,19 +148,25 @@ void describe('ServiceSlots', () => {
   });
 
   void test('shared compute: the shorter of two started together finishes first; equal work in start order', async () => {
-    const { slots } = slotsWith({ parallel: 3, parallelSpeedup: 1 });
-    const done: string[] = [];
-    const run = async (name: string, work: number) => {
-      const slot = served(await slots.take(never));
-      await slot.compute(work, never);
-      done.push(name);
-      slot.release();
+    // Each round's computations begin at one instant of the model's clock, so a stall of this process
+    // between them (a loaded machine) cannot give one a head start; a late timer finds them in finish order.
+    const finishOrder = async (jobs: [name: string, work: number][]) => {
+      const clock = startableClock();
+      const { slots } = slotsWith({ parallel: 3, parallelSpeedup: 1 }, clock.now);
+      const held = await Promise.all(jobs.map(async () => served(await slots.take(never))));
+      const done: string[] = [];
+      const computing = jobs.map(([name, work], i) =>
+        held[i]!.compute(work, never).then(() => {
+          done.push(name);
+          held[i]!.release();
+        }),
+      );
+      clock.start();
+      await Promise.all(computing);
+      return done;
     };
-    await Promise.all([run('long', 30), run('short', 5)]);
-    assert.deepEqual(done, ['short', 'long']);
-    done.length = 0;
-    await Promise.all([run('a', 10), run('b', 10), run('c', 10)]);
-    assert.deepEqual(done, ['a', 'b', 'c']);
+    assert.deepEqual(await finishOrder([['long', 30], ['short', 5]]), ['short', 'long']);
+    assert.deepEqual(await finishOrder([['a', 10], ['b', 10], ['c', 10]]), ['a', 'b', 'c']);
   });
 
   void test('an aborted computation ends at once and close() ends every wait', async () => {
