@@ -58,18 +58,22 @@ pool+=("${rest[@]}")
 logs=.data/test-logs
 rm -rf "$logs" && mkdir -p "$logs"
 run_file() {
-  local log rc=0
+  local log rc=0 start took
+  start=$(date +%s)
   log="$logs/$(tr / _ <<<"$1").log"
   NODE_NO_WARNINGS=1 node --import tsx --test "$1" >"$log" 2>&1 || rc=$?
+  took="in $(($(date +%s) - start)) s, ended at $(($(date +%s) - suite_start)) s of the suite"
   {
     flock 9
     cat "$log"
-    if [ "$rc" = 0 ]; then echo "# $1: passed"; else echo "# $1: FAILED (exit $rc)" | tee -a "$logs/failed"; fi
+    if [ "$rc" = 0 ]; then echo "# $1: passed $took"; else echo "# $1: FAILED (exit $rc) $took" | tee -a "$logs/failed"; fi
+    echo "$1 $(($(date +%s) - start))" >>"$logs/durations"
   } 9>"$logs/.lock"
   return "$rc"
 }
 export -f run_file
-export logs
+suite_start=$(date +%s)
+export logs suite_start
 
 # The stack up before any file, the model server too, which then gets the lower priority. Started
 # here, its dynalite keeps the tables in memory: the suite is CPU-bound on two cores, and dynalite,
@@ -93,6 +97,8 @@ done
 wait "$pool_pid" || status=$?
 for p in "${beside_pids[@]}"; do wait "$p" || status=$?; done
 for f in "${alone[@]}"; do run_file "$f" || status=$?; done
+echo "# the suite took $(($(date +%s) - suite_start)) s; the longest files (s):"
+sort -k2 -n -r "$logs/durations" | head -8 | sed 's/^/#   /'
 if [ -s "$logs/failed" ]; then
   echo "# failed files:"
   cat "$logs/failed"

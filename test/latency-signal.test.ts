@@ -117,7 +117,7 @@ describe('latency signal', () => {
     assert.equal(next.kind === 'shrink' && next.to, 2);
   });
 
-  test('the unloaded latency is the lowest window median seen, learnt again once stale', () => {
+  test('the unloaded latency pools the windows read at it; far lower replaces it; learnt again once stale', () => {
     const o = DEFAULT_LATENCY_OPTIONS;
     const stats = windowStats(window(1, 1))!;
     const ms = stats.rawLatency;
@@ -149,6 +149,14 @@ describe('latency signal', () => {
       baseAt: o.baseMaxAgeMs + 1,
       baseCalls: 8,
     });
+    // Within the tolerance it pools, weighed by calls (8 at 2 with 8 at 1.8: 1.9), unless the level may
+    // have queued (at or above a level a latency cut went to); above the tolerance it never pools.
+    const near = { baseLatency: 1.8, baseRawLatency: ms, baseAt: 900, baseCalls: 8 };
+    const pooled = nextBase(near, stats, 1000, o);
+    assert.ok(Math.abs(pooled.baseLatency - 1.9) < 1e-9, `${pooled.baseLatency}`);
+    assert.deepEqual([pooled.baseCalls, pooled.baseAt], [16, 1000]);
+    assert.deepEqual(nextBase(near, stats, 1000, o, false), near);
+    assert.equal(nextBase({ ...near, baseLatency: 1.5 }, stats, 1000, o).baseLatency, 1.5);
     // A slow provider (16 s calls): its unloaded latency lives 20 of its calls, not 60 s.
     const slow = { baseLatency: 1, baseRawLatency: 16_000, baseAt: 0 };
     assert.equal(nextBase(slow, stats, 5 * 60_000, o).baseLatency, 1, 'at 5 min, still the unloaded latency');
@@ -251,15 +259,16 @@ describe('latency signal', () => {
         memory: {},
         baseLatency: base,
         baseRawLatency: undefined,
+        baseCalls: 64,
         limit: 16,
         slowStart: false,
       });
-    // 1.55x the base: within the noise of 8 such calls against the lowest of many such windows.
-    assert.equal(judge16(at16.latency / 1.55).kind, 'room');
+    // 1.3x a base pooled from 64 such calls: within the noise of 8 of them.
+    assert.equal(judge16(at16.latency / 1.3).kind, 'room');
     // 1.8x: above it, but one less of 16 would lose 1/16, which that noise hides: held.
     const held = judge16(at16.latency / 1.8);
     assert.equal(held.kind, 'hold');
-    assert.match(held.kind === 'hold' ? held.reason : '', /within this window's noise/);
+    assert.match(held.kind === 'hold' ? held.reason : '', /within the provider's noise/);
     // In slow start the same window is cut (queueing there costs the provider's queue at once).
     const slow = judgeWindow(at16, {
       memory: {},
@@ -285,6 +294,36 @@ describe('latency signal', () => {
       slowStart: false,
     });
     assert.deepEqual([steady.kind, steady.kind === 'shrink' && steady.to], ['shrink', 15]);
+  });
+
+  test('windows in a row a little up pool their evidence: one less is tried once it shows through', () => {
+    // 800 +- 80 ms at 7 calls, 1.4x the base: one window's noise hides the 1/7 one less would lose.
+    const at7 = windowStats(
+      Array.from({ length: 8 }, (_, i) => ({
+        latencyMs: 720 + (((i * 5) % 8) * 160) / 7,
+        promptTokens: 400,
+        completionTokens: 100,
+        inFlight: 7,
+        startedAt: i,
+      })),
+    )!;
+    const judge = (evidenceWindows: number) =>
+      judgeWindow(at7, {
+        memory: {},
+        baseLatency: at7.latency / 1.4,
+        baseCalls: 64,
+        limit: 7,
+        slowStart: false,
+        evidenceWindows,
+      });
+    const one = judge(1);
+    assert.deepEqual([one.kind, one.kind === 'hold' && one.suspected], ['hold', true]);
+    assert.equal(judge(2).kind, 'hold', 'two windows: still within the noise');
+    const three = judge(3);
+    assert.deepEqual(
+      [three.kind, three.kind === 'shrink' && three.trial, three.kind === 'shrink' && three.to],
+      ['shrink', true, 6],
+    );
   });
 
   test('a trial of one less that lost throughput while latency stayed up goes back up and rebases', () => {

@@ -11,6 +11,8 @@
 //   provider's queue, so the limit shrinks (to what the latency says the provider serves at once);
 // - latency up with throughput up too (slots sharing a machine serve more, each more slowly): hold.
 
+export { nextBase } from './unloaded-latency';
+
 /** One finished provider request. */
 export interface LatencySample {
   latencyMs: number;
@@ -49,6 +51,11 @@ export interface LatencyMemory {
   limitBeforeCut?: number;
   /** The last cut by latency ended slow start: undone all the way, slow start goes on. */
   slowStartBeforeCut?: boolean;
+  /**
+   * Calls the first window after a trial of one less pools before it is judged: as many as the
+   * windows whose throughput `xBeforeCut` pooled, so the two compare at the same noise.
+   */
+  cutSamples?: number;
   /** When the limit last changed by a latency verdict: samples of calls started before are stale. */
   adjustedAt?: number;
 }
@@ -197,36 +204,19 @@ export type LatencyVerdict =
    * `rebase`: this window's latency is the provider's own unloaded latency from now on;
    * `restoreTo`: and the limit goes back to what it was before a trial of one less.
    */
-  | { kind: 'hold'; reason: string; rebase?: boolean; restoreTo?: number }
+  | {
+      kind: 'hold';
+      reason: string;
+      rebase?: boolean;
+      restoreTo?: number;
+      /** Latency a little up, and one less not yet worth a trial: the next such window adds evidence. */
+      suspected?: boolean;
+    }
   /**
    * `trial`: one less, to see whether latency falls. Every cut is judged by the throughput it keeps
    * (`judgeCut`), except `probeUndo`: back to the level below a probe that did not pay.
    */
   | { kind: 'shrink'; to: number; reason: string; trial?: boolean; probeUndo?: boolean };
-
-/**
- * The unloaded latency after this window: the lowest window median seen (a median, so one lucky
- * request does not set it), or this window's once the old one is stale.
- */
-export function nextBase(memory: LatencyMemory, stats: WindowStats, now: number, o: LatencyOptions) {
-  const maxAge = Math.max(o.baseMaxAgeMs, o.baseMaxAgeCalls * (memory.baseRawLatency ?? 0));
-  const stale = memory.baseAt === undefined || now - memory.baseAt > maxAge;
-  const own = {
-    baseLatency: stats.latency,
-    baseRawLatency: stats.rawLatency,
-    baseAt: now,
-    baseCalls: stats.samples,
-  };
-  if (memory.baseLatency === undefined || stale) return own;
-  const baseRawLatency = Math.min(memory.baseRawLatency ?? stats.rawLatency, stats.rawLatency);
-  if (stats.latency < memory.baseLatency) return { ...own, baseRawLatency };
-  return {
-    baseLatency: memory.baseLatency,
-    baseRawLatency,
-    baseAt: memory.baseAt!,
-    baseCalls: memory.baseCalls ?? stats.samples,
-  };
-}
 
 export interface JudgeContext {
   memory: LatencyMemory;
@@ -246,6 +236,11 @@ export interface JudgeContext {
   slowStart: boolean;
   /** The highest level a call was served at without waiting in the provider's queue. @default 0 */
   confirmed?: number;
+  /**
+   * Windows in a row at this limit, this one included, whose latency was a little up (`trialOfOneLess`):
+   * their pooled throughput is `xBeforeCut` of a trial, which sees a loss `sqrt` of them finer. @default 1
+   */
+  evidenceWindows?: number;
   /** Worst event-loop lag of this process while the window's calls ran (ms). @default 0 */
   clientLagMs?: number;
   /** Median wall-clock latency of the window's requests (ms). */
@@ -281,17 +276,22 @@ function judgeCut(stats: WindowStats, memory: LatencyMemory, limit: number) {
  * what the provider serves at once (one call always waiting), so try one less; `judgeCut` undoes it
  * if it costs throughput (at a limit L with flat latency one less loses 1/L; queueing loses none).
  * Only where `judgeCut` can see that loss: it undoes a cut that lost half of 1/L, which must exceed
- * the `noise` two windows' throughputs differ by (twice sqrt(2) x the median's error). Under a
+ * the `noise` two windows' throughputs differ by (twice sqrt(2) x the median's error, from the
+ * provider's own spread: a queue's spread in the window would hide the queue it shows). Under a
  * jittery provider at a high limit (800 +- 200 ms calls at 16: 1/32 against ~25%) the loss is hidden,
  * every trial stood, and the limit walked down to 3-4 of 16 (the scale bench: efficiency 0.31-0.35);
- * so hold there.
+ * so hold there (`suspected`). Windows in a row that stay a little up pool their evidence (the noise
+ * falls with the square root of their number, `evidenceWindows`): a queue keeps every window up, jitter
+ * against a base pooled from many calls seldom lifts two in a row (7 against 4 slots at +-10%: one
+ * window's noise 9% against the 7% half of 1/7 would lose, so the queue of 3 held for good).
  */
 function trialOfOneLess(limit: number, why: string, noise: number): LatencyVerdict {
   if (limit <= 1) return { kind: 'hold', reason: `${why}, already at one call` };
   if (1 / (2 * limit) < noise)
     return {
       kind: 'hold',
-      reason: `${why}, but one less of ${limit} would lose ${(100 / limit).toFixed(1)}%, and half of that is within this window's noise (±${(noise * 100).toFixed(0)}%)`,
+      suspected: true,
+      reason: `${why}, but one less of ${limit} would lose ${(100 / limit).toFixed(1)}%, and half of that is within the provider's noise (±${(noise * 100).toFixed(0)}%)`,
     };
   return {
     kind: 'shrink',
@@ -299,6 +299,37 @@ function trialOfOneLess(limit: number, why: string, noise: number): LatencyVerdi
     trial: true,
     reason: `${why}, nothing measured below: try one less`,
   };
+}
+
+/**
+ * How far above the unloaded latency a window's median may sit and still be the provider's own
+ * jitter: `threshold` over the window's `raw` ratio (`windowRatio`), with `error` the relative
+ * standard error of that ratio.
+ */
+export function latencyAllowance(
+  stats: WindowStats,
+  {
+    baseLatency,
+    baseRawLatency,
+    baseCalls = stats.samples,
+    unqueuedSpread,
+  }: Pick<JudgeContext, 'baseLatency' | 'baseRawLatency' | 'baseCalls' | 'unqueuedSpread'>,
+  o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
+) {
+  const { ratio: raw, byTokens } = windowRatio(stats, baseLatency, baseRawLatency);
+  // The noise is the provider's own where calls at the unloaded latency have shown it: a queue spreads
+  // the window it makes, and read from there the allowance hid slow start's overshoot (quick bench, 4
+  // slots: windows at 1.37-1.63x judged within their noise, p95 1.75x).
+  const spread = byTokens ? unqueuedSpread?.perToken : unqueuedSpread?.ms;
+  const own = byTokens ? stats.medianError : stats.rawMedianError;
+  const error = spread === undefined ? own : (1.2533 * spread) / Math.sqrt(stats.samples);
+  // The window's median and the base differ by chance by the median's error x sqrt(1 + n / calls
+  // behind the base): up to twice that over the tolerance is jitter, not a queue. A fixed-time
+  // provider's +-25% read as queueing cut slow start at 8 of 16 and undid every probe (scale bench: 6
+  // of 16, efficiency 0.32).
+  const behind = stats.samples / Math.max(1, baseCalls);
+  const noise = 2 * error * Math.sqrt(1 + behind);
+  return { raw, byTokens, error, threshold: 1 + o.tolerance + noise };
 }
 
 /**
@@ -310,42 +341,25 @@ function trialOfOneLess(limit: number, why: string, noise: number): LatencyVerdi
  */
 export function judgeWindow(
   stats: WindowStats,
-  {
+  ctx: JudgeContext,
+  o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
+): LatencyVerdict {
+  const {
     memory,
-    baseLatency,
-    baseRawLatency,
-    baseCalls = stats.samples,
-    unqueuedSpread,
     limit,
     slowStart,
     confirmed = 0,
     clientLagMs = 0,
     medianLatencyMs = 0,
-  }: JudgeContext,
-  o: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
-): LatencyVerdict {
-  const { ratio: raw, byTokens } = windowRatio(stats, baseLatency, baseRawLatency);
-  // The noise is the provider's own where calls at the unloaded latency have shown it: a queue spreads
-  // the window it makes, and read from there the allowance hid slow start's overshoot (quick bench, 4
-  // slots: windows at 1.37-1.63x judged within their noise, p95 1.75x).
-  const spread = byTokens ? unqueuedSpread?.perToken : unqueuedSpread?.ms;
-  const own = byTokens ? stats.medianError : stats.rawMedianError;
-  const error = spread === undefined ? own : (1.2533 * spread) / Math.sqrt(stats.samples);
+    evidenceWindows = 1,
+  } = ctx;
+  const { raw, error, threshold } = latencyAllowance(stats, ctx, o);
   // The share of the latency this process's own lag may explain is not the provider's queue.
   const lagShare =
     o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;
   const ratio = raw * (1 - lagShare);
   const undo = judgeCut(stats, memory, limit);
   if (undo) return undo;
-  // The window's median and the base differ by chance by the median's error x sqrt(1 + n / calls
-  // behind the base): up to twice that over the tolerance is jitter, not a queue. And the base is the
-  // lowest of many window medians, so it sits below the provider's typical latency by about two of
-  // its own errors (sqrt(n / calls behind it) x the window's). A fixed-time provider's +-25% read as
-  // queueing cut slow start at 8 of 16 and undid every probe (scale bench: 6 of 16, efficiency 0.32),
-  // and with the first term alone held it near 8 at 3,000 receipts (windows at 1.3x a low base).
-  const behind = stats.samples / Math.max(1, baseCalls);
-  const noise = 2 * error * (Math.sqrt(1 + behind) + Math.sqrt(behind));
-  const threshold = 1 + o.tolerance + noise;
   if (raw > threshold && ratio <= threshold)
     return {
       kind: 'hold',
@@ -364,7 +378,8 @@ export function judgeWindow(
       reason: `${why}, throughput ${pct}: the probe did not pay`,
     };
   }
-  if (!slowStart && ratio <= 2) return trialOfOneLess(limit, why, 2 * Math.SQRT2 * stats.medianError);
+  if (!slowStart && ratio <= 2)
+    return trialOfOneLess(limit, why, (2 * Math.SQRT2 * error) / Math.sqrt(evidenceWindows));
   // Little's law, rounded: the old floor(1.2 x in flight / ratio) landed one above a queueing
   // provider's parallelism whenever the estimate came 4% over it (4.17 -> 5 against 4 slots). A cut
   // too deep for calls the provider served is undone by `judgeCut`.

@@ -346,7 +346,7 @@ export class GlobalLimiter {
     this.lowerLocalView(target);
     await this.store.updateState(
       // A latency cut waiting to be judged is moot: the provider said where its limit is.
-      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut',
+      'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut, cutSamples',
       '#l > :t OR slowStart = :tr',
       {
         ':now': Date.now(),

@@ -3,17 +3,17 @@
 import { ClientLag } from '../client-lag';
 import {
   judgeWindow,
+  latencyAllowance,
   nextBase,
   normalisedLatency,
-  spreadOf,
-  windowRatio,
   windowStats,
-  type WindowStats,
+  type JudgeContext,
   type LatencyOptions,
   type LatencySample,
   type LatencyVerdict,
 } from '../latency-signal';
 import type { LatencyDecision, LimiterState } from './options';
+import { ProviderSpread } from './provider-spread';
 
 /** What the judge needs of its limiter. */
 export interface LatencyJudgeHost {
@@ -47,18 +47,11 @@ export class LatencyJudge {
    */
   private readonly queued = new WeakSet<object>();
 
-  /** Relative deviations of calls in windows at the unloaded latency (the newest 32 of each kind). */
-  private readonly unqueued = { perToken: [] as number[], ms: [] as number[] };
+  /** Windows in a row at one limit whose latency was a little up, and their summed throughput. */
+  private suspected = { level: 0, windows: 0, throughput: 0 };
 
-  /** A window of 2 or more at the unloaded latency shows the provider's own spread. */
-  private rememberSpread(stats: WindowStats, base: { baseLatency: number; baseRawLatency: number }): void {
-    const { ratio } = windowRatio(stats, base.baseLatency, base.baseRawLatency);
-    if (stats.samples < 2 || ratio > 1 + this.host.latency.tolerance) return;
-    for (const kind of ['perToken', 'ms'] as const) {
-      this.unqueued[kind].push(...stats.deviations[kind]);
-      this.unqueued[kind].splice(0, Math.max(0, this.unqueued[kind].length - 32));
-    }
-  }
+  /** The provider's own jitter, read where no queue of ours can have spread the calls. */
+  private readonly spread = new ProviderSpread();
 
   /** A finished request under `permit`: remembered as queued or not, then observed. */
   observeRequest(permit: object, sample: LatencySample): void {
@@ -117,6 +110,8 @@ export class LatencyJudge {
     const l = this.host.latency;
     const { state, allowed } = this.host.seen();
     if (state?.baseLatency === undefined) return l.baseSamples;
+    if (state.limitBeforeCut !== undefined && state.cutSamples !== undefined)
+      return Math.min(MAX_CUT_SAMPLES, Math.max(l.minSamples, state.cutSamples));
     if (!growing(state, allowed)) return l.minSamples;
     return Math.min(l.slowStartSamples, Math.max(2, allowed));
   }
@@ -134,23 +129,23 @@ export class LatencyJudge {
     if (!stats || (!unknownBase && stats.samples < this.windowSize())) return;
     this.window = [];
     const now = Date.now();
-    const base = nextBase(state, stats, now, this.host.latency);
-    const verdict = judgeWindow(
-      stats,
-      {
-        memory: state,
-        baseLatency: base.baseLatency,
-        baseRawLatency: base.baseRawLatency,
-        baseCalls: base.baseCalls,
-        unqueuedSpread: { perToken: spreadOf(this.unqueued.perToken), ms: spreadOf(this.unqueued.ms) },
-        limit: snap.allowed,
-        slowStart: growing(state, snap.allowed),
-        confirmed: state.confirmed,
-        clientLagMs: this.clientLag.takeMaxMs(),
-        medianLatencyMs: median(samples.map((x) => x.latencyMs)),
-      },
-      this.host.latency,
-    );
+    // A latency cut (any process's) awaiting its judgement: the levels from there up may queue.
+    if (state.limitBeforeCut !== undefined) this.spread.cutTo(state.limit);
+    const base = nextBase(state, stats, now, this.host.latency, this.spread.unqueuedAt(snap.allowed));
+    const context: JudgeContext = {
+      memory: state,
+      baseLatency: base.baseLatency,
+      baseRawLatency: base.baseRawLatency,
+      baseCalls: base.baseCalls,
+      unqueuedSpread: this.spread.spread(),
+      limit: snap.allowed,
+      slowStart: growing(state, snap.allowed),
+      confirmed: state.confirmed,
+      clientLagMs: this.clientLag.takeMaxMs(),
+      medianLatencyMs: median(samples.map((x) => x.latencyMs)),
+      evidenceWindows: this.suspected.level === snap.allowed ? this.suspected.windows + 1 : 1,
+    };
+    const verdict = judgeWindow(stats, context, this.host.latency);
     this.decisions.push({
       at: now,
       allowed: snap.allowed,
@@ -161,26 +156,52 @@ export class LatencyJudge {
       samples: stats.samples,
     });
     if (this.decisions.length > 200) this.decisions.shift();
-    this.rememberSpread(stats, base);
+    const { raw, threshold, error } = latencyAllowance(stats, context, this.host.latency);
+    this.spread.remember(stats, raw <= 1 + this.host.latency.tolerance, snap.allowed);
     this.host.trace('latency', {
       allowed: snap.allowed,
       ...verdict,
-      ratio: stats.latency / base.baseLatency,
+      ratio: raw,
+      threshold,
+      error,
+      baseCalls: base.baseCalls,
       inFlight: stats.meanInFlight,
     });
+    // A trial's throughput before it: the pooled windows'; the first window after it pools as many.
+    const evidence = context.evidenceWindows ?? 1;
+    const pooledX =
+      evidence > 1 ? (this.suspected.throughput + stats.throughput) / evidence : stats.throughput;
+    this.trackSuspicion(verdict, snap.allowed, stats.throughput, context.clientLagMs ?? 0);
     const applied = {
       state,
       allowed: snap.allowed,
       since,
       now,
       base,
-      throughput: stats.throughput,
+      throughput: verdict.kind === 'shrink' && verdict.trial ? pooledX : stats.throughput,
+      cutSamples: verdict.kind === 'shrink' && verdict.trial ? evidence * stats.samples : undefined,
       latency: stats.latency,
       rawLatency: stats.rawLatency,
       samples: stats.samples,
     };
+    if (verdict.kind === 'shrink') this.spread.cutTo(verdict.probeUndo ? snap.allowed : verdict.to);
+    if (verdict.kind === 'hold' && verdict.rebase === true && verdict.restoreTo !== undefined)
+      this.spread.cutUndone();
     if (verdict.kind === 'shrink') await this.shrink(verdict, applied);
     else await this.keep(verdict, applied);
+  }
+
+  /** Counts windows in a row at one level that were a little up; anything else starts again. */
+  private trackSuspicion(verdict: LatencyVerdict, level: number, throughput: number, lagMs: number): void {
+    // A window this process's own lag explains says nothing either way.
+    if (verdict.kind === 'hold' && !verdict.suspected && lagMs > 0 && verdict.restoreTo === undefined) return;
+    if (verdict.kind === 'hold' && verdict.suspected) {
+      if (this.suspected.level !== level) this.suspected = { level, windows: 0, throughput: 0 };
+      this.suspected.windows++;
+      this.suspected.throughput += throughput;
+      return;
+    }
+    this.suspected = { level: 0, windows: 0, throughput: 0 };
   }
 
   /**
@@ -194,7 +215,7 @@ export class LatencyJudge {
     const rebase = verdict.kind === 'hold' && verdict.rebase === true;
     await this.host.updateState(
       'SET baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn, xAtLimit = :x ' +
-        'REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut',
+        'REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut, cutSamples',
       'attribute_exists(#l)',
       { ...baseValues(a, rebase), ':x': a.throughput },
     );
@@ -213,7 +234,7 @@ export class LatencyJudge {
     if (slowStart) to = a.state.cap;
     await this.host.updateState(
       'SET #l = :to, adjustedAt = :now, baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn, ' +
-        'xAtLimit = :x, slowStart = :ss REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut',
+        'xAtLimit = :x, slowStart = :ss REMOVE xBeforeCut, limitBeforeCut, slowStartBeforeCut, cutSamples',
       '#l = :cur',
       {
         ...baseValues(a, rebase),
@@ -238,14 +259,18 @@ export class LatencyJudge {
       ? ''
       : ', xBeforeCut = :xc, limitBeforeCut = :lc, slowStartBeforeCut = :ssb';
     const forget = cut ? '' : ', xBeforeCut, limitBeforeCut, slowStartBeforeCut';
+    // A trial is judged by a window as large as the evidence that led to it (`cutSamples`).
+    const pool = a.cutSamples === undefined ? '' : ', cutSamples = :cs';
+    const unpool = a.cutSamples === undefined ? ', cutSamples' : '';
     // Only if no other process changed the limit since these calls started (no double shrink).
     await this.host.updateState(
       'SET #l = :t, slowStart = :f, probeSuccesses = :zero, probeInterval = :pi, adjustedAt = :now, ' +
-        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn${cut} REMOVE xAtLimit, xBeforeProbe${forget}`,
+        `baseLatency = :b, baseRawLatency = :br, baseAt = :ba, baseCalls = :bn${cut}${pool} REMOVE xAtLimit, xBeforeProbe${forget}${unpool}`,
       'attribute_not_exists(adjustedAt) OR adjustedAt <= :since',
       {
         ...baseValues(a, false),
         ...(verdict.probeUndo ? {} : { ':xc': a.throughput, ':lc': a.allowed, ':ssb': a.state.slowStart }),
+        ...(a.cutSamples === undefined ? {} : { ':cs': a.cutSamples }),
         ':t': verdict.to,
         ':f': false,
         ':zero': 0,
@@ -257,6 +282,9 @@ export class LatencyJudge {
   }
 }
 
+/** The most calls a trial's judging window pools (8 windows of 8). */
+const MAX_CUT_SAMPLES = 64;
+
 interface Applied {
   state: LimiterState;
   /** Calls allowed in flight while the window ran (below the limit in slow start). */
@@ -264,7 +292,10 @@ interface Applied {
   since: number;
   now: number;
   base: ReturnType<typeof nextBase>;
+  /** Of the window, or for a trial the pooled windows' (its `xBeforeCut`). */
   throughput: number;
+  /** For a trial: the calls its judging window pools. */
+  cutSamples?: number;
   latency: number;
   rawLatency: number;
   samples: number;

@@ -1,0 +1,63 @@
+// The provider's own latency spread (its jitter), as one process has seen it: the noise the latency
+// signal allows for (`latencyAllowance`). Read only where no queue of ours can have spread the calls.
+import { spreadOf, type WindowStats } from '../latency-signal';
+
+/** Deviations kept of each kind (the newest). */
+const KEPT = 32;
+
+interface Deviation {
+  /** Calls allowed in flight when the window ran. */
+  level: number;
+  value: number;
+}
+
+export class ProviderSpread {
+  private readonly kept = { perToken: [] as Deviation[], ms: [] as Deviation[] };
+  /** The lowest level a standing latency cut went to: calls there and above may have queued. */
+  private queuedFrom = Number.POSITIVE_INFINITY;
+
+  /**
+   * A window at the unloaded latency (`unloaded`: its ratio within the tolerance) run at `level`.
+   * Below any level a latency cut has gone to, its calls' deviations are the provider's own. At or
+   * above it, a queue of one or two calls can keep the window's median within the tolerance while
+   * spreading its calls (4 slots at 5 in flight: 1.05-1.17x), and read as jitter that spread raised
+   * the allowance until 6 in flight looked unloaded (llm-layer-learning: a queue of 1.3-1.7 held).
+   */
+  remember(stats: WindowStats, unloaded: boolean, level: number): void {
+    if (stats.samples < 2 || !unloaded || level >= this.queuedFrom) return;
+    for (const kind of ['perToken', 'ms'] as const) {
+      const list = this.kept[kind];
+      list.push(...stats.deviations[kind].map((value) => ({ level, value })));
+      list.splice(0, Math.max(0, list.length - KEPT));
+    }
+  }
+
+  /** Whether calls at `level` are below every level a standing latency cut went to. */
+  unqueuedAt(level: number): boolean {
+    return level < this.queuedFrom;
+  }
+
+  /** A latency cut to `level` stands (for now): what was read at or above it may have been a queue. */
+  cutTo(level: number): void {
+    if (level >= this.queuedFrom) return;
+    this.queuedFrom = level;
+    for (const kind of ['perToken', 'ms'] as const) {
+      const list = this.kept[kind];
+      const below = list.filter((d) => d.level < level);
+      list.splice(0, list.length, ...below);
+    }
+  }
+
+  /** A cut undone all the way was noise: the levels it doubted are unqueued again. */
+  cutUndone(): void {
+    this.queuedFrom = Number.POSITIVE_INFINITY;
+  }
+
+  /** The relative spread (sigma) per token and in ms; undefined until enough calls were seen. */
+  spread(): { perToken?: number; ms?: number } {
+    return {
+      perToken: spreadOf(this.kept.perToken.map((d) => d.value)),
+      ms: spreadOf(this.kept.ms.map((d) => d.value)),
+    };
+  }
+}
