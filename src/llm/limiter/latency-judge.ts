@@ -131,7 +131,7 @@ export class LatencyJudge {
     const now = Date.now();
     // A latency cut (any process's) awaiting its judgement: the levels from there up may queue.
     if (state.limitBeforeCut !== undefined) this.spread.cutTo(state.limit);
-    const base = nextBase(state, stats, now, this.host.latency, this.spread.unqueuedAt(snap.allowed));
+    const base = nextBase(state, stats, now, this.host.latency, this.spread.unqueuedAt(stats.meanInFlight));
     const context: JudgeContext = {
       memory: state,
       baseLatency: base.baseLatency,
@@ -157,7 +157,7 @@ export class LatencyJudge {
     });
     if (this.decisions.length > 200) this.decisions.shift();
     const { raw, threshold, error } = latencyAllowance(stats, context, this.host.latency);
-    this.spread.remember(stats, raw <= 1 + this.host.latency.tolerance, snap.allowed);
+    this.spread.remember(stats, raw <= 1 + this.host.latency.tolerance);
     this.host.trace('latency', {
       allowed: snap.allowed,
       ...verdict,

@@ -4,9 +4,15 @@ import { spreadOf, type WindowStats } from '../latency-signal';
 
 /** Deviations kept of each kind (the newest). */
 const KEPT = 32;
+/**
+ * Calls that give a spread: a cut forgets what was read at or above its level, which can leave only
+ * slow start's window of 4 below it (without a spread, each window's own error stood in, spread by
+ * the queue it showed: quick bench, 4 slots, windows at 6 read 1.45x as noise, p95 1.74x).
+ */
+const MIN_CALLS = 4;
 
 interface Deviation {
-  /** Calls allowed in flight when the window ran. */
+  /** Calls in flight (the window's mean) when it ran. */
   level: number;
   value: number;
 }
@@ -17,13 +23,15 @@ export class ProviderSpread {
   private queuedFrom = Number.POSITIVE_INFINITY;
 
   /**
-   * A window at the unloaded latency (`unloaded`: its ratio within the tolerance) run at `level`.
-   * Below any level a latency cut has gone to, its calls' deviations are the provider's own. At or
+   * A window at the unloaded latency (`unloaded`: its ratio within the tolerance). Run below any
+   * level a latency cut has gone to (its mean in flight), its calls' deviations are the provider's
+   * own. At or
    * above it, a queue of one or two calls can keep the window's median within the tolerance while
    * spreading its calls (4 slots at 5 in flight: 1.05-1.17x), and read as jitter that spread raised
    * the allowance until 6 in flight looked unloaded (llm-layer-learning: a queue of 1.3-1.7 held).
    */
-  remember(stats: WindowStats, unloaded: boolean, level: number): void {
+  remember(stats: WindowStats, unloaded: boolean): void {
+    const level = stats.meanInFlight;
     if (stats.samples < 2 || !unloaded || level >= this.queuedFrom) return;
     for (const kind of ['perToken', 'ms'] as const) {
       const list = this.kept[kind];
@@ -32,7 +40,7 @@ export class ProviderSpread {
     }
   }
 
-  /** Whether calls at `level` are below every level a standing latency cut went to. */
+  /** Whether calls at `level` in flight are below every level a standing latency cut went to. */
   unqueuedAt(level: number): boolean {
     return level < this.queuedFrom;
   }
@@ -56,8 +64,14 @@ export class ProviderSpread {
   /** The relative spread (sigma) per token and in ms; undefined until enough calls were seen. */
   spread(): { perToken?: number; ms?: number } {
     return {
-      perToken: spreadOf(this.kept.perToken.map((d) => d.value)),
-      ms: spreadOf(this.kept.ms.map((d) => d.value)),
+      perToken: spreadOf(
+        this.kept.perToken.map((d) => d.value),
+        MIN_CALLS,
+      ),
+      ms: spreadOf(
+        this.kept.ms.map((d) => d.value),
+        MIN_CALLS,
+      ),
     };
   }
 }
