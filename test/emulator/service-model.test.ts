@@ -165,8 +165,21 @@ void describe('ServiceSlots', () => {
       await Promise.all(computing);
       return done;
     };
-    assert.deepEqual(await finishOrder([['long', 30], ['short', 5]]), ['short', 'long']);
-    assert.deepEqual(await finishOrder([['a', 10], ['b', 10], ['c', 10]]), ['a', 'b', 'c']);
+    assert.deepEqual(
+      await finishOrder([
+        ['long', 30],
+        ['short', 5],
+      ]),
+      ['short', 'long'],
+    );
+    assert.deepEqual(
+      await finishOrder([
+        ['a', 10],
+        ['b', 10],
+        ['c', 10],
+      ]),
+      ['a', 'b', 'c'],
+    );
   });
 
   void test('an aborted computation ends at once and close() ends every wait', async () => {

@@ -32,7 +32,7 @@ export class ProviderSpread {
    */
   remember(stats: WindowStats, unloaded: boolean): void {
     const level = stats.meanInFlight;
-    if (stats.samples < 2 || !unloaded || level >= this.queuedFrom) return;
+    if (stats.samples < 2 || !unloaded || !this.unqueuedAt(level)) return;
     for (const kind of ['perToken', 'ms'] as const) {
       const list = this.kept[kind];
       list.push(...stats.deviations[kind].map((value) => ({ level, value })));
@@ -40,9 +40,13 @@ export class ProviderSpread {
     }
   }
 
-  /** Whether calls at `level` in flight are below every level a standing latency cut went to. */
+  /**
+   * Whether `level` calls in flight (a window's mean) are at least one below every level a standing
+   * latency cut went to: a cut to L says the provider serves about L at once, maybe one less, and
+   * windows a little under L (5.9 of 6 against 4 slots) let a queue of 2 into the base and spread.
+   */
   unqueuedAt(level: number): boolean {
-    return level < this.queuedFrom;
+    return level <= this.queuedFrom - 1;
   }
 
   /** A latency cut to `level` stands (for now): what was read at or above it may have been a queue. */
@@ -51,7 +55,7 @@ export class ProviderSpread {
     this.queuedFrom = level;
     for (const kind of ['perToken', 'ms'] as const) {
       const list = this.kept[kind];
-      const below = list.filter((d) => d.level < level);
+      const below = list.filter((d) => d.level <= level - 1);
       list.splice(0, list.length, ...below);
     }
   }
