@@ -2,10 +2,10 @@
 // beside the shared stack's other services: a test file that kills and restarts its Temporal server
 // can then run beside the others instead of alone.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { stackDown, stackUp } from '../../dev/stack/stack';
-import { freePort } from '../../dev/harness/pipeline';
 import { ensureStack } from '../../dev/harness/stack';
 
 export interface OwnTemporal {
@@ -25,8 +25,8 @@ export async function startOwnTemporal(): Promise<OwnTemporal> {
   const shared = await ensureStack();
   const dataDir = path.join(shared.dataDir, `temporal-${process.pid}`);
   Object.assign(process.env, {
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freeServerPort()),
+    TEMPORAL_UI_PORT: String(await freeServerPort()),
     DATA_DIR: dataDir,
   });
   const cfg = loadConfig(process.env);
@@ -38,4 +38,26 @@ export async function startOwnTemporal(): Promise<OwnTemporal> {
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A port free on loopback below Linux's ephemeral range (32768 up, with room for a port the server
+ * derives from it). The server is killed and restarted on the same ports; one the OS had picked from
+ * the ephemeral range was taken meanwhile as another connection's local port ("bind: address already
+ * in use" at the restart, once in a full suite run).
+ */
+async function freeServerPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 11_000);
+    if (await listens(port)) return port;
+  }
+  throw new Error('no free port between 20000 and 31000 on 127.0.0.1');
+}
+
+function listens(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
