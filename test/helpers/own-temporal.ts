@@ -41,8 +41,7 @@ export async function startOwnTemporal(): Promise<OwnTemporal> {
 }
 
 /**
- * A port free on loopback below Linux's ephemeral range (32768 up, with room for a port the server
- * derives from it). The server is killed and restarted on the same ports; one the OS had picked from
+ * A port free on loopback between 20000 and 31000, below Linux's ephemeral range (32768 up). The server is killed and restarted on the same ports; one the OS had picked from
  * the ephemeral range was taken meanwhile as another connection's local port ("bind: address already
  * in use" at the restart, once in a full suite run).
  */
