@@ -1,5 +1,6 @@
 // What a bench run costs per LLM call: the CPU of every process (from /proc) and the DynamoDB
 // requests of the llm worker processes (their /metrics), both stable where wall-clock times are not.
+import fs from 'node:fs';
 import { loadConfig } from '../src/config';
 import { stackStatus } from '../dev/stack/stack';
 import { CpuMeter } from './proc-stats';
@@ -9,12 +10,40 @@ import type { BenchWorkers } from './scale';
 export interface ServicePids {
   temporal?: number;
   dynamodb?: number;
+  /** Where that dynalite keeps its tables: its CPU per request differs (`dynamodbStore`). */
+  dynamodbStore: DynamodbStore;
 }
+
+/**
+ * `memory` (the bench starts its stack so, as `npm test` does) or `disk` (LevelDB under `DATA_DIR`: a
+ * stack already running that way is reused as it is). Dynalite stands in for DynamoDB, whose CPU is not
+ * a deployment's, and LevelDB's grows with the tables: at 3,000 receipts it cost 46.6 CPU-ms per LLM
+ * call against 25.3 in memory (docs/BENCHMARKS.md, scale).
+ */
+export type DynamodbStore = 'memory' | 'disk' | 'unknown';
 
 /** The pids of the running stack's Temporal server and dynalite (`stack status`). */
 export async function servicePids(): Promise<ServicePids> {
   const status = await stackStatus(loadConfig());
-  return { temporal: status.temporal?.pid ?? undefined, dynamodb: status.dynamodb?.pid ?? undefined };
+  const dynamodb = status.dynamodb?.pid ?? undefined;
+  return { temporal: status.temporal?.pid ?? undefined, dynamodb, dynamodbStore: storeOf(dynamodb) };
+}
+
+/** Dynalite keeps its tables on disk when started with `--path` (dev/stack/services.ts). */
+function storeOf(pid: number | undefined): DynamodbStore {
+  if (!pid) return 'unknown';
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--path') ? 'disk' : 'memory';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The sentence a section states its DynamoDB emulation with. */
+export function dynamodbStoreNote(store: DynamodbStore): string {
+  if (store === 'memory') return 'dynalite (the DynamoDB emulation) keeps its tables in memory';
+  if (store === 'disk') return 'dynalite (the DynamoDB emulation) keeps its tables in LevelDB on disk';
+  return "dynalite's store unknown";
 }
 
 /**

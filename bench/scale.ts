@@ -22,8 +22,10 @@ import {
   dynamoRequestsPerCall,
   limiterRequestsPerCall,
   meterRunCpu,
+  dynamodbStoreNote,
   recordTable,
   servicePids,
+  type DynamodbStore,
   type ServicePids,
 } from './run-cpu';
 import { evaluateLabels } from '../src/workflows';
@@ -219,6 +221,8 @@ export interface ScaleSection {
   latencyMs: number;
   /** How the shared limit adapted (LLM_ADAPTIVE of the bench's environment: latency, refusal, off). */
   adaptive: string;
+  /** Where dynalite kept its tables (`DynamodbStore`): its CPU per request depends on it. */
+  dynamodbStore: DynamodbStore;
   efficiency: number;
   makespanMs: number;
   inFlightMax: number;
@@ -251,6 +255,7 @@ export async function scaleSection(client: Client, sizes: number[]): Promise<Sca
     providerLimit: SCALE.providerLimit,
     latencyMs: SCALE.latencyMs,
     adaptive: loadConfig().LLM_ADAPTIVE,
+    dynamodbStore: services.dynamodbStore,
     efficiency: last.efficiency,
     makespanMs: last.makespanMs,
     inFlightMax: last.inFlightMax,
@@ -296,7 +301,7 @@ export function renderScaleSection(s: ScaleSection): string {
 Two \`llm\` worker processes and one \`pipeline\` worker process (separate OS processes), the emulator refusing
 above ${s.providerLimit} calls at once with ${s.latencyMs} ms ± ${SCALE.jitterMs} ms calls, our cap ${s.providerLimit} (\`LLM_ADAPTIVE=${s.adaptive}\`), ${SCALE.merchants} merchants,
 one evaluation run per size (\`--no-cache\`), then the same receipts with \`--skip-llm-review\` (orchestration alone)
-with CPU seconds read from /proc. Efficiency = LLM calls x ${s.latencyMs} ms / ${s.providerLimit} over the makespan.
+with CPU seconds read from /proc; ${dynamodbStoreNote(s.dynamodbStore)}. Efficiency = LLM calls x ${s.latencyMs} ms / ${s.providerLimit} over the makespan.
 
 | receipts | makespan s | ms per receipt | efficiency | LLM calls | in flight max / limit | refused | limiter DynamoDB requests per call | largest history (events) | orchestration receipts/s |
 |---|---|---|---|---|---|---|---|---|---|

@@ -14,8 +14,10 @@ import {
   dynamoRequestsPerCall,
   limiterRequestsPerCall,
   meterRunCpu,
+  dynamodbStoreNote,
   recordTable,
   servicePids,
+  type DynamodbStore,
 } from './run-cpu';
 import {
   SCALE,
@@ -54,6 +56,8 @@ export interface ShortCallsSection {
   cpuMsPerCall: Record<string, number>;
   /** DynamoDB requests of the llm worker processes per LLM call, by client and command. */
   dynamoRequestsPerCall: Record<string, number>;
+  /** Where dynalite kept its tables (`DynamodbStore`). */
+  dynamodbStore: DynamodbStore;
 }
 
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -101,7 +105,8 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
     const workers = await startBenchWorkers(env);
     try {
       emulator.reset();
-      const stopCpu = meterRunCpu(workers, await servicePids());
+      const services = await servicePids();
+      const stopCpu = meterRunCpu(workers, services);
       const loadStart = os.loadavg()[0]!;
       log(`  short calls: LLM review (load average ${loadStart.toFixed(2)}) ...`);
       const r = await runEvaluation(client, cfg, `short-${id}`, false);
@@ -130,6 +135,7 @@ export async function shortCallsSection(client: Client): Promise<ShortCallsSecti
         loadAverage: { start: round2(loadStart), end: round2(loadEnd) },
         cpuMsPerCall: cpuPerCall,
         dynamoRequestsPerCall: requestsPerCall,
+        dynamodbStore: services.dynamodbStore,
       };
     } finally {
       await stopBenchWorkers(workers);
@@ -158,8 +164,8 @@ export function renderShortCallsSection(s: ShortCallsSection): string {
 The emulator refusing above ${s.providerLimit} calls at once with ${s.latencyMs} ms calls, our cap ${s.cap} (adaptive), ${s.receipts} receipts over
 ${SCALE.merchants} merchants (\`--no-cache\`), two \`llm\` worker processes and one \`pipeline\` worker process. The provider serves
 ${(s.providerLimit / (s.latencyMs / 1000)).toFixed(0)} calls/s, so the orchestration must keep up with that many calls' receipts. Efficiency = LLM calls x
-${s.latencyMs} ms / ${s.providerLimit} over the makespan. Wall-clock figures on a shared machine: the 1-minute load average is
-given beside them.
+${s.latencyMs} ms / ${s.providerLimit} over the makespan; ${dynamodbStoreNote(s.dynamodbStore)}. Wall-clock figures on a shared
+machine: the 1-minute load average is given beside them.
 
 | receipts ok | LLM calls | bound s | makespan s | efficiency | provider at its limit | longest idle s | in flight max / limit | refused | limiter DynamoDB requests per call | load average start / end |
 |---|---|---|---|---|---|---|---|---|---|---|
