@@ -27,13 +27,14 @@ export function createDynamoClient(cfg: AppConfig): DynamoDBDocumentClient {
     maxAttempts: 3,
     requestHandler: requestHandler(cfg, cfg.DYNAMODB_REQUEST_TIMEOUT_MS),
   });
+  withoutRequestLogging(client);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
 }
 
 export function createS3Client(cfg: AppConfig): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: cfg.AWS_REGION,
     endpoint: cfg.s3Endpoint,
     forcePathStyle: true,
@@ -41,4 +42,17 @@ export function createS3Client(cfg: AppConfig): S3Client {
     maxAttempts: 3,
     requestHandler: requestHandler(cfg, cfg.S3_REQUEST_TIMEOUT_MS),
   });
+  withoutRequestLogging(client);
+  return client;
+}
+
+/**
+ * The SDK's logger middleware builds a redacted copy of every request's input and output for the
+ * client's logger, even for the default one, which discards it (`logger?.info?.(...)` evaluates its
+ * argument whenever the logger has an `info`). Short-calls bench, 4 runs each way alternated: the llm
+ * workers' CPU per LLM call 39.1 -> 33.6 ms, all processes' 101.7 -> 91.5. These clients are given no
+ * logger, so nothing is lost; errors still throw.
+ */
+function withoutRequestLogging(client: DynamoDBClient | S3Client): void {
+  client.middlewareStack.remove('loggerMiddleware');
 }
