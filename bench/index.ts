@@ -156,8 +156,8 @@ async function main(): Promise<void> {
   if (argv.includes('--faults')) return faultsBench(argv);
   // A stack this bench starts keeps dynalite's tables in memory, as `npm test`'s does: dynalite stands
   // in for DynamoDB, whose CPU is no deployment's, and LevelDB's grew with the tables (scale, 3,000
-  // receipts: 46.6 CPU-ms per LLM call on disk, 25.3 in memory, where the run used 83% of the 2 cores). A
-  // stack already running is reused as it is; the scale and short-calls sections say which it was.
+  // receipts: 46.6 CPU-ms per LLM call on disk, half the run's, which used 83% of the 2 cores; 25.3 in
+  // memory). A stack already running is reused as it is; the scale and short-calls sections say which.
   process.env.STACK_DYNAMODB_IN_MEMORY ??= 'true';
   await ensureStack();
   if (argv.includes('--scale')) return runScaleBench(argv, json);

@@ -2,9 +2,9 @@
 // beside the shared stack's other services: a test file that kills and restarts its Temporal server
 // can then run beside the others instead of alone.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { isPortFree } from '../../dev/stack/process';
 import { stackDown, stackUp } from '../../dev/stack/stack';
 import { ensureStack } from '../../dev/harness/stack';
 
@@ -41,22 +41,15 @@ export async function startOwnTemporal(): Promise<OwnTemporal> {
 }
 
 /**
- * A port free on loopback between 20000 and 31000, below Linux's ephemeral range (32768 up). The server is killed and restarted on the same ports; one the OS had picked from
- * the ephemeral range was taken meanwhile as another connection's local port ("bind: address already
- * in use" at the restart, once in a full suite run).
+ * A port free on loopback between 20000 and 31000, below Linux's ephemeral range (32768 up). The
+ * server is killed and restarted on the same ports; one the OS had picked from the ephemeral range
+ * was taken meanwhile as another connection's local port ("bind: address already in use" at the
+ * restart, once in a full suite run).
  */
 async function freeServerPort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 11_000);
-    if (await listens(port)) return port;
+    if (await isPortFree(port)) return port;
   }
   throw new Error('no free port between 20000 and 31000 on 127.0.0.1');
-}
-
-function listens(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
