@@ -62,12 +62,16 @@ run_file() {
   start=$(date +%s)
   log="$logs/$(tr / _ <<<"$1").log"
   NODE_NO_WARNINGS=1 node --import tsx --test "$1" >"$log" 2>&1 || rc=$?
-  took="in $(($(date +%s) - start)) s, ended at $(($(date +%s) - suite_start)) s of the suite"
+  # CPU seconds of the file's processes (the test process and the workers it spawned and reaped; not
+  # the shared services): the suite is CPU-bound, so this, not the wall time, is what a file costs.
+  cpu=$(times | tail -1 | awk 'function s(x, a) { split(x, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+    { printf "%d", s($1) + s($2) }')
+  took="in $(($(date +%s) - start)) s ($cpu CPU-s), ended at $(($(date +%s) - suite_start)) s of the suite"
   {
     flock 9
     cat "$log"
     if [ "$rc" = 0 ]; then echo "# $1: passed $took"; else echo "# $1: FAILED (exit $rc) $took" | tee -a "$logs/failed"; fi
-    echo "$1 $(($(date +%s) - start))" >>"$logs/durations"
+    echo "$1 $(($(date +%s) - start)) $cpu" >>"$logs/durations"
   } 9>"$logs/.lock"
   return "$rc"
 }
@@ -97,8 +101,11 @@ done
 wait "$pool_pid" || status=$?
 for p in "${beside_pids[@]}"; do wait "$p" || status=$?; done
 for f in "${alone[@]}"; do run_file "$f" || status=$?; done
-echo "# the suite took $(($(date +%s) - suite_start)) s; the longest files (s):"
+echo "# the suite took $(($(date +%s) - suite_start)) s; the test files' own processes used" \
+  "$(awk '{ n += $3 } END { print n }' "$logs/durations") CPU-s; the longest files (s, CPU-s):"
 sort -k2 -n -r "$logs/durations" | head -8 | sed 's/^/#   /'
+echo "# the files that used the most CPU (s, CPU-s):"
+sort -k3 -n -r "$logs/durations" | head -8 | sed 's/^/#   /'
 if [ -s "$logs/failed" ]; then
   echo "# failed files:"
   cat "$logs/failed"

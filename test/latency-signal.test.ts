@@ -389,6 +389,56 @@ test('a cut in slow start is judged by the throughput it kept: queueing keeps it
   assert.deepEqual(part.kind === 'hold' && [part.restoreTo, part.rebase], [6, false]);
 });
 
+describe("latency signal, a provider that reports each call's wait for a slot (Ollama's durations)", () => {
+  /** `window` with each call's wait as the provider reports it: the share of its latency beyond P. */
+  const reported = (inFlight: number, parallel: number, perToken = 1) =>
+    window(inFlight, parallel).map((s) => ({
+      ...s,
+      latencyMs: s.latencyMs * perToken,
+      queuedMs: s.latencyMs * perToken * (1 - Math.min(1, parallel / inFlight)),
+    }));
+
+  test('calls that waited are a queue even where the latency per token reads low (a cheaper call mix)', () => {
+    // 6 in flight against 4 slots: 1.5x their time in a slot, though 0.8x the unloaded latency per token.
+    const w = reported(6, 4, 0.8 / 1.5);
+    const stats = windowStats(w)!;
+    assert.ok(Math.abs(stats.queueRatio! - 1.5) < 1e-9, String(stats.queueRatio));
+    assert.equal(
+      judgeWindow(windowStats(window(6, 4).map((s) => ({ ...s, latencyMs: s.latencyMs * (0.8 / 1.5) })))!, {
+        memory: {},
+        baseLatency: 2,
+        limit: 6,
+        slowStart: true,
+      }).kind,
+      'room',
+      'without the report: room',
+    );
+    const slow = judgeAt(w, 6, {}, true);
+    assert.deepEqual([slow.kind, slow.kind === 'shrink' && slow.to], ['shrink', 4]);
+    // After slow start too, no trial of one less: the cut goes where Little's law says.
+    const after = judgeAt(w, 6, {}, false);
+    assert.deepEqual(
+      [after.kind, after.kind === 'shrink' && after.to, after.kind === 'shrink' && after.trial],
+      ['shrink', 4, undefined],
+    );
+  });
+
+  test('no call waited: the report adds nothing (the latency still judges slots that share a machine)', () => {
+    assert.equal(windowStats(reported(4, 4))!.queueRatio, 1);
+    assert.equal(judgeAt(reported(4, 4), 4).kind, 'room');
+    // 2 slots that share one machine: no wait reported, each call twice as slow. Still a cut.
+    const shared = window(2, 1).map((s) => ({ ...s, queuedMs: 0 }));
+    const v = judgeAt(shared, 2, {}, true);
+    assert.deepEqual([v.kind, v.kind === 'shrink' && v.to], ['shrink', 1]);
+  });
+
+  test('a window with a call the provider did not report on (a timeout) has no queue ratio', () => {
+    const w: LatencySample[] = reported(6, 4);
+    w[0] = { ...w[0]!, queuedMs: undefined };
+    assert.equal(windowStats(w)!.queueRatio, undefined);
+  });
+});
+
 describe('latency signal, a provider whose latency does not follow the tokens', () => {
   /** `n` calls of a fixed 200 ms (x `queueing`) with prompts of `promptTokens` each. */
   const fixedTime = (promptTokens: number, queueing = 1, inFlight = 4): LatencySample[] =>

@@ -525,7 +525,7 @@ describe('adaptive limit', () => {
     await lim.release(held);
   });
 
-  test('latency: a success that waited in the provider queue confirms no higher concurrency', async () => {
+  test('latency: a success that waited in the provider queue confirms no higher concurrency; above the opening, a window does', async () => {
     const lim = limiter({
       name: `confirm-${id()}`,
       cap: 16,
@@ -546,12 +546,18 @@ describe('adaptive limit', () => {
     await lim.recordSuccess(fifth);
     let s = await lim.snapshot();
     assert.deepEqual([s.confirmed, s.allowed], [4, 5]);
-    // One served at once at 5 confirms it.
+    // One served at once at 5 does not confirm it either: above the opening window a call that
+    // waited for a fraction of a call looks unqueued.
     const served = { ...fifth };
     lim.observeLatency(served, sample(1050));
     await lim.recordSuccess(served);
     s = await lim.snapshot();
-    assert.equal(s.confirmed, 5);
+    assert.deepEqual([s.confirmed, s.allowed], [4, 5]);
+    // A window of calls at 5, its median at the unloaded latency (the fifth's 2000 ms among them), does.
+    for (const ms of [1000, 1100]) lim.observeLatency(served, sample(ms));
+    for (let i = 0; i < 200 && (await lim.snapshot()).confirmed < 5; i++) await sleep(20);
+    s = await lim.snapshot();
+    assert.deepEqual([s.confirmed, s.allowed], [5, 7], 'the window confirmed 5; slow start grows from it');
     await lim.release(held);
   });
 

@@ -20,7 +20,8 @@ import { drawStatusFault } from './status-faults';
 export interface Answer {
   promptTokens: number;
   completionTokens: number;
-  send(res: http.ServerResponse, startedAt: number): void;
+  /** `queuedMs`: how long the request waited for a slot (the queueing model), which Ollama reports. */
+  send(res: http.ServerResponse, startedAt: number, queuedMs?: number): void;
 }
 /** A parsed inference request: runs the engine, given the request's drawn fate, when its answer is due. */
 export type Answerer = (draw: FaultDraw) => Answer;
@@ -104,12 +105,13 @@ async function serveQueued(
     return sendBusy(res, api);
   }
   const { slot } = outcome;
+  const queuedMs = performance.now() - startedAt;
   try {
     if (draw.latencyMs > 0 && !clientGone.signal.aborted) await st.wait(draw.latencyMs);
     await slot.compute(soloWorkMs(answer, st.settings), clientGone.signal);
     if (clientGone.signal.aborted || res.destroyed) return;
     if (draw.errorStatus !== undefined) return sendInjectedError(st, res, key, api, draw.errorStatus);
-    answer.send(res, startedAt);
+    answer.send(res, startedAt, queuedMs);
   } finally {
     // Freed as soon as the answer is written, not when the socket reports 'close' a tick later.
     slot.release();
@@ -124,15 +126,15 @@ export function chatAnswerer(
   st: EmulatorState,
   key: string,
   request: ChatInput,
-  reply: (out: ChatOutput, res: http.ServerResponse, startedAt: number) => void,
+  reply: (out: ChatOutput, res: http.ServerResponse, startedAt: number, queuedMs: number) => void,
 ): Answerer {
   return (draw) => {
     const out = st.engine.chat(request, draw.malformed ? draw.malformChoice : undefined);
     return {
       ...out,
-      send: (res, startedAt) => {
+      send: (res, startedAt, queuedMs = 0) => {
         recordChat(st, key, out);
-        reply(out, res, startedAt);
+        reply(out, res, startedAt, queuedMs);
       },
     };
   };

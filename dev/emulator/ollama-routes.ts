@@ -56,8 +56,8 @@ export function serveOllamaRest(
 
 function ollamaChat(st: EmulatorState, body: Record<string, unknown>): Answerer {
   const request = parseOllamaChatRequest(body);
-  return chatAnswerer(st, '/api/chat', request, (out, res, startedAt) => {
-    const answer = ollamaChatBody(out, request.model, performance.now() - startedAt);
+  return chatAnswerer(st, '/api/chat', request, (out, res, startedAt, queuedMs) => {
+    const answer = ollamaChatBody(out, request.model, performance.now() - startedAt, queuedMs);
     if (request.stream) return sendText(res, 200, JSON.stringify(answer) + '\n', 'application/x-ndjson');
     sendJson(res, 200, answer);
   });

@@ -51,25 +51,31 @@ function parseNumPredict(options: unknown): number | undefined {
   return n > 0 ? n : undefined;
 }
 
-/** Ollama reports durations in nanoseconds; the emulator splits the real elapsed time plausibly. */
-function durations(elapsedMs: number) {
+/**
+ * Ollama reports durations in nanoseconds. As in its runner, prompt and generation time count only
+ * the time in a slot: a request that waited for one (`queuedMs`) has a total longer than their sum.
+ * The emulator splits the time in the slot plausibly.
+ */
+function durations(elapsedMs: number, queuedMs = 0) {
   const total = Math.round(elapsedMs * 1e6);
+  const load = Math.round(total * 0.01);
+  const inSlot = Math.max(0, total - load - Math.round(queuedMs * 1e6));
   return {
     total_duration: total,
-    load_duration: Math.round(total * 0.01),
-    prompt_eval_duration: Math.round(total * 0.2),
-    eval_duration: Math.round(total * 0.79),
+    load_duration: load,
+    prompt_eval_duration: Math.round(inSlot * 0.2),
+    eval_duration: inSlot - Math.round(inSlot * 0.2),
   };
 }
 
-export function ollamaChatBody(out: ChatOutput, model: string, elapsedMs: number) {
+export function ollamaChatBody(out: ChatOutput, model: string, elapsedMs: number, queuedMs = 0) {
   return {
     model,
     created_at: new Date().toISOString(),
     message: { role: 'assistant', content: out.content },
     done_reason: out.finishReason,
     done: true,
-    ...durations(elapsedMs),
+    ...durations(elapsedMs, queuedMs),
     prompt_eval_count: out.promptTokens,
     eval_count: out.completionTokens,
   };

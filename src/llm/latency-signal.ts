@@ -11,7 +11,18 @@
 //   provider's queue, so the limit shrinks (to what the latency says the provider serves at once);
 // - latency up with throughput up too (slots sharing a machine serve more, each more slowly): hold.
 
+import { windowRatio, type WindowStats } from './latency-window';
+
 export { nextBase } from './unloaded-latency';
+export {
+  normalisedLatency,
+  reportedQueueRatio,
+  spreadOf,
+  windowRatio,
+  windowStats,
+  workUnits,
+  type WindowStats,
+} from './latency-window';
 
 /** One finished provider request. */
 export interface LatencySample {
@@ -21,6 +32,11 @@ export interface LatencySample {
   /** Permits held (globally) when its call started, itself included. */
   inFlight: number;
   startedAt: number;
+  /**
+   * How long the provider says the request waited for a slot (Ollama's durations): the queue itself,
+   * where the latency only suggests it. Undefined where the provider does not say.
+   */
+  queuedMs?: number;
 }
 
 /** What the shared state keeps of the latency signal. */
@@ -105,98 +121,6 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   baseSamples: 1,
   accountClientLag: true,
 };
-
-/**
- * Work of a request in decode-token equivalents: prefill runs ~4x faster than decode on CPU servers
- * and hosted ones alike; the constant stands for the fixed cost of a request.
- */
-export function workUnits(s: Pick<LatencySample, 'promptTokens' | 'completionTokens'>): number {
-  return 20 + s.promptTokens / 4 + s.completionTokens;
-}
-
-export function normalisedLatency(s: LatencySample): number {
-  return s.latencyMs / workUnits(s);
-}
-
-export interface WindowStats {
-  samples: number;
-  /** Median normalised latency. */
-  latency: number;
-  /** Median latency in ms. */
-  rawLatency: number;
-  /** Lowest normalised latency. */
-  minLatency: number;
-  meanInFlight: number;
-  /** Throughput estimate by Little's law: mean in flight over the median latency. */
-  throughput: number;
-  /**
-   * Relative standard error of the median normalised latency, from the window's own spread (median
-   * absolute deviation): how far two windows at one level differ by chance.
-   */
-  medianError: number;
-  /** The same for the median latency in ms. */
-  rawMedianError: number;
-  /** Each call's relative deviation from the window's true median, per token and in ms. */
-  deviations: { perToken: number[]; ms: number[] };
-}
-
-export function windowStats(samples: readonly LatencySample[]): WindowStats | undefined {
-  if (!samples.length) return undefined;
-  const norm = samples.map(normalisedLatency).sort((a, b) => a - b);
-  const latency = norm[Math.floor((norm.length - 1) / 2)]!;
-  const raw = samples.map((x) => x.latencyMs).sort((a, b) => a - b);
-  const rawLatency = raw[Math.floor((raw.length - 1) / 2)]!;
-  const meanInFlight = samples.reduce((n, s) => n + s.inFlight, 0) / samples.length;
-  return {
-    samples: samples.length,
-    latency,
-    rawLatency,
-    minLatency: norm[0]!,
-    meanInFlight,
-    throughput: meanInFlight / latency,
-    medianError: medianError(norm),
-    rawMedianError: medianError(raw),
-    deviations: { perToken: relativeDeviations(norm), ms: relativeDeviations(raw) },
-  };
-}
-
-function relativeDeviations(sorted: readonly number[]): number[] {
-  const m = trueMedian(sorted);
-  return m > 0 ? sorted.map((x) => Math.abs(x / m - 1)) : [];
-}
-
-/**
- * The provider's own spread (relative sigma ~ 1.4826 x the median deviation) from deviations of calls
- * known not to have queued; undefined with fewer than `min`.
- */
-export function spreadOf(deviations: readonly number[], min = 6): number | undefined {
-  if (deviations.length < min) return undefined;
-  return 1.4826 * trueMedian([...deviations].sort((a, b) => a - b));
-}
-
-/** A window's latency over the unloaded one: the lower of the per-token and the ms ratio, and which. */
-export function windowRatio(stats: WindowStats, baseLatency: number, baseRawLatency?: number) {
-  const perToken = stats.latency / baseLatency;
-  const inMs = baseRawLatency ? stats.rawLatency / baseRawLatency : Infinity;
-  return { ratio: Math.min(perToken, inMs), byTokens: perToken <= inMs };
-}
-
-/**
- * Relative standard error of the median of `xs` (sorted): sigma ~ 1.4826 MAD, the median's ~ 1.2533
- * sigma / sqrt(n). The true medians (the mean of the middle two): the lower middle, a sample itself,
- * adds a deviation of 0 and made 4 calls look far steadier than they were.
- */
-function medianError(xs: readonly number[]): number {
-  const m = trueMedian(xs);
-  if (m <= 0) return 0;
-  const mad = trueMedian(xs.map((x) => Math.abs(x - m)).sort((a, b) => a - b));
-  return (1.2533 * 1.4826 * mad) / m / Math.sqrt(xs.length);
-}
-
-function trueMedian(sorted: readonly number[]): number {
-  const n = sorted.length;
-  return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
-}
 
 export type LatencyVerdict =
   | { kind: 'room' }
@@ -357,16 +281,23 @@ export function judgeWindow(
   // The share of the latency this process's own lag may explain is not the provider's queue.
   const lagShare =
     o.accountClientLag && medianLatencyMs > 0 ? Math.min(0.9, clientLagMs / medianLatencyMs) : 0;
-  const ratio = raw * (1 - lagShare);
+  const latencyRatio = raw * (1 - lagShare);
   const undo = judgeCut(stats, memory, limit);
   if (undo) return undo;
-  if (raw > threshold && ratio <= threshold)
+  // The provider's own report that the calls waited for a slot (Ollama's durations) needs no unloaded
+  // latency to compare with, so a call mix that makes the median per token low cannot hide it (quick
+  // bench, 4 slots: windows at 6.5 in flight read 1.02x the unloaded latency per token).
+  const queue = stats.queueRatio !== undefined && stats.queueRatio > 1 + o.tolerance ? stats.queueRatio : 0;
+  if (!queue && raw > threshold && latencyRatio <= threshold)
     return {
       kind: 'hold',
       reason: `latency ${raw.toFixed(2)}x unloaded, but this process's event loop lagged ${Math.round(clientLagMs)} ms: the client is CPU-starved, which says nothing about the provider`,
     };
-  if (ratio <= threshold) return { kind: 'room' };
-  const why = `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
+  if (!queue && latencyRatio <= threshold) return { kind: 'room' };
+  const ratio = Math.max(latencyRatio, queue);
+  const why = queue
+    ? `calls waited for a slot (latency ${queue.toFixed(2)}x their time in it, by the provider) at ${stats.meanInFlight.toFixed(1)} in flight`
+    : `latency ${ratio.toFixed(2)}x unloaded at ${stats.meanInFlight.toFixed(1)} in flight`;
   if (memory.xBeforeProbe) {
     const gain = stats.throughput / memory.xBeforeProbe - 1;
     const pct = `${gain >= 0 ? '+' : ''}${Math.round(gain * 100)}%`;
@@ -378,7 +309,8 @@ export function judgeWindow(
       reason: `${why}, throughput ${pct}: the probe did not pay`,
     };
   }
-  if (!slowStart && ratio <= 2)
+  // A queue the provider reports is no guess: no trial, the cut goes where Little's law says.
+  if (!slowStart && ratio <= 2 && !queue)
     return trialOfOneLess(limit, why, (2 * Math.SQRT2 * error) / Math.sqrt(evidenceWindows));
   // Little's law, rounded: the old floor(1.2 x in flight / ratio) landed one above a queueing
   // provider's parallelism whenever the estimate came 4% over it (4.17 -> 5 against 4 slots). A cut

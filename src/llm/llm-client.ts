@@ -244,6 +244,7 @@ export class LlmClient {
       latencyMs: Date.now() - requestStarted,
       promptTokens: res.promptTokens,
       completionTokens: res.completionTokens,
+      queuedMs: res.queuedMs,
     });
     return res;
   }

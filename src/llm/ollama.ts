@@ -51,6 +51,7 @@ export class OllamaProvider implements LlmProvider {
       promptTokens: res.prompt_eval_count ?? 0,
       completionTokens: res.eval_count ?? 0,
       model: res.model,
+      queuedMs: queuedMs(res),
     };
   }
 
@@ -78,4 +79,17 @@ export function boundFreeStrings(schema: Record<string, unknown>): Record<string
     return out;
   };
   return walk(schema) as Record<string, unknown>;
+}
+
+/**
+ * The time a request waited for one of the server's slots: Ollama's runner counts prompt and generation
+ * time from when the request got a slot, while the total runs from when the server took the request.
+ * Undefined when the durations are missing.
+ */
+export function queuedMs(
+  res: Partial<Record<'total_duration' | 'load_duration' | 'prompt_eval_duration' | 'eval_duration', number>>,
+): number | undefined {
+  const { total_duration: total, prompt_eval_duration: prompt, eval_duration: gen } = res;
+  if (!total || prompt === undefined || gen === undefined) return undefined;
+  return Math.max(0, (total - (res.load_duration ?? 0) - prompt - gen) / 1e6);
 }

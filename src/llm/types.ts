@@ -22,6 +22,11 @@ export interface ChatResult {
   promptTokens: number;
   completionTokens: number;
   model: string;
+  /**
+   * How long the server says the request waited for a slot before it ran (Ollama: its total duration
+   * less load, prompt and generation time); undefined where the server does not say (OpenAI).
+   */
+  queuedMs?: number;
 }
 
 export interface EmbedResult {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { APIError, APIUserAbortError } from 'openai';
 import { OLLAMA_BUSY_MESSAGE } from '../../dev/emulator/ollama-wire';
+import { queuedMs } from '../../src/llm/ollama';
 import { startEmulator, type EmulatorHandle } from '../../dev/emulator/server';
 import { type EmulatorSettings } from '../../dev/emulator/settings';
 import { getMetrics, ollamaClient, openAiClient, postJson } from './helpers';
@@ -128,6 +129,22 @@ void describe('queueing provider model', () => {
     const end = await getMetrics(emulator.url);
     assert.equal(end.inFlightMax, 1);
     assert.equal(end.queueFull, 0);
+  });
+
+  void test("a queued request's wait shows in its durations, as Ollama reports it (total beyond load, prompt and eval)", async () => {
+    emulator.updateSettings({ parallel: 1 });
+    emulator.reset();
+    const held = blocker(emulator);
+    await until(emulator, 'the blocker holds the slot', (m) => m.inFlight === 1);
+    const queued = ollamaClient(emulator.url).chat(ollamaChat('ping queued'));
+    await until(emulator, 'the request is queued', (m) => m.queued === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await held.stop();
+    const waited = queuedMs(await queued);
+    assert.ok(waited !== undefined && waited >= 250, `waited ${waited} ms`);
+    // Alone, it waits for nothing.
+    const alone = queuedMs(await ollamaClient(emulator.url).chat(ollamaChat('ping alone')));
+    assert.ok(alone !== undefined && alone < 50, `alone waited ${alone} ms`);
   });
 
   void test('6 staggered at parallel 2: 2 served, 4 queued (queuedMax 4), the 6th answered after the 1st', async () => {

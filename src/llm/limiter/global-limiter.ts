@@ -26,6 +26,7 @@ import { LatencyJudge } from './latency-judge';
 import {
   allowedWithOptions,
   applyLimiterDefaults,
+  initialLimiterState,
   type LatencyDecision,
   type LimiterOptions,
   type LimiterSnapshot,
@@ -68,6 +69,7 @@ export class GlobalLimiter {
       updateState: (u, c, v) => this.store.updateState(u, c, v),
       allowsMore: () => this.lookAgainSoon(),
       lowerLocalView: (allowed) => this.lowerLocalView(allowed),
+      confirm: (level) => this.confirm(level),
       trace: traceLimiter,
     });
   }
@@ -80,18 +82,6 @@ export class GlobalLimiter {
   /** Calls of this process waiting for a permit. */
   get waiting(): number {
     return this.waiters.length;
-  }
-
-  private initialState(): LimiterState {
-    return {
-      cap: this.opts.cap,
-      limit: this.opts.cap,
-      confirmed: 0,
-      slowStart: true,
-      probeSuccesses: 0,
-      probeInterval: this.opts.probeAfterSuccesses,
-      lastProbeAt: 0,
-    };
   }
 
   /** Reads the state and every slot in one Query (they share a partition). */
@@ -125,7 +115,7 @@ export class GlobalLimiter {
    * refused from their next look on.
    */
   async resetState(): Promise<LimiterState> {
-    const state = this.initialState();
+    const state = initialLimiterState(this.opts);
     await this.store.putState(state, false);
     return state;
   }
@@ -140,7 +130,7 @@ export class GlobalLimiter {
 
   /** The first worker creates the state; a racing second one reads the winner's (and its cap). */
   private async initState(): Promise<LimiterState> {
-    const state = this.initialState();
+    const state = initialLimiterState(this.opts);
     if (await this.store.putState(state, true)) return state;
     return (await this.snapshot()).state;
   }
@@ -275,6 +265,13 @@ export class GlobalLimiter {
     this.waiters[0]?.wake();
   }
 
+  /** Calls were served at `level` at once: slow start may allow more (never lowers what is confirmed). */
+  private async confirm(level: number): Promise<void> {
+    await this.store.updateState('SET confirmed = :h', 'confirmed < :h', { ':h': level });
+    if (this.cachedState && this.cachedState.confirmed < level) this.cachedState.confirmed = level;
+    this.lookAgainSoon();
+  }
+
   /** Gives the permit back: to a waiting call of this process if it can, else to everyone. */
   async release(permit: Permit): Promise<void> {
     if (this.handOff(permit)) return;
@@ -289,14 +286,16 @@ export class GlobalLimiter {
   /** A call succeeded: confirms the concurrency it ran at, and probes upward when below the cap. */
   async recordSuccess(permit: Permit): Promise<void> {
     if (!this.opts.adaptive) return;
-    const state = this.cachedState ?? this.initialState();
+    const state = this.cachedState ?? initialLimiterState(this.opts);
     // A queueing provider answers every call: only one served without waiting confirms its level.
+    // Latency-aware, one call confirms no more than the opening window: above it, a call waits for a
+    // fraction of a call (one ahead of it finishing) and jitter hides that, so a level there is
+    // confirmed by a window of calls started at it (latency-judge.ts).
     const queued = this.judge.takeQueued(permit);
-    if (permit.heldAtAcquire > state.confirmed && !queued) {
-      await this.store.updateState('SET confirmed = :h', 'confirmed < :h', { ':h': permit.heldAtAcquire });
-      state.confirmed = permit.heldAtAcquire;
-      this.lookAgainSoon(); // slow start allows more now
-    }
+    const level = this.opts.latencyAware
+      ? Math.min(permit.heldAtAcquire, this.opts.initialWindow)
+      : permit.heldAtAcquire;
+    if (level > state.confirmed && !queued) await this.confirm(level);
     if (state.slowStart || state.limit >= this.opts.cap) return;
     // Only a call that ran with the whole window in use shows the limit holds; one that ran below
     // it (a thin backlog) says nothing about one more, and must not walk the limit up unseen.
@@ -365,7 +364,7 @@ export class GlobalLimiter {
    */
   observeLatency(
     permit: Permit,
-    sample: Pick<LatencySample, 'latencyMs' | 'promptTokens' | 'completionTokens'>,
+    sample: Pick<LatencySample, 'latencyMs' | 'promptTokens' | 'completionTokens' | 'queuedMs'>,
   ): void {
     if (!this.opts.latencyAware) return;
     this.judge.observeRequest(permit, {

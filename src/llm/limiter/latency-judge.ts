@@ -6,6 +6,7 @@ import {
   latencyAllowance,
   nextBase,
   normalisedLatency,
+  reportedQueueRatio,
   windowStats,
   type JudgeContext,
   type LatencyOptions,
@@ -27,6 +28,8 @@ export interface LatencyJudgeHost {
   allowsMore(): void;
   /** This process obeys a lowered limit at once. */
   lowerLocalView(allowed: number): void;
+  /** Calls were served at `level` without waiting: slow start may grow past it. */
+  confirm(level: number): Promise<void>;
   trace(what: string, detail: Record<string, unknown>): void;
 }
 
@@ -72,6 +75,9 @@ export class LatencyJudge {
    * (a CPU-starved client must not read its own delay as a queue).
    */
   private waitedInProviderQueue(sample: LatencySample): boolean {
+    // The provider's own report, where it gives one (Ollama): the call waited for a slot.
+    const reported = reportedQueueRatio(sample);
+    if (reported !== undefined && reported > 1 + this.host.latency.tolerance) return true;
     const { baseLatency: norm, baseRawLatency: raw } = this.host.seen().state ?? {};
     // A call that started alone had none of ours ahead of it: slow, it was not queued behind us.
     if (norm === undefined || sample.inFlight <= 1) return false;
@@ -166,6 +172,7 @@ export class LatencyJudge {
       error,
       baseCalls: base.baseCalls,
       inFlight: stats.meanInFlight,
+      queueRatio: stats.queueRatio,
     });
     // A trial's throughput before it: the pooled windows'; the first window after it pools as many.
     const evidence = context.evidenceWindows ?? 1;
@@ -189,6 +196,12 @@ export class LatencyJudge {
       this.spread.cutUndone();
     if (verdict.kind === 'shrink') await this.shrink(verdict, applied);
     else await this.keep(verdict, applied);
+    // Slow start above the opening window: a window read as room confirms the level most of its calls
+    // started at (one call there, served while one ahead of it finished, passed for unqueued).
+    if (verdict.kind === 'room' && context.slowStart && !unknownBase) {
+      const level = Math.min(snap.allowed, lowerMedian(judged.map((x) => x.inFlight)));
+      if (level > state.confirmed) await this.host.confirm(level);
+    }
   }
 
   /** Counts windows in a row at one level that were a little up; anything else starts again. */
@@ -339,4 +352,9 @@ function unloadedSamples(samples: LatencySample[], o: LatencyOptions): LatencySa
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+}
+
+/** The lower middle of `xs`, rounded down: the level at least half of them reached. */
+function lowerMedian(xs: number[]): number {
+  return Math.floor(median(xs));
 }

@@ -129,6 +129,19 @@ export function applyLimiterDefaults(
   };
 }
 
+/** The shared state before any call: the cap as the limit, slow start from nothing confirmed. */
+export function initialLimiterState(o: { cap: number; probeAfterSuccesses: number }): LimiterState {
+  return {
+    cap: o.cap,
+    limit: o.cap,
+    confirmed: 0,
+    slowStart: true,
+    probeSuccesses: 0,
+    probeInterval: o.probeAfterSuccesses,
+    lastProbeAt: 0,
+  };
+}
+
 /**
  * How many calls may be in flight given the shared state: the cap when not adaptive; else the
  * learned limit, and during slow start no more than `growth` (a fraction, at least one call) above
