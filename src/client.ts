@@ -165,6 +165,11 @@ export function formatReport(report: Record<string, unknown>): string {
       `  llm: ${l.calls} calls, ${l.rateLimited} rate-limited, ${l.cacheHits} cache hits, ${l.promptTokens}+${l.completionTokens} tokens, $${l.costUsd}`,
       `       latency p50/p95/p99 ${l.latencyMs.p50}/${l.latencyMs.p95}/${l.latencyMs.p99} ms`,
     );
+    const q = l.providerQueuedMs;
+    if (q)
+      lines.push(
+        `       waited in the provider's queue p50/p95/max ${q.p50}/${q.p95}/${q.max} ms (${q.calls} calls, as the provider reported)`,
+      );
   }
   lines.push(...modeReportLines(report));
   lines.push(...pipelineReportLines(report));

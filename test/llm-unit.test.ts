@@ -289,6 +289,15 @@ describe('accounting', () => {
     assert.equal(s.completionTokens, 50);
     assert.equal(s.costUsd, 0.000008);
     assert.deepEqual(s.latencyMs, { p50: 200, p95: 300, p99: 300 }, 'only answered calls');
+    assert.equal(s.providerQueuedMs, undefined, 'no provider reported its queue');
+    // Where the provider reports each call's wait for a slot (Ollama), the run's figures say how long.
+    const q = summarizeCalls([
+      rec('ok', 100, { providerQueuedMs: 0 }),
+      rec('ok', 900, { providerQueuedMs: 700 }),
+      rec('invalid_answer', 300, { providerQueuedMs: 20 }),
+      rec('error', 50),
+    ]);
+    assert.deepEqual(q.providerQueuedMs, { calls: 3, p50: 20, p95: 700, max: 700 });
   });
 
   test('Prometheus counters and a cumulative latency histogram', () => {

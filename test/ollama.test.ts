@@ -13,6 +13,7 @@ import { loadConfig, type AppConfig } from '../src/config';
 import { createHarmonizationStores, createStores } from '../src/deps';
 import { generatePlaces } from '../dev/generator/places';
 import type { CallRecord } from '../src/llm/accounting';
+import { OllamaProvider } from '../src/llm/ollama';
 import { ollamaDataDir, ollamaProviderEnv, ollamaServerEnv, OLLAMA_STACK_MODEL } from '../dev/stack/ollama';
 import { ollamaInstall } from '../dev/stack/tools';
 import fs from 'node:fs';
@@ -48,6 +49,12 @@ function assertRealCalls(calls: CallRecord[], h: Harness) {
     const generated = c.task === 'embed' || c.completionTokens > 0;
     assert.ok(c.promptTokens > 0 && generated, `server token counts on ${c.callId}`);
     assert.match(c.model, /smollm2/);
+    // Chat answers carry the server's report of their wait for a slot, within what the client measured.
+    if (c.task !== 'embed')
+      assert.ok(
+        c.providerQueuedMs !== undefined && c.providerQueuedMs >= 0 && c.providerQueuedMs <= c.latencyMs,
+        `the server's queue time on ${c.callId}: ${c.providerQueuedMs} of ${c.latencyMs} ms`,
+      );
   }
   for (const c of calls.filter((x) => x.task !== 'embed' && x.status !== 'cache_hit'))
     assert.ok(c.maxOutputTokens && c.maxOutputTokens > 0, `an output-token limit on ${c.callId}`);
@@ -70,7 +77,8 @@ function callFigures(calls: CallRecord[]): string {
         `${task}: ${statuses.join(', ')}; requests ${sum((c) => c.providerRequests)} ` +
         `(cut at the limit ${sum((c) => c.truncatedRequests ?? 0)}), prompt tokens ${sum((c) => c.promptTokens)}, ` +
         `completion tokens ${sum((c) => c.completionTokens)} (limits ${of.map((c) => c.maxOutputTokens ?? '-').join('/')}), ` +
-        `latency ${(sum((c) => c.latencyMs) / 1000).toFixed(1)} s in all`
+        `latency ${(sum((c) => c.latencyMs) / 1000).toFixed(1)} s in all, of it waiting for a slot ` +
+        `${(sum((c) => c.providerQueuedMs ?? 0) / 1000).toFixed(1)} s (the server's report)`
       );
     })
     .join('; ');
@@ -203,6 +211,7 @@ describe(
     let server: ChildProcess | undefined;
     let report: EvaluationReport;
     let calls: CallRecord[];
+    let url: string;
     const seen: number[] = [];
 
     /**
@@ -245,7 +254,7 @@ describe(
 
     before(async () => {
       const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
+      url = `http://127.0.0.1:${port}`;
       server = startServer(port);
       const warm = { model: OLLAMA_STACK_MODEL, prompt: 'hi', stream: false, options: { num_predict: 1 } };
       for (let i = 0; i < 300 && (await status(`${url}/api/generate`, warm)) !== 200; i++)
@@ -313,6 +322,28 @@ describe(
       assert.ok(refused.length + broken.length > 0, 'the restart broke calls in flight');
       assert.ok(calls.some((c) => c.status === 'ok' || c.status === 'invalid_answer'));
       assertRealCalls(calls, h);
+    });
+
+    test("two requests at once on one slot: the server's durations show the second waited for the first", async (t) => {
+      const provider = new OllamaProvider(url);
+      const ask = (n: number) =>
+        provider.chat({
+          model: OLLAMA_STACK_MODEL,
+          messages: [{ role: 'user', content: `Count from 1 to 30 (request ${n}).` }],
+          maxOutputTokens: 48,
+        });
+      const [first, second] = (await Promise.all([ask(1), ask(2)])).sort(
+        (a, b) => (a.queuedMs ?? 0) - (b.queuedMs ?? 0),
+      );
+      t.diagnostic(`waited ${Math.round(first!.queuedMs!)} and ${Math.round(second!.queuedMs!)} ms`);
+      assert.ok(
+        first!.queuedMs !== undefined && second!.queuedMs !== undefined,
+        'the server reported durations',
+      );
+      // The one served second waited about as long as the other took in the slot; the first, for nothing
+      // but the server's own overhead (tens to hundreds of ms measured: tokenising, its batch turn).
+      assert.ok(second!.queuedMs! > 4 * first!.queuedMs!, 'the second waited far longer than the first');
+      assert.ok(second!.queuedMs! >= 500, `the second waited ${second!.queuedMs} ms`);
     });
   },
 );

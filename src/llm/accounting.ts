@@ -26,6 +26,11 @@ export interface CallRecord {
   /** The call ended at LLM_CALL_TIMEOUT_MS. */
   timedOut?: boolean;
   /**
+   * Of `latencyMs`, the time its requests waited for one of the provider's slots, as the provider
+   * reported it (Ollama's durations); absent where the provider does not say (OpenAI).
+   */
+  providerQueuedMs?: number;
+  /**
    * A `cache_hit` answered from the answer ledger: an earlier attempt of the same logical call had
    * paid for it (its completion was lost), so this attempt made no request.
    */
@@ -51,6 +56,8 @@ export interface LlmRunStats {
   completionTokens: number;
   costUsd: number;
   latencyMs: { p50: number; p95: number; p99: number };
+  /** The calls' waits in the provider's queue, where the provider reported them (Ollama). */
+  providerQueuedMs?: { calls: number; p50: number; p95: number; max: number };
 }
 
 const priceSchema = z.record(
@@ -118,6 +125,23 @@ export function summarizeCalls(records: CallRecord[]): LlmRunStats {
       p50: percentile(latencies, 50),
       p95: percentile(latencies, 95),
       p99: percentile(latencies, 99),
+    },
+    ...providerQueue(records),
+  };
+}
+
+function providerQueue(records: CallRecord[]): Pick<LlmRunStats, 'providerQueuedMs'> {
+  const waits = records
+    .map((r) => r.providerQueuedMs)
+    .filter((x): x is number => x !== undefined)
+    .sort((a, b) => a - b);
+  if (!waits.length) return {};
+  return {
+    providerQueuedMs: {
+      calls: waits.length,
+      p50: percentile(waits, 50),
+      p95: percentile(waits, 95),
+      max: waits[waits.length - 1]!,
     },
   };
 }

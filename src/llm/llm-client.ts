@@ -240,6 +240,7 @@ export class LlmClient {
     usage.completionTokens += res.completionTokens;
     usage.model = res.model || usage.model;
     if (res.truncated) usage.truncated++;
+    if (res.queuedMs !== undefined) usage.queuedMs = (usage.queuedMs ?? 0) + res.queuedMs;
     observeLatency(deps.limiter, permit, {
       latencyMs: Date.now() - requestStarted,
       promptTokens: res.promptTokens,
@@ -314,6 +315,7 @@ export class LlmClient {
       ),
       maxOutputTokens: call.maxOutputTokens,
       ...(usage.truncated ? { truncatedRequests: usage.truncated } : {}),
+      ...(usage.queuedMs !== undefined ? { providerQueuedMs: Math.round(usage.queuedMs) } : {}),
       ...extra,
     };
   }
@@ -340,6 +342,8 @@ interface ProviderCall<T> {
     requests: number;
     truncated: number;
     model: string;
+    /** What the provider reported of the requests' waits for a slot (Ollama), summed. */
+    queuedMs?: number;
   };
   callStarted: number;
   messages: ChatMessage[];
