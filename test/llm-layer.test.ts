@@ -102,9 +102,10 @@ describe('a model reload as the run starts: 503 without Retry-After for 5 s (as 
       env: { LLM_MAX_CONCURRENT_CALLS: '8' },
       dataset: { merchants: 1, receiptsPerMerchant: 12, seed: 8 },
     });
-    const handle = await startEvaluation(h, { reviewChunkSize: 5 });
-    // The model (re)loads as the run starts: its first LLM calls, whenever they come, meet the 503s.
+    // The model (re)loads as the run starts: its first LLM calls meet the 503s. The load begins before
+    // the run does (begun after, a loaded machine once took more than its 5 s to reach the first call).
     h.emulator.updateSettings({ loadingForMs: 5000 });
+    const handle = await startEvaluation(h, { reviewChunkSize: 5 });
     report = (await handle.result()) as EvaluationReport;
     calls = await createStores(h.cfg).runs.listCalls(report.runId);
   });
