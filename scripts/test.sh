@@ -64,7 +64,9 @@ run_file() {
   NODE_NO_WARNINGS=1 node --import tsx --test "$1" >"$log" 2>&1 || rc=$?
   # CPU seconds of the file's processes (the test process and the workers it spawned and reaped; not
   # the shared services): the suite is CPU-bound, so this, not the wall time, is what a file costs.
-  cpu=$(times | tail -1 | awk 'function s(x, a) { split(x, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+  # (`times` into a file: in a pipe or $(...) it would run in a fork, which has reaped no children.)
+  times >"$log.times"
+  cpu=$(tail -1 "$log.times" | awk 'function s(x, a) { split(x, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
     { printf "%d", s($1) + s($2) }')
   took="in $(($(date +%s) - start)) s ($cpu CPU-s), ended at $(($(date +%s) - suite_start)) s of the suite"
   {
