@@ -432,10 +432,12 @@ describe("latency signal, a provider that reports each call's wait for a slot (O
     assert.deepEqual([v.kind, v.kind === 'shrink' && v.to], ['shrink', 1]);
   });
 
-  test('a window with a call the provider did not report on (a timeout) has no queue ratio', () => {
+  test('calls the provider did not report on (embeddings, a timeout) are left out; fewer than half reported, none', () => {
     const w: LatencySample[] = reported(6, 4);
     w[0] = { ...w[0]!, queuedMs: undefined };
-    assert.equal(windowStats(w)!.queueRatio, undefined);
+    assert.ok(Math.abs(windowStats(w)!.queueRatio! - 1.5) < 1e-9, 'the other 7 calls');
+    for (const i of [1, 2, 3, 4]) w[i] = { ...w[i]!, queuedMs: undefined };
+    assert.equal(windowStats(w)!.queueRatio, undefined, '3 of 8 reported');
   });
 });
 

@@ -37,7 +37,8 @@ export interface WindowStats {
   deviations: { perToken: number[]; ms: number[] };
   /**
    * Median of latency over the time in a slot, from the provider's own report of each call's wait
-   * (`queuedMs`): 1 when no call waited. Undefined unless every call of the window has the report.
+   * (`queuedMs`): 1 when no call waited. Of the calls with the report (Ollama's embeddings and a timed-out
+   * call have none), and undefined unless they are at least half the window.
    */
   queueRatio?: number;
 }
@@ -70,10 +71,9 @@ export function reportedQueueRatio(s: Pick<LatencySample, 'latencyMs' | 'queuedM
 }
 
 function queueRatio(samples: readonly LatencySample[]): number | undefined {
-  const ratios = samples.map(reportedQueueRatio);
-  if (ratios.some((r) => r === undefined)) return undefined;
-  const sorted = (ratios as number[]).sort((a, b) => a - b);
-  return trueMedian(sorted);
+  const known = samples.map(reportedQueueRatio).filter((r): r is number => r !== undefined);
+  if (!known.length || known.length * 2 < samples.length) return undefined;
+  return trueMedian(known.sort((a, b) => a - b));
 }
 
 function relativeDeviations(sorted: readonly number[]): number[] {
