@@ -102,7 +102,8 @@ for f in "${beside[@]}"; do
 done
 wait "$pool_pid" || status=$?
 for p in "${beside_pids[@]}"; do wait "$p" || status=$?; done
-for f in "${alone[@]}"; do run_file "$f" || status=$?; done
+# (In a subshell: `times` there counts only that file's processes, not the pool's this shell reaped.)
+for f in "${alone[@]}"; do (run_file "$f") || status=$?; done
 echo "# the suite took $(($(date +%s) - suite_start)) s; the test files' own processes used" \
   "$(awk '{ n += $3 } END { print n }' "$logs/durations") CPU-s; the longest files (s, CPU-s):"
 sort -k2 -n -r "$logs/durations" | head -8 | sed 's/^/#   /'
