@@ -103,7 +103,8 @@ describe('a model reload as the run starts: 503 without Retry-After for 5 s (as 
       dataset: { merchants: 1, receiptsPerMerchant: 12, seed: 8 },
     });
     // The model (re)loads as the run starts: its first LLM calls meet the 503s. The load begins before
-    // the run does (begun after, a loaded machine once took more than its 5 s to reach the first call).
+    // the run does: begun after, one run on a loaded machine (load 8) met no 503 at all, its first call
+    // most likely coming after the load's 5 s.
     h.emulator.updateSettings({ loadingForMs: 5000 });
     const handle = await startEvaluation(h, { reviewChunkSize: 5 });
     report = (await handle.result()) as EvaluationReport;

@@ -199,7 +199,8 @@ export class LatencyJudge {
     // Slow start above the opening window: a window read as room confirms the level most of its calls
     // started at (one call there, served while one ahead of it finished, passed for unqueued).
     if (verdict.kind === 'room' && context.slowStart && !unknownBase) {
-      const level = Math.min(snap.allowed, lowerMedian(judged.map((x) => x.inFlight)));
+      // (The lower middle of the permits held at their starts: a level at least half of them reached.)
+      const level = Math.min(snap.allowed, median(judged.map((x) => x.inFlight)));
       if (level > state.confirmed) await this.host.confirm(level);
     }
   }
@@ -352,9 +353,4 @@ function unloadedSamples(samples: LatencySample[], o: LatencyOptions): LatencySa
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
-}
-
-/** The lower middle of `xs`, rounded down: the level at least half of them reached. */
-function lowerMedian(xs: number[]): number {
-  return Math.floor(median(xs));
 }
